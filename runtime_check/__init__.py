@@ -1,0 +1,1 @@
+"""Runtime checker: catch CLIP features compared without L2 normalization on real models."""
