@@ -1,0 +1,239 @@
+"""Domain knowledge about CLIP code, as plain data the engine reads.
+
+To support a new encoder, normalizer spelling or similarity op, add a row here (and a
+fixture under ``fixtures/``). The engine in ``engine.py`` holds no names of its own.
+
+Function names are fully qualified after import aliases are resolved (``F.normalize``
+becomes ``torch.nn.functional.normalize``); method names are bare.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, FrozenSet, Optional, Tuple
+
+# --- Sources: calls and fields that produce CLIP features -----------------------------
+
+#: Methods (on any receiver) that return raw, unnormalized ``[B, D]`` features.
+ENCODER_METHODS: FrozenSet[str] = frozenset(
+    {"encode_image", "encode_text", "get_image_features", "get_text_features"}
+)
+
+#: Encoder methods whose result may be a transformers 5.x output object rather than a
+#: tensor: ``.pooler_output`` or ``[0]`` of it holds the raw features.
+OUTPUT_OBJECT_ENCODERS: FrozenSet[str] = frozenset({"get_image_features", "get_text_features"})
+
+#: Field of a transformers 5.x features output that holds the raw features.
+FEATURES_OUTPUT_FIELDS: FrozenSet[str] = frozenset({"pooler_output"})
+
+#: A keyword argument that, set to True, makes an encoder return unit features (open_clip).
+NORMALIZE_KEYWORD = "normalize"
+
+#: Model classes whose forward output carries raw ``image_embeds`` / ``text_embeds``.
+PROJECTION_MODEL_CLASSES: FrozenSet[str] = frozenset(
+    {"CLIPVisionModelWithProjection", "CLIPTextModelWithProjection"}
+)
+
+#: Model classes whose forward output carries already-normalized embeddings.
+NORMALIZING_MODEL_CLASSES: FrozenSet[str] = frozenset(
+    {"CLIPModel", "SiglipModel", "Siglip2Model", "AltCLIPModel", "ChineseCLIPModel"}
+)
+
+#: Class methods that build a model of the class they are called on.
+MODEL_FACTORY_METHODS: FrozenSet[str] = frozenset({"from_pretrained", "_from_config", "from_config"})
+
+#: Output fields that hold embeddings (raw or unit, by the model class above).
+EMBEDDING_FIELDS: FrozenSet[str] = frozenset({"image_embeds", "text_embeds"})
+
+#: Words whose presence lets a file through the cheap gate before any parse.
+GATE_WORDS: Tuple[str, ...] = tuple(sorted(ENCODER_METHODS | EMBEDDING_FIELDS))
+
+# --- Pass-through: operations that keep what a value is ------------------------------
+
+#: Methods that change dtype, device or layout but keep the rank.
+PASSTHROUGH_METHODS: FrozenSet[str] = frozenset(
+    {
+        "float", "half", "double", "bfloat16", "to", "cpu", "cuda", "detach", "clone",
+        "contiguous", "numpy", "astype", "t", "transpose", "type", "type_as",
+        "requires_grad_", "detach_", "copy",
+    }
+)
+
+#: Methods that keep the state but make the rank unknown (or change it, below).
+RESHAPE_METHODS: FrozenSet[str] = frozenset({"squeeze", "view", "reshape", "flatten", "ravel"})
+
+#: Methods that add one axis.
+UNSQUEEZE_METHODS: FrozenSet[str] = frozenset({"unsqueeze"})
+
+#: Attributes that keep the state (transposes, the underlying data).
+PASSTHROUGH_ATTRIBUTES: FrozenSet[str] = frozenset({"T", "mT", "H", "data"})
+
+#: Methods whose result is a numpy array.
+TO_NUMPY_METHODS: FrozenSet[str] = frozenset({"numpy", "astype"})
+
+#: Functions that convert without changing values, with the library of the result.
+CONVERTER_FUNCTIONS: Dict[str, str] = {
+    "torch.from_numpy": "torch",
+    "torch.as_tensor": "torch",
+    "torch.tensor": "torch",
+    "numpy.asarray": "numpy",
+    "numpy.ascontiguousarray": "numpy",
+    "numpy.float32": "numpy",
+}
+
+#: Functions that join a container of features: the rank change they make.
+#: ``None`` means "rank of the elements, at least 2" (``np.vstack``).
+COMBINER_FUNCTIONS: Dict[str, Optional[int]] = {
+    "torch.cat": 0,
+    "torch.concat": 0,
+    "torch.concatenate": 0,
+    "torch.vstack": None,
+    "torch.stack": 1,
+    "numpy.concatenate": 0,
+    "numpy.vstack": None,
+    "numpy.stack": 1,
+    "numpy.array": 1,
+}
+
+#: Library (torch or numpy) that a combiner returns.
+COMBINER_LIBRARY: Dict[str, str] = {name: name.split(".")[0] for name in COMBINER_FUNCTIONS}
+
+#: Reductions: a mean or sum over the batch axis pools features (CLN004 for unit ones).
+REDUCTION_METHODS: FrozenSet[str] = frozenset({"mean", "sum", "nanmean"})
+REDUCTION_FUNCTIONS: FrozenSet[str] = frozenset(
+    {"torch.mean", "torch.sum", "numpy.mean", "numpy.sum", "numpy.average"}
+)
+
+#: Ops where multiplying or dividing by a non-feature operand keeps the state (scaling).
+SCALING_METHODS: FrozenSet[str] = frozenset({"mul", "mul_", "multiply"})
+
+# --- Normalizers ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NormSignature:
+    """Where a norm function takes its input, axis and keepdim arguments."""
+
+    input_position: int
+    axis_position: Optional[int]
+    keepdim_position: Optional[int]
+    axis_keywords: Tuple[str, ...] = ("dim",)
+    keepdim_keyword: str = "keepdim"
+    library: str = "torch"
+
+
+#: ``x.norm(p, dim, keepdim)``: the receiver is the input.
+NORM_METHOD = "norm"
+NORM_METHOD_SIGNATURE = NormSignature(input_position=-1, axis_position=1, keepdim_position=2)
+
+#: Functions that compute a norm (the value to divide by).
+NORM_FUNCTIONS: Dict[str, NormSignature] = {
+    "torch.norm": NormSignature(0, 2, 3),
+    "torch.linalg.norm": NormSignature(0, 2, 3),
+    "torch.linalg.vector_norm": NormSignature(0, 2, 3),
+    "numpy.linalg.norm": NormSignature(
+        0, 2, 3, axis_keywords=("axis",), keepdim_keyword="keepdims", library="numpy"
+    ),
+}
+
+#: Methods on a norm that keep it a norm of the same axis (guards against zero norms).
+NORM_PASSTHROUGH_METHODS: FrozenSet[str] = frozenset(
+    {"clamp", "clamp_min", "clip", "add", "float", "to", "detach", "type_as", "expand_as"}
+)
+
+#: Methods on a norm that restore the reduced axis, as ``keepdim=True`` would.
+NORM_KEEPDIM_METHODS: FrozenSet[str] = frozenset({"unsqueeze"})
+
+
+@dataclass(frozen=True)
+class NormalizeSignature:
+    """A function that returns its input L2-normalized along an axis."""
+
+    input_position: int
+    axis_position: Optional[int]
+    axis_keyword: str
+    default_axis: int
+
+
+#: Functions that return a normalized copy.
+NORMALIZE_FUNCTIONS: Dict[str, NormalizeSignature] = {
+    "torch.nn.functional.normalize": NormalizeSignature(0, 2, "dim", 1),
+    "sklearn.preprocessing.normalize": NormalizeSignature(0, 2, "axis", 1),
+}
+
+#: Functions that normalize their argument in place, by position of that argument.
+INPLACE_NORMALIZE_FUNCTIONS: Dict[str, int] = {"faiss.normalize_L2": 0}
+
+#: Methods and functions that divide: ``x.div(n)``, ``torch.div(x, n)``. In-place ones
+#: update the receiver.
+DIVISION_METHODS: FrozenSet[str] = frozenset({"div", "divide", "true_divide"})
+INPLACE_DIVISION_METHODS: FrozenSet[str] = frozenset({"div_", "divide_", "true_divide_"})
+DIVISION_FUNCTIONS: FrozenSet[str] = frozenset(
+    {"torch.div", "torch.divide", "torch.true_divide", "numpy.divide", "numpy.true_divide"}
+)
+
+#: An unknown call whose name contains this word counts as normalizing its argument.
+NORMALIZING_NAME_FRAGMENT = "norm"
+
+# --- Similarity ops (sinks) -----------------------------------------------------------
+
+#: Functions that compare their first two arguments along the feature dim.
+SIMILARITY_FUNCTIONS: FrozenSet[str] = frozenset(
+    {
+        "torch.matmul", "torch.mm", "torch.bmm", "torch.dot", "torch.inner",
+        "torch.tensordot", "numpy.dot", "numpy.matmul", "numpy.inner", "numpy.tensordot",
+        "numpy.vdot",
+    }
+)
+
+#: The same, as methods of the left operand.
+SIMILARITY_METHODS: FrozenSet[str] = frozenset({"matmul", "mm", "bmm", "dot", "inner"})
+
+#: einsum: operands whose last label is summed away are compared.
+EINSUM_FUNCTIONS: FrozenSet[str] = frozenset({"torch.einsum", "numpy.einsum"})
+
+#: Reductions that turn an elementwise product of two feature tensors into a similarity.
+PRODUCT_SUM_METHODS: FrozenSet[str] = frozenset({"sum"})
+PRODUCT_SUM_FUNCTIONS: FrozenSet[str] = frozenset({"torch.sum", "numpy.sum"})
+
+#: Inner-product vector indexes, and their methods that take vectors to compare.
+INNER_PRODUCT_INDEXES: FrozenSet[str] = frozenset(
+    {"faiss.IndexFlatIP", "faiss.IndexHNSWFlat_IP", "faiss.IndexIVFFlat_IP"}
+)
+INDEX_SINK_METHODS: FrozenSet[str] = frozenset({"add", "search", "add_with_ids", "range_search"})
+
+#: Operands that make a product a linear head, not a similarity.
+PARAMETER_CONSTRUCTORS: FrozenSet[str] = frozenset({"torch.nn.Parameter", "torch.nn.parameter.Parameter"})
+PARAMETER_ATTRIBUTES: FrozenSet[str] = frozenset({"weight"})
+
+# --- Names ---------------------------------------------------------------------------
+
+#: Aliases assumed when a snippet uses them without importing (README and notebook code).
+DEFAULT_ALIASES: Dict[str, str] = {
+    "torch": "torch",
+    "F": "torch.nn.functional",
+    "nn": "torch.nn",
+    "np": "numpy",
+    "numpy": "numpy",
+    "faiss": "faiss",
+}
+
+#: The spelling the fixer writes, per library. ``{x}`` is the value's expression.
+NORMALIZE_SPELLING: Dict[str, str] = {
+    "torch": "{x} / {x}.norm(dim=-1, keepdim=True)",
+    "numpy": "{x} / {np}.linalg.norm({x}, axis=-1, keepdims=True)",
+}
+
+#: Methods on a model that return the same model.
+MODEL_PASSTHROUGH_METHODS: FrozenSet[str] = frozenset(
+    {"eval", "train", "to", "cuda", "cpu", "half", "float", "requires_grad_"}
+)
+
+# --- The spelled-out norm: sqrt of the sum of squares (transformers' own idiom) ------
+
+SQUARE_METHODS: FrozenSet[str] = frozenset({"square"})
+SQUARE_FUNCTIONS: FrozenSet[str] = frozenset({"torch.square", "numpy.square"})
+POW_METHODS: FrozenSet[str] = frozenset({"pow"})
+POW_FUNCTIONS: FrozenSet[str] = frozenset({"torch.pow", "numpy.power"})
+SQRT_METHODS: FrozenSet[str] = frozenset({"sqrt"})
+SQRT_FUNCTIONS: FrozenSet[str] = frozenset({"torch.sqrt", "numpy.sqrt"})

@@ -1,0 +1,185 @@
+"""Turn pending findings into positioned findings with fixes.
+
+Positions are the costly libcst metadata, so they are resolved here, once, and only for
+modules that have something to report.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
+
+import libcst as cst
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+
+from clip_lint import facts
+from clip_lint.findings import Finding, Fix, TextEdit
+from clip_lint.rules import RULES, format_message
+
+if TYPE_CHECKING:  # pragma: no cover
+    from clip_lint.engine import Analyzer, Pending
+
+
+def build_findings(analyzer: "Analyzer", pendings: List["Pending"]) -> List[Finding]:
+    positions = MetadataWrapper(analyzer.module, unsafe_skip_copy=True).resolve(PositionProvider)
+    builder = FixBuilder(analyzer, positions)
+    findings = []
+    for pending in pendings:
+        start = positions[pending.node].start
+        origin = pending.subject.origin
+        encoder, line = "an encoder", "?"
+        if origin is not None and origin.node in positions:
+            encoder, line = origin.encoder, str(positions[origin.node].start.line)
+        fields = dict(name=pending.name, encoder=encoder, line=line, op=pending.op, detail=pending.detail)
+        message = format_message(pending.code, **fields)
+        fix = builder.build(pending, fields)
+        findings.append(Finding(pending.code, start.line, start.column, message, fix))
+    findings.sort(key=lambda f: (f.line, f.col, f.code))
+    return findings
+
+
+class FixBuilder:
+    """Writes each fix plan as text edits, using libcst to render changed nodes."""
+
+    def __init__(self, analyzer: "Analyzer", positions: Dict[cst.CSTNode, CodeRange]) -> None:
+        self.analyzer = analyzer
+        self.positions = positions
+        self.lines = analyzer.module.code.splitlines()
+
+    def build(self, pending: "Pending", fields: Dict[str, str]) -> Optional[Fix]:
+        plan = pending.fix_plan
+        if plan is None:
+            return None
+        title = RULES[pending.code].fix_title.format(**fields)
+        kind = plan[0]
+        if kind == "insert-after":
+            return self.insert_after(plan[1], plan[2], title)
+        if kind == "wrap":
+            return self.wrap(plan[1], title)
+        if kind == "fix-norm":
+            return self.fix_norm_call(plan[1], plan[3], title)
+        return None
+
+    # ----- plans
+
+    def insert_after(self, binding, library: str, title: str) -> Optional[Fix]:
+        statement = binding.statement
+        if statement not in self.positions:
+            return None
+        where = self.positions[statement]
+        indent = self.lines[where.start.line - 1][: where.start.column]
+        if indent.strip():
+            return None  # the statement shares its line with something else
+        edits: List[TextEdit] = []
+        numpy_alias = "np"
+        if library == "numpy":
+            numpy_alias, import_edit = self.alias_for("numpy", "import numpy as np", "np")
+            edits += import_edit
+        spelling = facts.NORMALIZE_SPELLING[library].format(x=binding.target, np=numpy_alias)
+        end_line = where.end.line
+        end = (end_line, len(self.lines[end_line - 1]))
+        edits.append(TextEdit(end, end, f"\n{indent}{binding.target} = {spelling}"))
+        safe = id(binding) not in self.analyzer.escaped
+        return Fix(title, tuple(sorted(edits)), safe=safe)
+
+    def wrap(self, node: cst.CSTNode, title: str) -> Optional[Fix]:
+        if node not in self.positions:
+            return None
+        alias, edits = self.alias_for("torch.nn.functional", "import torch.nn.functional as F", "F")
+        code = self.analyzer.module.code_for_node(node)
+        edits.append(self.replace(node, f"{alias}.normalize({code}, dim=-1)"))
+        return Fix(title, tuple(sorted(edits)), safe=True)
+
+    def fix_norm_call(self, call: cst.CSTNode, by_division: bool, title: str) -> Optional[Fix]:
+        if not isinstance(call, cst.Call) or call not in self.positions:
+            return None
+        signature = self.signature_of(call)
+        if signature is None:
+            return None
+        axis_position, axis_keyword, keep_keyword, is_method = signature
+        new_call = set_argument(call, axis_position, axis_keyword, "-1", is_method)
+        if by_division and keep_keyword:
+            new_call = set_argument(new_call, None, keep_keyword, "True", is_method)
+        return Fix(title, (self.replace(call, self.analyzer.module.code_for_node(new_call)),), safe=True)
+
+    # ----- helpers
+
+    def signature_of(self, call: cst.Call) -> Optional[Tuple[Optional[int], str, str, bool]]:
+        """(axis position, axis keyword, keepdim keyword, called as a method) for a norm call."""
+        from clip_lint.engine import dotted_name
+
+        name = dotted_name(call.func)
+        qualified = self.analyzer.qualify(name) if name else None
+        if qualified in facts.NORM_FUNCTIONS:
+            sig = facts.NORM_FUNCTIONS[qualified]
+            return sig.axis_position, sig.axis_keywords[0], sig.keepdim_keyword, False
+        if qualified in facts.NORMALIZE_FUNCTIONS:
+            norm_sig = facts.NORMALIZE_FUNCTIONS[qualified]
+            return norm_sig.axis_position, norm_sig.axis_keyword, "", False
+        if isinstance(call.func, cst.Attribute):
+            method = call.func.attr.value
+            if method == facts.NORM_METHOD:
+                sig = facts.NORM_METHOD_SIGNATURE
+                return sig.axis_position, sig.axis_keywords[0], sig.keepdim_keyword, True
+            if method in facts.PRODUCT_SUM_METHODS:
+                return 1, "dim", "keepdim", True
+        return None
+
+    def replace(self, node: cst.CSTNode, text: str) -> TextEdit:
+        where = self.positions[node]
+        return TextEdit((where.start.line, where.start.column), (where.end.line, where.end.column), text)
+
+    def alias_for(self, module: str, import_line: str, default: str) -> Tuple[str, List[TextEdit]]:
+        """The local name of an imported module, or a default plus the edit that imports it."""
+        for local, full in self.analyzer.imported.items():
+            if full == module:
+                return local, []
+        return default, [self.import_edit(import_line)]
+
+    def import_edit(self, import_line: str) -> TextEdit:
+        body = self.analyzer.module.body
+        anchor: Optional[cst.CSTNode] = None
+        for index, statement in enumerate(body):
+            is_import = isinstance(statement, cst.SimpleStatementLine) and any(
+                isinstance(small, (cst.Import, cst.ImportFrom)) for small in statement.body
+            )
+            is_docstring = index == 0 and isinstance(statement, cst.SimpleStatementLine) and (
+                isinstance(statement.body[0], cst.Expr)
+                and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+            )
+            if is_import or is_docstring:
+                anchor = statement
+            elif anchor is not None:
+                break
+        if anchor is None:
+            return TextEdit((1, 0), (1, 0), import_line + "\n")
+        end_line = self.positions[anchor].end.line
+        end = (end_line, len(self.lines[end_line - 1]))
+        return TextEdit(end, end, "\n" + import_line)
+
+
+def set_argument(
+    call: cst.Call, position: Optional[int], keyword: str, value_code: str, is_method: bool
+) -> cst.Call:
+    """A copy of ``call`` with one argument (found by position or keyword) set to ``value_code``.
+
+    ``position`` counts the input as argument 0; a method call's receiver is its input.
+    """
+    from clip_lint.engine import find_arg
+
+    in_call = None if position is None else position - (1 if is_method else 0)
+    existing = find_arg(call, in_call, (keyword,))
+    new_value = cst.parse_expression(value_code)
+    if existing is not None:
+        args = [arg.with_changes(value=new_value) if arg is existing else arg for arg in call.args]
+        return call.with_changes(args=args)
+    new_arg = cst.Arg(
+        value=new_value,
+        keyword=cst.Name(keyword),
+        equal=cst.AssignEqual(
+            whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
+        ),
+    )
+    args = list(call.args)
+    if args:
+        args[-1] = args[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+    return call.with_changes(args=[*args, new_arg])
