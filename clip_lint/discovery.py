@@ -1,0 +1,111 @@
+"""Find the files to check: walk directories, honour .gitignore and the exclude patterns.
+
+Directories are walked for ``.py``, ``.pyi``, ``.ipynb`` and ``.md`` files. Virtualenvs,
+build and cache folders are skipped unless ``exclude`` replaces that default list;
+``extend-exclude`` adds to it. A file named on the command line is always checked unless
+it matches a user's exclude pattern (pre-commit passes files one by one).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+
+import pathspec
+
+CHECKED_SUFFIXES = (".py", ".pyi", ".ipynb", ".md", ".markdown")
+DEFAULT_EXCLUDE: Tuple[str, ...] = (
+    ".bzr", ".direnv", ".eggs", ".git", ".hg", ".mypy_cache", ".nox", ".pants.d",
+    ".pytest_cache", ".ruff_cache", ".svn", ".tox", ".venv", "venv", "__pypackages__",
+    "__pycache__", "_build", "buck-out", "build", "dist", "node_modules", "site-packages",
+    ".ipynb_checkpoints", "*.egg-info",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """How to walk: the exclude patterns and the directory they are relative to."""
+
+    exclude: Tuple[str, ...] = ()
+    extend_exclude: Tuple[str, ...] = ()
+    root: str = "."
+    respect_gitignore: bool = True
+
+    @property
+    def walk_patterns(self) -> Tuple[str, ...]:
+        """What a directory walk skips: the defaults (or ``exclude``) and ``extend-exclude``."""
+        return tuple(self.exclude or DEFAULT_EXCLUDE) + tuple(self.extend_exclude)
+
+    @property
+    def user_patterns(self) -> Tuple[str, ...]:
+        """What the user excluded; applies to files named on the command line too."""
+        return tuple(self.exclude) + tuple(self.extend_exclude)
+
+
+def iter_files(paths: Sequence[str], discovery: Discovery) -> List[str]:
+    """The files to check under ``paths``, sorted and without duplicates."""
+    found: Dict[str, None] = {}
+    walk_spec = pathspec.GitIgnoreSpec.from_lines(discovery.walk_patterns)
+    user = pathspec.GitIgnoreSpec.from_lines(discovery.user_patterns)
+    for path in paths:
+        if os.path.isdir(path):
+            for file in _walk(path, walk_spec, discovery):
+                found.setdefault(file, None)
+        elif not _matches(user, path, discovery.root):
+            found.setdefault(os.path.normpath(path), None)
+    return sorted(found)
+
+
+def _relative(path: str, root: str) -> str:
+    relative = os.path.relpath(os.path.abspath(path), os.path.abspath(root))
+    return relative.replace(os.sep, "/")
+
+
+def _matches(spec: pathspec.PathSpec, path: str, root: str, is_dir: bool = False) -> bool:
+    relative = _relative(path, root)
+    suffix = "/" if is_dir else ""
+    if not relative.startswith("../") and spec.match_file(relative + suffix):
+        return True
+    # a pattern such as ".venv" or "build" also matches the bare name outside the root
+    return spec.match_file(os.path.basename(os.path.normpath(path)) + suffix)
+
+
+def _walk(top: str, exclude: pathspec.PathSpec, discovery: Discovery) -> Iterator[str]:
+    ignores: List[Tuple[str, pathspec.PathSpec]] = []
+    for directory, subdirectories, files in os.walk(top):
+        ignores = [(base, spec) for base, spec in ignores if _is_within(directory, base)]
+        if discovery.respect_gitignore:
+            gitignore = _read_gitignore(directory)
+            if gitignore is not None:
+                ignores.append((directory, gitignore))
+        subdirectories[:] = sorted(
+            name for name in subdirectories
+            if not _skipped(os.path.join(directory, name), True, exclude, ignores, discovery.root)
+        )  # fmt: skip
+        for name in sorted(files):
+            path = os.path.normpath(os.path.join(directory, name))
+            if name.lower().endswith(CHECKED_SUFFIXES) and not _skipped(path, False, exclude, ignores, discovery.root):
+                yield path
+
+
+def _is_within(directory: str, base: str) -> bool:
+    directory, base = os.path.abspath(directory), os.path.abspath(base)
+    return directory == base or directory.startswith(base.rstrip(os.sep) + os.sep)
+
+
+def _skipped(
+    path: str, is_dir: bool, exclude: pathspec.PathSpec, ignores: Sequence[Tuple[str, pathspec.PathSpec]], root: str
+) -> bool:
+    if _matches(exclude, path, root, is_dir):
+        return True
+    suffix = "/" if is_dir else ""
+    return any(spec.match_file(_relative(path, base) + suffix) for base, spec in ignores)
+
+
+def _read_gitignore(directory: str) -> Optional[pathspec.PathSpec]:
+    try:
+        with open(os.path.join(directory, ".gitignore"), encoding="utf-8", errors="replace") as handle:
+            return pathspec.GitIgnoreSpec.from_lines(handle.read().splitlines())
+    except OSError:
+        return None

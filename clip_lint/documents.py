@@ -1,0 +1,344 @@
+"""The file kinds clip-lint reads: Python sources, Jupyter notebooks and Markdown.
+
+Each kind is cut into *segments* (the whole file, a notebook code cell, a fenced block).
+The engine analyses segments joined in order as one source; every analysed line remembers
+where it came from, so a finding maps back to ``cell 4:line 2`` or to a Markdown file's own
+line, and a fix maps back onto the segment it edits. ``render`` writes changed segments
+back into the file's text and leaves every other byte alone.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from clip_lint.jsonspans import Span, parse_spans
+from clip_lint.textedits import LINE_BREAK, line_starts, split_lines, split_lines_keepends
+
+PYTHON, NOTEBOOK, MARKDOWN = "python", "notebook", "markdown"
+NOTEBOOK_SUFFIXES = (".ipynb",)
+MARKDOWN_SUFFIXES = (".md", ".markdown")
+PYTHON_SUFFIXES = (".py", ".pyi")
+
+# Cell magics whose body is still Python; any other %%magic makes the cell foreign.
+PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug", "pypy", "python", "python3"})
+_LINE_MAGIC = re.compile(r"^\s*[%!?]|^\s*[\w.]+\?{1,2}\s*$|^\s*[\w.\[\], ]+=\s*[%!]")
+_FENCE_OPEN = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|~{3,})\s*(?P<info>[^\s`]*)[^`]*$")
+_MARKDOWN_PYTHON_INFO = frozenset({"python", "py", "python3", "py3"})
+
+
+@dataclass(frozen=True)
+class CodeLine:
+    """One analysed line and where it lives in the file."""
+
+    text: str  # as analysed: magics and shell lines are replaced by ``pass``
+    segment: int  # index into Document.segments
+    local_line: int  # 1-based line within the segment's text
+    col_offset: int  # columns to add to reach the file's column (a fence's indentation)
+    file_line: int  # 1-based line of the file's text (for a notebook: of its JSON text)
+    editable: bool = True  # False for a replaced magic: a fix must not rewrite it
+
+
+@dataclass
+class Segment:
+    """A run of code: a whole .py file, a notebook code cell or a fenced Markdown block."""
+
+    label: Optional[int]  # the 1-based cell number (notebooks) or block number (Markdown)
+    text: str  # the segment's own text, before magics are replaced
+    lines: List[CodeLine]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a file could not be read as its kind: reported as CLN900."""
+
+    message: str
+    line: int = 1
+    col: int = 0
+
+
+@dataclass
+class Document:
+    """A file read as its kind, ready to be analysed segment by segment."""
+
+    path: str
+    kind: str
+    text: str
+    segments: List[Segment] = field(default_factory=list)
+    problem: Optional[Problem] = None
+    bom: bool = False
+    _cells: Dict[int, Span] = field(default_factory=dict)  # segment index -> source span
+    _fences: Dict[int, Tuple[int, int, str]] = field(default_factory=dict)  # first/last line, indent
+
+    def analysis_source(self, segment_ids: Optional[Sequence[int]] = None) -> Tuple[str, List[CodeLine]]:
+        """The joined source of ``segment_ids`` (default: all) and the origin of each line."""
+        ids = range(len(self.segments)) if segment_ids is None else segment_ids
+        if self.kind == PYTHON and list(ids) == [0]:
+            return self.segments[0].text, self.segments[0].lines
+        lines = [line for index in ids for line in self.segments[index].lines]
+        return "".join(line.text + "\n" for line in lines), lines
+
+    def render(self, new_texts: Dict[int, str]) -> str:
+        """The file's text with the segments in ``new_texts`` replaced."""
+        if not new_texts:
+            return self.text
+        if self.kind == PYTHON:
+            return new_texts[0]
+        if self.kind == NOTEBOOK:
+            return _render_notebook(self, new_texts)
+        return _render_markdown(self, new_texts)
+
+
+def kind_of(path: str) -> str:
+    """The kind a path is read as; an unknown suffix is read as Python (a script)."""
+    lowered = path.lower()
+    if lowered.endswith(NOTEBOOK_SUFFIXES):
+        return NOTEBOOK
+    if lowered.endswith(MARKDOWN_SUFFIXES):
+        return MARKDOWN
+    return PYTHON
+
+
+def decode(data: bytes) -> Tuple[Optional[str], bool, Optional[Problem]]:
+    """UTF-8 text of ``data``, whether it had a BOM, or the problem that stops decoding."""
+    bom = data.startswith(b"\xef\xbb\xbf")
+    try:
+        return data.decode("utf-8-sig" if bom else "utf-8"), bom, None
+    except UnicodeDecodeError as error:
+        line = data[:error.start].count(b"\n") + 1
+        return None, bom, Problem(f"cannot decode the file as UTF-8: {error.reason} at byte {error.start}", line)
+
+
+def load_document(path: str, data: bytes, kind: Optional[str] = None) -> Document:
+    """Read ``data`` (the file's bytes) as a document of ``kind`` (default: from the suffix)."""
+    kind = kind or kind_of(path)
+    text, bom, problem = decode(data)
+    if text is None:
+        return Document(path, kind, "", problem=problem, bom=bom)
+    return parse_document(path, kind, text, bom)
+
+
+def parse_document(path: str, kind: str, text: str, bom: bool = False) -> Document:
+    """Cut decoded ``text`` into the segments of its kind."""
+    document = Document(path, kind, text, bom=bom)
+    if kind == NOTEBOOK:
+        _read_notebook(document)
+    elif kind == MARKDOWN:
+        _read_markdown(document)
+    else:
+        _read_python(document)
+    return document
+
+
+def _read_python(document: Document) -> None:
+    lines = [CodeLine(text, 0, number, 0, number) for number, text in enumerate(split_lines(document.text), 1)]
+    document.segments = [Segment(None, document.text, lines)]
+
+
+# --- notebooks ---------------------------------------------------------------------------
+
+
+def _read_notebook(document: Document) -> None:
+    try:
+        root = parse_spans(document.text)
+    except (json.JSONDecodeError, IndexError) as error:
+        line, col = (error.lineno, error.colno - 1) if isinstance(error, json.JSONDecodeError) else (1, 0)
+        document.problem = Problem(f"notebook is not valid JSON: {getattr(error, 'msg', error)}", line, col)
+        return
+    cells = root.get("cells")
+    if cells is None or cells.items is None:
+        document.problem = Problem("not a Jupyter notebook: no 'cells' list at the top level")
+        return
+    if not _is_python_notebook(root):
+        return
+    starts = line_starts(document.text)
+    for number, cell in enumerate(cells.items, 1):
+        source = cell.get("source")
+        cell_type = cell.get("cell_type")
+        if source is None or cell_type is None or cell_type.value != "code":
+            continue
+        pieces = _source_pieces(source)
+        if pieces is None:
+            document.problem = Problem(f"cell {number} has a malformed 'source'", _line_at(starts, cell.start))
+            return
+        _add_cell(document, number, source, pieces, starts)
+
+
+def _is_python_notebook(root: Span) -> bool:
+    metadata = root.get("metadata")
+    language = None
+    if metadata is not None and metadata.members is not None:
+        kernelspec = metadata.get("kernelspec")
+        info = metadata.get("language_info")
+        for holder, key in ((kernelspec, "language"), (info, "name")):
+            value = holder.get(key) if holder is not None else None
+            if value is not None and isinstance(value.value, str):
+                language = value.value
+                break
+    return language is None or language.lower().startswith("python")
+
+
+def _source_pieces(source: Span) -> Optional[List[Span]]:
+    """The string spans a cell's source is stored in: one string or a list of them."""
+    pieces = source.items if source.items is not None else [source]
+    if all(isinstance(piece.value, str) for piece in pieces):
+        return pieces
+    return None
+
+
+def _line_at(starts: Sequence[int], offset: int) -> int:
+    low, high = 0, len(starts)
+    while low + 1 < high:
+        middle = (low + high) // 2
+        if starts[middle] <= offset:
+            low = middle
+        else:
+            high = middle
+    return low + 1
+
+
+def _add_cell(document: Document, number: int, source: Span, pieces: List[Span], starts: Sequence[int]) -> None:
+    text = "".join(str(piece.value) for piece in pieces)
+    json_lines: List[int] = []
+    for piece in pieces:
+        json_line = _line_at(starts, piece.start)
+        json_lines.extend([json_line] * max(len(split_lines_keepends(str(piece.value))), 0))
+    index = len(document.segments)
+    code_lines = []
+    foreign = _is_foreign_cell(text)
+    for local, line in enumerate(split_lines(text) if text else [], 1):
+        replaced = _replace_magic(line, foreign)
+        json_line = json_lines[local - 1] if local - 1 < len(json_lines) else _line_at(starts, source.start)
+        code_lines.append(CodeLine(replaced, index, local, 0, json_line, editable=replaced == line))
+    document.segments.append(Segment(number, text, code_lines))
+    document._cells[index] = source
+
+
+def _is_foreign_cell(text: str) -> bool:
+    """A cell run by a non-Python cell magic (``%%bash``, ``%%html``...)."""
+    first = text.lstrip().split("\n", 1)[0]
+    if not first.startswith("%%"):
+        return False
+    name = first[2:].split(None, 1)[0] if first[2:].strip() else ""
+    return name not in PYTHON_CELL_MAGICS
+
+
+def _replace_magic(line: str, foreign: bool) -> str:
+    """``pass`` at the line's indentation for a magic, shell or help line; else the line."""
+    if not foreign and not _LINE_MAGIC.search(line):
+        return line
+    if not line.strip():
+        return line
+    indent = line[: len(line) - len(line.lstrip())]
+    return indent + "pass" if not foreign else ""
+
+
+def _render_notebook(document: Document, new_texts: Dict[int, str]) -> str:
+    text = document.text
+    for index in sorted(new_texts, key=lambda i: document._cells[i].start, reverse=True):
+        span = document._cells[index]
+        replacement = _serialize_source(text, span, new_texts[index])
+        text = text[:span.start] + replacement + text[span.end:]
+    _check_only_sources_changed(document, text, new_texts)
+    return text
+
+
+def _serialize_source(text: str, span: Span, new_source: str) -> str:
+    """The new source in the layout of the old: one string, or a list of lines."""
+    ensure_ascii = "\\u" in text[span.start:span.end] and text.isascii()
+    if span.items is None:
+        return json.dumps(new_source, ensure_ascii=ensure_ascii)
+    lines = split_lines_keepends(new_source)
+    items = [json.dumps(line, ensure_ascii=ensure_ascii) for line in lines]
+    if not items:
+        return "[]"
+    before_first, between, after_last = _list_layout(text, span)
+    return "[" + before_first + between.join(items) + after_last + "]"
+
+
+def _list_layout(text: str, span: Span) -> Tuple[str, str, str]:
+    """The whitespace an existing JSON list uses: after '[', between items, before ']'."""
+    items = span.items or []
+    if not items:
+        indent = _indent_before(text, span.start)
+        return "\n" + indent + " ", ",\n" + indent + " ", "\n" + indent
+    before_first = text[span.start + 1:items[0].start]
+    after_last = text[items[-1].end:span.end - 1]
+    between = text[items[0].end:items[1].start] if len(items) > 1 else "," + before_first
+    return before_first, between, after_last
+
+
+def _indent_before(text: str, offset: int) -> str:
+    line_start = text.rfind("\n", 0, offset) + 1
+    line = text[line_start:offset]
+    return line[: len(line) - len(line.lstrip())]
+
+
+def _check_only_sources_changed(document: Document, new_text: str, new_texts: Dict[int, str]) -> None:
+    """Refuse a rewrite that would change anything but the edited cells' sources."""
+    before, after = json.loads(document.text), json.loads(new_text)
+    for index, source in new_texts.items():
+        number = document.segments[index].label
+        if number is None:
+            raise ValueError("notebook segment without a cell number")
+        cell = before["cells"][number - 1]
+        cell["source"] = split_lines_keepends(source) if isinstance(cell["source"], list) else source
+    if before != after:
+        raise ValueError("rewriting the notebook would change more than the fixed cells' sources")
+
+
+# --- Markdown ------------------------------------------------------------------------------
+
+
+def _read_markdown(document: Document) -> None:
+    file_lines = split_lines(document.text)
+    number = 0
+    index = 0
+    while index < len(file_lines):
+        opening = _FENCE_OPEN.match(file_lines[index])
+        if opening is None:
+            index += 1
+            continue
+        end = _closing_fence(file_lines, index + 1, opening.group("fence"))
+        info = opening.group("info").lower().lstrip("{.").rstrip("}")
+        if info in _MARKDOWN_PYTHON_INFO:
+            number += 1
+            _add_block(document, number, file_lines, index + 1, end, len(opening.group("indent")))
+        index = end + 1
+
+
+def _closing_fence(file_lines: Sequence[str], index: int, fence: str) -> int:
+    """The line index of the fence that closes a block (the end of the file if none)."""
+    closing = re.compile(r"^ *" + re.escape(fence[0]) + "{" + str(len(fence)) + r",}\s*$")
+    while index < len(file_lines) and not closing.match(file_lines[index]):
+        index += 1
+    return index
+
+
+def _add_block(document: Document, number: int, file_lines: Sequence[str], first: int, end: int, indent: int) -> None:
+    segment_index = len(document.segments)
+    code_lines = []
+    for offset, line in enumerate(file_lines[first:end]):
+        stripped = len(line) - len(line.lstrip(" ")) if indent else 0
+        removed = min(stripped, indent)
+        code_lines.append(CodeLine(line[removed:], segment_index, offset + 1, removed, first + offset + 1))
+    text = "".join(line.text + "\n" for line in code_lines)
+    document.segments.append(Segment(number, text, code_lines))
+    document._fences[segment_index] = (first, end, " " * indent)
+
+
+def _render_markdown(document: Document, new_texts: Dict[int, str]) -> str:
+    newline = _dominant_newline(document.text)
+    file_lines = split_lines_keepends(document.text)
+    for index in sorted(new_texts, reverse=True):
+        first, end, indent = document._fences[index]
+        block = [(indent + line if line else line) + newline for line in split_lines(new_texts[index])]
+        file_lines[first:end] = block
+    return "".join(file_lines)
+
+
+def _dominant_newline(text: str) -> str:
+    match = LINE_BREAK.search(text)
+    return match.group() if match else "\n"

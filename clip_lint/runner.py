@@ -1,0 +1,280 @@
+"""Check one file: read it, hand its code to the engine, map findings back, fix in rounds.
+
+This is the command's per-file pipeline. It holds no analysis of its own: findings and
+fixes come from ``clip_lint.engine``; here they are located, filtered and applied.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import List, Optional, Sequence, Tuple
+
+from clip_lint.documents import NOTEBOOK, PYTHON, CodeLine, Document, Problem, load_document, parse_document
+from clip_lint.findings import Finding
+from clip_lint.fixer import is_applicable, plan_round, unified_diff
+from clip_lint.options import AnalysisOptions
+from clip_lint.selection import is_enabled, is_suppressed
+
+PARSE_ERROR = "CLN900"
+MAX_FIX_ROUNDS = 5
+CHECK, FIX, DIFF = "check", "fix", "diff"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What every worker needs to check a file; picklable for the process pool."""
+
+    analysis: AnalysisOptions = AnalysisOptions()
+    select: Tuple[str, ...] = ()
+    ignore: Tuple[str, ...] = ()
+    mode: str = CHECK
+    unsafe_fixes: bool = False
+
+
+@dataclass(frozen=True)
+class Reported:
+    """A finding located in the file as the user sees it.
+
+    ``line`` is 1-based and ``col`` 0-based. In a notebook, ``line`` counts within cell
+    ``cell`` (1-based index in the notebook's cell list) and ``file_line`` is the line of
+    the notebook's JSON text that holds it; elsewhere ``file_line == line``.
+    """
+
+    code: str
+    message: str
+    line: int
+    col: int
+    cell: Optional[int] = None
+    file_line: int = 1
+    fix_title: Optional[str] = None
+    fix_safe: Optional[bool] = None
+    fixable: bool = False
+
+
+@dataclass
+class FileResult:
+    """The outcome for one file: its findings and what fixing did."""
+
+    path: str
+    kind: str = PYTHON
+    findings: List[Reported] = field(default_factory=list)
+    fixed: int = 0
+    diff: str = ""
+    output: Optional[str] = None  # the fixed text, for stdin
+    write_error: Optional[str] = None
+
+
+Located = Tuple[Finding, Sequence[CodeLine]]
+
+
+def check_path(path: str, settings: Settings) -> FileResult:
+    """Check (and in fix mode rewrite) the file at ``path``; never raises."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as error:
+        problem = Reported(PARSE_ERROR, f"cannot read the file: {error.strerror or error}", 1, 0)
+        return FileResult(path, findings=_selected([problem], settings))
+    result = check_bytes(path, data, settings)
+    if settings.mode == FIX and result.output is not None:
+        result.write_error = _write(path, result.output, data)
+        result.output = None
+    return result
+
+
+def check_bytes(path: str, data: bytes, settings: Settings, kind: Optional[str] = None) -> FileResult:
+    """Check a file's bytes; in fix or diff mode, also compute the fixed text."""
+    try:
+        return _check(path, data, settings, kind)
+    except Exception as error:  # the engine promises not to raise; a bug must not stop the run
+        message = f"internal error while checking this file: {type(error).__name__}: {error}"
+        return FileResult(path, findings=_selected([Reported(PARSE_ERROR, message, 1, 0)], settings))
+
+
+def _check(path: str, data: bytes, settings: Settings, kind: Optional[str]) -> FileResult:
+    original = load_document(path, data, kind)
+    result = FileResult(path, original.kind)
+    document = original
+    if settings.mode != CHECK and original.problem is None:
+        fixed, result.fixed = _fix_rounds(original, settings)
+        before, after = _encoded_text(original), _encoded_text(fixed)
+        if after != before:
+            result.diff = unified_diff(path, before, after)
+            if settings.mode == FIX:
+                result.output = after
+                document = fixed
+    result.findings = [_report(document, located, settings) for located in _visible(document, settings)]
+    return result
+
+
+def _encoded_text(document: Document) -> str:
+    return ("\ufeff" if document.bom else "") + document.text
+
+
+def _write(path: str, text: str, original: bytes) -> Optional[str]:
+    """Write the fixed text; the original bytes stay if writing fails."""
+    try:
+        mode = os.stat(path).st_mode
+        temporary = f"{path}.clip-lint-tmp"
+        with open(temporary, "wb") as handle:
+            handle.write(text.encode("utf-8"))
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+        return None
+    except OSError as error:
+        return f"cannot write the fixed file: {error}"
+
+
+# --- analysis and location ------------------------------------------------------------------
+
+
+def analyse(document: Document, analysis: AnalysisOptions) -> List[Located]:
+    """All engine findings of ``document``, each with the line map it is located by."""
+    from clip_lint.engine import analyze_source
+
+    if document.problem is not None or not document.segments:
+        return []
+    source, lines = document.analysis_source()
+    findings = analyze_source(source, analysis)
+    if document.kind == PYTHON or not any(f.code == PARSE_ERROR for f in findings):
+        return [(finding, lines) for finding in findings]
+    return _analyse_around_broken_segments(document, analysis)
+
+
+def _analyse_around_broken_segments(document: Document, analysis: AnalysisOptions) -> List[Located]:
+    """Report each unparseable cell or block on its own and analyse the others together."""
+    from clip_lint.engine import analyze_source
+
+    located: List[Located] = []
+    good: List[int] = []
+    for index in range(len(document.segments)):
+        source, lines = document.analysis_source([index])
+        error = _parse_error(source)
+        if error is None:
+            good.append(index)
+        else:
+            located.append((Finding(PARSE_ERROR, error[0], error[1], error[2]), lines))
+    if good:
+        source, lines = document.analysis_source(good)
+        located.extend((finding, lines) for finding in analyze_source(source, analysis))
+    return located
+
+
+def _parse_error(source: str) -> Optional[Tuple[int, int, str]]:
+    """Where and why libcst rejects ``source`` (None when it parses)."""
+    import libcst
+
+    try:
+        libcst.parse_module(source)
+    except libcst.ParserSyntaxError as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else "syntax error"
+        return max(error.raw_line, 1), max(error.raw_column, 0), f"libcst cannot parse this code: {first_line}"
+    except Exception as error:  # libcst raises other errors on some inputs (e.g. deep nesting)
+        return 1, 0, f"libcst cannot parse this code: {type(error).__name__}: {error}"
+    return None
+
+
+def _visible(document: Document, settings: Settings) -> List[Located]:
+    """The findings the user asked for: problems first, then selected and not silenced."""
+    if document.problem is not None:
+        problem: Problem = document.problem
+        return [(Finding(PARSE_ERROR, problem.line, problem.col, problem.message), ())] if _enabled(
+            PARSE_ERROR, settings
+        ) else []
+    return [
+        (finding, lines)
+        for finding, lines in analyse(document, settings.analysis)
+        if _enabled(finding.code, settings) and not _silenced(finding, lines)
+    ]
+
+
+def _enabled(code: str, settings: Settings) -> bool:
+    return is_enabled(code, settings.select, settings.ignore)
+
+
+def _silenced(finding: Finding, lines: Sequence[CodeLine]) -> bool:
+    if 1 <= finding.line <= len(lines):
+        return is_suppressed(finding.code, lines[finding.line - 1].text)
+    return False
+
+
+def _report(document: Document, located: Located, settings: Settings) -> Reported:
+    finding, lines = located
+    fix = finding.fix
+    line, col, cell, file_line = _locate(document, finding, lines)
+    return Reported(
+        code=finding.code,
+        message=_relocate_message(document, finding.message, lines),
+        line=line,
+        col=col,
+        cell=cell,
+        file_line=file_line,
+        fix_title=fix.title if fix else None,
+        fix_safe=fix.safe if fix else None,
+        fixable=is_applicable(fix, settings.unsafe_fixes),
+    )
+
+
+def _locate(document: Document, finding: Finding, lines: Sequence[CodeLine]) -> Tuple[int, int, Optional[int], int]:
+    if not lines:
+        return finding.line, finding.col, None, finding.line
+    origin = lines[min(max(finding.line, 1), len(lines)) - 1]
+    col = finding.col + origin.col_offset
+    if document.kind == NOTEBOOK:
+        return origin.local_line, col, document.segments[origin.segment].label, origin.file_line
+    return origin.file_line, col, None, origin.file_line
+
+
+_LINE_REFERENCE = re.compile(r"\bline (\d+)\b")
+
+
+def _relocate_message(document: Document, message: str, lines: Sequence[CodeLine]) -> str:
+    """Rewrite ``line N`` of the joined source, as the engine words it, into the file's terms."""
+    if document.kind == PYTHON or not lines:
+        return message
+
+    def relocate(match: "re.Match[str]") -> str:
+        number = int(match.group(1))
+        if not 1 <= number <= len(lines):
+            return match.group()
+        origin = lines[number - 1]
+        if document.kind == NOTEBOOK:
+            return f"cell {document.segments[origin.segment].label} line {origin.local_line}"
+        return f"line {origin.file_line}"
+
+    return _LINE_REFERENCE.sub(relocate, message)
+
+
+def _selected(findings: List[Reported], settings: Settings) -> List[Reported]:
+    return [finding for finding in findings if _enabled(finding.code, settings)]
+
+
+# --- fixing ---------------------------------------------------------------------------------
+
+
+def _fix_rounds(document: Document, settings: Settings) -> Tuple[Document, int]:
+    """Fix in rounds until nothing fixable is left; a round that breaks parsing is undone."""
+    fixed = 0
+    for _ in range(MAX_FIX_ROUNDS):
+        visible = _visible(document, settings)
+        plan = plan_round(document, visible, settings.unsafe_fixes)
+        if not plan.applied:
+            break
+        try:
+            new_text = document.render(plan.new_texts(document))
+        except ValueError:
+            break
+        candidate = parse_document(document.path, document.kind, new_text, document.bom)
+        if candidate.problem is not None or _broken_segments(candidate) > _broken_segments(document):
+            break
+        document, fixed = candidate, fixed + plan.applied
+    return document, fixed
+
+
+def _broken_segments(document: Document) -> int:
+    """How many segments libcst rejects: a fix must never add one."""
+    if document.kind == PYTHON:
+        return int(_parse_error(document.text) is not None)
+    return sum(_parse_error(document.analysis_source([i])[0]) is not None for i in range(len(document.segments)))
