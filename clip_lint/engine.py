@@ -861,7 +861,8 @@ class Analyzer:
         if qualified in facts.PRODUCT_SUM_FUNCTIONS and first.kind is Kind.PRODUCT:
             return self.sum_product(first, axis_of(find_arg(node, 1, ("dim", "axis"))), node)
         if qualified in facts.REDUCTION_FUNCTIONS:
-            return self.reduce(first, find_arg(node, 1, ("dim", "axis")), find_arg(node, None, ("keepdim", "keepdims")))
+            keep = find_arg(node, None, ("keepdim", "keepdims"))
+            return self.reduce(first, find_arg(node, 1, ("dim", "axis")), keep)
         if qualified in facts.COMBINER_FUNCTIONS:
             return self.combine(first, facts.COMBINER_FUNCTIONS[qualified], facts.COMBINER_LIBRARY[qualified])
         if qualified in facts.CONVERTER_FUNCTIONS:
@@ -932,7 +933,8 @@ class Analyzer:
             self.check_sink(node, "." + method + "()", operands)
             return UNKNOWN
         if method in facts.REDUCTION_METHODS:
-            return self.reduce(receiver, find_arg(node, 0, ("dim", "axis")), find_arg(node, None, ("keepdim", "keepdims")))
+            keep = find_arg(node, None, ("keepdim", "keepdims"))
+            return self.reduce(receiver, find_arg(node, 0, ("dim", "axis")), keep)
         if method in facts.DIVISION_METHODS and args:
             return self.divide(receiver, first, node, func.value)
         if method in facts.INPLACE_DIVISION_METHODS and args:
@@ -1111,19 +1113,29 @@ class Analyzer:
     def check_sink(self, node: cst.CSTNode, op: str, operands: List[Tuple[cst.CSTNode, Value]]) -> None:
         if any(value.kind is Kind.PARAMETER for _, value in operands):
             return
-        for expression, value in operands:
-            if value.kind in (Kind.RAW, Kind.POOLED):
-                code = "CLN001" if value.kind is Kind.RAW else "CLN004"
-                fix = self.sink_fix_plan(expression, value)
-                self.report(Pending(code, node, value, self.describe(expression, value), op=op, fix_plan=fix))
-                return
+        bad = [(e, v) for e, v in operands if v.kind in (Kind.RAW, Kind.POOLED)]
+        if not bad:
+            return
+        expression, value = bad[0]
+        code = "CLN001" if value.kind is Kind.RAW else "CLN004"
+        plans = []
+        for other_expression, other_value in bad:
+            plan = self.sink_fix_plan(other_expression, other_value)
+            if plan is None:
+                plans = []  # fix every operand or none
+                break
+            if plan not in plans:
+                plans.append(plan)
+        fix = ("all", tuple(plans)) if plans else None
+        self.report(Pending(code, node, value, self.describe(expression, value), op=op, fix_plan=fix))
 
     def sink_fix_plan(self, expression: cst.CSTNode, value: Value) -> Optional[tuple]:
         if value.binding is not None:
             return ("insert-after", value.binding, value.library)
         origin = value.origin
-        if origin is not None and value.kind is Kind.RAW and value.library == "torch" and self.contains(expression, origin.node):
-            return ("wrap", origin.node)
+        inline = origin is not None and self.contains(expression, origin.node)
+        if inline and value.kind is Kind.RAW and value.library == "torch":
+            return ("wrap", origin.node)  # type: ignore[union-attr]
         return None
 
     @staticmethod

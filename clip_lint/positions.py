@@ -14,6 +14,7 @@ from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 from clip_lint import facts
 from clip_lint.findings import Finding, Fix, TextEdit
 from clip_lint.rules import RULES, format_message
+from clip_lint.textedits import split_lines
 
 if TYPE_CHECKING:  # pragma: no cover
     from clip_lint.engine import Analyzer, Pending
@@ -43,13 +44,25 @@ class FixBuilder:
     def __init__(self, analyzer: "Analyzer", positions: Dict[cst.CSTNode, CodeRange]) -> None:
         self.analyzer = analyzer
         self.positions = positions
-        self.lines = analyzer.module.code.splitlines()
+        self.lines = split_lines(analyzer.module.code)
 
     def build(self, pending: "Pending", fields: Dict[str, str]) -> Optional[Fix]:
         plan = pending.fix_plan
         if plan is None:
             return None
         title = RULES[pending.code].fix_title.format(**fields)
+        if plan[0] == "all":
+            return self.combine([self.build_plan(part, title) for part in plan[1]], title)
+        return self.build_plan(plan, title)
+
+    @staticmethod
+    def combine(fixes: List[Optional[Fix]], title: str) -> Optional[Fix]:
+        if not fixes or any(fix is None for fix in fixes):
+            return None
+        edits = sorted({edit for fix in fixes for edit in fix.edits})  # type: ignore[union-attr]
+        return Fix(title, tuple(edits), safe=all(fix.safe for fix in fixes))  # type: ignore[union-attr]
+
+    def build_plan(self, plan: tuple, title: str) -> Optional[Fix]:
         kind = plan[0]
         if kind == "insert-after":
             return self.insert_after(plan[1], plan[2], title)

@@ -137,7 +137,9 @@ RULES: Dict[str, Rule] = {
                 "divided by the norm of row `j`. It fails only when `B != D` and `D` is not "
                 "broadcastable; with `B == D`, or a single row, it runs and is wrong."
             ),
-            known_problems="A norm whose axis is later restored by `.unsqueeze(-1)`, `[:, None]` or `.view()` is accepted.",
+            known_problems=(
+                "A norm whose axis is later restored by `.unsqueeze(-1)`, `[:, None]` or `.view()` is accepted."
+            ),
             example=(
                 "text_features = model.encode_text(tokens)\n"
                 "text_features = text_features / text_features.norm(dim=-1)\n"
@@ -166,7 +168,9 @@ RULES: Dict[str, Rule] = {
                 "The mean of unit vectors is shorter than one, by an amount that depends on how "
                 "much they disagree. Classes whose prompts disagree more get smaller logits."
             ),
-            known_problems="Only means and sums along a batch axis are tracked; a weighted sum written by hand is unknown.",
+            known_problems=(
+                "Only means and sums along a batch axis are tracked; a weighted sum written by hand is unknown."
+            ),
             example=(
                 "class_embeddings = model.encode_text(tokens)\n"
                 "class_embeddings /= class_embeddings.norm(dim=-1, keepdim=True)\n"
@@ -181,7 +185,10 @@ RULES: Dict[str, Rule] = {
                 "logits = image_features @ class_embedding\n"
             ),
             options="None.",
-            fix_safety="Inserts a normalization after the pooling assignment. Safe when the pooled value is used only for comparisons.",
+            fix_safety=(
+                "Inserts a normalization after the pooling assignment. "
+                "Safe when the pooled value is used only for comparisons."
+            ),
             references=_REFERENCES,
         ),
         Rule(
