@@ -1,0 +1,313 @@
+"""Instrument model classes: encoders return tracked features, the model's own code runs unchecked.
+
+`guard(model)` swaps the instance's class for a cached subclass that overrides the encoder and
+internal-scope methods, so `isinstance`, `state_dict`, pickling and `nn.DataParallel` replicas
+(which copy `type(module)`) keep working. `assert_mode` instead patches the family classes
+themselves, and their subclasses, for as long as a mode is active.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+import sys
+import threading
+import types
+from typing import Any, Callable, Iterator
+
+import torch
+
+from .facts import GENERIC_ENCODERS, GENERIC_INTERNAL_SCOPES, MODEL_FAMILIES, EncoderSite, ModelFamily
+from .frames import user_location
+from .provenance import FeatureState, Provenance
+from .settings import CheckSettings, ToleranceSpec, current_settings, dtype_name, modes_active
+from .tracking import INSIDE_MODEL, model_depth, provenance_of, track
+
+_GUARD_SETTINGS = "_clip_guard_settings"
+_ORIGINAL = "__clip_original__"
+
+
+# ---------------------------------------------------------------- tagging encoder outputs
+
+
+@functools.lru_cache(maxsize=None)
+def _signature(function: Callable) -> inspect.Signature | None:
+    try:
+        return inspect.signature(function)
+    except (TypeError, ValueError):
+        return None
+
+
+def _normalizes_itself(original: Callable, site: EncoderSite, model: Any, args: tuple, kwargs: dict) -> bool:
+    if site.normalize_arg is None:
+        return False
+    if site.normalize_arg in kwargs:
+        return bool(kwargs[site.normalize_arg])
+    signature = _signature(original)
+    if signature is None or site.normalize_arg not in signature.parameters:
+        return False
+    try:
+        bound = signature.bind(model, *args, **kwargs)
+    except TypeError:
+        return False
+    bound.apply_defaults()
+    return bool(bound.arguments.get(site.normalize_arg))
+
+
+def _tag(value: Any, provenance: Provenance) -> Any:
+    if isinstance(value, torch.Tensor) and value.is_floating_point() and provenance_of(value) is None:
+        return track(value, provenance)
+    return value
+
+
+def tag_output(result: Any, site: EncoderSite, provenance: Provenance) -> Any:
+    """Track the features inside an encoder's result: a tensor, a ModelOutput field, a tuple item."""
+    if isinstance(result, torch.Tensor):
+        return _tag(result, provenance)
+    if site.output_field is not None and isinstance(getattr(result, site.output_field, None), torch.Tensor):
+        setattr(result, site.output_field, _tag(getattr(result, site.output_field), provenance))
+        return result
+    if isinstance(result, tuple) and site.tuple_index is not None and len(result) > site.tuple_index:
+        items = list(result)
+        items[site.tuple_index] = _tag(items[site.tuple_index], provenance)
+        return tuple(items)
+    return result
+
+
+def _settings_for(model: Any) -> CheckSettings:
+    return model.__dict__.get(_GUARD_SETTINGS) or current_settings()
+
+
+def _features_provenance(model: Any, site: EncoderSite, normalized: bool, dtype: str) -> Provenance:
+    state = FeatureState.UNIT if normalized else FeatureState.RAW
+    step = f"{site.method}(normalize=True)" if normalized else site.method
+    return Provenance(
+        encoder=f"{type(model).__name__}.{site.method}",
+        origin=user_location(3),
+        settings=_settings_for(model),
+        chain=(step,),
+        dtypes=frozenset({dtype}),
+        state=state,
+        unit_axis=-1 if normalized else None,
+        normalized_axis=-1 if normalized else None,
+    )
+
+
+def _first_tensor_dtype(result: Any, site: EncoderSite) -> str:
+    value = result
+    if not isinstance(value, torch.Tensor):
+        value = getattr(result, site.output_field or "", None)
+    if not isinstance(value, torch.Tensor) and isinstance(result, tuple) and result:
+        value = result[site.tuple_index or 0]
+    return dtype_name(value.dtype) if isinstance(value, torch.Tensor) else "float32"
+
+
+def encoder_wrapper(original: Callable, site: EncoderSite, always: bool) -> Callable:
+    """Wrap an encoder: run it as model code, then track its output (outermost call only).
+
+    `always`: track on every call (guard); else only while an assert_mode is active.
+    """
+
+    @functools.wraps(original)
+    def encoder(self, *args, **kwargs):
+        outermost = model_depth() == 0
+        with INSIDE_MODEL:
+            result = original(self, *args, **kwargs)
+        if not outermost or not (always or modes_active() or _GUARD_SETTINGS in self.__dict__):
+            return result
+        normalized = _normalizes_itself(original, site, self, args, kwargs)
+        provenance = _features_provenance(self, site, normalized, _first_tensor_dtype(result, site))
+        return tag_output(result, site, provenance)
+
+    setattr(encoder, _ORIGINAL, original)
+    return encoder
+
+
+def scope_wrapper(original: Callable) -> Callable:
+    """Wrap a model method that normalizes and compares by itself: nothing inside is checked."""
+
+    @functools.wraps(original)
+    def internal(self, *args, **kwargs):
+        with INSIDE_MODEL:
+            return original(self, *args, **kwargs)
+
+    setattr(internal, _ORIGINAL, original)
+    return internal
+
+
+# ---------------------------------------------------------------- which sites a class has
+
+
+def _loaded_family_classes() -> Iterator[tuple[type, ModelFamily]]:
+    """Family classes whose module is already imported (a model can't exist otherwise)."""
+    for family in MODEL_FAMILIES:
+        module = sys.modules.get(family.module)
+        if module is None:
+            continue
+        for class_name in family.classes:
+            cls = getattr(module, class_name, None)
+            if isinstance(cls, type):
+                yield cls, family
+
+
+def _import_family_classes(model: Any) -> None:
+    """Make sure the family module of `model`'s class is imported (cheap: it already is)."""
+    module_name = type(model).__module__
+    for family in MODEL_FAMILIES:
+        if family.module == module_name and family.module not in sys.modules:
+            importlib.import_module(family.module)
+
+
+def sites_for(cls: type) -> tuple[tuple[EncoderSite, ...], tuple[str, ...]]:
+    """The encoder sites and internal scopes of a class: from its family, or the generic fallback."""
+    families = dict(_loaded_family_classes())
+    for klass in cls.__mro__:
+        family = families.get(klass)
+        if family is not None:
+            return family.encoders, family.internal_scopes
+    encoders = tuple(site for site in GENERIC_ENCODERS if callable(getattr(cls, site.method, None)))
+    scopes = tuple(name for name in GENERIC_INTERNAL_SCOPES if callable(getattr(cls, name, None)))
+    return encoders, scopes if encoders else ()
+
+
+# ---------------------------------------------------------------- guard(): a per-instance class swap
+
+_guarded_classes: dict[type, type] = {}
+_guard_lock = threading.Lock()
+
+
+def _rebuild_guarded(base: type) -> Any:
+    """Unpickling: an empty instance of the guarded class; pickle then restores its state."""
+    cls = guarded_class(base)
+    return cls.__new__(cls)
+
+
+def _reduce_guarded(self, protocol):
+    state = self.__getstate__() if hasattr(self, "__getstate__") else self.__dict__
+    return (_rebuild_guarded, (type(self).__clip_base__,), state)
+
+
+def _unpatched(cls: type, name: str) -> Callable:
+    method = getattr(cls, name)
+    return getattr(method, _ORIGINAL, method)
+
+
+def guarded_class(base: type) -> type:
+    """The cached subclass of `base` whose encoders always track and whose scopes are unchecked."""
+    with _guard_lock:
+        cls = _guarded_classes.get(base)
+        if cls is not None:
+            return cls
+        encoders, scopes = sites_for(base)
+        namespace: dict[str, Any] = {
+            "__clip_base__": base,
+            "__reduce_ex__": _reduce_guarded,
+            "__module__": base.__module__,
+            "__qualname__": base.__qualname__,
+        }
+        for site in encoders:
+            namespace[site.method] = encoder_wrapper(_unpatched(base, site.method), site, always=True)
+        for name in scopes:
+            if name not in namespace:
+                namespace[name] = scope_wrapper(_unpatched(base, name))
+        cls = types.new_class(base.__name__, (base,), {}, lambda ns: ns.update(namespace))
+        _guarded_classes[base] = cls
+        return cls
+
+
+def is_guarded(model: Any) -> bool:
+    return "__clip_base__" in type(model).__dict__
+
+
+def _guard_one(module: Any, settings: CheckSettings) -> None:
+    if not is_guarded(module):
+        module.__class__ = guarded_class(type(module))
+    module.__dict__[_GUARD_SETTINGS] = settings
+
+
+def guard(model: Any, *, tolerance: ToleranceSpec = None, strict: bool | None = None) -> Any:
+    """Instrument a CLIP model in place (and any supported submodule); returns the model.
+
+    Features from its encoders are tracked, and checked when they enter a similarity op.
+    `tolerance` (a float, or {dtype: float}) and `strict` override the global settings.
+    """
+    _import_family_classes(model)
+    settings = current_settings().overridden(tolerance, strict)
+    family_classes = dict(_loaded_family_classes())
+    targets = [m for m in _modules(model) if any(k in family_classes for k in type(m).__mro__)]
+    if not targets and sites_for(type(model))[0]:
+        targets = [model]
+    if not targets:
+        raise ValueError(
+            f"{type(model).__name__} has no CLIP encoder method "
+            "(encode_image/encode_text/get_image_features/get_text_features) to guard"
+        )
+    for target in targets:
+        _guard_one(target, settings)
+    return model
+
+
+def unguard(model: Any) -> Any:
+    """Undo guard(): restore the original classes; returns the model."""
+    for module in _modules(model):
+        if is_guarded(module):
+            module.__class__ = type(module).__clip_base__
+        module.__dict__.pop(_GUARD_SETTINGS, None)
+    return model
+
+
+def _modules(model: Any) -> list[Any]:
+    if isinstance(model, torch.nn.Module):
+        return list(model.modules())
+    return [model]
+
+
+# ---------------------------------------------------------------- assert_mode(): class-level patches
+
+_patch_lock = threading.Lock()
+_patch_users = 0
+_patched: list[tuple[type, str, Any]] = []
+
+
+def _subclasses(cls: type) -> Iterator[type]:
+    yield cls
+    for sub in cls.__subclasses__():
+        if "__clip_base__" not in sub.__dict__:
+            yield from _subclasses(sub)
+
+
+def _patch_class(cls: type, encoders: tuple[EncoderSite, ...], scopes: tuple[str, ...]) -> None:
+    for site in encoders:
+        original = cls.__dict__.get(site.method)
+        if original is not None and not hasattr(original, _ORIGINAL):
+            _patched.append((cls, site.method, original))
+            setattr(cls, site.method, encoder_wrapper(original, site, always=False))
+    for name in scopes:
+        original = cls.__dict__.get(name)
+        if original is not None and not hasattr(original, _ORIGINAL):
+            _patched.append((cls, name, original))
+            setattr(cls, name, scope_wrapper(original))
+
+
+def install_class_patches() -> None:
+    """Instrument every loaded family class and its subclasses (reference counted)."""
+    global _patch_users
+    with _patch_lock:
+        _patch_users += 1
+        if _patch_users > 1:
+            return
+        for family_class, family in _loaded_family_classes():
+            for cls in _subclasses(family_class):
+                _patch_class(cls, family.encoders, family.internal_scopes)
+
+
+def remove_class_patches() -> None:
+    global _patch_users
+    with _patch_lock:
+        _patch_users -= 1
+        if _patch_users > 0:
+            return
+        while _patched:
+            cls, name, original = _patched.pop()
+            setattr(cls, name, original)

@@ -1,0 +1,42 @@
+"""assert_mode(): checking on for a block of code, for every supported model, guarded or not."""
+
+from __future__ import annotations
+
+from contextlib import ContextDecorator
+
+from .instrument import install_class_patches, remove_class_patches
+from .settings import CheckSettings, ToleranceSpec, pop_mode_settings, push_mode_settings
+from .verdicts import VERDICTS
+
+
+def verify() -> None:
+    """Raise the first violation recorded on a device (CUDA) and not raised yet; clears it."""
+    __tracebackhide__ = True
+    VERDICTS.verify()
+
+
+class assert_mode(ContextDecorator):
+    """Check every CLIP model of a supported class inside the block (also a decorator).
+
+    On exit, violations recorded on the device are raised, unless the block raised already.
+    """
+
+    def __init__(self, *, tolerance: ToleranceSpec = None, strict: bool | None = None) -> None:
+        self.tolerance = tolerance
+        self.strict = strict
+        self._entered: list[CheckSettings] = []
+
+    def __enter__(self) -> "assert_mode":
+        self._entered.append(push_mode_settings(self.tolerance, self.strict))
+        install_class_patches()
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> bool:
+        __tracebackhide__ = True
+        remove_class_patches()
+        pop_mode_settings(self._entered.pop())
+        if exc_type is None:
+            VERDICTS.verify()
+        else:
+            VERDICTS.discard()
+        return False

@@ -1,0 +1,59 @@
+"""What the checker knows about a tracked tensor: where it came from, what was done to it since."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .settings import CheckSettings
+
+MAX_CHAIN = 24
+
+
+class FeatureState(enum.Enum):
+    RAW = "raw"  # not known to be unit: settled numerically
+    UNIT = "unit"  # a recognized normalization along `unit_axis`
+    MEAN_OF_UNIT = "mean of unit vectors"  # not unit, whatever it looks like
+    NORM = "norm"  # the norm of some features (to recognize `x / x.norm(...)`)
+    PRODUCT = "product"  # `a * b` of two feature tensors, a similarity once summed
+
+
+FEATURE_STATES = frozenset({FeatureState.RAW, FeatureState.UNIT, FeatureState.MEAN_OF_UNIT})
+
+
+@dataclass(frozen=True, eq=False)
+class Provenance:
+    """Immutable record attached to a tracked tensor; every op derives a new one."""
+
+    encoder: str
+    origin: str
+    settings: CheckSettings
+    chain: tuple[str, ...]
+    dtypes: frozenset[str]
+    state: FeatureState = FeatureState.RAW
+    unit_axis: int | None = None  # negative index of the unit axis when state is UNIT
+    scale: tuple[tuple[str, Any], ...] = ()  # ("*" or "/", python number or one-element tensor)
+    normalized_axis: Any = None  # last normalization attempt that was not recognized (for wording)
+    norm_source: "Provenance | None" = None  # NORM: the features whose norm this is
+    norm_axis: int | None = None  # NORM: the reduced axis (negative), None for all axes
+    norm_keepdim: bool = False
+    factors: tuple[Any, Any] | None = None  # PRODUCT: the two tracked operands
+
+    def derive(self, step: str, dtype: str | None = None, **changes: Any) -> "Provenance":
+        chain = self.chain if len(self.chain) >= MAX_CHAIN else self.chain + (step,)
+        dtypes = self.dtypes if dtype is None or dtype in self.dtypes else self.dtypes | {dtype}
+        return replace(self, chain=chain, dtypes=dtypes, **changes)
+
+    def as_raw(self, step: str, dtype: str | None = None, **changes: Any) -> "Provenance":
+        """Derive with the unit recognition dropped: numerics will decide."""
+        state = FeatureState.RAW if self.state is FeatureState.UNIT else self.state
+        return self.derive(step, dtype, state=state, unit_axis=None, **changes)
+
+    @property
+    def is_features(self) -> bool:
+        return self.state in FEATURE_STATES
+
+    def describe_chain(self) -> str:
+        text = " -> ".join(self.chain)
+        return text + " -> ..." if len(self.chain) >= MAX_CHAIN else text
