@@ -108,7 +108,7 @@ def decode(data: bytes) -> Tuple[Optional[str], bool, Optional[Problem]]:
         return data.decode("utf-8-sig" if bom else "utf-8"), bom, None
     except UnicodeDecodeError as error:
         line = data[:error.start].count(b"\n") + 1
-        return None, bom, Problem(f"cannot decode the file as UTF-8: {error.reason} at byte {error.start}", line)
+        return None, bom, Problem(f"it is not valid UTF-8 ({error.reason} at byte {error.start})", line)
 
 
 def load_document(path: str, data: bytes, kind: Optional[str] = None) -> Document:
@@ -145,11 +145,11 @@ def _read_notebook(document: Document) -> None:
         root = parse_spans(document.text)
     except (json.JSONDecodeError, IndexError) as error:
         line, col = (error.lineno, error.colno - 1) if isinstance(error, json.JSONDecodeError) else (1, 0)
-        document.problem = Problem(f"notebook is not valid JSON: {getattr(error, 'msg', error)}", line, col)
+        document.problem = Problem(f"the notebook is not valid JSON: {getattr(error, 'msg', error)}", line, col)
         return
     cells = root.get("cells")
     if cells is None or cells.items is None:
-        document.problem = Problem("not a Jupyter notebook: no 'cells' list at the top level")
+        document.problem = Problem("it is not a Jupyter notebook: there is no 'cells' list at the top level")
         return
     if not _is_python_notebook(root):
         return

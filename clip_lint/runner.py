@@ -75,7 +75,7 @@ def check_path(path: str, settings: Settings) -> FileResult:
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as error:
-        problem = Reported(PARSE_ERROR, f"cannot read the file: {error.strerror or error}", 1, 0)
+        problem = Reported(PARSE_ERROR, _cannot_analyse_message(f"cannot read it: {error.strerror or error}"), 1, 0)
         return FileResult(path, findings=_selected([problem], settings))
     result = check_bytes(path, data, settings)
     if settings.mode == FIX and result.output is not None:
@@ -89,7 +89,7 @@ def check_bytes(path: str, data: bytes, settings: Settings, kind: Optional[str] 
     try:
         return _check(path, data, settings, kind)
     except Exception as error:  # the engine promises not to raise; a bug must not stop the run
-        message = f"internal error while checking this file: {type(error).__name__}: {error}"
+        message = _cannot_analyse_message(f"internal error {type(error).__name__}: {error}")
         return FileResult(path, findings=_selected([Reported(PARSE_ERROR, message, 1, 0)], settings))
 
 
@@ -149,30 +149,40 @@ def _analyse_around_broken_segments(document: Document, analysis: AnalysisOption
 
     located: List[Located] = []
     good: List[int] = []
-    for index in range(len(document.segments)):
+    for index, segment in enumerate(document.segments):
         source, lines = document.analysis_source([index])
-        error = _parse_error(source)
-        if error is None:
+        reason = _parse_error(source)
+        if reason is None:
             good.append(index)
-        else:
-            located.append((Finding(PARSE_ERROR, error[0], error[1], error[2]), lines))
+            continue
+        what = f"cell {segment.label}" if document.kind == NOTEBOOK else f"code block {segment.label}"
+        message = _cannot_analyse_message(f"libcst cannot parse {what}, so it was skipped: {reason}")
+        located.append((Finding(PARSE_ERROR, 1, 0, message), lines))
     if good:
         source, lines = document.analysis_source(good)
         located.extend((finding, lines) for finding in analyze_source(source, analysis))
     return located
 
 
-def _parse_error(source: str) -> Optional[Tuple[int, int, str]]:
-    """Where and why libcst rejects ``source`` (None when it parses)."""
+def _cannot_analyse_message(reason: str) -> str:
+    from clip_lint.rules import format_message
+
+    return format_message(PARSE_ERROR, reason=reason)
+
+
+_PARSER_POSITION = re.compile(r"^(?:parser error: )?error at \d+:\d+: ")
+
+
+def _parse_error(source: str) -> Optional[str]:
+    """Why libcst rejects ``source`` (None when it parses)."""
     import libcst
 
     try:
         libcst.parse_module(source)
     except libcst.ParserSyntaxError as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else "syntax error"
-        return max(error.raw_line, 1), max(error.raw_column, 0), f"libcst cannot parse this code: {first_line}"
+        return _PARSER_POSITION.sub("", error.message) or "syntax error"
     except Exception as error:  # libcst raises other errors on some inputs (e.g. deep nesting)
-        return 1, 0, f"libcst cannot parse this code: {type(error).__name__}: {error}"
+        return f"{type(error).__name__}: {error}"
     return None
 
 
@@ -180,9 +190,9 @@ def _visible(document: Document, settings: Settings) -> List[Located]:
     """The findings the user asked for: problems first, then selected and not silenced."""
     if document.problem is not None:
         problem: Problem = document.problem
-        return [(Finding(PARSE_ERROR, problem.line, problem.col, problem.message), ())] if _enabled(
-            PARSE_ERROR, settings
-        ) else []
+        if not _enabled(PARSE_ERROR, settings):
+            return []
+        return [(Finding(PARSE_ERROR, problem.line, problem.col, _cannot_analyse_message(problem.message)), ())]
     return [
         (finding, lines)
         for finding, lines in analyse(document, settings.analysis)
