@@ -1,0 +1,203 @@
+"""The engine's abstract states, checked directly on small programs."""
+
+from __future__ import annotations
+
+import libcst as cst
+import pytest
+
+from clip_lint.engine import Analyzer, analyze_source, einsum_contracts_last
+from clip_lint.states import BOTTOM, UNKNOWN, Kind, Value, merge
+
+
+def states(source: str) -> dict:
+    analyzer = Analyzer(cst.parse_module(source))
+    analyzer.run()
+    return analyzer.module_frame.env
+
+
+def kind_of(source: str, name: str) -> Kind:
+    return states(source)[name].kind
+
+
+def codes(source: str) -> list:
+    return [f.code for f in analyze_source(source)]
+
+
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("x = model.encode_image(i)", Kind.RAW),
+        ("x = model.encode_text(t, normalize=True)", Kind.UNIT),
+        ("x = model.encode_image(i); x = x / x.norm(dim=-1, keepdim=True)", Kind.UNIT),
+        ("x = model.encode_image(i); x /= x.norm(p=2, dim=1, keepdim=True)", Kind.UNIT),
+        ("x = F.normalize(model.encode_image(i), dim=-1)", Kind.UNIT),
+        ("x = F.normalize(model.encode_image(i))", Kind.UNIT),
+        ("x = model.encode_image(i); faiss.normalize_L2(x)", Kind.UNIT),
+        ("x = model.encode_image(i); x = x / x.norm(dim=0, keepdim=True)", Kind.REPORTED),
+        ("x = model.encode_image(i); x = x / x.norm(dim=-1)", Kind.REPORTED),
+        ("x = F.normalize(model.encode_text(t)).mean(dim=0)", Kind.POOLED),
+        ("x = model.encode_text(t).mean(dim=0)", Kind.RAW),
+        ("x = model.encode_text(t).sum(dim=-1)", Kind.UNKNOWN),
+        ("x = 100.0 * model.encode_image(i)", Kind.RAW),
+        ("x = model.get_image_features(**inputs).pooler_output", Kind.RAW),
+        ("x = model.encode_image(i); y = x / torch.sqrt((x ** 2).sum(dim=-1, keepdim=True))", Kind.RAW),
+        ("x = my_l2_norm(model.encode_image(i))", Kind.UNIT),
+        ("x = some_function(model.encode_image(i))", Kind.UNKNOWN),
+        ("x = model(pixel_values=p).image_embeds", Kind.UNKNOWN),
+    ],
+)
+def test_final_state(source: str, expected: Kind) -> None:
+    assert kind_of(source, "x") is expected
+
+
+def test_spelled_out_norm_normalizes() -> None:
+    env = states("x = model.encode_image(i)\ny = x / torch.sqrt((x ** 2).sum(dim=-1, keepdim=True))")
+    assert env["y"].kind is Kind.UNIT
+
+
+@pytest.mark.parametrize(
+    "chain",
+    [".float()", ".half().float()", ".cpu().numpy()", ".T", ".t()", ".detach().clone()", ".to(device)"],
+)
+def test_passthrough_chains_keep_raw_and_rank(chain: str) -> None:
+    value = states(f"x = model.encode_image(i){chain}")["x"]
+    assert value.kind is Kind.RAW and value.rank == 2
+
+
+def test_rank_follows_indexing_and_reduction() -> None:
+    env = states(
+        "a = model.encode_image(i)[0]\n"
+        "b = model.encode_image(i).mean(dim=0)\n"
+        "c = torch.stack([model.encode_text(t) for t in prompts])\n"
+        "d = model.encode_image(i)[None]\n"
+    )
+    assert (env["a"].rank, env["b"].rank, env["c"].rank, env["d"].rank) == (1, 1, 3, 3)
+
+
+def test_no_axis_norm_is_right_for_a_single_vector_and_wrong_for_a_batch() -> None:
+    assert codes("v = model.encode_image(i)[0]\nv = v / v.norm()\ns = v @ w") == []
+    assert codes("v = model.encode_image(i)\nv = v / v.norm()\ns = v @ w.T") == ["CLN002"]
+
+
+def test_numpy_conversion_sets_the_library() -> None:
+    assert states("x = model.encode_image(i).cpu().numpy()")["x"].library == "numpy"
+
+
+def test_containers_filled_in_loops_carry_the_element_state() -> None:
+    env = states(
+        "feats = []\n"
+        "for batch in loader:\n"
+        "    feats.append(model.encode_image(batch))\n"
+        "all_feats = torch.cat(feats)\n"
+    )
+    assert env["feats"].kind is Kind.CONTAINER and env["all_feats"].kind is Kind.RAW
+
+
+def test_branches_that_disagree_merge_to_unknown() -> None:
+    env = states(
+        "x = model.encode_image(i)\n"
+        "if flag:\n"
+        "    x = x / x.norm(dim=-1, keepdim=True)\n"
+    )
+    assert env["x"].kind is Kind.UNKNOWN
+
+
+def test_branches_that_agree_keep_the_state() -> None:
+    env = states("if flag:\n    x = model.encode_image(i)\nelse:\n    x = model.encode_image(j)\n")
+    assert env["x"].kind is Kind.RAW
+
+
+def test_function_summaries() -> None:
+    env = states(
+        "def embed(m, i):\n    return m.encode_image(i)\n"
+        "def unit(v):\n    return v / v.norm(dim=-1, keepdim=True)\n"
+        "a = embed(model, images)\n"
+        "b = unit(a)\n"
+    )
+    assert env["a"].kind is Kind.RAW and env["b"].kind is Kind.UNIT
+
+
+def test_helper_that_compares_is_reported_at_the_call() -> None:
+    source = (
+        "def similarity(a, b):\n    return a @ b.T\n"
+        "img = model.encode_image(i)\n"
+        "txt = F.normalize(model.encode_text(t), dim=-1)\n"
+        "s = similarity(img, txt)\n"
+    )
+    (finding,) = analyze_source(source)
+    assert (finding.code, finding.line) == ("CLN001", 5)
+    assert "similarity()" in finding.message
+
+
+def test_self_attribute_flows_between_methods() -> None:
+    source = (
+        "class Classifier:\n"
+        "    def __init__(self, model, tokens):\n"
+        "        self.text_features = model.encode_text(tokens)\n"
+        "    def __call__(self, images):\n"
+        "        return self.model.encode_image(images, normalize=True) @ self.text_features.T\n"
+    )
+    assert [(f.code, f.line) for f in analyze_source(source)] == [("CLN001", 5)]
+
+
+def test_parameter_operand_is_a_linear_head() -> None:
+    source = (
+        "class Head(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        self.proj = nn.Parameter(torch.randn(512, 10))\n"
+        "    def forward(self, images):\n"
+        "        return self.model.encode_image(images) @ self.proj\n"
+    )
+    assert analyze_source(source) == []
+
+
+def test_one_bug_one_finding() -> None:
+    source = "x = model.encode_image(i)\nx = x / x.norm(dim=0, keepdim=True)\ns = x @ x.T\n"
+    assert codes(source) == ["CLN002"]
+
+
+@pytest.mark.parametrize(
+    "equation, expected",
+    [("bd,nd->bn", [True, True]), ("bd,bd->bd", [False, False]), ("bd,nd", [True, True]), ("ij,j->i", [True, True])],
+)
+def test_einsum_contraction(equation: str, expected: list) -> None:
+    assert einsum_contracts_last(equation) == expected
+
+
+def test_merge_lattice() -> None:
+    raw = Value(Kind.RAW, rank=2)
+    unit = Value(Kind.UNIT, rank=2)
+    assert merge(BOTTOM, raw) is raw and merge(raw, BOTTOM) is raw
+    assert merge(raw, unit) == UNKNOWN
+    assert merge(raw, raw.but(rank=1)).rank is None
+    assert merge(raw, Value(Kind.REPORTED)).kind is Kind.REPORTED
+
+
+def test_gate_skips_files_without_encoder_words() -> None:
+    assert analyze_source("x = a @ b\n") == []
+    assert analyze_source("def broken(:\n") == []  # gated out before parsing
+
+
+def test_code_too_deep_to_analyse_is_one_cln900_finding() -> None:
+    # ast (and so flake8) accepts a 2,500-term sum; the analysis must not leak a RecursionError.
+    source = "x = model.encode_image(i)\ny = " + " + ".join(["x"] * 2500) + "\n"
+    import ast
+
+    ast.parse(source)
+    findings = analyze_source(source)
+    assert [f.code for f in findings] == ["CLN900"]
+    assert "could not analyse" in findings[0].message
+
+
+def test_libcst_parse_error_is_one_cln900_finding_with_the_reason() -> None:
+    findings = analyze_source("x = model.encode_image(i)\nf(**{}, *a)\n")
+    assert [(f.code, f.line) for f in findings] == [("CLN900", 2)]
+    assert "libcst cannot parse it" in findings[0].message
+
+
+def test_extra_encoders_and_normalizers() -> None:
+    from clip_lint.options import AnalysisOptions
+
+    options = AnalysisOptions(extra_encoders=("embed_images",), extra_normalizers=("unitize",))
+    assert [f.code for f in analyze_source("x = m.embed_images(i)\ns = x @ x.T\n", options)] == ["CLN001"]
+    assert analyze_source("x = unitize(m.embed_images(i))\ns = x @ x.T\n", options) == []
