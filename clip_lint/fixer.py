@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from clip_lint.documents import CodeLine, Document
 from clip_lint.findings import Finding, Fix, TextEdit
-from clip_lint.textedits import apply_edits, edits_overlap, split_lines
+from clip_lint.textedits import LINE_BREAK, apply_edits, edits_overlap, split_lines
 
 SegmentEdit = Tuple[int, TextEdit]
 
@@ -36,7 +36,24 @@ class FixPlan:
         return True
 
     def new_texts(self, document: Document) -> Dict[int, str]:
-        return {index: apply_edits(document.segments[index].text, edits) for index, edits in self.edits.items()}
+        """Each changed segment's text; inserted lines take the segment's own line ending."""
+        texts = {}
+        for index, edits in self.edits.items():
+            text = document.segments[index].text
+            newline = _dominant_newline(text)
+            texts[index] = apply_edits(text, [_with_newline(edit, newline) for edit in edits])
+        return texts
+
+
+def _dominant_newline(text: str) -> str:
+    match = LINE_BREAK.search(text)
+    return match.group() if match else "\n"
+
+
+def _with_newline(edit: TextEdit, newline: str) -> TextEdit:
+    if newline == "\n" or "\n" not in edit.text:
+        return edit
+    return TextEdit(edit.start, edit.end, LINE_BREAK.sub(newline, edit.text))
 
 
 def is_applicable(fix: Optional[Fix], unsafe_fixes: bool) -> bool:
