@@ -16,7 +16,11 @@ from typing import Dict, List, Optional, Tuple, Union
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?")
-_LITERALS = {"true": True, "false": False, "null": None}
+# json.loads also accepts NaN and the infinities, so a notebook holding them is still read
+_LITERALS = {
+    "true": True, "false": False, "null": None,
+    "NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf"),
+}  # fmt: skip
 
 
 @dataclass

@@ -9,8 +9,8 @@ DEFAULT_SELECT: Tuple[str, ...] = ("CLN",)
 
 # flake8's own grammar: "# noqa" alone silences the line, "# noqa: A1,B2" (or "A1 B2") only
 # those codes or prefixes, and a "# noqa:" followed by anything else is a blanket noqa too.
-NOQA = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z]+[0-9]*(?:[,\s]+[A-Z]+[0-9]*)*))?", re.IGNORECASE)
-_CODE = re.compile(r"[A-Z]+[0-9]*", re.IGNORECASE)
+NOQA = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
+_CODE = re.compile(r"[A-Z]+[0-9]+", re.IGNORECASE)
 
 
 def _longest_match(code: str, prefixes: Sequence[str]) -> int:
