@@ -7,6 +7,7 @@ reads every domain fact from ``facts.py``; front ends call ``analyze_source``.
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
@@ -15,6 +16,7 @@ import libcst as cst
 from clip_lint import facts
 from clip_lint.findings import Finding
 from clip_lint.options import AnalysisOptions
+from clip_lint.slicing import slice_source
 from clip_lint.states import (
     ANY_AXIS,
     BOTTOM,
@@ -69,13 +71,29 @@ def passes_gate(source: str, options: AnalysisOptions = DEFAULT_OPTIONS) -> bool
 
 
 def analyze_source(
-    source: str, options: AnalysisOptions = DEFAULT_OPTIONS, *, use_gate: bool = True
+    source: str,
+    options: AnalysisOptions = DEFAULT_OPTIONS,
+    *,
+    use_gate: bool = True,
+    tree: Optional[ast.Module] = None,
 ) -> List[Finding]:
-    """Check one module's source. Never raises: failures become a CLN900 finding."""
+    """Check one module's source. Never raises: failures become a CLN900 finding.
+
+    ``tree`` is the module's ``ast``, when the caller has it (flake8 does); it lets the
+    engine skip the definitions that can't matter before the libcst parse.
+    """
     if use_gate and not passes_gate(source, options):
         return []
+    text = source
+    if tree is None:
+        tree = _ast_or_none(source)
+    if tree is not None:
+        sliced = slice_source(source, tree, options.extra_encoders)
+        if sliced is None:
+            return []
+        text = sliced
     try:
-        module = cst.parse_module(source)
+        module = cst.parse_module(text)
     except cst.ParserSyntaxError as error:
         return [_cannot_analyse(f"libcst cannot parse it: {error.message}", error.raw_line, error.raw_column)]
     except (RecursionError, MemoryError) as error:
@@ -88,6 +106,13 @@ def analyze_source(
         return [_cannot_analyse("the code nests too deeply to analyse")]
     except Exception as error:  # never crash the host linter
         return [_cannot_analyse(f"internal error {type(error).__name__}: {error}")]
+
+
+def _ast_or_none(source: str) -> Optional[ast.Module]:
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
 
 
 def _cannot_analyse(reason: str, line: int = 1, col: int = 0) -> Finding:

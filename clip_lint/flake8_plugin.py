@@ -18,6 +18,7 @@ class Plugin:
     options = AnalysisOptions()
 
     def __init__(self, tree: ast.AST, lines: Sequence[str]) -> None:
+        self.tree = tree if isinstance(tree, ast.Module) else None
         self.lines = lines
 
     @classmethod
@@ -45,7 +46,7 @@ class Plugin:
         )
 
     def run(self) -> Iterator[Tuple[int, int, str, type]]:
-        for finding in analyze_source("".join(self.lines), self.options):
+        for finding in analyze_source("".join(self.lines), self.options, tree=self.tree):
             yield finding.line, finding.col, finding.text, type(self)
 
 
