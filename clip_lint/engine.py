@@ -883,6 +883,8 @@ class Analyzer:
             return UNKNOWN
         if qualified in facts.DIVISION_FUNCTIONS and len(args) >= 2:
             return self.divide(args[0][1], args[1][1], node, args[0][0].value)
+        if qualified in facts.PRODUCT_SUM_FUNCTIONS and first.kind is Kind.NORM:
+            return self.sum_of_squares(first, node, find_arg(node, 1, ("dim", "axis")))
         if qualified in facts.PRODUCT_SUM_FUNCTIONS and first.kind is Kind.PRODUCT:
             return self.sum_product(first, axis_of(find_arg(node, 1, ("dim", "axis"))), node)
         if qualified in facts.REDUCTION_FUNCTIONS:
@@ -978,14 +980,8 @@ class Analyzer:
         return None
 
     def norm_method(self, norm: Value, method: str, node: cst.Call) -> Value:
-        if norm.tag == "squares" and method in facts.PRODUCT_SUM_METHODS:
-            keepdim = find_arg(node, None, ("keepdim", "keepdims"))
-            return norm.but(
-                tag="sum-of-squares",
-                axis=axis_of(find_arg(node, 0, ("dim", "axis"))),
-                keepdim=bool(keepdim and literal_bool(keepdim.value)),
-                norm_call=node,
-            )
+        if method in facts.PRODUCT_SUM_METHODS:
+            return self.sum_of_squares(norm, node, find_arg(node, 0, ("dim", "axis")))
         if norm.tag == "sum-of-squares" and method in facts.SQRT_METHODS:
             return norm.but(tag="norm")
         if norm.tag == "sum-of-squares" and method in facts.POW_METHODS:
@@ -996,6 +992,18 @@ class Analyzer:
         if method in facts.NORM_KEEPDIM_METHODS or method in facts.RESHAPE_METHODS:
             return norm.but(keepdim=True)
         return UNKNOWN
+
+    @staticmethod
+    def sum_of_squares(squares: Value, node: cst.Call, axis_arg: Optional[cst.Arg]) -> Value:
+        if squares.tag != "squares":
+            return UNKNOWN
+        keepdim = find_arg(node, None, ("keepdim", "keepdims"))
+        return squares.but(
+            tag="sum-of-squares",
+            axis=axis_of(axis_arg),
+            keepdim=bool(keepdim and literal_bool(keepdim.value)),
+            norm_call=node,
+        )
 
     def square_root(self, value: Value) -> Value:
         if value.kind is Kind.NORM and value.tag == "sum-of-squares":
@@ -1138,7 +1146,9 @@ class Analyzer:
     def check_sink(self, node: cst.CSTNode, op: str, operands: List[Tuple[cst.CSTNode, Value]]) -> None:
         if any(value.kind is Kind.PARAMETER for _, value in operands):
             return
-        bad = [(e, v) for e, v in operands if v.kind in (Kind.RAW, Kind.POOLED)]
+        # Raw operands first: one finding per sink, and the more basic bug names it.
+        bad = [(e, v) for e, v in operands if v.kind is Kind.RAW]
+        bad += [(e, v) for e, v in operands if v.kind is Kind.POOLED]
         if not bad:
             return
         expression, value = bad[0]
