@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import ast
-from typing import Any, Iterator, List, Sequence, Tuple
+import io
+import tokenize
+from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 from clip_lint import __version__
-from clip_lint.engine import analyze_source
+from clip_lint.engine import analyze_source, passes_gate
+from clip_lint.findings import Finding
 from clip_lint.options import AnalysisOptions
+from clip_lint.rules import format_message
+
+STDIN_NAMES = ("stdin", "-", "")
 
 
 class Plugin:
@@ -17,9 +23,10 @@ class Plugin:
     version = __version__
     options = AnalysisOptions()
 
-    def __init__(self, tree: ast.AST, lines: Sequence[str]) -> None:
+    def __init__(self, tree: ast.AST, lines: Sequence[str], filename: str = "") -> None:
         self.tree = tree if isinstance(tree, ast.Module) else None
         self.lines = lines
+        self.filename = filename
 
     @classmethod
     def add_options(cls, parser: Any) -> None:
@@ -46,8 +53,35 @@ class Plugin:
         )
 
     def run(self) -> Iterator[Tuple[int, int, str, type]]:
-        for finding in analyze_source("".join(self.lines), self.options, tree=self.tree):
+        source = "".join(self.lines)
+        if not passes_gate(source, self.options):
+            return
+        # flake8 quietly decodes undecodable bytes as latin-1; Python itself would refuse the file.
+        problem = undecodable(self.filename)
+        findings = [problem] if problem else analyze_source(source, self.options, tree=self.tree)
+        for finding in findings:
             yield finding.line, finding.col, finding.text, type(self)
+
+
+def undecodable(filename: str) -> Optional[Finding]:
+    """A CLN900 finding when the file's bytes are not valid in its declared encoding."""
+    if filename in STDIN_NAMES:
+        return None
+    try:
+        with open(filename, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        data.decode(encoding)
+    except (SyntaxError, LookupError) as error:
+        return Finding("CLN900", 1, 0, format_message("CLN900", reason=f"its encoding is unusable: {error}"))
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        reason = f"its bytes are not valid {encoding} ({error.reason} at byte {error.start})"
+        return Finding("CLN900", line, 0, format_message("CLN900", reason=reason))
+    return None
 
 
 def _names(values: Any) -> Tuple[str, ...]:
