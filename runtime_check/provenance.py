@@ -42,7 +42,9 @@ class Provenance:
 
     def derive(self, step: str, dtype: str | None = None, **changes: Any) -> "Provenance":
         chain = self.chain if len(self.chain) >= MAX_CHAIN else self.chain + (step,)
-        dtypes = self.dtypes if dtype is None or dtype in self.dtypes else self.dtypes | {dtype}
+        dtypes = changes.pop("dtypes", self.dtypes)
+        if dtype is not None and dtype not in dtypes:
+            dtypes = dtypes | {dtype}
         return replace(self, chain=chain, dtypes=dtypes, **changes)
 
     def as_raw(self, step: str, dtype: str | None = None, **changes: Any) -> "Provenance":

@@ -61,6 +61,7 @@ class TrackedFeatures(torch.Tensor):
     """CLIP features whose normalization the checker follows."""
 
     @classmethod
+    @torch.compiler.disable
     def __torch_function__(cls, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         if model_depth():
@@ -233,11 +234,12 @@ def _join(func, name, args, kwargs):
                                                first.unit_axis)
     same_scale = complete and all(p.scale == first.scale for p in tracked)
     dtypes = frozenset().union(*(p.dtypes for p in tracked))
-    changes = {"dtypes": dtypes, "scale": first.scale if same_scale else ()}
     if any(p.state is FeatureState.MEAN_OF_UNIT for p in tracked):
-        changes["state"] = FeatureState.MEAN_OF_UNIT
-    derived = (first.derive(name, **changes, unit_axis=first.unit_axis) if keeps_axis
-               else first.as_raw(name, **changes))
+        state = FeatureState.MEAN_OF_UNIT
+    else:
+        state = FeatureState.UNIT if keeps_axis else FeatureState.RAW
+    derived = first.derive(name, dtypes=dtypes, scale=first.scale if same_scale else (), state=state,
+                           unit_axis=first.unit_axis if state is FeatureState.UNIT else None)
     return track(result, derived)
 
 
