@@ -101,7 +101,7 @@ def analyze_source(
     except Exception as error:  # libcst raises a few other types on odd input
         return [_cannot_analyse(f"libcst cannot parse it: {type(error).__name__}: {error}")]
     try:
-        return Analyzer(module, options).run()
+        return Analyzer(module, options, text).run()
     except RecursionError:
         return [_cannot_analyse("the code nests too deeply to analyse")]
     except Exception as error:  # never crash the host linter
@@ -203,8 +203,11 @@ def is_none(node: cst.CSTNode) -> bool:
 class Analyzer:
     """Runs one module. Create one per module; call ``run()`` once."""
 
-    def __init__(self, module: cst.Module, options: AnalysisOptions = DEFAULT_OPTIONS) -> None:
+    def __init__(
+        self, module: cst.Module, options: AnalysisOptions = DEFAULT_OPTIONS, text: Optional[str] = None
+    ) -> None:
         self.module = module
+        self.text = module.code if text is None else text
         self.encoders = facts.ENCODER_METHODS | frozenset(options.extra_encoders)
         self.extra_normalizers = frozenset(options.extra_normalizers)
         self.aliases: Dict[str, str] = dict(facts.DEFAULT_ALIASES)

@@ -9,19 +9,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from clip_lint import facts
 from clip_lint.findings import Finding, Fix, TextEdit
 from clip_lint.rules import RULES, format_message
-from clip_lint.textedits import split_lines
+from clip_lint.locator import Locator
 
 if TYPE_CHECKING:  # pragma: no cover
     from clip_lint.engine import Analyzer, Pending
 
 
 def build_findings(analyzer: "Analyzer", pendings: List["Pending"]) -> List[Finding]:
-    positions = MetadataWrapper(analyzer.module, unsafe_skip_copy=True).resolve(PositionProvider)
+    positions = Locator(analyzer.module, analyzer.text)
     builder = FixBuilder(analyzer, positions)
     findings = []
     for pending in pendings:
@@ -41,10 +40,10 @@ def build_findings(analyzer: "Analyzer", pendings: List["Pending"]) -> List[Find
 class FixBuilder:
     """Writes each fix plan as text edits, using libcst to render changed nodes."""
 
-    def __init__(self, analyzer: "Analyzer", positions: Dict[cst.CSTNode, CodeRange]) -> None:
+    def __init__(self, analyzer: "Analyzer", positions: Locator) -> None:
         self.analyzer = analyzer
         self.positions = positions
-        self.lines = split_lines(analyzer.module.code)
+        self.lines = positions.lines
 
     def build(self, pending: "Pending", fields: Dict[str, str]) -> Optional[Fix]:
         plan = pending.fix_plan

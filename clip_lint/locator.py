@@ -1,0 +1,152 @@
+"""Positions of the few libcst nodes a report needs, read from Python's ``ast``.
+
+libcst's PositionProvider renders the whole module to find positions (about 1.3 times a
+parse). A report needs a handful of nodes, and the ``ast`` of the same text has their
+positions: the k-th libcst node of a kind, in source order, is the k-th ``ast`` node of
+that kind. Each located node is checked against the text; if any check fails, the
+locator falls back to PositionProvider for the module.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from typing import Dict, List, Optional
+
+import libcst as cst
+from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionProvider
+
+from clip_lint.textedits import split_lines
+
+#: libcst node kinds a report locates, and the ast kinds that correspond to them.
+KINDS: Dict[type, type] = {
+    cst.Call: ast.Call,
+    cst.Attribute: ast.Attribute,
+    cst.AugAssign: ast.AugAssign,
+    cst.Assign: ast.Assign,
+    cst.AnnAssign: ast.AnnAssign,
+    cst.Expr: ast.Expr,
+    cst.Import: ast.Import,
+    cst.ImportFrom: ast.ImportFrom,
+}
+BINARY_OPERATORS: Dict[type, type] = {cst.MatrixMultiply: ast.MatMult, cst.Divide: ast.Div}
+IGNORED_FOR_COMPARISON = re.compile(r"[\s();\\]")
+
+
+def kind_key(node: cst.CSTNode) -> Optional[object]:
+    if isinstance(node, cst.BinaryOperation):
+        return BINARY_OPERATORS.get(type(node.operator))
+    return KINDS.get(type(node))
+
+
+def ast_key(node: ast.AST) -> Optional[object]:
+    if isinstance(node, ast.BinOp):
+        return type(node.op) if type(node.op) in BINARY_OPERATORS.values() else None
+    return type(node) if type(node) in KINDS.values() else None
+
+
+class Locator:
+    """Maps libcst nodes to CodeRanges (1-based lines, 0-based character columns)."""
+
+    def __init__(self, module: cst.Module, text: str) -> None:
+        self.module = module
+        self.text = text
+        self.lines = split_lines(text)
+        self.fallback: Optional[Dict[cst.CSTNode, CodeRange]] = None
+        self.index: Optional[Dict[int, ast.AST]] = None
+
+    def __contains__(self, node: object) -> bool:
+        return isinstance(node, cst.CSTNode) and self.get(node) is not None
+
+    def __getitem__(self, node: cst.CSTNode) -> CodeRange:
+        where = self.get(node)
+        if where is None:
+            raise KeyError(node)
+        return where
+
+    def get(self, node: cst.CSTNode) -> Optional[CodeRange]:
+        if isinstance(node, cst.SimpleStatementLine):
+            first, last = self.get(node.body[0]), self.get(node.body[-1])
+            if first is None or last is None:
+                return self.from_fallback(node)
+            return CodeRange(first.start, last.end)
+        if self.fallback is None:
+            where = self.from_ast(node)
+            if where is not None:
+                return where
+        return self.from_fallback(node)
+
+    def from_fallback(self, node: cst.CSTNode) -> Optional[CodeRange]:
+        if self.fallback is None:
+            self.fallback = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
+        return self.fallback.get(node)
+
+    def from_ast(self, node: cst.CSTNode) -> Optional[CodeRange]:
+        if kind_key(node) is None:
+            return None
+        if self.index is None:
+            self.index = self.build_index()
+        match = self.index.get(id(node)) if self.index else None
+        if match is None:
+            return None
+        where = self.code_range(match)
+        if where is None or not self.same_text(node, where):
+            return None
+        return where
+
+    def build_index(self) -> Dict[int, ast.AST]:
+        try:
+            tree = ast.parse(self.text)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return {}
+        ast_nodes: Dict[object, List[ast.AST]] = {}
+        for item in ast.walk(tree):
+            key = ast_key(item)
+            if key is not None:
+                ast_nodes.setdefault(key, []).append(item)
+        for items in ast_nodes.values():
+            items.sort(key=lambda n: (n.lineno, n.col_offset, -(n.end_lineno or 0), -(n.end_col_offset or 0)))
+        cst_nodes: Dict[object, List[cst.CSTNode]] = {}
+        stack: List[cst.CSTNode] = [self.module]
+        while stack:
+            item = stack.pop()
+            key = kind_key(item)
+            if key is not None:
+                cst_nodes.setdefault(key, []).append(item)
+            if isinstance(item, (cst.Import, cst.ImportFrom)):
+                continue  # their dotted names are Attributes in libcst, plain strings in ast
+            stack.extend(reversed(item.children))
+        index: Dict[int, ast.AST] = {}
+        for key, items in cst_nodes.items():
+            partners = ast_nodes.get(key, [])
+            if len(partners) != len(items):
+                continue  # this kind can't be matched reliably: its nodes use the fallback
+            index.update((id(c), a) for c, a in zip(items, partners))
+        return index
+
+    def code_range(self, node: ast.AST) -> Optional[CodeRange]:
+        end_line, end_col = getattr(node, "end_lineno", None), getattr(node, "end_col_offset", None)
+        if end_line is None or end_col is None:
+            return None
+        start = CodePosition(node.lineno, self.character_column(node.lineno, node.col_offset))
+        end = CodePosition(end_line, self.character_column(end_line, end_col))
+        return CodeRange(start, end)
+
+    def character_column(self, line: int, byte_offset: int) -> int:
+        """ast columns count UTF-8 bytes; edits and reports count characters."""
+        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        if text.isascii():
+            return byte_offset
+        return len(text.encode("utf-8")[:byte_offset].decode("utf-8", errors="ignore"))
+
+    def same_text(self, node: cst.CSTNode, where: CodeRange) -> bool:
+        start, end = where.start, where.end
+        if start.line == end.line:
+            segment = self.lines[start.line - 1][start.column:end.column]
+        else:
+            parts = [self.lines[start.line - 1][start.column:]]
+            parts += self.lines[start.line:end.line - 1]
+            parts.append(self.lines[end.line - 1][: end.column])
+            segment = "\n".join(parts)
+        expected = IGNORED_FOR_COMPARISON.sub("", self.module.code_for_node(node))
+        return IGNORED_FOR_COMPARISON.sub("", segment) == expected

@@ -1,0 +1,51 @@
+"""The ast-based locator agrees with libcst's PositionProvider wherever it answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import libcst as cst
+import pytest
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from clip_lint.locator import Locator, kind_key
+
+ROOT = Path(__file__).resolve().parent.parent
+TRICKY = '''\
+"""Docstring: é ü ✓"""
+import torch.nn.functional as F
+from a.b import c as d
+x = "héllo ✓"; y = model.encode_image(imgs)  # ünïcode
+s = (y @ y.T)
+t = f"{model.encode_text(tok).norm(dim=-1)} and {(a @ b)!r}"
+@decorate(call(1))
+def f(a=g(h(2)), *, b=a.b.c):
+    return ((a / b.norm(dim=-1, keepdim=True)) @ z)
+z /= z.norm(
+    dim=-1,
+    keepdim=True,
+)
+w: int = q(1)(2)(3)
+'''
+
+
+def sources() -> list:
+    texts = [TRICKY]
+    texts += [p.read_text(encoding="utf-8") for p in sorted((ROOT / "fixtures").glob("*.py"))]
+    return texts
+
+
+@pytest.mark.parametrize("text", sources(), ids=lambda t: t.splitlines()[0][:40])
+def test_ast_positions_match_position_provider(text: str) -> None:
+    module = cst.parse_module(text)
+    expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    locator = Locator(module, text)
+    answered = 0
+    for node, where in expected.items():
+        if kind_key(node) is None:
+            continue
+        found = locator.from_ast(node)
+        if found is not None:
+            answered += 1
+            assert found == where, module.code_for_node(node)
+    assert answered > 0
