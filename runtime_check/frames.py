@@ -9,7 +9,7 @@ from .facts import LIBRARY_PATH_FRAGMENTS
 _library_cache: dict[str, bool] = {}
 
 
-def _is_library(filename: str) -> bool:
+def is_library(filename: str) -> bool:
     known = _library_cache.get(filename)
     if known is None:
         normalized = filename.replace("\\", "/")
@@ -25,7 +25,7 @@ def user_location(skip: int = 1) -> str:
     frame = sys._getframe(skip)
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not _is_library(filename):
+        if not is_library(filename):
             return f"{filename}:{frame.f_lineno}"
         frame = frame.f_back
     return "<unknown>"
