@@ -98,6 +98,8 @@ def run_checks(files: Sequence[str], settings: Settings, jobs: int) -> List[File
     """Check ``files`` in ``jobs`` worker processes (in this process when one is enough)."""
     if jobs <= 1 or len(files) < 2:
         return [check_path(path, settings) for path in files]
+    import clip_lint.engine  # noqa: F401  (imported once here, inherited by forked workers)
+
     workers = min(jobs, len(files))
     chunksize = max(1, len(files) // (workers * 4))
     try:

@@ -71,22 +71,52 @@ def _matches(spec: pathspec.PathSpec, path: str, root: str, is_dir: bool = False
     return spec.match_file(os.path.basename(os.path.normpath(path)) + suffix)
 
 
+Rules = List[Tuple[str, pathspec.PathSpec]]  # (the directory a spec is relative to, the spec)
+
+
 def _walk(top: str, exclude: pathspec.PathSpec, discovery: Discovery) -> Iterator[str]:
-    ignores: List[Tuple[str, pathspec.PathSpec]] = []
+    """Files under ``top``; a folder named explicitly is walked even if a rule excludes it.
+
+    As ripgrep does, rules that would exclude ``top`` itself (``clip-lint .venv/lib/...``)
+    then apply to what lies below it only.
+    """
+    base = discovery.root if _is_within(top, discovery.root) else top
+    inherited: Rules = [(base, exclude)]
+    if discovery.respect_gitignore:
+        inherited += _ancestor_gitignores(top)
+    rules = [(top if _excludes(spec, base, top) else base, spec) for base, spec in inherited]
     for directory, subdirectories, files in os.walk(top):
-        ignores = [(base, spec) for base, spec in ignores if _is_within(directory, base)]
-        if discovery.respect_gitignore:
-            gitignore = _read_gitignore(directory)
-            if gitignore is not None:
-                ignores.append((directory, gitignore))
+        rules = [(base, spec) for base, spec in rules if _is_within(directory, base)]
+        gitignore = _read_gitignore(directory) if discovery.respect_gitignore else None
+        if gitignore is not None:
+            rules.append((directory, gitignore))
         subdirectories[:] = sorted(
-            name for name in subdirectories
-            if not _skipped(os.path.join(directory, name), True, exclude, ignores, discovery.root)
-        )  # fmt: skip
+            name for name in subdirectories if not _skipped(os.path.join(directory, name), True, rules)
+        )
         for name in sorted(files):
             path = os.path.normpath(os.path.join(directory, name))
-            if name.lower().endswith(CHECKED_SUFFIXES) and not _skipped(path, False, exclude, ignores, discovery.root):
+            if name.lower().endswith(CHECKED_SUFFIXES) and not _skipped(path, False, rules):
                 yield path
+
+
+def _ancestor_gitignores(top: str) -> Rules:
+    """The .gitignore files above ``top`` up to its git repository's root (none outside one)."""
+    found: Rules = []
+    directory = os.path.dirname(os.path.abspath(top))
+    while True:
+        gitignore = _read_gitignore(directory)
+        if gitignore is not None:
+            found.append((directory, gitignore))
+        if os.path.exists(os.path.join(directory, ".git")):
+            return list(reversed(found))
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return []
+        directory = parent
+
+
+def _excludes(spec: pathspec.PathSpec, base: str, directory: str) -> bool:
+    return _is_within(directory, base) and directory != base and spec.match_file(_relative(directory, base) + "/")
 
 
 def _is_within(directory: str, base: str) -> bool:
@@ -94,13 +124,9 @@ def _is_within(directory: str, base: str) -> bool:
     return directory == base or directory.startswith(base.rstrip(os.sep) + os.sep)
 
 
-def _skipped(
-    path: str, is_dir: bool, exclude: pathspec.PathSpec, ignores: Sequence[Tuple[str, pathspec.PathSpec]], root: str
-) -> bool:
-    if _matches(exclude, path, root, is_dir):
-        return True
+def _skipped(path: str, is_dir: bool, rules: Rules) -> bool:
     suffix = "/" if is_dir else ""
-    return any(spec.match_file(_relative(path, base) + suffix) for base, spec in ignores)
+    return any(spec.match_file(_relative(path, base) + suffix) for base, spec in rules if _is_within(path, base))
 
 
 def _read_gitignore(directory: str) -> Optional[pathspec.PathSpec]:

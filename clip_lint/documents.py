@@ -47,7 +47,15 @@ class Segment:
 
     label: Optional[int]  # the 1-based cell number (notebooks) or block number (Markdown)
     text: str  # the segment's own text, before magics are replaced
-    lines: List[CodeLine]
+    _lines: Optional[List[CodeLine]] = None
+
+    @property
+    def lines(self) -> List[CodeLine]:
+        """The analysed lines; a whole Python file's are built only when a finding needs them."""
+        if self._lines is None:
+            numbered = enumerate(split_lines(self.text), 1)
+            self._lines = [CodeLine(text, 0, number, 0, number) for number, text in numbered]
+        return self._lines
 
 
 @dataclass(frozen=True)
@@ -133,8 +141,7 @@ def parse_document(path: str, kind: str, text: str, bom: bool = False) -> Docume
 
 
 def _read_python(document: Document) -> None:
-    lines = [CodeLine(text, 0, number, 0, number) for number, text in enumerate(split_lines(document.text), 1)]
-    document.segments = [Segment(None, document.text, lines)]
+    document.segments = [Segment(None, document.text)]
 
 
 # --- notebooks ---------------------------------------------------------------------------

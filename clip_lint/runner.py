@@ -136,9 +136,12 @@ def analyse(document: Document, analysis: AnalysisOptions) -> List[Located]:
 
     if document.problem is not None or not document.segments:
         return []
+    if document.kind == PYTHON:
+        findings = analyze_source(document.text, analysis)
+        return [(finding, document.segments[0].lines) for finding in findings]
     source, lines = document.analysis_source()
     findings = analyze_source(source, analysis)
-    if document.kind == PYTHON or not any(f.code == PARSE_ERROR for f in findings):
+    if not any(f.code == PARSE_ERROR for f in findings):
         return [(finding, lines) for finding in findings]
     return _analyse_around_broken_segments(document, analysis)
 

@@ -355,3 +355,17 @@ def test_version() -> None:
 
     result = run_cli("--version")
     assert result.returncode == 0 and __version__ in result.stdout
+
+
+def test_gitignore_above_the_walked_folder_and_explicit_ignored_folders(tmp_path: Path) -> None:
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    write(tmp_path, ".gitignore", ".venv/\nsrc/generated/\n")
+    write(tmp_path, "src/kept.py", BUGGY)
+    write(tmp_path, "src/generated/skipped.py", BUGGY)
+    write(tmp_path, ".venv/lib/site-packages/pkg/vendored.py", BUGGY)
+    # the root .gitignore applies when only src/ is walked
+    assert {f["path"] for f in finding_lines(run_cli("src", cwd=tmp_path).stdout)} == {"src/kept.py"}
+    assert {f["path"] for f in finding_lines(run_cli(".", cwd=tmp_path).stdout)} == {"src/kept.py"}
+    # a folder named explicitly is walked even though .gitignore and the defaults exclude it
+    explicit = run_cli(".venv/lib/site-packages/pkg", cwd=tmp_path)
+    assert {f["path"] for f in finding_lines(explicit.stdout)} == {".venv/lib/site-packages/pkg/vendored.py"}
