@@ -130,7 +130,11 @@ def _check_stdin(args: argparse.Namespace, settings: Settings) -> int:
     data = sys.stdin.buffer.read()
     result = check_bytes(name, data, settings, None if args.stdin_filename else "python")
     if settings.mode == FIX:
-        sys.stdout.write(result.output if result.output is not None else data.decode("utf-8", "replace"))
+        if result.output is not None:
+            sys.stdout.write(result.output)
+        else:
+            sys.stdout.flush()
+            sys.stdout.buffer.write(data)  # unchanged, byte for byte, even if it isn't UTF-8
         sys.stderr.write(render(args.format, [result], False, fix_mode=True))
     elif settings.mode == DIFF:
         sys.stdout.write(result.diff)

@@ -79,7 +79,7 @@ def check_path(path: str, settings: Settings) -> FileResult:
         return FileResult(path, findings=_selected([problem], settings))
     result = check_bytes(path, data, settings)
     if settings.mode == FIX and result.output is not None:
-        result.write_error = _write(path, result.output, data)
+        result.write_error = _write(path, result.output)
         result.output = None
     return result
 
@@ -113,17 +113,20 @@ def _encoded_text(document: Document) -> str:
     return ("\ufeff" if document.bom else "") + document.text
 
 
-def _write(path: str, text: str, original: bytes) -> Optional[str]:
-    """Write the fixed text; the original bytes stay if writing fails."""
+def _write(path: str, text: str) -> Optional[str]:
+    """Write the fixed text through a temporary file; the original stays if writing fails."""
+    path = os.path.realpath(path)  # write through a symlink, don't replace it
+    temporary = f"{path}.clip-lint-tmp"
     try:
         mode = os.stat(path).st_mode
-        temporary = f"{path}.clip-lint-tmp"
         with open(temporary, "wb") as handle:
             handle.write(text.encode("utf-8"))
         os.chmod(temporary, mode)
         os.replace(temporary, path)
         return None
     except OSError as error:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
         return f"cannot write the fixed file: {error}"
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cli_helpers import BUGGY, FIXTURES, run_cli, run_json
+from cli_helpers import BUGGY, CLI, FIXTURES, run_cli, run_json
 
 FIX_CASES = sorted(path.name[: -len(".in.py")] for path in (FIXTURES / "fix").glob("*.in.py"))
 JSON_STRING_ITEM = re.compile(r'^\s*".*",?$')
@@ -162,3 +162,22 @@ def test_markdown_fix_touches_only_code_inside_fences(tmp_path: Path) -> None:
     assert any(line.startswith("   text_features") and "keepdim=True" in line for line in added)
     _, after = run_json("README.md", cwd=tmp_path)
     assert fixable(after) == []
+
+
+def test_fix_writes_through_symlinks(tmp_path: Path) -> None:
+    real = tmp_path / "real.py"
+    real.write_text(BUGGY, encoding="utf-8")
+    (tmp_path / "link.py").symlink_to(real)
+    assert run_cli("--fix", "link.py", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "link.py").is_symlink()
+    assert real.read_text(encoding="utf-8") != BUGGY
+    assert run_cli("real.py", cwd=tmp_path).returncode == 0
+
+
+def test_stdin_fix_passes_undecodable_bytes_through(tmp_path: Path) -> None:
+    data = b"# caf\xe9\nfeatures = model.encode_image(x)\n"
+    completed = subprocess.run(
+        [str(CLI), "--fix", "-"], cwd=tmp_path, input=data, capture_output=True, timeout=120
+    )
+    assert completed.stdout == data
+    assert b"CLN900" in completed.stderr
