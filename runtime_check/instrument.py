@@ -236,8 +236,8 @@ def guard(model: Any, *, tolerance: ToleranceSpec = None, strict: bool | None = 
     settings = current_settings().overridden(tolerance, strict)
     family_classes = dict(_loaded_family_classes())
     targets = [m for m in _modules(model) if any(k in family_classes for k in type(m).__mro__)]
-    if not targets and sites_for(type(model))[0]:
-        targets = [model]
+    if model not in targets and sites_for(type(model))[0]:
+        targets.insert(0, model)  # the generic fallback, for the model handed to guard() only
     if not targets:
         raise ValueError(
             f"{type(model).__name__} has no CLIP encoder method "
