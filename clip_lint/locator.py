@@ -10,8 +10,9 @@ locator falls back to PositionProvider for the module.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import libcst as cst
 from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionProvider
@@ -31,6 +32,60 @@ KINDS: Dict[type, type] = {
 }
 BINARY_OPERATORS: Dict[type, type] = {cst.MatrixMultiply: ast.MatMult, cst.Divide: ast.Div}
 IGNORED_FOR_COMPARISON = re.compile(r"[\s();\\]")
+
+#: Node types whose dataclass fields are not in source order, with their source order.
+SOURCE_ORDER: Dict[type, Tuple[str, ...]] = {
+    cst.FunctionDef: ("decorators", "name", "type_parameters", "params", "returns", "body"),
+    cst.ClassDef: ("decorators", "name", "type_parameters", "bases", "keywords", "body"),
+    cst.IfExp: ("body", "test", "orelse"),
+    cst.Parameters: ("posonly_params", "params", "star_arg", "kwonly_params", "star_kwarg"),
+    cst.ExceptHandler: ("type", "name", "body"),
+    cst.ExceptStarHandler: ("type", "name", "body"),
+    cst.MatchCase: ("pattern", "guard", "body"),
+}
+#: Fields that hold only whitespace and punctuation: nothing a report locates.
+SKIPPED_FIELDS = frozenset(
+    {"lpar", "rpar", "comma", "semicolon", "equal", "colon", "dot", "operator", "leading_lines",
+     "lines_after_decorators", "header", "footer", "newline", "indent", "trailing_whitespace",
+     "lbracket", "rbracket", "lbrace", "rbrace", "asynchronous", "star", "whitespace"}
+)
+_FIELDS: Dict[type, Tuple[str, ...]] = {}
+
+
+def source_order_fields(node_type: type) -> Tuple[str, ...]:
+    """The fields of a libcst node type that may hold nodes, in source order."""
+    names = _FIELDS.get(node_type)
+    if names is None:
+        declared = [f.name for f in dataclasses.fields(node_type)]
+        ordered = SOURCE_ORDER.get(node_type, tuple(declared))
+        names = tuple(
+            name for name in ordered
+            if name in declared and name not in SKIPPED_FIELDS and not name.startswith("whitespace")
+        )
+        _FIELDS[node_type] = names
+    return names
+
+
+def walk_in_source_order(root: cst.CSTNode):
+    """Every node below ``root`` (Import names excepted), parents first, in source order.
+
+    Reads dataclass fields directly: ``CSTNode.children`` runs a visitor per node and is
+    five times slower.
+    """
+    stack: List[cst.CSTNode] = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, (cst.Import, cst.ImportFrom)):
+            continue  # their dotted names are Attributes in libcst, plain strings in ast
+        below: List[cst.CSTNode] = []
+        for name in source_order_fields(type(node)):
+            value = getattr(node, name)
+            if isinstance(value, cst.CSTNode):
+                below.append(value)
+            elif isinstance(value, (list, tuple)):
+                below.extend(item for item in value if isinstance(item, cst.CSTNode))
+        stack.extend(reversed(below))
 
 
 def kind_key(node: cst.CSTNode) -> Optional[object]:
@@ -107,15 +162,10 @@ class Locator:
         for items in ast_nodes.values():
             items.sort(key=lambda n: (n.lineno, n.col_offset, -(n.end_lineno or 0), -(n.end_col_offset or 0)))
         cst_nodes: Dict[object, List[cst.CSTNode]] = {}
-        stack: List[cst.CSTNode] = [self.module]
-        while stack:
-            item = stack.pop()
+        for item in walk_in_source_order(self.module):
             key = kind_key(item)
             if key is not None:
                 cst_nodes.setdefault(key, []).append(item)
-            if isinstance(item, (cst.Import, cst.ImportFrom)):
-                continue  # their dotted names are Attributes in libcst, plain strings in ast
-            stack.extend(reversed(item.children))
         index: Dict[int, ast.AST] = {}
         for key, items in cst_nodes.items():
             partners = ast_nodes.get(key, [])

@@ -49,3 +49,27 @@ def test_ast_positions_match_position_provider(text: str) -> None:
             answered += 1
             assert found == where, module.code_for_node(node)
     assert answered > 0
+
+
+ORDER_TRAPS = '''\
+@dec(a.b())
+def f(x=g(1), /, y=h(2), *args, z=k(3), **kw) -> r.s():
+    v = p() if q() else w()
+    try:
+        pass
+    except e.E() as err:
+        m()
+    match t():
+        case [1] if u():
+            n()
+'''
+
+
+def test_walk_order_matches_source_order_in_the_traps() -> None:
+    module = cst.parse_module(ORDER_TRAPS)
+    expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    from clip_lint.locator import walk_in_source_order
+
+    calls = [n for n in walk_in_source_order(module) if isinstance(n, cst.Call)]
+    starts = [(expected[c].start.line, expected[c].start.column) for c in calls]
+    assert len(calls) == 14 and starts == sorted(starts)
