@@ -63,9 +63,8 @@ def unit_norm_stats(
     A row passes if its norm is 1, or 1 once the tracked scalar scale is divided out.
     """
     with torch.no_grad():
-        norms = torch.linalg.vector_norm(
-            features.detach(), dim=contracted, dtype=torch.float32
-        ).reshape(-1)
+        wide = torch.float64 if features.dtype == torch.float64 else torch.float32
+        norms = torch.linalg.vector_norm(features.detach(), dim=contracted, dtype=wide).reshape(-1)
         ok = (norms - 1).abs() <= tolerance
         reported = norms
         scale = _scale_factor(provenance)
@@ -76,6 +75,7 @@ def unit_norm_stats(
         counts = torch.stack(
             [bad.sum(), (~torch.isfinite(reported)).sum(), (norms == 0).sum()]
         ).float()
+        reported = reported.float()
         badness = torch.where(bad, (reported - 1).abs().nan_to_num(nan=float("inf")), -1.0)
         worst_norm = reported.gather(0, badness.argmax().reshape(1))
         return torch.cat([counts, worst_norm])
