@@ -15,6 +15,7 @@ import libcst as cst
 
 from clip_lint import facts
 from clip_lint.findings import Finding
+from clip_lint.locator import children_in_source_order
 from clip_lint.options import AnalysisOptions
 from clip_lint.slicing import slice_source
 from clip_lint.states import (
@@ -583,15 +584,14 @@ class Analyzer:
 
     def visit_children(self, node: cst.CSTNode, frame: Frame) -> None:
         """Evaluate every expression below a node we don't model, for the sinks in it."""
-        for child in node.children:
+        for child in children_in_source_order(node):
             if isinstance(child, cst.BaseExpression):
                 self.eval(child, frame)
-            elif isinstance(child, (cst.BaseSuite, cst.BaseCompoundStatement, cst.SimpleStatementLine)):
-                if isinstance(child, (cst.BaseSuite,)):
-                    self.run_block(child, frame)
-                else:
-                    self.run_statement(child, frame)
-            elif not isinstance(child, (cst.BaseParenthesizableWhitespace, cst.Comment, cst.Newline)):
+            elif isinstance(child, cst.BaseSuite):
+                self.run_block(child, frame)
+            elif isinstance(child, (cst.BaseCompoundStatement, cst.SimpleStatementLine)):
+                self.run_statement(child, frame)
+            else:
                 self.visit_children(child, frame)
 
     def eval_Name(self, node: cst.Name, frame: Frame) -> Value:
@@ -1183,7 +1183,7 @@ class Analyzer:
             node = stack.pop()
             if node is target:
                 return True
-            stack.extend(node.children)
+            stack.extend(children_in_source_order(node))
         return False
 
     def sum_product(self, product: Value, axis: object, node: cst.CSTNode) -> Value:

@@ -66,26 +66,31 @@ def source_order_fields(node_type: type) -> Tuple[str, ...]:
     return names
 
 
-def walk_in_source_order(root: cst.CSTNode):
-    """Every node below ``root`` (Import names excepted), parents first, in source order.
+def children_in_source_order(node: cst.CSTNode) -> List[cst.CSTNode]:
+    """The nodes directly below ``node`` that may matter, in source order.
 
     Reads dataclass fields directly: ``CSTNode.children`` runs a visitor per node and is
     five times slower.
     """
+    below: List[cst.CSTNode] = []
+    for name in source_order_fields(type(node)):
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            below.append(value)
+        elif isinstance(value, (list, tuple)):
+            below.extend(item for item in value if isinstance(item, cst.CSTNode))
+    return below
+
+
+def walk_in_source_order(root: cst.CSTNode):
+    """Every node below ``root`` (Import names excepted), parents first, in source order."""
     stack: List[cst.CSTNode] = [root]
     while stack:
         node = stack.pop()
         yield node
         if isinstance(node, (cst.Import, cst.ImportFrom)):
             continue  # their dotted names are Attributes in libcst, plain strings in ast
-        below: List[cst.CSTNode] = []
-        for name in source_order_fields(type(node)):
-            value = getattr(node, name)
-            if isinstance(value, cst.CSTNode):
-                below.append(value)
-            elif isinstance(value, (list, tuple)):
-                below.extend(item for item in value if isinstance(item, cst.CSTNode))
-        stack.extend(reversed(below))
+        stack.extend(reversed(children_in_source_order(node)))
 
 
 def kind_key(node: cst.CSTNode) -> Optional[object]:
