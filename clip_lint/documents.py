@@ -9,6 +9,7 @@ back into the file's text and leaves every other byte alone.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass, field
@@ -258,7 +259,14 @@ def _serialize_source(text: str, span: Span, new_source: str) -> str:
     if span.items is None:
         return json.dumps(new_source, ensure_ascii=ensure_ascii)
     lines = split_lines_keepends(new_source)
-    items = [json.dumps(line, ensure_ascii=ensure_ascii) for line in lines]
+    old_items = span.items
+    old_lines = [str(item.value) for item in old_items]
+    reused = _unchanged_lines(old_lines, lines)
+    items = [
+        text[old_items[reused[i]].start:old_items[reused[i]].end] if i in reused
+        else json.dumps(line, ensure_ascii=ensure_ascii)
+        for i, line in enumerate(lines)
+    ]  # fmt: skip
     if not items:
         return "[]"
     before_first, between, after_last = _list_layout(text, span)
@@ -337,13 +345,30 @@ def _add_block(document: Document, number: int, file_lines: Sequence[str], first
 
 
 def _render_markdown(document: Document, new_texts: Dict[int, str]) -> str:
+    """Put changed blocks back at their fence's indentation; unchanged lines keep their bytes."""
     newline = _dominant_newline(document.text)
     file_lines = split_lines_keepends(document.text)
     for index in sorted(new_texts, reverse=True):
         first, end, indent = document._fences[index]
-        block = [(indent + line if line else line) + newline for line in split_lines(new_texts[index])]
+        old_lines = [line.text for line in document.segments[index].lines]
+        new_lines = split_lines(new_texts[index])
+        reused = _unchanged_lines(old_lines, new_lines)
+        block = [
+            file_lines[first + reused[i]] if i in reused else (indent + line if line else line) + newline
+            for i, line in enumerate(new_lines)
+        ]
         file_lines[first:end] = block
     return "".join(file_lines)
+
+
+def _unchanged_lines(old: Sequence[str], new: Sequence[str]) -> Dict[int, int]:
+    """For each line of ``new`` that an edit left alone, the index of the same line in ``old``."""
+    matcher = difflib.SequenceMatcher(a=list(old), b=list(new), autojunk=False)
+    reused: Dict[int, int] = {}
+    for tag, old_start, old_end, new_start, _ in matcher.get_opcodes():
+        if tag == "equal":
+            reused.update({new_start + k: old_start + k for k in range(old_end - old_start)})
+    return reused
 
 
 def _dominant_newline(text: str) -> str:

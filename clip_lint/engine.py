@@ -92,7 +92,8 @@ def analyze_source(
         sliced = slice_source(source, tree, options.extra_encoders)
         if sliced is None:
             return []
-        text = sliced
+        if sliced is not source:
+            text, tree = sliced, None  # the tree no longer matches the text
     try:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as error:
@@ -102,7 +103,7 @@ def analyze_source(
     except Exception as error:  # libcst raises a few other types on odd input
         return [_cannot_analyse(f"libcst cannot parse it: {type(error).__name__}: {error}")]
     try:
-        return Analyzer(module, options, text).run()
+        return Analyzer(module, options, text, tree).run()
     except RecursionError:
         return [_cannot_analyse("the code nests too deeply to analyse")]
     except Exception as error:  # never crash the host linter
@@ -205,10 +206,15 @@ class Analyzer:
     """Runs one module. Create one per module; call ``run()`` once."""
 
     def __init__(
-        self, module: cst.Module, options: AnalysisOptions = DEFAULT_OPTIONS, text: Optional[str] = None
+        self,
+        module: cst.Module,
+        options: AnalysisOptions = DEFAULT_OPTIONS,
+        text: Optional[str] = None,
+        tree: Optional[ast.Module] = None,
     ) -> None:
         self.module = module
         self.text = module.code if text is None else text
+        self.tree = tree
         self.encoders = facts.ENCODER_METHODS | frozenset(options.extra_encoders)
         self.extra_normalizers = frozenset(options.extra_normalizers)
         self.aliases: Dict[str, str] = dict(facts.DEFAULT_ALIASES)

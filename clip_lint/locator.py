@@ -108,9 +108,10 @@ def ast_key(node: ast.AST) -> Optional[object]:
 class Locator:
     """Maps libcst nodes to CodeRanges (1-based lines, 0-based character columns)."""
 
-    def __init__(self, module: cst.Module, text: str) -> None:
+    def __init__(self, module: cst.Module, text: str, tree: Optional[ast.Module] = None) -> None:
         self.module = module
         self.text = text
+        self.tree = tree  # the ast of exactly ``text``, when the caller has it
         self.lines = split_lines(text)
         self.fallback: Optional[Dict[cst.CSTNode, CodeRange]] = None
         self.index: Optional[Dict[int, ast.AST]] = None
@@ -155,10 +156,12 @@ class Locator:
         return where
 
     def build_index(self) -> Dict[int, ast.AST]:
-        try:
-            tree = ast.parse(self.text)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return {}
+        tree = self.tree
+        if tree is None:
+            try:
+                tree = ast.parse(self.text)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                return {}
         ast_nodes: Dict[object, List[ast.AST]] = {}
         for item in ast.walk(tree):
             key = ast_key(item)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def build_findings(analyzer: "Analyzer", pendings: List["Pending"]) -> List[Finding]:
-    positions = Locator(analyzer.module, analyzer.text)
+    positions = Locator(analyzer.module, analyzer.text, analyzer.tree)
     builder = FixBuilder(analyzer, positions)
     findings = []
     for pending in pendings:
@@ -169,6 +169,13 @@ class FixBuilder:
         return TextEdit(end, end, "\n" + import_line)
 
 
+#: The argument values a fix writes, built directly (parse_expression costs a parse each).
+LITERALS = {
+    "-1": lambda: cst.UnaryOperation(operator=cst.Minus(), expression=cst.Integer("1")),
+    "True": lambda: cst.Name("True"),
+}
+
+
 def set_argument(
     call: cst.Call, position: Optional[int], keyword: str, value_code: str, is_method: bool
 ) -> cst.Call:
@@ -180,7 +187,7 @@ def set_argument(
 
     in_call = None if position is None else position - (1 if is_method else 0)
     existing = find_arg(call, in_call, (keyword,))
-    new_value = cst.parse_expression(value_code)
+    new_value = LITERALS[value_code]()
     if existing is not None:
         args = [arg.with_changes(value=new_value) if arg is existing else arg for arg in call.args]
         return call.with_changes(args=args)

@@ -15,9 +15,9 @@ LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def split_lines(text: str) -> List[str]:
-    """The lines of ``text`` without their line breaks ("a\\n" gives ["a"])."""
+    """The lines of ``text`` without their line breaks ("a\\n" gives ["a"], "" gives [])."""
     lines = LINE_BREAK.split(text)
-    if lines and lines[-1] == "" and len(lines) > 1:
+    if lines[-1] == "":
         lines.pop()
     return lines
 
