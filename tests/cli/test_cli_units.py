@@ -167,3 +167,67 @@ def test_non_python_notebooks_and_cells_are_skipped() -> None:
     assert load_document("r.ipynb", text.encode(), None).segments == []
     bash = notebook_text("%%bash\necho hi")
     assert [line.text for line in load_document("b.ipynb", bash.encode(), None).segments[0].lines] == ["", ""]
+
+
+markdown_pieces = st.lists(
+    st.one_of(
+        st.sampled_from(["Some prose.", "", "- a list item", "    indented code", "# Heading"]),
+        st.builds(
+            lambda indent, fence, info, body: "\n".join(
+                [" " * indent + fence + info] + [" " * (indent + extra) + code for extra, code in body] + [" " * indent + fence]
+            ),
+            st.integers(0, 4),
+            st.sampled_from(["```", "~~~", "````"]),
+            st.sampled_from(["python", "py", "bash", "", "python3"]),
+            st.lists(st.tuples(st.integers(0, 2), st.sampled_from(["x = 1", "if x:", "    y = x @ x.T", ""])), max_size=4),
+        ),
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(pieces=markdown_pieces, newline=st.sampled_from(["\n", "\r\n"]))
+def test_markdown_lines_map_back_to_the_file(pieces: list, newline: str) -> None:
+    text = newline.join(pieces) + newline
+    document = load_document("doc.md", text.encode(), None)
+    file_lines = split_lines(text)
+    for segment in document.segments:
+        for line in segment.lines:
+            assert file_lines[line.file_line - 1][line.col_offset:] == line.text
+            assert file_lines[line.file_line - 1][:line.col_offset].strip() == ""
+    # rendering blocks unchanged gives the file back byte for byte
+    assert document.render({i: s.text for i, s in enumerate(document.segments)}) == text
+
+
+cell_sources = st.lists(
+    st.sampled_from(["x = 1\n", "%time f()\n", "!ls\n", "y = x @ x.T\n", "é = 'ü'\n", "\n", "z"]), max_size=5
+).map(lambda lines: [line if line.endswith("\n") else line + "\n" for line in lines[:-1]] + lines[-1:])
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    sources=st.lists(st.one_of(cell_sources, cell_sources.map("".join)), min_size=1, max_size=4),
+    indent=st.sampled_from([None, 1, 2]),
+    edit=st.integers(0, 3),
+)
+def test_notebook_cells_map_back_and_render_only_what_changed(sources: list, indent: object, edit: int) -> None:
+    text = notebook_text(*sources, indent=indent)
+    document = load_document("nb.ipynb", text.encode(), None)
+    cells = json.loads(text)["cells"]
+    file_lines = text.splitlines()
+    for segment in document.segments:
+        source_lines = split_lines("".join(cells[segment.label - 1]["source"]))
+        assert [line.local_line for line in segment.lines] == list(range(1, len(source_lines) + 1))
+        for line, original in zip(segment.lines, source_lines):
+            assert line.text == original or (not line.editable and line.text.strip() in ("pass", ""))
+            assert json.dumps(original)[1:-1][:5] in file_lines[line.file_line - 1]
+    assert document.render({i: s.text for i, s in enumerate(document.segments)}) == text
+    target = edit % len(document.segments)
+    changed = document.render({target: document.segments[target].text + "\nadded = 1\n"})
+    new_cells = json.loads(changed)["cells"]
+    for number, (old, new) in enumerate(zip(cells, new_cells), 1):
+        if number == document.segments[target].label:
+            assert "".join(new["source"]) == "".join(old["source"]) + "\nadded = 1\n"
+        else:
+            assert old == new
