@@ -228,12 +228,19 @@ class Analyzer:
         self.call_stack: List[Tuple[cst.FunctionDef, cst.Call]] = []
         self.current_line: Optional[cst.CSTNode] = None
         self.module_frame = Frame(env={})
+        # The top-level statement being run, and where each node a report may locate lives:
+        # the locator then indexes only those statements.
+        self.top_statement: Optional[cst.CSTNode] = None
+        self.top_of_definition: Dict[int, cst.CSTNode] = {}
+        self.top_of_node: Dict[int, cst.CSTNode] = {}
 
     # ----- driver
 
     def run(self) -> List[Finding]:
         self.collect_definitions(self.module.body)
-        self.run_block(self.module.body, self.module_frame)
+        for statement in self.module.body:
+            self.top_statement = statement
+            self.run_statement(statement, self.module_frame)
         self.settle_deferred()
         if not self.pending:
             return []
@@ -245,6 +252,7 @@ class Analyzer:
         for statement in body:
             if isinstance(statement, cst.FunctionDef):
                 self.functions[statement.name.value] = statement
+                self.top_of_definition[id(statement)] = statement
             elif isinstance(statement, cst.ClassDef):
                 methods = {
                     item.name.value: item
@@ -252,6 +260,8 @@ class Analyzer:
                     if isinstance(item, cst.FunctionDef)
                 }
                 self.classes[statement.name.value] = ClassInfo(methods)
+                for method in methods.values():
+                    self.top_of_definition[id(method)] = statement
 
     def settle_deferred(self) -> None:
         """Sink findings inside called helpers move to the call site, unless reported there."""
@@ -271,9 +281,17 @@ class Analyzer:
 
     # ----- reporting
 
+    def remember(self, node: Optional[cst.CSTNode]) -> None:
+        """Note the top-level statement a node lives in, for the locator."""
+        if node is not None and self.top_statement is not None:
+            self.top_of_node.setdefault(id(node), self.top_statement)
+
     def report(self, pending: Pending) -> None:
         if self.mute:
             return
+        self.remember(pending.node)
+        if pending.fix_plan and pending.fix_plan[0] == "fix-norm":
+            self.remember(pending.fix_plan[1])
         is_sink = pending.code in ("CLN001", "CLN004")
         if is_sink and self.call_stack:
             function, call = self.call_stack[0]
@@ -455,6 +473,8 @@ class Analyzer:
         frame.env = merge_envs(entry, merged or {})
 
     def run_FunctionDef(self, node: cst.FunctionDef, frame: Frame) -> None:
+        if self.top_statement is not None:
+            self.top_of_definition.setdefault(id(node), self.top_statement)
         if frame is not self.module_frame and frame.class_info is None:
             self.functions.setdefault(node.name.value, node)
         self.run_function(node, self.global_env(frame), class_info=frame.class_info)
@@ -466,6 +486,9 @@ class Analyzer:
             info = ClassInfo(
                 {s.name.value: s for s in node.body.body if isinstance(s, cst.FunctionDef)}
             )
+        if self.top_statement is not None:
+            for method in info.methods.values():
+                self.top_of_definition.setdefault(id(method), self.top_statement)
         class_frame = Frame(env=self.global_env(frame))
         others = [s for s in node.body.body if not isinstance(s, cst.FunctionDef)]
         self.run_block(others, class_frame)
@@ -562,6 +585,7 @@ class Analyzer:
 
     def bound(self, value: Value, key: str) -> Value:
         if value.kind in (Kind.RAW, Kind.POOLED) and isinstance(self.current_line, cst.SimpleStatementLine):
+            self.remember(self.current_line)
             return value.but(binding=Binding(key, self.current_line))
         if value.is_feature:
             return value.but(binding=None)
@@ -615,6 +639,7 @@ class Analyzer:
             return base
         if base.kind is Kind.OUTPUT and attr in facts.EMBEDDING_FIELDS:
             if base.tag == "projection":
+                self.remember(node)
                 return Value(Kind.RAW, rank=2, origin=Origin(attr, node))
             return Value(Kind.UNIT, rank=2)
         if base.kind is Kind.RAW and base.tag == "output-object" and attr in facts.FEATURES_OUTPUT_FIELDS:
@@ -866,6 +891,7 @@ class Analyzer:
         self.eval_args(node, frame)
         normalize = find_arg(node, None, (facts.NORMALIZE_KEYWORD,))
         origin = Origin(method, node)
+        self.remember(node)
         if normalize is not None and literal_bool(normalize.value) is True:
             return Value(Kind.UNIT, rank=2, origin=origin)
         model = "output-object" if method in facts.OUTPUT_OBJECT_ENCODERS else ""
@@ -1241,11 +1267,15 @@ class Analyzer:
         env = self.global_env(frame)
         if class_info is not None:
             env.update({k: v for k, v in frame.env.items() if k.startswith("self.")})
+        self.remember(node)
         self.call_stack.append((function, node))
+        caller_top = self.top_statement
+        self.top_statement = self.top_of_definition.get(id(function), caller_top)
         try:
             callee = self.run_function(function, env, class_info=class_info, bound=bound)
         finally:
             self.call_stack.pop()
+            self.top_statement = caller_top
         for name in callee.inplace & set(callers):
             key = dotted_name(callers[name])
             if key is not None and callee.env.get(name, UNKNOWN).kind is Kind.UNIT:

@@ -108,13 +108,22 @@ def ast_key(node: ast.AST) -> Optional[object]:
 class Locator:
     """Maps libcst nodes to CodeRanges (1-based lines, 0-based character columns)."""
 
-    def __init__(self, module: cst.Module, text: str, tree: Optional[ast.Module] = None) -> None:
+    def __init__(
+        self,
+        module: cst.Module,
+        text: str,
+        tree: Optional[ast.Module] = None,
+        tops: Optional[Dict[int, cst.CSTNode]] = None,
+    ) -> None:
         self.module = module
         self.text = text
         self.tree = tree  # the ast of exactly ``text``, when the caller has it
+        self.tops = tops or {}  # node id -> the top-level statement it lives in
         self.lines = split_lines(text)
         self.fallback: Optional[Dict[cst.CSTNode, CodeRange]] = None
-        self.index: Optional[Dict[int, ast.AST]] = None
+        self.index: Dict[int, ast.AST] = {}
+        self.indexed: set = set()  # ids of the top-level statements indexed so far
+        self.partners: Optional[Dict[int, List[ast.stmt]]] = None
 
     def __contains__(self, node: object) -> bool:
         return isinstance(node, cst.CSTNode) and self.get(node) is not None
@@ -145,9 +154,8 @@ class Locator:
     def from_ast(self, node: cst.CSTNode) -> Optional[CodeRange]:
         if kind_key(node) is None:
             return None
-        if self.index is None:
-            self.index = self.build_index()
-        match = self.index.get(id(node)) if self.index else None
+        self.index_statement(self.tops.get(id(node)))
+        match = self.index.get(id(node))
         if match is None:
             return None
         where = self.code_range(match)
@@ -155,32 +163,59 @@ class Locator:
             return None
         return where
 
-    def build_index(self) -> Dict[int, ast.AST]:
-        tree = self.tree
-        if tree is None:
-            try:
-                tree = ast.parse(self.text)
-            except (SyntaxError, ValueError, RecursionError, MemoryError):
-                return {}
+    def index_statement(self, top: Optional[cst.CSTNode]) -> None:
+        """Pair the nodes of one top-level statement (or, unknown, of the module) with ast's."""
+        key = id(top) if top is not None else None
+        if key in self.indexed:
+            return
+        self.indexed.add(key)
+        partners = self.top_level_partners()
+        if partners is None:
+            return
+        if top is None or id(top) not in partners:
+            if None in self.indexed and key is not None:
+                return
+            self.indexed.add(None)
+            self.pair(self.module, [s for group in partners.values() for s in group])
+        else:
+            self.pair(top, partners[id(top)])
+
+    def top_level_partners(self) -> Optional[Dict[int, List[ast.stmt]]]:
+        """Each top-level libcst statement's ast statements (a line may hold several)."""
+        if self.partners is None:
+            tree = self.tree
+            if tree is None:
+                try:
+                    tree = ast.parse(self.text)
+                except (SyntaxError, ValueError, RecursionError, MemoryError):
+                    self.partners = {}
+                    return None
+            pending = list(tree.body)
+            partners: Dict[int, List[ast.stmt]] = {}
+            for statement in self.module.body:
+                count = len(statement.body) if isinstance(statement, cst.SimpleStatementLine) else 1
+                partners[id(statement)], pending = pending[:count], pending[count:]
+            self.partners = partners if not pending else {}
+        return self.partners or None
+
+    def pair(self, root: cst.CSTNode, statements: List[ast.stmt]) -> None:
         ast_nodes: Dict[object, List[ast.AST]] = {}
-        for item in ast.walk(tree):
-            key = ast_key(item)
-            if key is not None:
-                ast_nodes.setdefault(key, []).append(item)
+        for statement in statements:
+            for item in ast.walk(statement):
+                key = ast_key(item)
+                if key is not None:
+                    ast_nodes.setdefault(key, []).append(item)
         for items in ast_nodes.values():
             items.sort(key=lambda n: (n.lineno, n.col_offset, -(n.end_lineno or 0), -(n.end_col_offset or 0)))
         cst_nodes: Dict[object, List[cst.CSTNode]] = {}
-        for item in walk_in_source_order(self.module):
+        for item in walk_in_source_order(root):
             key = kind_key(item)
             if key is not None:
                 cst_nodes.setdefault(key, []).append(item)
-        index: Dict[int, ast.AST] = {}
         for key, items in cst_nodes.items():
             partners = ast_nodes.get(key, [])
-            if len(partners) != len(items):
-                continue  # this kind can't be matched reliably: its nodes use the fallback
-            index.update((id(c), a) for c, a in zip(items, partners))
-        return index
+            if len(partners) == len(items):  # else this kind can't be matched: it uses the fallback
+                self.index.update((id(c), a) for c, a in zip(items, partners))
 
     def code_range(self, node: ast.AST) -> Optional[CodeRange]:
         end_line, end_col = getattr(node, "end_lineno", None), getattr(node, "end_col_offset", None)
@@ -198,13 +233,43 @@ class Locator:
         return len(text.encode("utf-8")[:byte_offset].decode("utf-8", errors="ignore"))
 
     def same_text(self, node: cst.CSTNode, where: CodeRange) -> bool:
+        """Check a located node cheaply: its leftmost token starts the located text."""
         start, end = where.start, where.end
+        first_line = self.lines[start.line - 1]
+        token = leftmost_token(node)
+        if token is not None:
+            if not first_line.startswith(token, start.column):
+                return False
+            if isinstance(node, cst.Call):
+                return self.lines[end.line - 1][end.column - 1: end.column] == ")"
+            return True
         if start.line == end.line:
-            segment = self.lines[start.line - 1][start.column:end.column]
+            segment = first_line[start.column:end.column]
         else:
-            parts = [self.lines[start.line - 1][start.column:]]
+            parts = [first_line[start.column:]]
             parts += self.lines[start.line:end.line - 1]
             parts.append(self.lines[end.line - 1][: end.column])
             segment = "\n".join(parts)
         expected = IGNORED_FOR_COMPARISON.sub("", self.module.code_for_node(node))
         return IGNORED_FOR_COMPARISON.sub("", segment) == expected
+
+
+def leftmost_token(node: cst.CSTNode) -> Optional[str]:
+    """The name a node's text starts with, when it starts with a name (no parenthesis)."""
+    while True:
+        if getattr(node, "lpar", None):
+            return None
+        if isinstance(node, cst.Name):
+            return node.value
+        if isinstance(node, cst.Call):
+            node = node.func
+        elif isinstance(node, (cst.Attribute, cst.Subscript, cst.Expr)):
+            node = node.value
+        elif isinstance(node, cst.BinaryOperation):
+            node = node.left
+        elif isinstance(node, (cst.AugAssign, cst.AnnAssign)):
+            node = node.target
+        elif isinstance(node, cst.Assign):
+            node = node.targets[0].target
+        else:
+            return None

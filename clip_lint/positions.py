@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def build_findings(analyzer: "Analyzer", pendings: List["Pending"]) -> List[Finding]:
-    positions = Locator(analyzer.module, analyzer.text, analyzer.tree)
+    positions = Locator(analyzer.module, analyzer.text, analyzer.tree, analyzer.top_of_node)
     builder = FixBuilder(analyzer, positions)
     findings = []
     for pending in pendings:
