@@ -130,7 +130,9 @@ def _is_scalar(value: Any) -> bool:
         return False
     if isinstance(value, (int, float)):
         return True
-    return isinstance(value, torch.Tensor) and provenance_of(value) is None and value.numel() == 1
+    # [B, 1] keepdim statistics are per row even at batch 1: only 0-d and [1] tensors are scales
+    return (isinstance(value, torch.Tensor) and provenance_of(value) is None and value.ndim <= 1
+            and value.numel() == 1)
 
 
 def _negative_axis(axis: int, ndim: int) -> int:

@@ -7,6 +7,7 @@ make the message (op, operand, origin, chain) are kept host-side, one entry per 
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 
@@ -16,8 +17,9 @@ from .errors import UnnormalizedFeaturesError
 from .facts import FIX_HINT
 from .provenance import FeatureState, Provenance
 
-# Layout of the stats vector computed on the device for one check.
-_BAD_ROWS, _NONFINITE_ROWS, _ZERO_ROWS, _WORST_NORM = range(4)
+# Layout of the stats vector computed on the device for one check: how many rows fail, and the
+# norm of the worst one (non-finite and zero rows rank worst, so the norm also tells the cause).
+_BAD_ROWS, _WORST_NORM = range(2)
 
 
 @dataclass(frozen=True)
@@ -39,10 +41,8 @@ class CheckSite:
     normalized_axis: object
 
 
-def _scale_factor(provenance: Provenance) -> torch.Tensor | float | None:
-    """The product of the scalar scales applied since the encoder (no host sync)."""
-    if not provenance.scale:
-        return None
+def _scale_factors(provenance: Provenance) -> tuple[float, torch.Tensor | None]:
+    """The products of the number and of the tensor scales applied since the encoder (no sync)."""
     number = 1.0
     tensor_factor = None
     for operator, factor in provenance.scale:
@@ -52,43 +52,44 @@ def _scale_factor(provenance: Provenance) -> torch.Tensor | float | None:
             tensor_factor = value if tensor_factor is None else tensor_factor * value
         else:
             number = number * factor if operator == "*" else number / factor
-    return number if tensor_factor is None else tensor_factor * number
+    return number, tensor_factor
 
 
 def unit_norm_stats(
     features: torch.Tensor, contracted: tuple[int, ...], provenance: Provenance, tolerance: float
 ) -> torch.Tensor:
-    """[bad rows, non-finite rows, zero rows, worst row norm], computed where the features live.
+    """[bad rows, worst row norm], computed where the features live, in a dozen small kernels.
 
-    A row passes if its norm is 1, or 1 once the tracked scalar scale is divided out.
+    A row passes if its norm is 1, or 1 once the tracked scalar scales are divided out (all of
+    them, or only the python-number ones: a one-element tensor may be a batch-1 statistic).
     """
     with torch.no_grad():
         wide = torch.float64 if features.dtype == torch.float64 else torch.float32
         norms = torch.linalg.vector_norm(features.detach(), dim=contracted, dtype=wide).reshape(-1)
-        ok = (norms - 1).abs() <= tolerance
         reported = norms
-        scale = _scale_factor(provenance)
-        if scale is not None:
-            reported = norms / abs(scale) if not isinstance(scale, torch.Tensor) else norms / scale.abs()
-            ok = ok | ((reported - 1).abs() <= tolerance)
-        bad = ~ok
-        counts = torch.stack(
-            [bad.sum(), (~torch.isfinite(reported)).sum(), (norms == 0).sum()]
-        ).float()
-        reported = reported.float()
-        badness = torch.where(bad, (reported - 1).abs().nan_to_num(nan=float("inf")), -1.0)
+        deviation = (norms - 1).abs()
+        if provenance.scale:
+            number, tensor_factor = _scale_factors(provenance)
+            reported = norms / abs(number)
+            if tensor_factor is not None:
+                deviation = torch.minimum(deviation, (reported - 1).abs())
+                reported = reported / tensor_factor.abs()
+            deviation = torch.minimum(deviation, (reported - 1).abs())
+        badness = torch.where(norms == 0, float("inf"), deviation.nan_to_num(nan=float("inf")))
+        bad_rows = (badness > tolerance).sum()
         worst_norm = reported.gather(0, badness.argmax().reshape(1))
-        return torch.cat([counts, worst_norm])
+        return torch.cat([bad_rows.reshape(1).to(worst_norm.dtype), worst_norm]).float()
 
 
 def _cause(site: CheckSite, stats: list[float]) -> str:
-    if stats[_NONFINITE_ROWS] > 0:
+    worst = stats[_WORST_NORM]
+    if not math.isfinite(worst):
         return (
-            f"{int(stats[_NONFINITE_ROWS])} row(s) have a NaN or Inf norm "
-            "(a zero row divided by its norm gives NaN; use F.normalize, which keeps it at zero)"
+            "a row has a NaN or Inf norm "
+            "(a zero row divided by its norm gives NaN; F.normalize keeps it at zero)"
         )
-    if stats[_ZERO_ROWS] > 0:
-        return f"{int(stats[_ZERO_ROWS])} row(s) are all zeros (norm 0): an empty feature can't be compared by cosine"
+    if worst == 0:
+        return "a row is all zeros (norm 0): an empty feature can't be compared by cosine"
     if site.state is FeatureState.MEAN_OF_UNIT:
         return "it is the mean of unit vectors, which is not a unit vector: renormalize after .mean()"
     if site.normalized_axis == "all":
@@ -127,25 +128,27 @@ def build_error(site: CheckSite, stats: list[float], more: int = 0) -> Unnormali
 
 
 class _DeviceLedger:
-    """The first violation on one device, and a count, kept in device memory."""
+    """The first violation on one device, and a count, kept in device memory: [site, count, stats]."""
 
     def __init__(self, device: torch.device) -> None:
-        self.first_site = torch.full((1,), -1.0, device=device)
-        self.first_stats = torch.zeros(4, device=device)
-        self.bad_checks = torch.zeros(1, device=device)
+        self.state = torch.full((4,), -1.0, device=device)
+        self.state[1:].zero_()
 
     def record(self, site_index: int, stats: torch.Tensor) -> None:
         violated = stats[_BAD_ROWS : _BAD_ROWS + 1] > 0
-        newly = violated & (self.first_site < 0)
-        self.first_site.copy_(torch.where(newly, float(site_index), self.first_site))
-        self.first_stats.copy_(torch.where(newly, stats, self.first_stats))
-        self.bad_checks.add_(violated.float())
+        newly = violated & (self.state[:1] < 0)
+        self.state[:1].copy_(torch.where(newly, float(site_index), self.state[:1]))
+        self.state[1:2].add_(violated)
+        self.state[2:].copy_(torch.where(newly, stats, self.state[2:]))
 
     def read_and_reset(self) -> list[float]:
-        values = torch.cat([self.first_site, self.bad_checks, self.first_stats]).tolist()  # the sync
-        self.first_site.fill_(-1.0)
-        self.bad_checks.zero_()
+        values = self.state.tolist()  # the one host sync, at verify()
+        self.reset()
         return values
+
+    def reset(self) -> None:
+        self.state[:1].fill_(-1.0)
+        self.state[1:].zero_()
 
 
 class Verdicts:
@@ -186,8 +189,7 @@ class Verdicts:
         with self._lock:
             ledgers = list(self._ledgers.values())
         for ledger in ledgers:
-            ledger.first_site.fill_(-1.0)
-            ledger.bad_checks.zero_()
+            ledger.reset()
 
 
 VERDICTS = Verdicts()

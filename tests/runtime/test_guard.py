@@ -283,3 +283,28 @@ def test_saved_features_load_as_plain_tensors() -> None:
 
 def test_verify_is_a_no_op_when_nothing_is_pending() -> None:
     runtime_check.verify()
+
+
+def test_batch_of_one_keepdim_statistics_are_not_mistaken_for_scales() -> None:
+    """At batch 1 a [1, 1] norm has one element, yet it is a per-row statistic, not a scale."""
+    model = runtime_check.guard(build_openai_clip())
+    with torch.no_grad():
+        image = model.encode_image(images(1))
+        unit_text = F.normalize(model.encode_text(tokens()), dim=-1)
+        pow_idiom = image / image.pow(2).sum(dim=-1, keepdim=True).pow(0.5)
+        (100.0 * pow_idiom @ unit_text.T).softmax(dim=-1)
+        (image / image.norm(dim=-1)) @ unit_text.T  # [1, D] / [1]: right at batch 1
+        with pytest.raises(runtime_check.UnnormalizedFeaturesError):
+            100.0 * image @ unit_text.T
+
+
+def test_device_ledger_keeps_the_first_violation_and_a_count() -> None:
+    """The deferred (CUDA) bookkeeping, exercised on CPU tensors: pure tensor ops, no sync needed."""
+    from runtime_check.verdicts import _DeviceLedger
+
+    ledger = _DeviceLedger(torch.device("cpu"))
+    ledger.record(3, torch.tensor([0.0, 1.0]))  # a passing check
+    ledger.record(4, torch.tensor([2.0, 7.5]))  # first violation
+    ledger.record(5, torch.tensor([1.0, 9.0]))  # a later one: counted, details not kept
+    assert ledger.read_and_reset() == [4.0, 2.0, 2.0, 7.5]
+    assert ledger.read_and_reset() == [-1.0, 0.0, 0.0, 0.0]
