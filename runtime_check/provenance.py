@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from .settings import CheckSettings
@@ -45,7 +45,12 @@ class Provenance:
         dtypes = changes.pop("dtypes", self.dtypes)
         if dtype is not None and dtype not in dtypes:
             dtypes = dtypes | {dtype}
-        return replace(self, chain=chain, dtypes=dtypes, **changes)
+        # dataclasses.replace re-runs __init__ (several microseconds); this is on every tracked op
+        derived = object.__new__(Provenance)
+        fields = derived.__dict__
+        fields.update(self.__dict__)
+        fields.update(changes, chain=chain, dtypes=dtypes)
+        return derived
 
     def as_raw(self, step: str, dtype: str | None = None, **changes: Any) -> "Provenance":
         """Derive with the unit recognition dropped: numerics will decide."""

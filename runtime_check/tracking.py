@@ -20,7 +20,7 @@ from .errors import CheckerInternalError, UnnormalizedFeaturesError
 from .frames import user_location
 from .provenance import FeatureState, Provenance
 from .settings import dtype_name
-from .verdicts import VERDICTS, CheckSite, unit_norm_stats
+from .verdicts import VERDICTS, CheckSite, passes_now, unit_norm_stats
 
 _local = threading.local()
 
@@ -61,20 +61,22 @@ class TrackedFeatures(torch.Tensor):
     """CLIP features whose normalization the checker follows."""
 
     @classmethod
-    @torch.compiler.disable
+    @torch.compiler.disable  # inside compiled code: a graph break, then this runs eagerly
     def __torch_function__(cls, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if model_depth():
-            return _plain_call(func, args, kwargs)
-        name = getattr(func, "__name__", "")
-        if name == "__get__":  # property reads (.shape, .dtype, ...): only .T and .mT matter
-            name = getattr(getattr(func, "__self__", None), "__name__", "")
-            if name not in _PROPERTY_OPS:
-                return _plain_call(func, args, kwargs)
-        handler = _HANDLERS.get(name)
-        if handler is None:
-            return _plain_call(func, args, kwargs)
-        return handler(func, name, args, kwargs)
+        # Everything below, the user's op and the checker's own tensor reads, runs on plain tensors.
+        with DisableTorchFunctionSubclass():
+            if model_depth():
+                return func(*args, **kwargs)
+            name = getattr(func, "__name__", "")
+            if name == "__get__":  # property reads (.shape, .dtype, ...): only .T and .mT matter
+                name = getattr(getattr(func, "__self__", None), "__name__", "")
+                if name not in _PROPERTY_OPS:
+                    return func(*args, **kwargs)
+            handler = _HANDLERS.get(name)
+            if handler is None:
+                return func(*args, **kwargs)
+            return handler(func, name, args, kwargs)
 
     def __reduce_ex__(self, protocol):
         # Saved features are plain tensors: loading them must not need this package.
@@ -485,6 +487,9 @@ def check_unit_norm(features: torch.Tensor, provenance: Provenance, op: str, ope
         return
     dtype = dtype_name(features.dtype)
     tolerance = provenance.settings.tolerance_for(provenance.dtypes | {dtype})
+    immediate = features.device.type == "cpu" or provenance.settings.strict
+    if immediate and passes_now(features, contracted, provenance, tolerance):
+        return
     stats = unit_norm_stats(features, contracted, provenance, tolerance)
     rows = features.numel() // max(1, _product(features.shape[d] for d in contracted))
     site = CheckSite(op, operand, contracted, provenance.encoder, provenance.origin,

@@ -55,6 +55,30 @@ def _scale_factors(provenance: Provenance) -> tuple[float, torch.Tensor | None]:
     return number, tensor_factor
 
 
+def _deviation(features: torch.Tensor, contracted: tuple[int, ...], provenance: Provenance):
+    """Per row: |norm - 1| (the smallest over the scale interpretations), and the norm to report."""
+    wide = torch.float64 if features.dtype == torch.float64 else torch.float32
+    norms = torch.linalg.vector_norm(features.detach(), dim=contracted, dtype=wide).reshape(-1)
+    reported = norms
+    deviation = (norms - 1).abs()
+    if provenance.scale:
+        number, tensor_factor = _scale_factors(provenance)
+        reported = norms / abs(number)
+        if tensor_factor is not None:
+            deviation = torch.minimum(deviation, (reported - 1).abs())
+            reported = reported / tensor_factor.abs()
+        deviation = torch.minimum(deviation, (reported - 1).abs())
+    return norms, deviation, reported
+
+
+def passes_now(features: torch.Tensor, contracted: tuple[int, ...], provenance: Provenance,
+               tolerance: float) -> bool:
+    """The cheap verdict where a host sync is free (CPU) or asked for (strict): a few kernels."""
+    with torch.no_grad():
+        _, deviation, _ = _deviation(features, contracted, provenance)
+        return bool(deviation.max() <= tolerance)  # NaN compares False
+
+
 def unit_norm_stats(
     features: torch.Tensor, contracted: tuple[int, ...], provenance: Provenance, tolerance: float
 ) -> torch.Tensor:
@@ -64,17 +88,7 @@ def unit_norm_stats(
     them, or only the python-number ones: a one-element tensor may be a batch-1 statistic).
     """
     with torch.no_grad():
-        wide = torch.float64 if features.dtype == torch.float64 else torch.float32
-        norms = torch.linalg.vector_norm(features.detach(), dim=contracted, dtype=wide).reshape(-1)
-        reported = norms
-        deviation = (norms - 1).abs()
-        if provenance.scale:
-            number, tensor_factor = _scale_factors(provenance)
-            reported = norms / abs(number)
-            if tensor_factor is not None:
-                deviation = torch.minimum(deviation, (reported - 1).abs())
-                reported = reported / tensor_factor.abs()
-            deviation = torch.minimum(deviation, (reported - 1).abs())
+        norms, deviation, reported = _deviation(features, contracted, provenance)
         badness = torch.where(norms == 0, float("inf"), deviation.nan_to_num(nan=float("inf")))
         bad_rows = (badness > tolerance).sum()
         worst_norm = reported.gather(0, badness.argmax().reshape(1))
