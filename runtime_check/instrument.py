@@ -22,7 +22,7 @@ from .facts import GENERIC_ENCODERS, GENERIC_INTERNAL_SCOPES, MODEL_FAMILIES, En
 from .frames import user_location
 from .provenance import FeatureState, Provenance
 from .settings import CheckSettings, ToleranceSpec, current_settings, dtype_name, modes_active
-from .tracking import INSIDE_MODEL, model_depth, provenance_of, track
+from .tracking import enter_model, exit_model, provenance_of, track
 
 _GUARD_SETTINGS = "_clip_guard_settings"
 _ORIGINAL = "__clip_original__"
@@ -84,7 +84,7 @@ def _features_provenance(model: Any, site: EncoderSite, normalized: bool, dtype:
     step = f"{site.method}(normalize=True)" if normalized else site.method
     return Provenance(
         encoder=f"{type(model).__name__}.{site.method}",
-        origin=user_location(3),
+        origin=user_location(),
         settings=_settings_for(model),
         chain=(step,),
         dtypes=frozenset({dtype}),
@@ -109,16 +109,22 @@ def encoder_wrapper(original: Callable, site: EncoderSite, always: bool) -> Call
     `always`: track on every call (guard); else only while an assert_mode is active.
     """
 
-    @functools.wraps(original)
-    def encoder(self, *args, **kwargs):
-        outermost = model_depth() == 0
-        with INSIDE_MODEL:
-            result = original(self, *args, **kwargs)
-        if not outermost or not (always or modes_active() or _GUARD_SETTINGS in self.__dict__):
+    @torch.compiler.disable  # frame walks and bookkeeping: a clean graph break when compiled
+    def track_result(self, result, args, kwargs):
+        if not (always or modes_active() or _GUARD_SETTINGS in self.__dict__):
             return result
         normalized = _normalizes_itself(original, site, self, args, kwargs)
         provenance = _features_provenance(self, site, normalized, _first_tensor_dtype(result, site))
         return tag_output(result, site, provenance)
+
+    @functools.wraps(original)
+    def encoder(self, *args, **kwargs):
+        outermost = enter_model()
+        try:
+            result = original(self, *args, **kwargs)
+        finally:
+            exit_model()
+        return track_result(self, result, args, kwargs) if outermost else result
 
     setattr(encoder, _ORIGINAL, original)
     return encoder
@@ -129,8 +135,11 @@ def scope_wrapper(original: Callable) -> Callable:
 
     @functools.wraps(original)
     def internal(self, *args, **kwargs):
-        with INSIDE_MODEL:
+        enter_model()
+        try:
             return original(self, *args, **kwargs)
+        finally:
+            exit_model()
 
     setattr(internal, _ORIGINAL, original)
     return internal

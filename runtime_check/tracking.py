@@ -30,19 +30,17 @@ def model_depth() -> int:
     return getattr(_local, "depth", 0)
 
 
-class InsideModel:
-    """Marks a model's own code: nothing is tracked or checked inside it."""
-
-    __slots__ = ()
-
-    def __enter__(self) -> None:
-        _local.depth = getattr(_local, "depth", 0) + 1
-
-    def __exit__(self, *exc: object) -> None:
-        _local.depth -= 1
+@torch.compiler.disable  # thread-local bookkeeping: a clean graph break inside compiled code
+def enter_model() -> bool:
+    """Mark the start of a model's own code; True if no other model method is running."""
+    depth = getattr(_local, "depth", 0)
+    _local.depth = depth + 1
+    return depth == 0
 
 
-INSIDE_MODEL = InsideModel()
+@torch.compiler.disable
+def exit_model() -> None:
+    _local.depth -= 1
 
 
 def provenance_of(value: Any) -> Provenance | None:
@@ -493,7 +491,7 @@ def check_unit_norm(features: torch.Tensor, provenance: Provenance, op: str, ope
     stats = unit_norm_stats(features, contracted, provenance, tolerance)
     rows = features.numel() // max(1, _product(features.shape[d] for d in contracted))
     site = CheckSite(op, operand, contracted, provenance.encoder, provenance.origin,
-                     provenance.describe_chain(), dtype, tolerance, rows, user_location(2),
+                     provenance.describe_chain(), dtype, tolerance, rows, user_location(),
                      provenance.state, bool(provenance.scale), provenance.normalized_axis)
     VERDICTS.submit(site, stats, provenance.settings.strict)
 
