@@ -13,7 +13,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
-from clip_lint import facts
+from clip_lint import facts, shapes
 from clip_lint.findings import Finding
 from clip_lint.locator import children_in_source_order
 from clip_lint.options import AnalysisOptions
@@ -586,7 +586,7 @@ class Analyzer:
     def bound(self, value: Value, key: str) -> Value:
         if value.kind in (Kind.RAW, Kind.POOLED) and isinstance(self.current_line, cst.SimpleStatementLine):
             self.remember(self.current_line)
-            return value.but(binding=Binding(key, self.current_line))
+            return value.but(binding=Binding(key, self.current_line, value.feature_axis))
         if value.is_feature:
             return value.but(binding=None)
         return value
@@ -636,7 +636,7 @@ class Analyzer:
         base = self.eval(node.value, frame)
         attr = node.attr.value
         if attr in facts.PASSTHROUGH_ATTRIBUTES and (base.is_feature or base.kind is Kind.PARAMETER):
-            return base
+            return self.transposed(base, attr, None)
         if base.kind is Kind.OUTPUT and attr in facts.EMBEDDING_FIELDS:
             if base.tag == "projection":
                 self.remember(node)
@@ -670,23 +670,29 @@ class Analyzer:
             return UNKNOWN
         if base.tag == "output-object":
             return base.but(tag="", rank=None)
-        return base.but(rank=self.indexed_rank(base.rank, node.slice))
+        shape = self.indexed_shape((base.rank, base.feature_axis), node.slice)
+        if shape is None:
+            return UNKNOWN  # an integer index into the feature axis: a column, not features
+        return base.but(rank=shape[0], feature_axis=shape[1])
 
     @staticmethod
-    def indexed_rank(rank: Optional[int], elements: Sequence[cst.SubscriptElement]) -> Optional[int]:
-        if rank is None:
-            return None
+    def indexed_shape(shape: shapes.Shape, elements: Sequence[cst.SubscriptElement]) -> Optional[shapes.Shape]:
+        axis = 0
         for element in elements:
             index = element.slice
             if isinstance(index, cst.Slice):
-                continue
-            if is_none(index.value):
-                rank += 1
+                axis += 1
+            elif is_none(index.value):
+                shape = shapes.insert_axis(shape, axis)
+                axis += 1
             elif literal_int(index.value) is not None:
-                rank -= 1
+                removed = shapes.remove_axis(shape, axis)
+                if removed is None:
+                    return None
+                shape = removed
             else:
-                return None
-        return rank if rank >= 0 else None
+                return None, shape[1]  # a tensor or ellipsis index: the rank is unknown
+        return shape
 
     def eval_NamedExpr(self, node: cst.NamedExpr, frame: Frame) -> Value:
         value = self.eval(node.value, frame)
@@ -748,7 +754,9 @@ class Analyzer:
                 element = merge(element, part)
             return element
         if value.is_feature and value.rank is not None and value.rank >= 2:
-            return value.but(rank=value.rank - 1, binding=None)
+            shape = shapes.remove_axis((value.rank, value.feature_axis), 0)
+            if shape is not None:
+                return value.but(rank=shape[0], feature_axis=shape[1], binding=None)
         return UNKNOWN
 
     # ----- operators
@@ -926,7 +934,10 @@ class Analyzer:
             keep = find_arg(node, None, ("keepdim", "keepdims"))
             return self.reduce(first, find_arg(node, 1, ("dim", "axis")), keep)
         if qualified in facts.COMBINER_FUNCTIONS:
-            return self.combine(first, facts.COMBINER_FUNCTIONS[qualified], facts.COMBINER_LIBRARY[qualified])
+            axis = literal_int(getattr(find_arg(node, 1, ("dim", "axis")), "value", None))
+            return self.combine(
+                first, facts.COMBINER_FUNCTIONS[qualified], facts.COMBINER_LIBRARY[qualified], axis or 0
+            )
         if qualified in facts.CONVERTER_FUNCTIONS:
             return first.but(library=facts.CONVERTER_FUNCTIONS[qualified]) if first.is_feature else UNKNOWN
         if qualified in facts.INNER_PRODUCT_INDEXES:
@@ -973,6 +984,21 @@ class Analyzer:
                 return Value(Kind.OUTPUT, tag=receiver.tag)
         return self.call_unknown(method, node, args)
 
+    @staticmethod
+    def transposed(value: Value, name: str, call: Optional[cst.Call]) -> Value:
+        """A transpose keeps what a value is and moves its feature axis."""
+        shape = (value.rank, value.feature_axis)
+        if name in facts.REVERSING_TRANSPOSES:
+            shape = shapes.reverse_axes(shape)
+        elif name in facts.LAST_TWO_TRANSPOSES:
+            shape = shapes.swap_axes(shape, -1, -2)
+        elif name in facts.SWAPPING_TRANSPOSES:
+            axes = [literal_int(arg.value) for arg in (call.args if call else ())]
+            if len(axes) != 2 or None in axes:
+                return value.but(rank=None)
+            shape = shapes.swap_axes(shape, axes[0], axes[1])  # type: ignore[arg-type]
+        return value.but(rank=shape[0], feature_axis=shape[1])
+
     def feature_method(
         self, receiver: Value, method: str, node: cst.Call, args: List[Tuple[cst.Arg, Value]], frame: Frame
     ) -> Optional[Value]:
@@ -982,10 +1008,16 @@ class Analyzer:
         if method in facts.PASSTHROUGH_METHODS:
             library = "numpy" if method in facts.TO_NUMPY_METHODS else receiver.library
             return receiver.but(library=library)
+        if method in facts.REVERSING_TRANSPOSES or method in facts.SWAPPING_TRANSPOSES:
+            return self.transposed(receiver, method, node)
         if method in facts.RESHAPE_METHODS:
-            return receiver.but(rank=None)
+            return receiver.but(rank=None, feature_axis=-1)
         if method in facts.UNSQUEEZE_METHODS:
-            return receiver.but(rank=receiver.rank + 1 if receiver.rank is not None else None)
+            axis = literal_int(args[0][0].value) if args else None
+            if axis is None:
+                return receiver.but(rank=None)
+            rank, feature_axis = shapes.insert_axis((receiver.rank, receiver.feature_axis), axis)
+            return receiver.but(rank=rank, feature_axis=feature_axis)
         if receiver.kind is Kind.PARAMETER:
             return None
         if method == facts.NORM_METHOD:
@@ -1098,23 +1130,24 @@ class Analyzer:
         norm_call: Optional[cst.CSTNode],
         by_division: bool,
     ) -> Value:
-        if value.kind is Kind.UNIT or value.kind is Kind.REPORTED:
+        if value.kind is Kind.REPORTED:
             return value
-        if value.kind not in (Kind.RAW, Kind.POOLED):
+        if value.kind not in (Kind.RAW, Kind.POOLED, Kind.UNIT):
             return UNKNOWN
-        problem = self.axis_problem(value.rank, axis)
+        problem = self.axis_problem(value.rank, value.feature_axis, axis)
         code = "CLN002" if problem else ""
         if not code and by_division and axis is not None and not keepdim and (value.rank or 0) >= 2:
             code = "CLN003"
         if code:
-            fix = ("fix-norm", norm_call, value.library, by_division) if norm_call is not None else None
-            self.report(Pending(code, node, value, self.describe(value_expr, value), detail=problem, fix_plan=fix))
+            fix = ("fix-norm", norm_call, value.feature_axis, by_division) if norm_call is not None else None
+            name = self.describe(value_expr, value)
+            self.report(Pending(code, node, value, name, detail=problem, fix_plan=fix))
             return value.but(kind=Kind.REPORTED)
         return value.but(kind=Kind.UNIT)
 
     @staticmethod
-    def axis_problem(rank: Optional[int], axis: object) -> str:
-        """Why normalizing over ``axis`` is wrong for a value of ``rank``; empty if it is not."""
+    def axis_problem(rank: Optional[int], feature_axis: int, axis: object) -> str:
+        """Why normalizing over ``axis`` is wrong for a value of this shape; empty if it is not."""
         if rank is None or axis is ANY_AXIS:
             return ""
         if axis is None:
@@ -1122,8 +1155,7 @@ class Analyzer:
         assert isinstance(axis, int)
         if rank == 0:
             return ""
-        position = axis if axis >= 0 else rank + axis
-        if position != rank - 1:
+        if shapes.position(rank, axis) != rank + feature_axis:
             return f"dim={axis}, not the feature dim"
         return ""
 
@@ -1132,8 +1164,8 @@ class Analyzer:
     ) -> Value:
         axis_arg = find_arg(node, signature.axis_position, (signature.axis_keyword,))
         axis = axis_of(axis_arg) if axis_arg is not None else signature.default_axis
-        if axis_arg is None and (value.rank or 2) == 2:
-            axis = -1  # the default axis 1 is the last axis of a 2-D batch
+        if axis_arg is None and value.rank is None:
+            axis = value.feature_axis  # the default axis can't be judged without the rank
         value_expr = args[0][0].value if args else node
         return self.normalize(value, axis, True, node, value_expr, node, False)
 
@@ -1153,28 +1185,26 @@ class Analyzer:
         if axis is None or axis is ANY_AXIS:
             return UNKNOWN
         assert isinstance(axis, int)
-        rank = value.rank
-        if rank is not None:
-            position = axis if axis >= 0 else rank + axis
-            if position == rank - 1 or position < 0:
-                return UNKNOWN
-        elif axis == -1:
-            return UNKNOWN
-        keep = keep_arg is not None and literal_bool(keep_arg.value) is True
-        new_rank = rank if keep or rank is None else rank - 1
+        shape = shapes.remove_axis((value.rank, value.feature_axis), axis)
+        if shape is None:
+            return UNKNOWN  # reduced over the features themselves
+        if keep_arg is not None and literal_bool(keep_arg.value) is True:
+            shape = (value.rank, value.feature_axis)
         kind = Kind.RAW if value.kind is Kind.RAW else Kind.POOLED
-        return value.but(kind=kind, rank=new_rank, binding=None)
+        return value.but(kind=kind, rank=shape[0], feature_axis=shape[1], binding=None)
 
-    def combine(self, container: Value, rank_change: Optional[int], library: str) -> Value:
+    def combine(self, container: Value, rank_change: Optional[int], library: str, axis: int = 0) -> Value:
+        if container.is_feature:
+            return container.but(library=library, binding=None)  # np.array(tensor) keeps the shape
         element = self.element_of(container) if container.kind in (Kind.CONTAINER, Kind.TUPLE) else container
         if not element.is_feature:
             return UNKNOWN
-        rank = element.rank
-        if rank is not None:
-            rank = max(rank, 2) if rank_change is None else rank + rank_change
-            if container.is_feature and rank_change == 1:
-                rank = container.rank  # np.array(tensor) keeps the shape
-        return element.but(rank=rank, library=library, binding=None)
+        shape = (element.rank, element.feature_axis)
+        if rank_change == 1:
+            shape = shapes.insert_axis(shape, axis)
+        elif rank_change is None and element.rank == 1:
+            shape = (2, element.feature_axis)  # vstack of vectors: one per row
+        return element.but(rank=shape[0], feature_axis=shape[1], library=library, binding=None)
 
     # ----- sinks
 
@@ -1201,7 +1231,7 @@ class Analyzer:
 
     def sink_fix_plan(self, expression: cst.CSTNode, value: Value) -> Optional[tuple]:
         if value.binding is not None:
-            return ("insert-after", value.binding, value.library)
+            return ("insert-after", value.binding, value.library, value.binding.feature_axis)
         origin = value.origin
         inline = origin is not None and self.contains(expression, origin.node)
         if inline and value.kind is Kind.RAW and value.library == "torch":
@@ -1220,9 +1250,14 @@ class Analyzer:
 
     def sum_product(self, product: Value, axis: object, node: cst.CSTNode) -> Value:
         first, second = product.parts
-        rank = product.rank
-        feature_axis = axis is None or axis is ANY_AXIS or axis == -1 or (rank is not None and axis == rank - 1)
-        if feature_axis:
+        rank = first.rank
+        if axis is None or axis is ANY_AXIS:
+            on_features = True
+        elif rank is None:
+            on_features = axis == first.feature_axis
+        else:
+            on_features = shapes.position(rank, axis) == rank + first.feature_axis  # type: ignore[arg-type]
+        if on_features:
             assert isinstance(node, cst.Call)
             self.check_sink(node, "sum of a product", [(node, first), (node, second)])
         return UNKNOWN

@@ -54,8 +54,7 @@ GATE_WORDS: Tuple[str, ...] = tuple(sorted(ENCODER_METHODS | EMBEDDING_FIELDS))
 PASSTHROUGH_METHODS: FrozenSet[str] = frozenset(
     {
         "float", "half", "double", "bfloat16", "to", "cpu", "cuda", "detach", "clone",
-        "contiguous", "numpy", "astype", "t", "transpose", "type", "type_as",
-        "requires_grad_", "detach_", "copy",
+        "contiguous", "numpy", "astype", "type", "type_as", "requires_grad_", "detach_", "copy",
     }
 )
 
@@ -66,7 +65,13 @@ RESHAPE_METHODS: FrozenSet[str] = frozenset({"squeeze", "view", "reshape", "flat
 UNSQUEEZE_METHODS: FrozenSet[str] = frozenset({"unsqueeze"})
 
 #: Attributes that keep the state (transposes, the underlying data).
-PASSTHROUGH_ATTRIBUTES: FrozenSet[str] = frozenset({"T", "mT", "H", "data"})
+PASSTHROUGH_ATTRIBUTES: FrozenSet[str] = frozenset({"T", "mT", "H", "mH", "data"})
+
+#: Transposes: attributes and methods that reverse every axis, or swap the last two, or
+#: swap two given ones. They keep the state and move the feature axis.
+REVERSING_TRANSPOSES: FrozenSet[str] = frozenset({"T", "H", "t"})
+LAST_TWO_TRANSPOSES: FrozenSet[str] = frozenset({"mT", "mH"})
+SWAPPING_TRANSPOSES: FrozenSet[str] = frozenset({"transpose", "swapaxes", "swapdims"})
 
 #: Methods whose result is a numpy array.
 TO_NUMPY_METHODS: FrozenSet[str] = frozenset({"numpy", "astype"})
@@ -81,8 +86,8 @@ CONVERTER_FUNCTIONS: Dict[str, str] = {
     "numpy.float32": "numpy",
 }
 
-#: Functions that join a container of features: the rank change they make.
-#: ``None`` means "rank of the elements, at least 2" (``np.vstack``).
+#: Functions that join a container of features: the rank change they make (1: a new axis,
+#: at ``dim``/``axis``, default 0). ``None`` means "rank of the elements, at least 2" (vstack).
 COMBINER_FUNCTIONS: Dict[str, Optional[int]] = {
     "torch.cat": 0,
     "torch.concat": 0,
@@ -220,8 +225,8 @@ DEFAULT_ALIASES: Dict[str, str] = {
 
 #: The spelling the fixer writes, per library. ``{x}`` is the value's expression.
 NORMALIZE_SPELLING: Dict[str, str] = {
-    "torch": "{x} / {x}.norm(dim=-1, keepdim=True)",
-    "numpy": "{x} / {np}.linalg.norm({x}, axis=-1, keepdims=True)",
+    "torch": "{x} / {x}.norm(dim={dim}, keepdim=True)",
+    "numpy": "{x} / {np}.linalg.norm({x}, axis={dim}, keepdims=True)",
 }
 
 #: Methods on a model that return the same model.

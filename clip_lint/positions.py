@@ -29,12 +29,24 @@ def build_findings(analyzer: "Analyzer", pendings: List["Pending"]) -> List[Find
         encoder, line = "an encoder", "?"
         if origin is not None and origin.node in positions:
             encoder, line = origin.encoder, str(positions[origin.node].start.line)
-        fields = dict(name=pending.name, encoder=encoder, line=line, op=pending.op, detail=pending.detail)
+        fields = dict(
+            name=pending.name,
+            encoder=encoder,
+            line=line,
+            op=pending.op,
+            detail=pending.detail,
+            feature_dim=feature_dim_of(pending.subject),
+        )
         message = format_message(pending.code, **fields)
         fix = builder.build(pending, fields)
         findings.append(Finding(pending.code, start.line, start.column, message, fix))
     findings.sort(key=lambda f: (f.line, f.col, f.code))
     return findings
+
+
+def feature_dim_of(value) -> int:
+    """The feature axis of the value a message names: as bound to its name, if it has one."""
+    return value.binding.feature_axis if value.binding is not None else value.feature_axis
 
 
 class FixBuilder:
@@ -64,16 +76,16 @@ class FixBuilder:
     def build_plan(self, plan: tuple, title: str) -> Optional[Fix]:
         kind = plan[0]
         if kind == "insert-after":
-            return self.insert_after(plan[1], plan[2], title)
+            return self.insert_after(plan[1], plan[2], plan[3], title)
         if kind == "wrap":
             return self.wrap(plan[1], title)
         if kind == "fix-norm":
-            return self.fix_norm_call(plan[1], plan[3], title)
+            return self.fix_norm_call(plan[1], plan[2], plan[3], title)
         return None
 
     # ----- plans
 
-    def insert_after(self, binding, library: str, title: str) -> Optional[Fix]:
+    def insert_after(self, binding, library: str, feature_axis: int, title: str) -> Optional[Fix]:
         statement = binding.statement
         if statement not in self.positions:
             return None
@@ -86,7 +98,7 @@ class FixBuilder:
         if library == "numpy":
             numpy_alias, import_edit = self.alias_for("numpy", "import numpy as np", "np")
             edits += import_edit
-        spelling = facts.NORMALIZE_SPELLING[library].format(x=binding.target, np=numpy_alias)
+        spelling = facts.NORMALIZE_SPELLING[library].format(x=binding.target, np=numpy_alias, dim=feature_axis)
         end_line = where.end.line
         end = (end_line, len(self.lines[end_line - 1]))
         edits.append(TextEdit(end, end, f"\n{indent}{binding.target} = {spelling}"))
@@ -101,16 +113,16 @@ class FixBuilder:
         edits.append(self.replace(node, f"{alias}.normalize({code}, dim=-1)"))
         return Fix(title, tuple(sorted(edits)), safe=True)
 
-    def fix_norm_call(self, call: cst.CSTNode, by_division: bool, title: str) -> Optional[Fix]:
+    def fix_norm_call(self, call: cst.CSTNode, feature_axis: int, by_division: bool, title: str) -> Optional[Fix]:
         if not isinstance(call, cst.Call) or call not in self.positions:
             return None
         signature = self.signature_of(call)
         if signature is None:
             return None
         axis_position, axis_keyword, keep_keyword, is_method = signature
-        new_call = set_argument(call, axis_position, axis_keyword, "-1", is_method)
+        new_call = set_argument(call, axis_position, axis_keyword, integer(feature_axis), is_method)
         if by_division and keep_keyword:
-            new_call = set_argument(new_call, None, keep_keyword, "True", is_method)
+            new_call = set_argument(new_call, None, keep_keyword, cst.Name("True"), is_method)
         return Fix(title, (self.replace(call, self.analyzer.module.code_for_node(new_call)),), safe=True)
 
     # ----- helpers
@@ -169,17 +181,17 @@ class FixBuilder:
         return TextEdit(end, end, "\n" + import_line)
 
 
-#: The argument values a fix writes, built directly (parse_expression costs a parse each).
-LITERALS = {
-    "-1": lambda: cst.UnaryOperation(operator=cst.Minus(), expression=cst.Integer("1")),
-    "True": lambda: cst.Name("True"),
-}
+def integer(value: int) -> cst.BaseExpression:
+    """An integer literal node, built directly (parse_expression costs a parse each)."""
+    if value < 0:
+        return cst.UnaryOperation(operator=cst.Minus(), expression=cst.Integer(str(-value)))
+    return cst.Integer(str(value))
 
 
 def set_argument(
-    call: cst.Call, position: Optional[int], keyword: str, value_code: str, is_method: bool
+    call: cst.Call, position: Optional[int], keyword: str, new_value: cst.BaseExpression, is_method: bool
 ) -> cst.Call:
-    """A copy of ``call`` with one argument (found by position or keyword) set to ``value_code``.
+    """A copy of ``call`` with one argument (found by position or keyword) set to ``new_value``.
 
     ``position`` counts the input as argument 0; a method call's receiver is its input.
     """
@@ -187,7 +199,6 @@ def set_argument(
 
     in_call = None if position is None else position - (1 if is_method else 0)
     existing = find_arg(call, in_call, (keyword,))
-    new_value = LITERALS[value_code]()
     if existing is not None:
         args = [arg.with_changes(value=new_value) if arg is existing else arg for arg in call.args]
         return call.with_changes(args=args)

@@ -40,7 +40,7 @@ RULES: Dict[str, Rule] = {
             name="unnormalized-features-in-similarity",
             message=(
                 "'{name}' (from {encoder}, line {line}) reaches '{op}' without L2 normalization; "
-                "use F.normalize({name}, dim=-1) or divide by .norm(dim=-1, keepdim=True)"
+                "use F.normalize({name}, dim={feature_dim}) or divide by .norm(dim={feature_dim}, keepdim=True)"
             ),
             fix_title="Normalize '{name}' along the feature dim where it is produced",
             what_it_does=(
@@ -93,9 +93,9 @@ RULES: Dict[str, Rule] = {
             name="normalized-over-wrong-axis",
             message=(
                 "'{name}' (from {encoder}, line {line}) is normalized over {detail}; "
-                "normalize each row over the feature dim: dim=-1"
+                "normalize each vector over the feature dim: dim={feature_dim}"
             ),
-            fix_title="Normalize over dim=-1",
+            fix_title="Normalize over the feature dim (dim={feature_dim})",
             what_it_does=(
                 "Reports an L2 normalization of a `[B, D]` batch of features over the batch axis "
                 "(`dim=0`) or over no axis at all (`x / x.norm()`, `np.linalg.norm(x)`: one "
@@ -128,7 +128,7 @@ RULES: Dict[str, Rule] = {
             name="norm-without-keepdim",
             message=(
                 "'{name}' (from {encoder}, line {line}) is divided by a norm without keepdim=True, "
-                "which broadcasts across the wrong axis; use .norm(dim=-1, keepdim=True)"
+                "which broadcasts across the wrong axis; use .norm(dim={feature_dim}, keepdim=True)"
             ),
             fix_title="Add keepdim=True to the norm",
             what_it_does="Reports `x / x.norm(dim=-1)` on a batch: the norm drops the axis it reduced.",
@@ -157,7 +157,7 @@ RULES: Dict[str, Rule] = {
             name="pooled-features-not-renormalized",
             message=(
                 "'{name}' is a mean or sum of normalized embeddings (from {encoder}, line {line}) "
-                "and reaches '{op}' without re-normalization; divide it by its norm after pooling"
+                "and reaches '{op}' without re-normalization; divide it by its norm (dim={feature_dim}) after pooling"
             ),
             fix_title="Re-normalize '{name}' after pooling",
             what_it_does=(

@@ -47,11 +47,12 @@ class Origin:
 class Binding:
     """The statement that bound a feature value to a name, where a fix can follow it."""
 
-    __slots__ = ("target", "statement")
+    __slots__ = ("target", "statement", "feature_axis")
 
-    def __init__(self, target: str, statement: cst.CSTNode) -> None:
+    def __init__(self, target: str, statement: cst.CSTNode, feature_axis: int = -1) -> None:
         self.target = target
         self.statement = statement
+        self.feature_axis = feature_axis  # of the value as bound, which a fix normalizes
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class Value:
 
     kind: Kind
     rank: Optional[int] = None  # number of axes, when known (2 for a [B, D] batch)
+    feature_axis: int = -1  # which axis holds the features, as a negative index
     origin: Optional[Origin] = None
     binding: Optional[Binding] = None
     library: str = "torch"
@@ -103,10 +105,14 @@ def merge(first: Value, second: Value) -> Value:
         return first if first.tag == second.tag else UNKNOWN
     if kind in (Kind.NORM, Kind.PRODUCT):
         return first if first == second else UNKNOWN
-    rank = first.rank if first.rank == second.rank else None
+    same_shape = first.rank == second.rank and first.feature_axis == second.feature_axis
+    rank = first.rank if same_shape else None
+    feature_axis = first.feature_axis if same_shape else -1
     binding = first.binding if first.binding is second.binding else None
     library = first.library if first.library == second.library else "torch"
-    return first.but(rank=rank, binding=binding, library=library, origin=first.origin or second.origin)
+    return first.but(
+        rank=rank, feature_axis=feature_axis, binding=binding, library=library, origin=first.origin or second.origin
+    )
 
 
 def merge_envs(first: dict, second: dict) -> dict:

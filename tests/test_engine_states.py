@@ -201,3 +201,49 @@ def test_extra_encoders_and_normalizers() -> None:
     options = AnalysisOptions(extra_encoders=("embed_images",), extra_normalizers=("unitize",))
     assert [f.code for f in analyze_source("x = m.embed_images(i)\ns = x @ x.T\n", options)] == ["CLN001"]
     assert analyze_source("x = unitize(m.embed_images(i))\ns = x @ x.T\n", options) == []
+
+
+def test_stacking_along_dim_1_puts_features_on_axis_0() -> None:
+    prefix = (
+        "weights = []\n"
+        "for tokens in prompts:\n"
+        "    e = F.normalize(model.encode_text(tokens), dim=-1).mean(dim=0)\n"
+        "    weights.append(e / e.norm())\n"
+        "classifier = torch.stack(weights, dim=1)\n"
+    )
+    env = states(prefix)
+    assert (env["classifier"].kind, env["classifier"].rank, env["classifier"].feature_axis) == (Kind.UNIT, 2, -2)
+    assert codes(prefix + "c = classifier / classifier.norm(dim=0, keepdim=True)\n") == []
+    assert codes(prefix + "c = classifier / classifier.norm(dim=-1, keepdim=True)\n") == ["CLN002"]
+
+
+def test_fix_normalizes_along_the_feature_axis_of_the_bound_value() -> None:
+    from clip_lint.textedits import apply_edits
+
+    source = (
+        "prompts = F.normalize(model.encode_text(tokens), dim=-1)\n"
+        "classifier = torch.stack([prompts.mean(dim=0), prompts.sum(dim=0)], dim=1)\n"
+        "logits = image_features @ classifier\n"
+    )
+    (finding,) = analyze_source(source)
+    assert finding.code == "CLN004"
+    fixed = apply_edits(source, finding.fix.edits)
+    assert "classifier = classifier / classifier.norm(dim=-2, keepdim=True)" in fixed
+    assert analyze_source(fixed) == []
+
+
+@pytest.mark.parametrize(
+    "expression, expected",
+    [
+        ("model.encode_image(i)[:, 0]", (Kind.UNKNOWN, None, -1)),
+        ("model.encode_image(i).T", (Kind.RAW, 2, -2)),
+        ("model.encode_image(i).t().t()", (Kind.RAW, 2, -1)),
+        ("model.encode_image(i).transpose(0, 1)", (Kind.RAW, 2, -2)),
+        ("model.encode_image(i).unsqueeze(1)", (Kind.RAW, 3, -1)),
+        ("model.encode_image(i)[:, None]", (Kind.RAW, 3, -1)),
+        ("model.encode_image(i)[None].mean(dim=1)", (Kind.RAW, 2, -1)),
+    ],
+)
+def test_shapes_follow_indexing_and_transposes(expression: str, expected: tuple) -> None:
+    value = states(f"x = {expression}")["x"]
+    assert (value.kind, value.rank, value.feature_axis) == expected
