@@ -19,6 +19,13 @@ DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 CALLED_NAME = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
 ASSIGNED_SELF_ATTR = re.compile(r"\bself\.(\w+)\s*(?:[-+*/@%]|//)?=(?!=)")
 READ_SELF_ATTR = re.compile(r"\bself\.(\w+)")
+#: Without one of these in the kept code nothing can be reported: no similarity op (a
+#: matmul line that is not a decorator, the similarity functions, a sum of products, an
+#: index) and no normalization to judge.
+SINK_OR_NORM = re.compile(
+    r"(?m)^[ \t]*[^@\s#].*@|matmul|einsum|\bmm\(|bmm\(|\bdot\(|\binner\(|tensordot|\.sum\(|torch\.sum"
+    r"|\.search\(|\.add\(|\bnorm\s*\(|normalize|vector_norm|sqrt"
+)
 
 
 def relevance_pattern(extra_encoders: Iterable[str] = ()) -> Pattern[str]:
@@ -39,12 +46,14 @@ def slice_source(source: str, tree: ast.Module, extra_encoders: Tuple[str, ...] 
     lines = split_lines_keepends(source)
     module = _Block(tree.body, lines, pattern)
     blanked = module.blanked_spans()
-    if not blanked:
-        return source
-    for start, end, keep_pass in blanked:
-        for number in range(start, end + 1):
-            lines[number - 1] = _blank(lines[number - 1], keep_pass and number == start)
-    return "".join(lines)
+    if blanked:
+        for start, end, keep_pass in blanked:
+            for number in range(start, end + 1):
+                lines[number - 1] = _blank(lines[number - 1], keep_pass and number == start)
+        sliced = "".join(lines)
+    else:
+        sliced = source
+    return sliced if SINK_OR_NORM.search(sliced) else None
 
 
 def _blank(line: str, as_pass: bool) -> str:
@@ -97,30 +106,27 @@ class _Block:
     def close_over_uses(
         self, relevant: List[ast.stmt], candidates: List[ast.stmt], kept_text: List[str], in_class: bool
     ) -> Set[int]:
-        """Keep the relevant definitions, what the kept code calls, and what calls kept code.
+        """Keep the relevant definitions, their callers, and what either of them calls.
 
-        In a class, also keep the methods that assign a ``self`` attribute the kept code reads.
+        One step each way: a caller receives the features, a callee may normalize or
+        compare them. In a class, also keep the methods that assign a ``self`` attribute
+        the kept code reads.
         """
+        names = {id(s): s.name for s in candidates}  # type: ignore[attr-defined]
+        calls = {id(s): set(CALLED_NAME.findall(self.text(s))) for s in candidates}
         kept: Set[int] = {id(s) for s in relevant}
-        texts = kept_text + [self.text(s) for s in relevant]
-        kept_names = {s.name for s in relevant}  # type: ignore[attr-defined]
-        changed = True
-        while changed:
-            changed = False
-            joined = "".join(texts)
-            called = set(CALLED_NAME.findall(joined))
-            read_attrs = set(READ_SELF_ATTR.findall(joined)) if in_class else set()
-            for statement in candidates:
-                if id(statement) in kept:
-                    continue
-                text = self.text(statement)
-                writes_read_attr = in_class and bool(read_attrs & set(ASSIGNED_SELF_ATTR.findall(text)))
-                calls_kept = bool(kept_names & set(CALLED_NAME.findall(text)))
-                if statement.name in called or writes_read_attr or calls_kept:  # type: ignore[attr-defined]
-                    kept.add(id(statement))
-                    kept_names.add(statement.name)  # type: ignore[attr-defined]
-                    texts.append(text)
-                    changed = True
+        relevant_names = {names[i] for i in kept}
+        kept |= {i for i, called in calls.items() if called & relevant_names}
+        called_by_kept = set(CALLED_NAME.findall("".join(kept_text)))
+        for i in list(kept):
+            called_by_kept |= calls[i]
+        kept |= {i for i, name in names.items() if name in called_by_kept}
+        if in_class:
+            texts = kept_text + [self.text(s) for s in candidates if id(s) in kept]
+            read_attrs = set(READ_SELF_ATTR.findall("".join(texts)))
+            kept |= {
+                id(s) for s in candidates if read_attrs & set(ASSIGNED_SELF_ATTR.findall(self.text(s)))
+            }
         return kept
 
     def blankable(self, statement: ast.stmt) -> bool:

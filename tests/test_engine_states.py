@@ -180,7 +180,7 @@ def test_gate_skips_files_without_encoder_words() -> None:
 
 def test_code_too_deep_to_analyse_is_one_cln900_finding() -> None:
     # ast (and so flake8) accepts a 1,200-term sum; the analysis must not leak a RecursionError.
-    source = "x = model.encode_image(i)\ny = " + " + ".join(["x"] * 1200) + "\n"
+    source = "x = model.encode_image(i)\ny = " + " + ".join(["x"] * 1200) + "\ns = y @ w\n"
     import ast
 
     ast.parse(source)
