@@ -37,7 +37,7 @@ def test_example_fix_makes_it_clean(code: str) -> None:
 
 def test_readme_rule_sections_are_generated_from_the_table() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert with_rules(readme) == readme, "run: python -m clip_lint.docs README.md"
+    assert with_rules(readme, ROOT) == readme, "run: python -m clip_lint.docs README.md"
 
 
 def test_every_rule_documents_every_heading() -> None:
