@@ -185,7 +185,11 @@ def _unit_axis_after(name: str, provenance: Provenance, source: torch.Tensor, re
     if name in facts.TRANSPOSE_OPS:
         if name in ("T", "t", "mT") or source.ndim == 2:
             return -2 if axis == -1 else (-1 if axis == -2 else None)
-        first, second = (_negative_axis(a, source.ndim) for a in (args[1], args[2]))
+        first = _arg(args, kwargs, 1, "axis0" if name == "swapaxes" else "dim0")
+        second = _arg(args, kwargs, 2, "axis1" if name == "swapaxes" else "dim1")
+        if first is None or second is None:
+            return None
+        first, second = _negative_axis(first, source.ndim), _negative_axis(second, source.ndim)
         return second if axis == first else first if axis == second else axis
     if name == "__getitem__":
         return axis if _index_keeps_trailing_axes(args[1], source.ndim, axis) else None
@@ -260,7 +264,8 @@ def _scale(func, name, args, kwargs):
     operator = facts.SCALING_OPS[name]
     left, right = args[0], (args[1] if len(args) > 1 else kwargs.get("other"))
     left_p, right_p = provenance_of(left), provenance_of(right)
-    if operator == "*" and left_p is None and right_p is not None:  # 2 * x reaches mul(x, 2) or mul(2, x)
+    in_place = name in facts.IN_PLACE_OPS
+    if operator == "*" and not in_place and left_p is None and right_p is not None:  # mul(2, x)
         left, right, left_p, right_p = right, left, right_p, left_p
     result = _call(func, args, kwargs)
     if left_p is None or not isinstance(result, torch.Tensor):
@@ -268,7 +273,7 @@ def _scale(func, name, args, kwargs):
     derived = _scaled_provenance(operator, left, left_p, right, right_p, result)
     if derived is None:
         return result
-    if name in facts.IN_PLACE_OPS and result is args[0]:
+    if in_place and result is args[0]:
         result.__dict__["_clip_provenance"] = derived
         return result
     return track(result, derived)

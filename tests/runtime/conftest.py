@@ -87,17 +87,25 @@ def _text_cfg() -> "CLIPTextCfg":
     return CLIPTextCfg(context_length=CONTEXT, vocab_size=VOCAB, width=32, heads=2, layers=1)
 
 
+def _require(library: Any, name: str) -> None:
+    if library is None:
+        pytest.skip(f"{name} is not installed here")
+
+
 def build_open_clip() -> Any:
+    _require(open_clip, "open-clip-torch")
     torch.manual_seed(0)
     return open_clip.model.CLIP(EMBED_DIM, _vision_cfg(), _text_cfg()).eval()
 
 
 def build_custom_text_clip() -> Any:
+    _require(open_clip, "open-clip-torch")
     torch.manual_seed(1)
     return open_clip.model.CustomTextCLIP(EMBED_DIM, _vision_cfg(), _text_cfg()).eval()
 
 
 def build_coca() -> Any:
+    _require(open_clip, "open-clip-torch")
     torch.manual_seed(2)
     multimodal = MultimodalCfg(context_length=CONTEXT, vocab_size=VOCAB, width=32, heads=2, layers=1,
                                dim_head=16, n_queries=4, attn_pooler_heads=2)
@@ -110,6 +118,7 @@ def build_coca() -> Any:
 
 
 def build_openai_clip() -> Any:
+    _require(openai_clip, "clip-anytorch")
     torch.manual_seed(3)
     return openai_clip.CLIP(
         embed_dim=EMBED_DIM, image_resolution=IMAGE_SIZE, vision_layers=1, vision_width=64,

@@ -308,3 +308,16 @@ def test_device_ledger_keeps_the_first_violation_and_a_count() -> None:
     ledger.record(5, torch.tensor([1.0, 9.0]))  # a later one: counted, details not kept
     assert ledger.read_and_reset() == [4.0, 2.0, 2.0, 7.5]
     assert ledger.read_and_reset() == [-1.0, 0.0, 0.0, 0.0]
+
+
+def test_keyword_transposes_and_in_place_ops_on_plain_tensors() -> None:
+    model = runtime_check.guard(build_openai_clip())
+    with torch.no_grad():
+        image = F.normalize(model.encode_image(images()), dim=-1)
+        raw_text = model.encode_text(tokens())
+        F.normalize(raw_text, dim=-1) @ torch.transpose(image, dim0=0, dim1=1)
+        with pytest.raises(runtime_check.UnnormalizedFeaturesError, match="right operand"):
+            image @ torch.swapaxes(raw_text, axis0=0, axis1=1)
+        buffer = torch.ones(3, 24)
+        buffer.mul_(raw_text)  # the plain tensor stays plain: nothing to track or check
+        assert provenance_of(buffer) is None and (buffer @ buffer.T).shape == (3, 3)
