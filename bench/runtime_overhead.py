@@ -151,7 +151,8 @@ def run_device(device: str, args: argparse.Namespace) -> None:
         for normalizer in NORMALIZERS:
             result = measure(model, device, batch, normalizer, repeats, warmup=3 if device == "cpu" else 10)
             print(f"  batch {batch:4d}  {normalizer:28s} unguarded {result.unguarded_ms:9.3f} ms  "
-                  f"guarded {result.guarded_ms:9.3f} ms  ratio {result.ratio:.4f}  (of minimums {result.min_ratio:.4f})",
+                  f"guarded {result.guarded_ms:9.3f} ms  ratio {result.ratio:.4f}  "
+                  f"(of minimums {result.min_ratio:.4f})",
                   flush=True)
 
 

@@ -1,6 +1,6 @@
 """One rank of a two-process contrastive step in open_clip's ClipLoss style (gloo, CPU).
 
-Run by test_distributed.py through torch.multiprocessing; each rank writes its outcome as JSON.
+Run by test_runtime_distributed.py through torch.multiprocessing; each rank writes its outcome as JSON.
 """
 
 from __future__ import annotations

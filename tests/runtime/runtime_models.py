@@ -1,5 +1,7 @@
 """Small random-weight CLIP models of every supported family, built offline from configs.
 
+(A plain module, not conftest.py: tests import these builders by a name no other suite uses.)
+
 Each `FamilyCase` knows how to build its model and how to call its encoders the way a user
 would; the raw features come back as tensors whatever the family's return type.
 """
@@ -12,7 +14,7 @@ from typing import Any, Callable
 
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch
 
 import transformers
 
@@ -228,43 +230,3 @@ _ALL_FAMILIES = [
 _LIBRARY_OF = {"open_clip": open_clip, "clip.model.CLIP": openai_clip}
 FAMILIES = [case for case in _ALL_FAMILIES
             if next((lib for prefix, lib in _LIBRARY_OF.items() if case.name.startswith(prefix)), True)]
-FAMILIES_BY_NAME = {case.name: case for case in FAMILIES}
-TWO_TOWER = [case for case in FAMILIES if case.image_features and case.text_features]
-
-
-_model_cache: dict[str, Any] = {}
-
-
-@pytest.fixture(params=FAMILIES, ids=str)
-def family(request) -> FamilyCase:
-    return request.param
-
-
-@pytest.fixture(params=TWO_TOWER, ids=str)
-def two_tower(request) -> FamilyCase:
-    return request.param
-
-
-@pytest.fixture
-def fresh_model(family: FamilyCase) -> Any:
-    return family.build()
-
-
-@pytest.fixture(scope="package", autouse=True)
-def _one_thread():
-    """The models are tiny: one intra-op thread avoids thread-pool stalls on a busy machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-@pytest.fixture(autouse=True)
-def _clean_checker_state():
-    """Every test starts and ends with default settings and no pending verdicts."""
-    import runtime_check
-    from runtime_check.verdicts import VERDICTS
-
-    yield
-    runtime_check.reset_configuration()
-    VERDICTS.discard()

@@ -6,7 +6,7 @@ that must appear in the reported chain. Adding a case means adding one entry.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 import runtime_check
-from conftest import build_hf_vision_with_projection, build_openai_clip, images, tokens
+from runtime_models import build_hf_vision_with_projection, build_openai_clip, images, tokens
 from runtime_check.tracking import provenance_of
 
 BACKEND = "aot_eager"  # AOT autograd is where an untraceable subclass would break; no C++ build

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 import runtime_check
-from conftest import build_hf_clip, build_hf_siglip, images, tokens
+from runtime_models import build_hf_clip, build_hf_siglip, images, tokens
 from runtime_check.tracking import provenance_of
 
 pytest_plugins = ["pytester"]
@@ -61,14 +61,14 @@ def test_checks_add_no_host_sync_and_defer_the_verdict(cuda_model) -> None:
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
     try:
-        correct, buggy = _user_code(image, text, scale)
+        correct, buggy = _user_code(image, text, scale)  # noqa: CLN001 (deliberate)
     finally:
         torch.cuda.set_sync_debug_mode(0)
     assert all(result.is_cuda for result in correct + [buggy])
     with pytest.raises(runtime_check.UnnormalizedFeaturesError) as caught:
         runtime_check.verify()
     message = str(caught.value)
-    assert "left operand of `matmul`" in message and "test_cuda.py" in message
+    assert "left operand of `matmul`" in message and "test_runtime_cuda.py" in message
     assert "never L2-normalized" in message
     runtime_check.verify()  # read and cleared
 
@@ -99,7 +99,7 @@ def test_strict_mode_raises_at_the_op(cuda_model) -> None:
     runtime_check.guard(cuda_model, strict=True)
     image, text = _features(cuda_model)
     with pytest.raises(runtime_check.UnnormalizedFeaturesError, match="left operand"):
-        image @ text.T
+        image @ text.T  # noqa: CLN001 (deliberate)
 
 
 def test_assert_mode_exit_raises_the_deferred_verdict() -> None:
@@ -108,12 +108,12 @@ def test_assert_mode_exit_raises_the_deferred_verdict() -> None:
         with runtime_check.assert_mode():
             with torch.no_grad():
                 text = model.get_text_features(input_ids=tokens().cuda()).pooler_output
-                text @ text.T
+                text @ text.T  # noqa: CLN001 (deliberate)
 
 
 def test_cuda_context_stays_usable_after_a_violation(cuda_model) -> None:
     image, text = _features(cuda_model)
-    image @ text.T
+    image @ text.T  # noqa: CLN001 (deliberate)
     with pytest.raises(runtime_check.UnnormalizedFeaturesError):
         runtime_check.verify()
     after = torch.ones(4, device="cuda") * 2
@@ -152,20 +152,20 @@ def test_data_parallel_replicas_stay_guarded(cuda_model) -> None:
     with torch.no_grad():
         image = replica.get_image_features(pixel_values=images().cuda()).pooler_output
     assert provenance_of(image) is not None
-    image @ image.T
+    image @ image.T  # noqa: CLN001 (deliberate)
     with pytest.raises(runtime_check.UnnormalizedFeaturesError):
         runtime_check.verify()
 
 
 def test_pytest_plugin_fails_the_test_that_caused_a_deferred_violation(pytester: pytest.Pytester) -> None:
-    from test_pytest_plugin import _plugin_args
+    from test_runtime_pytest_plugin import _plugin_args
 
     pytester.syspathinsert(HERE)
     pytester.makepyfile(
         test_gpu_suite=textwrap.dedent(
             """
             import torch, torch.nn.functional as F
-            from conftest import build_hf_clip, images
+            from runtime_models import build_hf_clip, images
 
             def test_buggy_on_gpu():
                 model = build_hf_clip().cuda()

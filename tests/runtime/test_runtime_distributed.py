@@ -8,7 +8,7 @@ import pytest
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-import distributed_worker
+import runtime_distributed_worker
 
 pytestmark = pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
                                 reason="torch.distributed with gloo is not built in")
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_avai
 def outcomes(tmp_path_factory) -> list[dict]:
     """Both ranks run a correct step, then a step where rank 1 forgets to normalize."""
     directory = tmp_path_factory.mktemp("dist")
-    mp.start_processes(distributed_worker.run_rank, args=(2, str(directory / "init"), str(directory), 1),
+    mp.start_processes(runtime_distributed_worker.run_rank, args=(2, str(directory / "init"), str(directory), 1),
                        nprocs=2, join=True, start_method="spawn")
     return [json.loads((directory / f"rank{rank}.json").read_text()) for rank in range(2)]
 

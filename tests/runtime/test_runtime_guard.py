@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 import runtime_check
-from conftest import FAMILIES, FamilyCase, build_hf_clip, build_open_clip, build_openai_clip, images, tokens
+from runtime_models import FAMILIES, FamilyCase, build_hf_clip, build_open_clip, build_openai_clip, images, tokens
 from runtime_check.tracking import provenance_of
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -94,7 +94,7 @@ def test_guarded_model_pickles_and_stays_guarded(case: FamilyCase) -> None:
 def test_data_parallel_replicas_stay_guarded(case: FamilyCase) -> None:
     """nn.DataParallel's replicate() builds each replica with type(module): the guarded class.
 
-    Running real replicas needs CUDA devices (see test_cuda.py); here the replica's class is checked.
+    Running real replicas needs CUDA devices (see test_runtime_cuda.py); here the replica's class is checked.
     """
     model = runtime_check.guard(case.build())
     replica = model._replicate_for_data_parallel()
@@ -120,7 +120,7 @@ def test_guard_finds_clip_models_inside_a_wrapper_module() -> None:
         image = pipeline.clip.get_image_features(pixel_values=images()).pooler_output
         pipeline.head(image)  # a linear head is not a similarity
         with pytest.raises(runtime_check.UnnormalizedFeaturesError):
-            image @ image.T
+            image @ image.T  # noqa: CLN001 (deliberate)
     runtime_check.unguard(pipeline)
     assert type(pipeline.clip).__name__ == "CLIPModel" and "__clip_base__" not in type(pipeline.clip).__dict__
 
@@ -169,7 +169,7 @@ def test_assert_mode_checks_unguarded_models_and_restores_the_classes() -> None:
     @runtime_check.assert_mode()
     def compare_raw():
         with torch.no_grad():
-            return model.encode_image(images()) @ model.encode_text(tokens()).T
+            return model.encode_image(images()) @ model.encode_text(tokens()).T  # noqa: CLN001 (deliberate)
 
     with pytest.raises(runtime_check.UnnormalizedFeaturesError):
         compare_raw()
@@ -177,7 +177,7 @@ def test_assert_mode_checks_unguarded_models_and_restores_the_classes() -> None:
     with torch.no_grad():
         raw = model.encode_image(images())
     assert provenance_of(raw) is None
-    assert (raw @ raw.T).shape == (2, 2)  # unchecked outside the mode
+    assert (raw @ raw.T).shape == (2, 2)  # unchecked outside the mode  # noqa: CLN001 (deliberate)
 
 
 def test_nested_assert_modes_keep_checking_until_the_outer_exits() -> None:
@@ -228,7 +228,7 @@ def test_low_precision_history_sets_the_tolerance() -> None:
         unit_bf16 = image / image.pow(2).sum(-1, keepdim=True).sqrt()  # numerically settled
         unit_bf16.float() @ unit_bf16.float().T
         with pytest.raises(runtime_check.UnnormalizedFeaturesError, match="for float32"):
-            image.float() @ unit_bf16.float().T
+            image.float() @ unit_bf16.float().T  # noqa: CLN001 (deliberate)
 
 
 def test_error_message_names_the_chain_in_order() -> None:
@@ -237,7 +237,7 @@ def test_error_message_names_the_chain_in_order() -> None:
         image = F.normalize(model.encode_image(images()), dim=-1)
         text = model.encode_text(tokens())
         with pytest.raises(runtime_check.UnnormalizedFeaturesError) as caught:
-            image.float() @ text.float().T
+            image.float() @ text.float().T  # noqa: CLN001 (deliberate)
     message = str(caught.value)
     assert "ops since: encode_text -> .float() -> .T\n" in message
     assert message.startswith("right operand of `matmul` is not L2-normalized along the contracted dim -2")
@@ -256,7 +256,7 @@ def test_checker_failures_never_surface_as_type_error(monkeypatch) -> None:
         image = model.encode_image(images())
     monkeypatch.setattr(tracking, "unit_norm_stats", broken)
     with pytest.raises(runtime_check.errors.CheckerInternalError, match="bug inside the checker"):
-        image @ image.T
+        image @ image.T  # noqa: CLN001 (deliberate)
 
 
 def test_errors_of_the_users_own_op_pass_through_unchanged() -> None:
@@ -293,9 +293,9 @@ def test_batch_of_one_keepdim_statistics_are_not_mistaken_for_scales() -> None:
         unit_text = F.normalize(model.encode_text(tokens()), dim=-1)
         pow_idiom = image / image.pow(2).sum(dim=-1, keepdim=True).pow(0.5)
         (100.0 * pow_idiom @ unit_text.T).softmax(dim=-1)
-        (image / image.norm(dim=-1)) @ unit_text.T  # [1, D] / [1]: right at batch 1
+        (image / image.norm(dim=-1)) @ unit_text.T  # [1, D] / [1]: right at batch 1  # noqa: CLN003 (deliberate)
         with pytest.raises(runtime_check.UnnormalizedFeaturesError):
-            100.0 * image @ unit_text.T
+            100.0 * image @ unit_text.T  # noqa: CLN001 (deliberate)
 
 
 def test_device_ledger_keeps_the_first_violation_and_a_count() -> None:

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 import runtime_check
-from conftest import FAMILIES, FamilyCase
-from patterns import BUGGY, CORRECT, Pattern
+from runtime_models import FAMILIES, FamilyCase
+from runtime_patterns import BUGGY, CORRECT, Pattern
 
 OPEN_CLIP = {"open_clip.CLIP", "open_clip.CustomTextCLIP", "open_clip.CoCa"}
 HAS_LOGIT_SCALE = OPEN_CLIP | {"clip.model.CLIP", "CLIPModel", "CLIPModel-4.x-tensors", "SiglipModel"}
@@ -55,7 +55,7 @@ def test_buggy_pattern_raises(case: FamilyCase, pattern: Pattern, mode: str) -> 
     assert pattern.cause in message, message
     for step in pattern.chain:
         assert step in message.split("ops since:")[1].splitlines()[0], message
-    assert f"{Path(__file__).parent / 'patterns.py'}:" in message  # the user's similarity line
+    assert f"{Path(__file__).parent / 'runtime_patterns.py'}:" in message  # the user's similarity line
     assert f"called at {Path(__file__).parent}" in message  # where the encoder was called
     assert "fix:" in message
 
@@ -89,7 +89,7 @@ def test_features_are_tracked_from_every_encoder(case: FamilyCase, mode: str) ->
 @pytest.mark.parametrize("mode", MODES)
 def test_model_forward_is_never_flagged(case: FamilyCase, mode: str) -> None:
     """The model's own normalization and similarity run unchecked, and its outputs compare fine."""
-    from conftest import images, tokens
+    from runtime_models import images, tokens
 
     model = case.build()
     with checking(mode, model), torch.no_grad():

@@ -47,7 +47,7 @@ def test_any_normalized_batch_passes(batch, dtype, scale) -> None:
     seed, rows, dim = batch
     features = SOURCE.encode_text(_unit_rows(seed, rows, dim).to(dtype))
     other = _unit_rows(seed + 1, 3, dim).to(dtype)
-    logits = (scale * features) @ other.T
+    logits = (scale * features) @ other.T  # noqa: CLN001 (deliberate)
     assert logits.shape == (rows, 3)
 
 
@@ -77,7 +77,7 @@ def test_any_batch_with_a_row_outside_the_tolerance_fails(batch, dtype, scale, d
     features = SOURCE.encode_text(values.to(dtype))
     other = _unit_rows(seed + 1, 3, dim).to(dtype)
     with pytest.raises(runtime_check.UnnormalizedFeaturesError) as caught:
-        (scale * features) @ other.T
+        (scale * features) @ other.T  # noqa: CLN001 (deliberate)
     message = str(caught.value)
     if not math.isfinite(factor):
         assert "NaN or Inf" in message

@@ -27,7 +27,7 @@ SUITE = textwrap.dedent(
     """
     import torch
     import torch.nn.functional as F
-    from conftest import build_hf_clip, images, tokens
+    from runtime_models import build_hf_clip, images, tokens
 
     def test_buggy():
         model = build_hf_clip()
@@ -50,7 +50,7 @@ SUITE = textwrap.dedent(
 
 @pytest.fixture
 def suite(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.syspathinsert(HERE)  # the model builders of tests/runtime/conftest.py
+    pytester.syspathinsert(HERE)  # the model builders of tests/runtime/runtime_models.py
     pytester.makepyfile(test_suite=SUITE)
     return pytester
 
@@ -106,7 +106,7 @@ def test_violation_in_a_fixture_fails_at_setup_with_the_flag(suite: pytest.Pytes
         test_fixture_bug=textwrap.dedent(
             """
             import pytest, torch
-            from conftest import build_openai_clip, images, tokens
+            from runtime_models import build_openai_clip, images, tokens
 
             @pytest.fixture
             def logits():
