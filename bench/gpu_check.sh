@@ -9,7 +9,7 @@ PY=${PYTHON:-python3}
 
 { nvidia-smi -L || true; $PY -c "import sys, torch, transformers; print(sys.version.split()[0], torch.__version__, transformers.__version__, torch.cuda.is_available())"; } 2>&1 | tee "$OUT/env.txt"
 
-timeout 150 $PY -m pytest tests/runtime/test_cuda.py -q -rs -p no:cacheprovider 2>&1 | tee "$OUT/cuda_tests.txt"
+timeout 150 $PY -m pytest tests/runtime/test_runtime_cuda.py -q -rs -p no:cacheprovider 2>&1 | tee "$OUT/cuda_tests.txt"
 echo "cuda tests exit: $?" | tee -a "$OUT/cuda_tests.txt"
 
 timeout 150 $PY bench/runtime_overhead.py --device all 2>&1 | tee "$OUT/bench.txt"
@@ -17,7 +17,7 @@ echo "bench exit: $?" | tee -a "$OUT/bench.txt"
 
 # hypothesis, open_clip and clip-anytorch may be missing there: the suite drops those parts
 ignore=()
-$PY -c "import hypothesis" 2>/dev/null || ignore+=(--ignore=tests/runtime/test_properties.py)
+$PY -c "import hypothesis" 2>/dev/null || ignore+=(--ignore=tests/runtime/test_runtime_properties.py)
 timeout 100 $PY -m pytest tests/runtime -q -p no:cacheprovider -x "${ignore[@]}" \
-    --deselect tests/runtime/test_cuda.py 2>&1 | tail -15 | tee "$OUT/cpu_suite.txt"
+    --deselect tests/runtime/test_runtime_cuda.py 2>&1 | tail -15 | tee "$OUT/cpu_suite.txt"
 echo "suite exit: $?" | tee -a "$OUT/cpu_suite.txt"
