@@ -540,15 +540,7 @@ class Analyzer:
     def run_augassign(self, node: cst.AugAssign, frame: Frame) -> None:
         current = self.eval(node.target, frame)
         right = self.eval(node.value, frame)
-        operator = node.operator
-        if isinstance(operator, cst.DivideAssign):
-            result = self.divide(current, right, node, node.target)
-        elif isinstance(operator, cst.MultiplyAssign):
-            result = self.multiply(current, right)
-        elif isinstance(operator, cst.AddAssign):
-            result = self.add(current, right)
-        else:
-            result = UNKNOWN
+        result = self.apply_operator(node.operator, current, right, node, node.target, node.value)
         if result.is_feature and current.binding is not None:
             result = result.but(binding=current.binding)
         key = dotted_name(node.target)
@@ -764,18 +756,29 @@ class Analyzer:
     def eval_BinaryOperation(self, node: cst.BinaryOperation, frame: Frame) -> Value:
         left = self.eval(node.left, frame)
         right = self.eval(node.right, frame)
-        operator = node.operator
-        if isinstance(operator, cst.MatrixMultiply):
-            self.check_sink(node, "@", [(node.left, left), (node.right, right)])
+        return self.apply_operator(node.operator, left, right, node, node.left, node.right)
+
+    def apply_operator(
+        self,
+        operator: cst.CSTNode,
+        left: Value,
+        right: Value,
+        node: cst.CSTNode,
+        left_expr: cst.CSTNode,
+        right_expr: cst.CSTNode,
+    ) -> Value:
+        """``left <op> right``, for binary operators and augmented assignments alike."""
+        if isinstance(operator, (cst.MatrixMultiply, cst.MatrixMultiplyAssign)):
+            self.check_sink(node, "@", [(left_expr, left), (right_expr, right)])
             return UNKNOWN
-        if isinstance(operator, cst.Divide):
-            return self.divide(left, right, node, node.left)
-        if isinstance(operator, cst.Multiply):
+        if isinstance(operator, (cst.Divide, cst.DivideAssign)):
+            return self.divide(left, right, node, left_expr)
+        if isinstance(operator, (cst.Multiply, cst.MultiplyAssign)):
             return self.multiply(left, right)
-        if isinstance(operator, (cst.Add, cst.Subtract)):
+        if isinstance(operator, (cst.Add, cst.Subtract, cst.AddAssign, cst.SubtractAssign)):
             return self.add(left, right)
-        if isinstance(operator, cst.Power):
-            return self.power(left, literal_float(node.right))
+        if isinstance(operator, (cst.Power, cst.PowerAssign)):
+            return self.power(left, literal_float(right_expr))
         return UNKNOWN
 
     def eval_UnaryOperation(self, node: cst.UnaryOperation, frame: Frame) -> Value:
