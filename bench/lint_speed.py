@@ -107,7 +107,9 @@ def engine_vs_parse(paths: List[Path], runs: int, title: str) -> None:
         return time.perf_counter() - start
 
     lines = sum(text.count("\n") for text, _ in sources)
-    medians = interleaved({"libcst parse only": bare_parse, "clip-lint analysis (gate+slice+parse+flow)": analysis}, runs)
+    medians = interleaved(
+        {"libcst parse only": bare_parse, "clip-lint analysis (gate+slice+parse+flow)": analysis}, runs
+    )
     report(f"{title}: {len(sources)} gated files, {lines} lines", medians, "libcst parse only")
 
 
