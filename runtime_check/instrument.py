@@ -235,14 +235,15 @@ def _guard_one(module: Any, settings: CheckSettings) -> None:
     module.__dict__[_GUARD_SETTINGS] = settings
 
 
-def guard(model: Any, *, tolerance: ToleranceSpec = None, strict: bool | None = None) -> Any:
+def guard(model: Any, *, tolerance: ToleranceSpec = None, strict: bool | None = None,
+          check_recognized: bool | None = None) -> Any:
     """Instrument a CLIP model in place (and any supported submodule); returns the model.
 
     Features from its encoders are tracked, and checked when they enter a similarity op.
-    `tolerance` (a float, or {dtype: float}) and `strict` override the global settings.
+    The keyword arguments override the global settings (see `runtime_check.configure`).
     """
     _import_family_classes(model)
-    settings = current_settings().overridden(tolerance, strict)
+    settings = current_settings().overridden(tolerance, strict, check_recognized)
     family_classes = dict(_loaded_family_classes())
     targets = [m for m in _modules(model) if any(k in family_classes for k in type(m).__mro__)]
     if model not in targets and sites_for(type(model))[0]:

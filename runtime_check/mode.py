@@ -19,15 +19,18 @@ class assert_mode(ContextDecorator):
     """Check every CLIP model of a supported class inside the block (also a decorator).
 
     On exit, violations recorded on the device are raised, unless the block raised already.
+    The keyword arguments override the global settings (see `runtime_check.configure`).
     """
 
-    def __init__(self, *, tolerance: ToleranceSpec = None, strict: bool | None = None) -> None:
+    def __init__(self, *, tolerance: ToleranceSpec = None, strict: bool | None = None,
+                 check_recognized: bool | None = None) -> None:
         self.tolerance = tolerance
         self.strict = strict
+        self.check_recognized = check_recognized
         self._entered: list[CheckSettings] = []
 
     def __enter__(self) -> "assert_mode":
-        self._entered.append(push_mode_settings(self.tolerance, self.strict))
+        self._entered.append(push_mode_settings(self.tolerance, self.strict, self.check_recognized))
         install_class_patches()
         return self
 

@@ -25,6 +25,7 @@ class CheckSettings:
     tolerances: Mapping[str, float] = field(default_factory=lambda: MappingProxyType(dict(TOLERANCES)))
     uniform_tolerance: float | None = None
     strict: bool = False
+    check_recognized: bool = False  # also measure features a recognized normalizer made unit
 
     def tolerance_for(self, dtype_names: Iterable[str]) -> float:
         """The loosest tolerance among the dtypes the features passed through."""
@@ -33,9 +34,11 @@ class CheckSettings:
         return max(self.tolerances.get(name, DEFAULT_TOLERANCE) for name in dtype_names)
 
     def __reduce__(self):  # MappingProxyType does not pickle
-        return (_rebuild_settings, (dict(self.tolerances), self.uniform_tolerance, self.strict))
+        return (_rebuild_settings,
+                (dict(self.tolerances), self.uniform_tolerance, self.strict, self.check_recognized))
 
-    def overridden(self, tolerance: ToleranceSpec = None, strict: bool | None = None) -> "CheckSettings":
+    def overridden(self, tolerance: ToleranceSpec = None, strict: bool | None = None,
+                   check_recognized: bool | None = None) -> "CheckSettings":
         """A copy with the given overrides applied."""
         changes: dict[str, Any] = {}
         if isinstance(tolerance, (int, float)):
@@ -47,11 +50,14 @@ class CheckSettings:
             changes["uniform_tolerance"] = None
         if strict is not None:
             changes["strict"] = bool(strict)
+        if check_recognized is not None:
+            changes["check_recognized"] = bool(check_recognized)
         return replace(self, **changes)
 
 
-def _rebuild_settings(tolerances: dict, uniform: float | None, strict: bool) -> CheckSettings:
-    return CheckSettings(MappingProxyType(tolerances), uniform, strict)
+def _rebuild_settings(tolerances: dict, uniform: float | None, strict: bool,
+                      check_recognized: bool = False) -> CheckSettings:
+    return CheckSettings(MappingProxyType(tolerances), uniform, strict, check_recognized)
 
 
 _lock = threading.Lock()
@@ -59,11 +65,17 @@ _global_settings = CheckSettings()
 _mode_stack: list[CheckSettings] = []
 
 
-def configure(tolerance: ToleranceSpec = None, strict: bool | None = None) -> CheckSettings:
-    """Change the global defaults; returns the new settings."""
+def configure(tolerance: ToleranceSpec = None, strict: bool | None = None,
+              check_recognized: bool | None = None) -> CheckSettings:
+    """Change the global defaults; returns the new settings.
+
+    `tolerance`: a float for every dtype, or {dtype: float}. `strict`: raise on CUDA at the op
+    (one host sync per check). `check_recognized`: measure even features that a recognized
+    normalizer made unit, to report zero and NaN rows there too.
+    """
     global _global_settings
     with _lock:
-        _global_settings = _global_settings.overridden(tolerance, strict)
+        _global_settings = _global_settings.overridden(tolerance, strict, check_recognized)
         return _global_settings
 
 
@@ -80,10 +92,11 @@ def current_settings() -> CheckSettings:
         return _mode_stack[-1] if _mode_stack else _global_settings
 
 
-def push_mode_settings(tolerance: ToleranceSpec, strict: bool | None) -> CheckSettings:
+def push_mode_settings(tolerance: ToleranceSpec, strict: bool | None,
+                       check_recognized: bool | None) -> CheckSettings:
     with _lock:
         base = _mode_stack[-1] if _mode_stack else _global_settings
-        settings = base.overridden(tolerance, strict)
+        settings = base.overridden(tolerance, strict, check_recognized)
         _mode_stack.append(settings)
         return settings
 

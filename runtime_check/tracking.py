@@ -484,7 +484,8 @@ def check_unit_norm(features: torch.Tensor, provenance: Provenance, op: str, ope
                     contracted: tuple[int, ...]) -> None:
     """Check that `features` have unit L2 norm along `contracted`; recognized unit skips the math."""
     contracted = tuple(_negative_axis(d, features.ndim) for d in contracted)
-    if provenance.state is FeatureState.UNIT and contracted == (provenance.unit_axis,):
+    recognized = provenance.state is FeatureState.UNIT and contracted == (provenance.unit_axis,)
+    if recognized and not provenance.settings.check_recognized:
         return
     if features.numel() == 0 or not features.is_floating_point():
         return

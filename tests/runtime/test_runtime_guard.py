@@ -321,3 +321,26 @@ def test_keyword_transposes_and_in_place_ops_on_plain_tensors() -> None:
         buffer = torch.ones(3, 24)
         buffer.mul_(raw_text)  # the plain tensor stays plain: nothing to track or check
         assert provenance_of(buffer) is None and (buffer @ buffer.T).shape == (3, 3)
+
+
+def _zero_and_nan_rows(model):
+    with torch.no_grad():
+        image = model.encode_image(images(3))
+        padded = torch.cat([image[:2], torch.zeros_like(image[:1])])  # a padding row
+        text = F.normalize(model.encode_text(tokens()), dim=-1)
+        yield lambda: F.normalize(padded, dim=-1) @ text.T, "all zeros"
+        yield lambda: (padded / padded.norm(dim=-1, keepdim=True)) @ text.T, "NaN or Inf"
+
+
+def test_recognized_normalizations_skip_the_math_unless_asked() -> None:
+    """Zero and NaN rows made by a recognized normalizer are found with check_recognized=True."""
+    for unchecked in _zero_and_nan_rows(runtime_check.guard(build_openai_clip())):
+        unchecked[0]()  # skipped by design: the normalization was recognized
+    checked_model = runtime_check.guard(build_openai_clip(), check_recognized=True)
+    for similarity, cause in _zero_and_nan_rows(checked_model):
+        with pytest.raises(runtime_check.UnnormalizedFeaturesError, match=cause):
+            similarity()
+    with runtime_check.assert_mode(check_recognized=True):
+        for similarity, cause in _zero_and_nan_rows(build_open_clip()):
+            with pytest.raises(runtime_check.UnnormalizedFeaturesError, match=cause):
+                similarity()

@@ -23,10 +23,10 @@ def _applies(case: FamilyCase, pattern: Pattern) -> bool:
     return not (pattern.needs_logit_scale and case.name not in HAS_LOGIT_SCALE)
 
 
-def _cases(patterns):
+def _cases(patterns, modes=MODES):
     return [
         pytest.param(case, pattern, mode, id=f"{case}-{pattern}-{mode}")
-        for case in FAMILIES for pattern in patterns if _applies(case, pattern) for mode in MODES
+        for case in FAMILIES for pattern in patterns if _applies(case, pattern) for mode in modes
     ]
 
 
@@ -38,8 +38,8 @@ def checking(mode: str, model):
             yield
         finally:
             runtime_check.unguard(model)
-    else:
-        with runtime_check.assert_mode():
+    else:  # "check_recognized": recognized normalizations are measured too
+        with runtime_check.assert_mode(check_recognized=mode == "check_recognized"):
             yield
 
 
@@ -60,7 +60,7 @@ def test_buggy_pattern_raises(case: FamilyCase, pattern: Pattern, mode: str) -> 
     assert "fix:" in message
 
 
-@pytest.mark.parametrize("case, pattern, mode", _cases(CORRECT))
+@pytest.mark.parametrize("case, pattern, mode", _cases(CORRECT, MODES + ["check_recognized"]))
 def test_correct_pattern_passes(case: FamilyCase, pattern: Pattern, mode: str) -> None:
     model = case.build()
     with checking(mode, model), torch.no_grad():
