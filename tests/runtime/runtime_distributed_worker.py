@@ -6,6 +6,7 @@ Run by test_runtime_distributed.py through torch.multiprocessing; each rank writ
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import torch
@@ -64,7 +65,9 @@ def _outcome(model, rank: int, world: int, normalize: bool) -> dict:
 
 def run_rank(rank: int, world: int, init_file: str, out_dir: str, buggy_rank: int) -> None:
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    # a rank that dies must not leave the other waiting forever in a collective
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world,
+                            timeout=timedelta(seconds=60))
     try:
         model = _tiny_clip()
         correct = _outcome(model, rank, world, normalize=True)
