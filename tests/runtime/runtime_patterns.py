@@ -63,6 +63,21 @@ def _ensembles_stacked(a, b, m):
     return 100.0 * unit(a) @ classes.T
 
 
+def _notebook_zero_shot(a, b, m, renormalize: bool = True):
+    """The zero-shot recipe of OpenAI's CLIP notebook: per-class prompt ensembles, stack(dim=1)."""
+    weights = []
+    for prompts in (b[:2], b[1:]):
+        class_embeddings = prompts.clone()
+        class_embeddings /= class_embeddings.norm(dim=-1, keepdim=True)
+        class_embedding = class_embeddings.mean(dim=0)
+        if renormalize:
+            class_embedding /= class_embedding.norm()
+        weights.append(class_embedding)
+    zeroshot_weights = torch.stack(weights, dim=1)
+    image = a / a.norm(dim=-1, keepdim=True)
+    return (100.0 * image @ zeroshot_weights).softmax(dim=-1)
+
+
 BUGGY: list[Pattern] = [
     Pattern("no normalization", lambda a, b, m: a @ b.T, "left", "never L2-normalized"),
     Pattern("one side only", lambda a, b, m: unit(a) @ b.T, "right", "never L2-normalized", (".T",)),
@@ -76,6 +91,9 @@ BUGGY: list[Pattern] = [
             (".mean(dim=0)",)),
     Pattern("ensembles stacked without renormalizing", _ensembles_stacked, "right", "mean of unit vectors",
             ("stack",)),
+    Pattern("notebook zero-shot without renormalizing",
+            lambda a, b, m: _notebook_zero_shot(a, b, m, renormalize=False), "right", "mean of unit vectors",
+            (".mean(dim=0)", "stack")),
     Pattern("through .float()", lambda a, b, m: unit(a).float() @ b.float().T, "right", "never",
             (".float()", ".T")),
     Pattern("through cat", lambda a, b, m: torch.cat([a, a]) @ unit(b).T, "left", "never", ("cat",)),
@@ -161,6 +179,7 @@ CORRECT: list[Pattern] = [
     Pattern("linear probe", _linear_probe),
     Pattern("renormalized ensemble", _renormalized_ensemble),
     Pattern("renormalized ensembles stacked", _renormalized_ensembles_stacked),
+    Pattern("notebook zero-shot (stack dim=1)", _notebook_zero_shot),
     Pattern("single vector, no-dim norm", _single_vector),
     Pattern("through .float(), cat and stack",
             lambda a, b, m: torch.cat([unit(a).float(), torch.stack([unit(a)[0].float()])]) @ unit(b).float().T),
