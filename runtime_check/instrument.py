@@ -9,12 +9,11 @@ themselves, and their subclasses, for as long as a mode is active.
 from __future__ import annotations
 
 import functools
-import importlib
 import inspect
 import sys
 import threading
 import types
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import torch
 
@@ -24,6 +23,7 @@ from .provenance import FeatureState, Provenance
 from .settings import CheckSettings, ToleranceSpec, current_settings, dtype_name, modes_active
 from .tracking import enter_model, exit_model, provenance_of, track
 
+Model = TypeVar("Model")
 _GUARD_SETTINGS = "_clip_guard_settings"
 _ORIGINAL = "__clip_original__"
 
@@ -160,14 +160,6 @@ def _loaded_family_classes() -> Iterator[tuple[type, ModelFamily]]:
                 yield cls, family
 
 
-def _import_family_classes(model: Any) -> None:
-    """Make sure the family module of `model`'s class is imported (cheap: it already is)."""
-    module_name = type(model).__module__
-    for family in MODEL_FAMILIES:
-        if family.module == module_name and family.module not in sys.modules:
-            importlib.import_module(family.module)
-
-
 def sites_for(cls: type) -> tuple[tuple[EncoderSite, ...], tuple[str, ...]]:
     """The encoder sites and internal scopes of a class: from its family, or the generic fallback."""
     families = dict(_loaded_family_classes())
@@ -235,14 +227,13 @@ def _guard_one(module: Any, settings: CheckSettings) -> None:
     module.__dict__[_GUARD_SETTINGS] = settings
 
 
-def guard(model: Any, *, tolerance: ToleranceSpec = None, strict: bool | None = None,
-          check_recognized: bool | None = None) -> Any:
+def guard(model: Model, *, tolerance: ToleranceSpec = None, strict: bool | None = None,
+          check_recognized: bool | None = None) -> Model:
     """Instrument a CLIP model in place (and any supported submodule); returns the model.
 
     Features from its encoders are tracked, and checked when they enter a similarity op.
     The keyword arguments override the global settings (see `runtime_check.configure`).
     """
-    _import_family_classes(model)
     settings = current_settings().overridden(tolerance, strict, check_recognized)
     family_classes = dict(_loaded_family_classes())
     targets = [m for m in _modules(model) if any(k in family_classes for k in type(m).__mro__)]
@@ -258,7 +249,7 @@ def guard(model: Any, *, tolerance: ToleranceSpec = None, strict: bool | None = 
     return model
 
 
-def unguard(model: Any) -> Any:
+def unguard(model: Model) -> Model:
     """Undo guard(): restore the original classes; returns the model."""
     for module in _modules(model):
         if is_guarded(module):
