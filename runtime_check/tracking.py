@@ -202,7 +202,10 @@ def _index_keeps_trailing_axes(index: Any, ndim: int, axis: int) -> bool:
     items = index if isinstance(index, tuple) else (index,)
     if any(item is None or item is Ellipsis or isinstance(item, bool) for item in items):
         return False
-    return len(items) <= ndim + axis  # only axes before the unit axis are indexed
+    # a boolean mask indexes as many axes as it has
+    indexed = sum(item.ndim if isinstance(item, torch.Tensor) and item.dtype == torch.bool else 1
+                  for item in items)
+    return indexed <= ndim + axis  # only axes before the unit axis are indexed
 
 
 def _carry(func, name, args, kwargs):

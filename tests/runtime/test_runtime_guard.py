@@ -344,3 +344,19 @@ def test_recognized_normalizations_skip_the_math_unless_asked() -> None:
         for similarity, cause in _zero_and_nan_rows(build_open_clip()):
             with pytest.raises(runtime_check.UnnormalizedFeaturesError, match=cause):
                 similarity()
+
+
+def test_indexing_keeps_the_unit_axis_only_when_it_selects_rows() -> None:
+    from runtime_check.provenance import FeatureState
+
+    model = runtime_check.guard(build_openai_clip())
+    with torch.no_grad():
+        unit = F.normalize(model.encode_image(images(3)), dim=-1)
+    rows = unit[torch.tensor([True, False, True])]
+    assert provenance_of(rows).state is FeatureState.UNIT
+    assert provenance_of(unit[0]).state is FeatureState.UNIT
+    elements = unit[unit > 0]  # a 2-D mask flattens: no longer rows of unit vectors
+    assert provenance_of(elements).state is FeatureState.RAW
+    truncated = unit[:, :8]  # Matryoshka-style truncation is not unit any more
+    with pytest.raises(runtime_check.UnnormalizedFeaturesError, match="normalized, then changed"):
+        truncated @ truncated.T
