@@ -85,23 +85,21 @@ def analyze_source(
     """
     if use_gate and not passes_gate(source, options):
         return []
-    text = source
+    syntax_error: Optional[SyntaxError] = None
     if tree is None:
-        tree = _ast_or_none(source)
+        tree, syntax_error = _parse_ast(source)
+    text = source
     if tree is not None:
         sliced = slice_source(source, tree, options.extra_encoders)
         if sliced is None:
             return []
         if sliced is not source:
             text, tree = sliced, None  # the tree no longer matches the text
+    # Where ast fails, libcst may still parse it (newer syntax than this Python's).
     try:
         module = cst.parse_module(text)
-    except cst.ParserSyntaxError as error:
-        return [_cannot_analyse(f"libcst cannot parse it: {error.message}", error.raw_line, error.raw_column)]
-    except (RecursionError, MemoryError) as error:
-        return [_cannot_analyse(f"libcst cannot parse it: {type(error).__name__}")]
-    except Exception as error:  # libcst raises a few other types on odd input
-        return [_cannot_analyse(f"libcst cannot parse it: {type(error).__name__}: {error}")]
+    except Exception as error:  # ParserSyntaxError, RecursionError, and a few others on odd input
+        return [_parse_failure(error, syntax_error)]
     try:
         return Analyzer(module, options, text, tree).run()
     except RecursionError:
@@ -110,11 +108,26 @@ def analyze_source(
         return [_cannot_analyse(f"internal error {type(error).__name__}: {error}")]
 
 
-def _ast_or_none(source: str) -> Optional[ast.Module]:
+def _parse_ast(source: str) -> Tuple[Optional[ast.Module], Optional[SyntaxError]]:
     try:
-        return ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
+        return ast.parse(source), None
+    except SyntaxError as error:
+        return None, error
+    except (ValueError, RecursionError, MemoryError):
+        return None, None
+
+
+def _parse_failure(error: Exception, syntax_error: Optional[SyntaxError]) -> Finding:
+    """CLN900 for a module libcst can't parse, at the line Python's own parser names."""
+    if isinstance(error, cst.ParserSyntaxError):
+        reason = f"libcst cannot parse it: {error.message}"
+        line, col = error.raw_line, error.raw_column
+    else:
+        reason = f"libcst cannot parse it: {type(error).__name__}"
+        line, col = 1, 0
+    if syntax_error is not None and syntax_error.lineno:
+        line, col = syntax_error.lineno, max((syntax_error.offset or 1) - 1, 0)
+    return _cannot_analyse(reason, line, col)
 
 
 def _cannot_analyse(reason: str, line: int = 1, col: int = 0) -> Finding:

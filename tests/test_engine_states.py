@@ -190,7 +190,7 @@ def test_code_too_deep_to_analyse_is_one_cln900_finding() -> None:
 
 
 def test_libcst_parse_error_is_one_cln900_finding_with_the_reason() -> None:
-    findings = analyze_source("x = model.encode_image(i)\nf(**{}, *a)\n")
+    findings = analyze_source("x = model.encode_image(i)\nf(**{}, *a)\ns = x @ x.T\n")
     assert [(f.code, f.line) for f in findings] == [("CLN900", 2)]
     assert "libcst cannot parse it" in findings[0].message
 
