@@ -71,40 +71,45 @@ class _Block:
         self.body = body
         self.lines = lines
         self.pattern = pattern
+        self.spans = [self.span(statement) for statement in body]
+        self.texts: Dict[int, str] = {}
 
-    def span(self, statement: ast.stmt) -> Tuple[int, int]:
+    @staticmethod
+    def span(statement: ast.stmt) -> Tuple[int, int]:
         decorators = getattr(statement, "decorator_list", None) or []
         start = min([statement.lineno] + [d.lineno for d in decorators])
         return start, statement.end_lineno or statement.lineno
 
-    def text(self, statement: ast.stmt) -> str:
-        start, end = self.span(statement)
-        return "".join(self.lines[start - 1:end])
+    def text(self, index: int) -> str:
+        text = self.texts.get(index)
+        if text is None:
+            start, end = self.spans[index]
+            text = self.texts[index] = "".join(self.lines[start - 1:end])
+        return text
 
     def blanked_spans(self, in_class: bool = False) -> List[Tuple[int, int, bool]]:
-        definitions: Dict[str, List[ast.stmt]] = {}
         kept_text: List[str] = []
-        candidates: List[ast.stmt] = []
-        for statement in self.body:
-            if isinstance(statement, DEFINITIONS) and self.blankable(statement):
-                candidates.append(statement)
-                definitions.setdefault(statement.name, []).append(statement)
+        candidates: List[int] = []
+        for index, statement in enumerate(self.body):
+            if isinstance(statement, DEFINITIONS) and self.blankable(index):
+                candidates.append(index)
             else:
-                kept_text.append(self.text(statement))
-        relevant = [s for s in candidates if self.pattern.search(self.text(s))]
+                kept_text.append(self.text(index))
+        relevant = [i for i in candidates if self.pattern.search(self.text(i))]
         kept = self.close_over_uses(relevant, candidates, kept_text, in_class)
         spans: List[Tuple[int, int, bool]] = []
-        for statement in candidates:
-            if id(statement) in kept:
+        for index in candidates:
+            statement = self.body[index]
+            if index in kept:
                 if isinstance(statement, ast.ClassDef):
                     spans += _Block(statement.body, self.lines, self.pattern).blanked_spans(in_class=True)
                 continue
-            start, end = self.span(statement)
+            start, end = self.spans[index]
             spans.append((start, end, in_class))
         return spans
 
     def close_over_uses(
-        self, relevant: List[ast.stmt], candidates: List[ast.stmt], kept_text: List[str], in_class: bool
+        self, relevant: List[int], candidates: List[int], kept_text: List[str], in_class: bool
     ) -> Set[int]:
         """Keep the relevant definitions, their callers, and what either of them calls.
 
@@ -112,9 +117,9 @@ class _Block:
         compare them. In a class, also keep the methods that assign a ``self`` attribute
         the kept code reads.
         """
-        names = {id(s): s.name for s in candidates}  # type: ignore[attr-defined]
-        calls = {id(s): set(CALLED_NAME.findall(self.text(s))) for s in candidates}
-        kept: Set[int] = {id(s) for s in relevant}
+        names = {i: self.body[i].name for i in candidates}  # type: ignore[attr-defined]
+        calls = {i: set(CALLED_NAME.findall(self.text(i))) for i in candidates}
+        kept: Set[int] = set(relevant)
         relevant_names = {names[i] for i in kept}
         kept |= {i for i, called in calls.items() if called & relevant_names}
         called_by_kept = set(CALLED_NAME.findall("".join(kept_text)))
@@ -122,20 +127,14 @@ class _Block:
             called_by_kept |= calls[i]
         kept |= {i for i, name in names.items() if name in called_by_kept}
         if in_class:
-            texts = kept_text + [self.text(s) for s in candidates if id(s) in kept]
+            texts = kept_text + [self.text(i) for i in candidates if i in kept]
             read_attrs = set(READ_SELF_ATTR.findall("".join(texts)))
-            kept |= {
-                id(s) for s in candidates if read_attrs & set(ASSIGNED_SELF_ATTR.findall(self.text(s)))
-            }
+            kept |= {i for i in candidates if read_attrs & set(ASSIGNED_SELF_ATTR.findall(self.text(i)))}
         return kept
 
-    def blankable(self, statement: ast.stmt) -> bool:
-        """A definition can be blanked only when no other statement shares its lines."""
-        start, end = self.span(statement)
-        for other in self.body:
-            if other is statement:
-                continue
-            other_start, other_end = self.span(other)
-            if other_start <= end and start <= other_end:
-                return False
-        return True
+    def blankable(self, index: int) -> bool:
+        """A definition can be blanked only when no neighbouring statement shares its lines."""
+        start, end = self.spans[index]
+        if index > 0 and self.spans[index - 1][1] >= start:
+            return False
+        return index + 1 >= len(self.spans) or self.spans[index + 1][0] > end
