@@ -10,8 +10,10 @@ back into the file's text and leaves every other byte alone.
 from __future__ import annotations
 
 import difflib
+import io
 import json
 import re
+import tokenize
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -78,6 +80,7 @@ class Document:
     segments: List[Segment] = field(default_factory=list)
     problem: Optional[Problem] = None
     bom: bool = False
+    encoding: str = "utf-8"  # a Python file's declared encoding (PEP 263), used to write it back
     _cells: Dict[int, Span] = field(default_factory=dict)  # segment index -> source span
     _fences: Dict[int, Tuple[int, int, str]] = field(default_factory=dict)  # first/last line, indent
 
@@ -110,28 +113,42 @@ def kind_of(path: str) -> str:
     return PYTHON
 
 
-def decode(data: bytes) -> Tuple[Optional[str], bool, Optional[Problem]]:
-    """UTF-8 text of ``data``, whether it had a BOM, or the problem that stops decoding."""
+def decode(data: bytes, kind: str = PYTHON) -> Tuple[Optional[str], bool, Optional[Problem], str]:
+    """The text of ``data``, whether it had a BOM, the problem that stops decoding, the encoding.
+
+    Notebooks and Markdown are UTF-8; a Python file may declare another encoding (PEP 263).
+    """
     bom = data.startswith(b"\xef\xbb\xbf")
+    encoding = "utf-8"
+    if kind == PYTHON and not bom:
+        try:
+            encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        except (SyntaxError, LookupError) as error:
+            if "unknown encoding" in str(error):
+                return None, bom, Problem(f"its encoding declaration is unusable: {error}"), encoding
+            # otherwise the first lines are undecodable: the UTF-8 decoding below says where
     try:
-        return data.decode("utf-8-sig" if bom else "utf-8"), bom, None
-    except UnicodeDecodeError as error:
-        line = data[:error.start].count(b"\n") + 1
-        return None, bom, Problem(f"it is not valid UTF-8 ({error.reason} at byte {error.start})", line)
+        return data.decode("utf-8-sig" if bom else encoding), bom, None, encoding
+    except (UnicodeDecodeError, LookupError) as error:
+        start = getattr(error, "start", 0)
+        reason = getattr(error, "reason", str(error))
+        line = data[:start].count(b"\n") + 1
+        label = "UTF-8" if encoding in ("utf-8", "utf-8-sig") else encoding
+        return None, bom, Problem(f"it is not valid {label} ({reason} at byte {start})", line), encoding
 
 
 def load_document(path: str, data: bytes, kind: Optional[str] = None) -> Document:
     """Read ``data`` (the file's bytes) as a document of ``kind`` (default: from the suffix)."""
     kind = kind or kind_of(path)
-    text, bom, problem = decode(data)
+    text, bom, problem, encoding = decode(data, kind)
     if text is None:
-        return Document(path, kind, "", problem=problem, bom=bom)
-    return parse_document(path, kind, text, bom)
+        return Document(path, kind, "", problem=problem, bom=bom, encoding=encoding)
+    return parse_document(path, kind, text, bom, encoding)
 
 
-def parse_document(path: str, kind: str, text: str, bom: bool = False) -> Document:
+def parse_document(path: str, kind: str, text: str, bom: bool = False, encoding: str = "utf-8") -> Document:
     """Cut decoded ``text`` into the segments of its kind."""
-    document = Document(path, kind, text, bom=bom)
+    document = Document(path, kind, text, bom=bom, encoding=encoding)
     if kind == NOTEBOOK:
         _read_notebook(document)
     elif kind == MARKDOWN:

@@ -72,11 +72,15 @@ def undecodable(filename: str) -> Optional[Finding]:
             data = handle.read()
     except OSError:
         return None
+    encoding = "utf-8"
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-        data.decode(encoding)
     except (SyntaxError, LookupError) as error:
-        return Finding("CLN900", 1, 0, format_message("CLN900", reason=f"its encoding is unusable: {error}"))
+        if "unknown encoding" in str(error):
+            return Finding("CLN900", 1, 0, format_message("CLN900", reason=f"its encoding is unusable: {error}"))
+        # otherwise the first lines are undecodable: the decoding below says where
+    try:
+        data.decode(encoding)
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         reason = f"its bytes are not valid {encoding} ({error.reason} at byte {error.start})"

@@ -64,6 +64,7 @@ class FileResult:
     diff: str = ""
     output: Optional[str] = None  # the fixed text, for stdin
     write_error: Optional[str] = None
+    encoding: str = "utf-8"  # the file's own, to write the fixed text back in
 
 
 Located = Tuple[Finding, Sequence[CodeLine]]
@@ -79,7 +80,7 @@ def check_path(path: str, settings: Settings) -> FileResult:
         return FileResult(path, findings=_selected([problem], settings))
     result = check_bytes(path, data, settings)
     if settings.mode == FIX and result.output is not None:
-        result.write_error = _write(path, result.output)
+        result.write_error = _write(path, result.output, result.encoding)
         result.output = None
     return result
 
@@ -95,7 +96,7 @@ def check_bytes(path: str, data: bytes, settings: Settings, kind: Optional[str] 
 
 def _check(path: str, data: bytes, settings: Settings, kind: Optional[str]) -> FileResult:
     original = load_document(path, data, kind)
-    result = FileResult(path, original.kind)
+    result = FileResult(path, original.kind, encoding=original.encoding)
     document = original
     if settings.mode != CHECK and original.problem is None:
         fixed, result.fixed = _fix_rounds(original, settings)
@@ -113,14 +114,14 @@ def _encoded_text(document: Document) -> str:
     return ("\ufeff" if document.bom else "") + document.text
 
 
-def _write(path: str, text: str) -> Optional[str]:
+def _write(path: str, text: str, encoding: str = "utf-8") -> Optional[str]:
     """Write the fixed text through a temporary file; the original stays if writing fails."""
     path = os.path.realpath(path)  # write through a symlink, don't replace it
     temporary = f"{path}.clip-lint-tmp"
     try:
         mode = os.stat(path).st_mode
         with open(temporary, "wb") as handle:
-            handle.write(text.encode("utf-8"))
+            handle.write(text.encode(encoding))
         os.chmod(temporary, mode)
         os.replace(temporary, path)
         return None
@@ -282,7 +283,7 @@ def _fix_rounds(document: Document, settings: Settings) -> Tuple[Document, int]:
             new_text = document.render(plan.new_texts(document))
         except ValueError:
             break
-        candidate = parse_document(document.path, document.kind, new_text, document.bom)
+        candidate = parse_document(document.path, document.kind, new_text, document.bom, document.encoding)
         if candidate.problem is not None or _broken_segments(candidate) > _broken_segments(document):
             break
         document, fixed = candidate, fixed + plan.applied
