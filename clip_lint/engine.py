@@ -943,14 +943,14 @@ class Analyzer:
         if qualified in facts.DIVISION_FUNCTIONS and len(args) >= 2:
             return self.divide(args[0][1], args[1][1], node, args[0][0].value)
         if qualified in facts.PRODUCT_SUM_FUNCTIONS and first.kind is Kind.NORM:
-            return self.sum_of_squares(first, node, find_arg(node, 1, ("dim", "axis")))
+            return self.sum_of_squares(first, node, find_arg(node, 1, facts.AXIS_KEYWORDS))
         if qualified in facts.PRODUCT_SUM_FUNCTIONS and first.kind is Kind.PRODUCT:
-            return self.sum_product(first, axis_of(find_arg(node, 1, ("dim", "axis"))), node)
+            return self.sum_product(first, axis_of(find_arg(node, 1, facts.AXIS_KEYWORDS)), node)
         if qualified in facts.REDUCTION_FUNCTIONS:
-            keep = find_arg(node, None, ("keepdim", "keepdims"))
-            return self.reduce(first, find_arg(node, 1, ("dim", "axis")), keep)
+            keep = find_arg(node, None, facts.KEEPDIM_KEYWORDS)
+            return self.reduce(first, find_arg(node, 1, facts.AXIS_KEYWORDS), keep)
         if qualified in facts.COMBINER_FUNCTIONS:
-            axis = literal_int(getattr(find_arg(node, 1, ("dim", "axis")), "value", None))
+            axis = literal_int(getattr(find_arg(node, 1, facts.AXIS_KEYWORDS), "value", None))
             return self.combine(
                 first, facts.COMBINER_FUNCTIONS[qualified], facts.COMBINER_LIBRARY[qualified], axis or 0
             )
@@ -963,7 +963,7 @@ class Analyzer:
         if qualified in facts.SQRT_FUNCTIONS:
             return self.square_root(first)
         if qualified in facts.POW_FUNCTIONS:
-            exponent = find_arg(node, 1, ("exponent",))
+            exponent = find_arg(node, 1, facts.EXPONENT_KEYWORDS)
             return self.power(first, literal_float(exponent.value) if exponent else None)
         if qualified in facts.SQUARE_FUNCTIONS:
             return self.power(first, 2.0)
@@ -982,8 +982,8 @@ class Analyzer:
         elif kind is Kind.NORM:
             return self.norm_method(receiver, method, node)
         elif kind is Kind.PRODUCT and method in facts.PRODUCT_SUM_METHODS:
-            return self.sum_product(receiver, axis_of(find_arg(node, 0, ("dim", "axis"))), node)
-        elif kind is Kind.CONTAINER and method in ("append", "extend", "insert"):
+            return self.sum_product(receiver, axis_of(find_arg(node, 0, facts.AXIS_KEYWORDS)), node)
+        elif kind is Kind.CONTAINER and method in facts.CONTAINER_ADD_METHODS:
             element = first if method == "append" else self.element_of(args[-1][1] if args else UNKNOWN)
             key = dotted_name(node.func.value)  # type: ignore[attr-defined]
             if key is not None:
@@ -996,7 +996,7 @@ class Analyzer:
         elif kind is Kind.MODEL:
             if method in facts.MODEL_PASSTHROUGH_METHODS:
                 return receiver
-            if method in ("forward", "__call__"):
+            if method in facts.MODEL_CALL_METHODS:
                 return Value(Kind.OUTPUT, tag=receiver.tag)
         return self.call_unknown(method, node, args)
 
@@ -1043,8 +1043,8 @@ class Analyzer:
             self.check_sink(node, "." + method + "()", operands)
             return UNKNOWN
         if method in facts.REDUCTION_METHODS:
-            keep = find_arg(node, None, ("keepdim", "keepdims"))
-            return self.reduce(receiver, find_arg(node, 0, ("dim", "axis")), keep)
+            keep = find_arg(node, None, facts.KEEPDIM_KEYWORDS)
+            return self.reduce(receiver, find_arg(node, 0, facts.AXIS_KEYWORDS), keep)
         if method in facts.DIVISION_METHODS and args:
             return self.divide(receiver, first, node, func.value)
         if method in facts.INPLACE_DIVISION_METHODS and args:
@@ -1064,11 +1064,11 @@ class Analyzer:
 
     def norm_method(self, norm: Value, method: str, node: cst.Call) -> Value:
         if method in facts.PRODUCT_SUM_METHODS:
-            return self.sum_of_squares(norm, node, find_arg(node, 0, ("dim", "axis")))
+            return self.sum_of_squares(norm, node, find_arg(node, 0, facts.AXIS_KEYWORDS))
         if norm.tag == "sum-of-squares" and method in facts.SQRT_METHODS:
             return norm.but(tag="norm")
         if norm.tag == "sum-of-squares" and method in facts.POW_METHODS:
-            exponent = find_arg(node, 0, ("exponent",))
+            exponent = find_arg(node, 0, facts.EXPONENT_KEYWORDS)
             return self.power(norm, literal_float(exponent.value) if exponent else None)
         if method in facts.NORM_PASSTHROUGH_METHODS:
             return norm
@@ -1080,7 +1080,7 @@ class Analyzer:
     def sum_of_squares(squares: Value, node: cst.Call, axis_arg: Optional[cst.Arg]) -> Value:
         if squares.tag != "squares":
             return UNKNOWN
-        keepdim = find_arg(node, None, ("keepdim", "keepdims"))
+        keepdim = find_arg(node, None, facts.KEEPDIM_KEYWORDS)
         return squares.but(
             tag="sum-of-squares",
             axis=axis_of(axis_arg),

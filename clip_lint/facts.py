@@ -229,6 +229,15 @@ NORMALIZE_SPELLING: Dict[str, str] = {
     "numpy": "{x} / {np}.linalg.norm({x}, axis={dim}, keepdims=True)",
 }
 
+#: Keyword names of the axis and keepdim arguments (torch, numpy), and of pow's exponent.
+AXIS_KEYWORDS: Tuple[str, ...] = ("dim", "axis")
+KEEPDIM_KEYWORDS: Tuple[str, ...] = ("keepdim", "keepdims")
+EXPONENT_KEYWORDS: Tuple[str, ...] = ("exponent",)
+
+#: Methods that run a model's forward pass, and list methods that add elements.
+MODEL_CALL_METHODS: FrozenSet[str] = frozenset({"forward", "__call__"})
+CONTAINER_ADD_METHODS: FrozenSet[str] = frozenset({"append", "extend", "insert"})
+
 #: Methods on a model that return the same model.
 MODEL_PASSTHROUGH_METHODS: FrozenSet[str] = frozenset(
     {"eval", "train", "to", "cuda", "cpu", "half", "float", "requires_grad_"}
