@@ -60,7 +60,10 @@ RULES: Dict[str, Rule] = {
                 "Flows are followed within one module. Features built in another module, read "
                 "back from disk or returned by an unknown call are unknown and stay silent; "
                 "use the runtime checker (`runtime_check`) for those. When a value is raw on one "
-                "branch and normalized on the other, the merge is unknown and stays silent."
+                "branch and normalized on the other, the merge is unknown and stays silent. "
+                "Sources are known by name: a model whose own `get_text_features` already "
+                "normalizes (transformers' VideoPrism with `apply_l2norm`) is reported at its "
+                "callers; silence those lines with `# noqa: CLN001`."
             ),
             example=(
                 "image_features = model.encode_image(images)\n"
