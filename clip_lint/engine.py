@@ -236,7 +236,7 @@ class Analyzer:
         self.classes: Dict[str, ClassInfo] = {}
         self.pending: Dict[Tuple[str, int], Pending] = {}
         self.deferred: Dict[int, Tuple[cst.CSTNode, Pending, str]] = {}
-        self.escaped: Set[int] = set()
+        self.escaped: Set[Binding] = set()  # the objects themselves: an id() can be reused once freed
         self.mute = 0
         self.call_stack: List[Tuple[cst.FunctionDef, cst.Call]] = []
         self.current_line: Optional[cst.CSTNode] = None
@@ -1106,7 +1106,7 @@ class Analyzer:
 
     def note_escape(self, value: Value) -> None:
         if value.binding is not None:
-            self.escaped.add(id(value.binding))
+            self.escaped.add(value.binding)
 
     def callee_text(self, node: cst.Call) -> str:
         return " ".join(self.module.code_for_node(node.func).split())

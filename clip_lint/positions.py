@@ -102,7 +102,7 @@ class FixBuilder:
         end_line = where.end.line
         end = (end_line, len(self.lines[end_line - 1]))
         edits.append(TextEdit(end, end, f"\n{indent}{binding.target} = {spelling}"))
-        safe = id(binding) not in self.analyzer.escaped
+        safe = binding not in self.analyzer.escaped
         return Fix(title, tuple(sorted(edits)), safe=safe)
 
     def wrap(self, node: cst.CSTNode, title: str) -> Optional[Fix]:
