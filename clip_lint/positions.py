@@ -145,7 +145,7 @@ class FixBuilder:
                 sig = facts.NORM_METHOD_SIGNATURE
                 return sig.axis_position, sig.axis_keywords[0], sig.keepdim_keyword, True
             if method in facts.PRODUCT_SUM_METHODS:
-                return 1, "dim", "keepdim", True
+                return 1, facts.AXIS_KEYWORDS[0], facts.KEEPDIM_KEYWORDS[0], True
         return None
 
     def replace(self, node: cst.CSTNode, text: str) -> TextEdit:
