@@ -247,3 +247,22 @@ def test_fix_normalizes_along_the_feature_axis_of_the_bound_value() -> None:
 def test_shapes_follow_indexing_and_transposes(expression: str, expected: tuple) -> None:
     value = states(f"x = {expression}")["x"]
     assert (value.kind, value.rank, value.feature_axis) == expected
+
+
+@pytest.mark.parametrize(
+    "normalization, code",
+    [
+        ("x / x.pow(2).sum(dim=0, keepdim=True).sqrt()", "CLN002"),
+        ("x / x.pow(2).sum(dim=-1).sqrt()", "CLN003"),
+        ("x / torch.linalg.vector_norm(x, dim=0, keepdim=True)", "CLN002"),
+        ("F.normalize(x, dim=0)", "CLN002"),
+        ("x / np.linalg.norm(x, axis=1)", "CLN003"),
+    ],
+)
+def test_axis_fixes_make_the_code_clean(normalization: str, code: str) -> None:
+    from clip_lint.textedits import apply_edits
+
+    source = f"x = model.encode_image(i)\nx = {normalization}\ns = x @ x.T\n"
+    (finding,) = analyze_source(source)
+    assert finding.code == code and finding.fix is not None
+    assert analyze_source(apply_edits(source, finding.fix.edits)) == []
