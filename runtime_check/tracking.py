@@ -517,25 +517,21 @@ def _self_normalizing(func, name, args, kwargs):
 
 
 def _build_handlers() -> dict[str, Callable]:
+    """Each op name in the facts tables, mapped to the handler of its kind."""
+    kinds = (
+        (facts.CARRYING_OPS, _carry),
+        (facts.JOIN_OPS, _join),
+        (facts.NORM_CARRYING_OPS, _norm_carry),
+        (facts.SCALING_OPS, _scale),
+        (facts.NORM_OPS, _norm),
+        (facts.NORMALIZING_OPS, _normalize),
+        (facts.AGGREGATE_OPS, _aggregate),
+        (facts.SIMILARITY_OPS, _similarity),
+        (facts.SELF_NORMALIZING_OPS, _self_normalizing),
+    )
     table: dict[str, Callable] = {}
-    for name in facts.CARRYING_OPS:
-        table[name] = _carry
-    for name in facts.JOIN_OPS:
-        table[name] = _join
-    for name in facts.NORM_CARRYING_OPS:
-        table[name] = _norm_carry
-    for name in facts.SCALING_OPS:
-        table[name] = _scale
-    for name in facts.NORM_OPS:
-        table[name] = _norm
-    for name in facts.NORMALIZING_OPS:
-        table[name] = _normalize
-    for name in facts.AGGREGATE_OPS:
-        table[name] = _aggregate
-    for name in facts.SIMILARITY_OPS:
-        table[name] = _similarity
-    for name in facts.SELF_NORMALIZING_OPS:
-        table[name] = _self_normalizing
+    for names, handler in kinds:  # later kinds win, as before
+        table.update(dict.fromkeys(names, handler))
     return {name: _guarded(handler) for name, handler in table.items()}
 
 
