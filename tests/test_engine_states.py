@@ -6,7 +6,7 @@ import libcst as cst
 import pytest
 
 from clip_lint.engine import Analyzer, analyze_source, einsum_contracts_last
-from clip_lint.states import BOTTOM, UNKNOWN, Kind, Value, merge
+from clip_lint.engine.values import BOTTOM, UNKNOWN, Kind, Value, merge
 
 
 def states(source: str) -> dict:

@@ -1,0 +1,86 @@
+"""The engine's entry point: gate, slice and parse one module, run the analysis, never raise."""
+
+from __future__ import annotations
+
+import ast
+from typing import List, Optional, Tuple
+
+import libcst as cst
+
+from clip_lint import facts
+from clip_lint.engine.analyzer import DEFAULT_OPTIONS, Analyzer
+from clip_lint.findings import Finding
+from clip_lint.options import AnalysisOptions
+from clip_lint.slicing import slice_source
+
+
+def passes_gate(source: str, options: AnalysisOptions = DEFAULT_OPTIONS) -> bool:
+    """A substring test that runs before any parse: no encoder word, no finding."""
+    return any(word in source for word in facts.GATE_WORDS) or any(
+        word in source for word in options.extra_encoders
+    )
+
+
+def analyze_source(
+    source: str,
+    options: AnalysisOptions = DEFAULT_OPTIONS,
+    *,
+    use_gate: bool = True,
+    tree: Optional[ast.Module] = None,
+) -> List[Finding]:
+    """Check one module's source. Never raises: failures become a CLN900 finding.
+
+    ``tree`` is the module's ``ast``, when the caller has it (flake8 does); it lets the
+    engine skip the definitions that can't matter before the libcst parse.
+    """
+    if use_gate and not passes_gate(source, options):
+        return []
+    syntax_error: Optional[SyntaxError] = None
+    if tree is None:
+        tree, syntax_error = _parse_ast(source)
+    text = source
+    if tree is not None:
+        sliced = slice_source(source, tree, options.extra_encoders)
+        if sliced is None:
+            return []
+        if sliced is not source:
+            text, tree = sliced, None  # the tree no longer matches the text
+    # Where ast fails, libcst may still parse it (newer syntax than this Python's).
+    try:
+        module = cst.parse_module(text)
+    except Exception as error:  # ParserSyntaxError, RecursionError, and a few others on odd input
+        return [_parse_failure(error, syntax_error)]
+    try:
+        return Analyzer(module, options, text, tree).run()
+    except RecursionError:
+        return [_cannot_analyse("the code nests too deeply to analyse")]
+    except Exception as error:  # never crash the host linter
+        return [_cannot_analyse(f"internal error {type(error).__name__}: {error}")]
+
+
+def _parse_ast(source: str) -> Tuple[Optional[ast.Module], Optional[SyntaxError]]:
+    try:
+        return ast.parse(source), None
+    except SyntaxError as error:
+        return None, error
+    except (ValueError, RecursionError, MemoryError):
+        return None, None
+
+
+def _parse_failure(error: Exception, syntax_error: Optional[SyntaxError]) -> Finding:
+    """CLN900 for a module libcst can't parse, at the line Python's own parser names."""
+    if isinstance(error, cst.ParserSyntaxError):
+        reason = f"libcst cannot parse it: {error.message}"
+        line, col = error.raw_line, error.raw_column
+    else:
+        reason = f"libcst cannot parse it: {type(error).__name__}"
+        line, col = 1, 0
+    if syntax_error is not None and syntax_error.lineno:
+        line, col = syntax_error.lineno, max((syntax_error.offset or 1) - 1, 0)
+    return _cannot_analyse(reason, line, col)
+
+
+def _cannot_analyse(reason: str, line: int = 1, col: int = 0) -> Finding:
+    from clip_lint.rules import format_message
+
+    return Finding("CLN900", max(line, 1), max(col, 0), format_message("CLN900", reason=reason))
