@@ -136,24 +136,30 @@ def _write(path: str, text: str, encoding: str = "utf-8") -> Optional[str]:
 
 def analyse(document: Document, analysis: AnalysisOptions) -> List[Located]:
     """All engine findings of ``document``, each with the line map it is located by."""
-    from clip_lint.engine import analyze_source
-
     if document.problem is not None or not document.segments:
         return []
     if document.kind == PYTHON:
-        findings = analyze_source(document.text, analysis)
+        findings = _engine(document.text, analysis, document.path)
         return [(finding, document.segments[0].lines) for finding in findings]
     source, lines = document.analysis_source()
-    findings = analyze_source(source, analysis)
+    findings = _engine(source, analysis, document.path)
     if not any(f.code == PARSE_ERROR for f in findings):
         return [(finding, lines) for finding in findings]
     return _analyse_around_broken_segments(document, analysis)
 
 
+def _engine(source: str, analysis: AnalysisOptions, path: str) -> List[Finding]:
+    """The engine's findings for ``source``, read as the file at ``path`` of its project."""
+    from clip_lint.engine import analyze_source
+    from clip_lint.engine.project import analyze_file
+
+    if path in ("", "-"):
+        return analyze_source(source, analysis)
+    return analyze_file(path, source, analysis).findings
+
+
 def _analyse_around_broken_segments(document: Document, analysis: AnalysisOptions) -> List[Located]:
     """Report each unparseable cell or block on its own and analyse the others together."""
-    from clip_lint.engine import analyze_source
-
     located: List[Located] = []
     good: List[int] = []
     for index, segment in enumerate(document.segments):
@@ -167,7 +173,7 @@ def _analyse_around_broken_segments(document: Document, analysis: AnalysisOption
         located.append((Finding(PARSE_ERROR, 1, 0, message), lines))
     if good:
         source, lines = document.analysis_source(good)
-        located.extend((finding, lines) for finding in analyze_source(source, analysis))
+        located.extend((finding, lines) for finding in _engine(source, analysis, document.path))
     return located
 
 
