@@ -64,9 +64,10 @@ def _analyze(
     path: Optional[str],
 ) -> Tuple[List[Finding], Dict[str, Set[str]]]:
     imported_names: Tuple[str, ...] = ()
+    hands_features = False
     if project is not None and path is not None:
-        imported_names = project_imports(source, options, path, project)
-    if use_gate and not passes_gate(source, options) and not imported_names:
+        imported_names, hands_features = project_imports(source, options, path, project)
+    if use_gate and not passes_gate(source, options) and not hands_features:
         return [], {}
     syntax_error: Optional[SyntaxError] = None
     if tree is None:
@@ -97,25 +98,32 @@ def needs_analysis(source: str, options: AnalysisOptions, path: Optional[str], p
     """The gate, with a project: an encoder word, or an import that leads to one."""
     if passes_gate(source, options):
         return True
-    return project is not None and path is not None and bool(project_imports(source, options, path, project))
+    return project is not None and path is not None and project_imports(source, options, path, project)[1]
 
 
-def project_imports(source: str, options: AnalysisOptions, path: str, project: "Project") -> Tuple[str, ...]:
-    """The local names a module imports from project modules that may hand it features.
+def project_imports(
+    source: str, options: AnalysisOptions, path: str, project: "Project"
+) -> Tuple[Tuple[str, ...], bool]:
+    """The local names a module imports from project modules that may matter, and whether
+    one of those may hand it features.
 
     A cheap test from the import lines' text: it lets a module that never names an encoder
-    through the gate when one of its imports leads to one.
+    through the gate when one of its imports leads to one, and keeps the code that calls a
+    helper which may compare or normalize what it is given.
     """
     names: List[str] = []
+    hands_features = False
     for module, level, imported in scan_imports(source):
         target = project.resolve(path, module, level)
         if target is None:
             continue
         for name, local in imported:
             sub = project.submodule(target, name) if name else None
-            if project.mentions_features(sub or target, options.extra_encoders):
+            features = project.mentions_features(sub or target, options.extra_encoders)
+            if features or project.mentions_comparisons(sub or target):
                 names.append(local)
-    return tuple(sorted(set(names)))
+            hands_features = hands_features or features
+    return tuple(sorted(set(names))), hands_features
 
 
 def _parse_ast(source: str) -> Tuple[Optional[ast.Module], Optional[SyntaxError]]:

@@ -144,7 +144,7 @@ class Project:
         self.root = os.path.realpath(root)
         self.budgets = budgets
         self._resolved: Dict[Tuple[Tuple[str, ...], str], Optional[str]] = {}
-        self._mentions: Dict[Tuple[str, Tuple[str, ...]], bool] = {}
+        self._mentions_memo: Dict[Tuple[str, Tuple[str, Tuple[str, ...]]], bool] = {}
 
     @classmethod
     def for_path(cls, path: str) -> "Project":
@@ -244,25 +244,34 @@ class Project:
         _LOADED[path] = (stamp, loaded)
         return loaded
 
-    def mentions_features(self, path: str, extra_words: Tuple[str, ...] = (), depth: int = 0) -> bool:
+    def mentions_features(self, path: str, extra_words: Tuple[str, ...] = ()) -> bool:
         """Whether a module, or a project module it imports, names an encoder or a CLIP model.
 
         A text test, memoized: it decides whether a file that imports the module is worth a parse.
         """
-        key = (path, extra_words)
-        if key in self._mentions:
-            return self._mentions[key]
-        self._mentions[key] = False  # an import cycle reads as "no" while it is being decided
+        return self._mentions(path, ("features", extra_words), feature_words_pattern(extra_words), 0)
+
+    def mentions_comparisons(self, path: str) -> bool:
+        """Whether a module, or a project module it imports, may compare or normalize features."""
+        from clip_lint.slicing import SINK_OR_NORM
+
+        return self._mentions(path, ("comparisons", ()), SINK_OR_NORM, 0)
+
+    def _mentions(self, path: str, key: Tuple[str, Tuple[str, ...]], pattern: "re.Pattern[str]", depth: int) -> bool:
+        memo = (path, key)
+        if memo in self._mentions_memo:
+            return self._mentions_memo[memo]
+        self._mentions_memo[memo] = False  # an import cycle reads as "no" while it is being decided
         loaded = self.load(path)
         answer = False
         if loaded is not None and loaded.text is not None:
-            answer = bool(feature_words_pattern(extra_words).search(loaded.text))
+            answer = bool(pattern.search(loaded.text))
             if not answer and depth < self.budgets.import_depth and loaded.tree is not None:
                 answer = any(
-                    self.mentions_features(target, extra_words, depth + 1)
+                    self._mentions(target, key, pattern, depth + 1)
                     for target in self.imported_files(path, loaded.tree.body)
                 )
-        self._mentions[key] = answer
+        self._mentions_memo[memo] = answer
         return answer
 
     def imported_files(self, importer: str, statements: Iterable[ast.stmt]) -> List[str]:
