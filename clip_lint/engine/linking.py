@@ -229,9 +229,10 @@ class Linker:
         state: Dict[str, Value] = {}
         init = cls.info.methods.get("__init__")
         if init is not None:
-            callee = self.run_inlined(init, node, args, frame, cls.info, True, cls.scope, {})
-            if callee is not None:
-                state = {k: v for k, v in callee.env.items() if k.startswith("self.")}
+            outcome = self.run_inlined(init, node, args, frame, cls.info, True, cls.scope, {})
+            if outcome is not None:
+                self.apply_arguments(*outcome, frame)
+                state = dict(outcome[0].self_attributes)
         return Value(Kind.INSTANCE, instance=Instance(cls, state))
 
     def call_instance(
@@ -251,16 +252,18 @@ class Linker:
             if method in facts.MODEL_PASSTHROUGH_METHODS:
                 return receiver
             return None
-        callee = self.run_inlined(function, node, args, frame, instance.cls.info, True, instance.cls.scope,
-                                  dict(instance.state))
-        if callee is None:
+        outcome = self.run_inlined(function, node, args, frame, instance.cls.info, True, instance.cls.scope,
+                                   dict(instance.state))
+        if outcome is None:
             return UNKNOWN
+        summary, callers = outcome
+        self.apply_arguments(summary, callers, frame)
         state = dict(instance.state)
-        state.update((k, v) for k, v in callee.env.items() if k.startswith("self."))
+        state.update(summary.self_attributes)
         key = dotted_name(node.func.value) if isinstance(node.func, cst.Attribute) else dotted_name(node.func)
         if key is not None and key in frame.env:
             frame.env[key] = receiver.but(instance=Instance(instance.cls, state))
-        return self.returned(callee)
+        return summary.result
 
     # --- the project's own encoder methods
 
@@ -298,11 +301,11 @@ class Linker:
             self.mute += 1
             self.probing += 1
             try:
-                callee = self.run_inlined(function, None, [], Frame(env={}), cls.info, True, cls.scope, {})
+                outcome = self.run_inlined(function, None, [], Frame(env={}), cls.info, True, cls.scope, {})
             finally:
                 self.mute -= 1
                 self.probing -= 1
-            self.probed[key] = callee is not None and self.returned(callee).kind is Kind.UNIT
+            self.probed[key] = outcome is not None and outcome[0].result.kind is Kind.UNIT
         return self.probed[key]
 
 
