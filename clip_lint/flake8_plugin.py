@@ -66,7 +66,7 @@ class Plugin:
         elif project is None:
             findings = analyze_source(source, self.options, tree=self.tree)
         else:
-            findings = analyze_file(path, source, self.options, project, self.tree).findings
+            findings = analyze_file(path, source, self.options, project, self.tree, hashes=False).findings
         for finding in findings:
             yield finding.line, finding.col, finding.text, type(self)
 

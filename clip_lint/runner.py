@@ -155,7 +155,7 @@ def _engine(source: str, analysis: AnalysisOptions, path: str) -> List[Finding]:
 
     if path in ("", "-"):
         return analyze_source(source, analysis)
-    return analyze_file(path, source, analysis).findings
+    return analyze_file(path, source, analysis, hashes=False).findings
 
 
 def _analyse_around_broken_segments(document: Document, analysis: AnalysisOptions) -> List[Located]:

@@ -48,8 +48,9 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
         self.tree = tree
         self.encoders = facts.ENCODER_METHODS | frozenset(options.extra_encoders)
         self.extra_normalizers = frozenset(options.extra_normalizers)
+        self.extra_encoders = tuple(options.extra_encoders)
         self.project = project
-        self.home = ModuleScope(module, path if project is not None else None, "", home=True)
+        self.home = ModuleScope(module, path if project is not None else None, "", home=True, text=self.text)
         self.scope = self.home
         self.scopes: Dict[str, Optional[ModuleScope]] = {}
         self.consulted: Dict[str, Set[str]] = {}

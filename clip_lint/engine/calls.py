@@ -56,7 +56,7 @@ class CallEvaluator:
             args = self.eval_args(node, frame)
             return self.call_function(qualified, node, args, frame)
         if name is not None and name.partition(".")[0] not in frame.env:
-            found = self.reference(func, frame)
+            found = self.reference(func, frame, self.may_hand_features(node, frame))
             if found is not None:
                 args = self.eval_args(node, frame)
                 result = self.call_reference(found, node, args, frame)

@@ -19,6 +19,29 @@ if TYPE_CHECKING:  # pragma: no cover
     from clip_lint.engine.project import Project
 
 
+#: Text that compares or normalizes (narrower than the slicer's test): a module that never
+#: names an encoder is parsed only with one of these and an import that leads to features.
+COMPARISON = re.compile(
+    r"(?m)^[ \t]*[^@\s#].*@|matmul|einsum|\bmm\(|bmm\(|\bdot\(|\binner\(|tensordot|\bnorm\s*\(|normalize"
+)
+
+
+COMPARING_CALLS = frozenset({"matmul", "einsum", "mm", "bmm", "dot", "inner", "tensordot", "norm", "normalize"})
+
+
+def compares(tree: ast.Module) -> bool:
+    """Whether a module's code compares or normalizes anything: ``@``, or a call named so."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
+            return True
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name in COMPARING_CALLS:
+                return True
+    return False
+
+
 def passes_gate(source: str, options: AnalysisOptions = DEFAULT_OPTIONS) -> bool:
     """A substring test that runs before any parse: no encoder word, no finding."""
     return any(word in source for word in facts.GATE_WORDS) or any(
@@ -68,11 +91,14 @@ def _analyze(
     hands_features = False
     if project is not None and path is not None:
         imported_names, hands_features = project_imports(source, options, path, project)
-    if use_gate and not passes_gate(source, options) and not hands_features:
+    gated = use_gate and not passes_gate(source, options)
+    if gated and not (hands_features and COMPARISON.search(source)):
         return [], {}
     syntax_error: Optional[SyntaxError] = None
     if tree is None:
         tree, syntax_error = _parse_ast(source)
+    if gated and tree is not None and not compares(tree):
+        return [], {}
     text = source
     if tree is not None:
         sliced = slice_source(source, tree, options.extra_encoders, imported_names)
@@ -96,10 +122,13 @@ def _analyze(
 
 
 def needs_analysis(source: str, options: AnalysisOptions, path: Optional[str], project: Optional["Project"]) -> bool:
-    """The gate, with a project: an encoder word, or an import that leads to one."""
+    """The gate, with a project: an encoder word, or an import that leads to one and code that
+    may compare or normalize what it hands over."""
     if passes_gate(source, options):
         return True
-    return project is not None and path is not None and project_imports(source, options, path, project)[1]
+    if project is None or path is None or not COMPARISON.search(source):
+        return False
+    return project_imports(source, options, path, project)[1]
 
 
 def project_imports(

@@ -186,6 +186,9 @@ class Inliner:
             if arg.keyword is not None:
                 bound[arg.keyword.value], callers[arg.keyword.value] = value, arg.value
         target_scope = scope if scope is not None else self.scope
+        crossing = not target_scope.home or self_state is not None  # type: ignore[attr-defined]
+        if crossing and not self.probing and not self.worth_running(function, args, self_state, target_scope):
+            return None
         key = self.inline_key(function, bound, frame, class_info, target_scope, self_state)
         summary = self.inline_memo.get(key) if key is not None else None
         if summary is not None:
