@@ -7,6 +7,7 @@ sinks and inlining. This file holds the driver and the reporting of findings.
 from __future__ import annotations
 
 import ast
+import os
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
@@ -50,7 +51,8 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
         self.extra_normalizers = frozenset(options.extra_normalizers)
         self.extra_encoders = tuple(options.extra_encoders)
         self.project = project
-        self.home = ModuleScope(module, path if project is not None else None, "", home=True, text=self.text)
+        home_path = os.path.realpath(path) if project is not None and path is not None else None
+        self.home = ModuleScope(module, home_path, "", home=True, text=self.text)
         self.scope = self.home
         self.scopes: Dict[str, Optional[ModuleScope]] = {}
         self.consulted: Dict[str, Set[str]] = {}

@@ -339,7 +339,9 @@ class Project:
                     if sub is not None:
                         relevant = self.mentions_features(sub, extra_words)
                     else:
-                        relevant = alias.name in self.relevant_functions(target, extra_words)
+                        relevant = self.mentions_features(target, extra_words) and (
+                            alias.name in self.relevant_functions(target, extra_words)
+                        )
                     if relevant:
                         leads.add(alias.asname or alias.name)
             cached = self._relevant[key] = (loaded, relevant_definitions(loaded.text, leads, extra_words, loaded.tree))
@@ -355,7 +357,7 @@ class Project:
     def reexport(self, path: str, name: str) -> Optional[Tuple[str, str]]:
         """(module file, name there) when the module at ``path`` only imports ``name``."""
         loaded = self.load(path)
-        if loaded is None or loaded.text is None or not re.search(rf"import\b[^\n]*\b{re.escape(name)}\b", loaded.text):
+        if loaded is None or loaded.text is None or not re.search(rf"\b{re.escape(name)}\b", loaded.text):
             return None  # the text test first: most modules are never parsed
         if loaded.tree is None:
             return None
@@ -366,6 +368,16 @@ class Project:
                         target = self.resolve(path, statement.module or "", statement.level or 0)
                         return (target, alias.name) if target is not None else None
         return None
+
+    def defines(self, path: str, name: str) -> bool:
+        """Whether a module defines ``name`` with ``def`` or ``class`` at its top level."""
+        loaded = self.load(path)
+        if loaded is None or loaded.tree is None:
+            return False
+        return any(
+            isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and s.name == name
+            for s in loaded.tree.body
+        )
 
     def may_matter(self, path: str, name: str, extra_words: Tuple[str, ...] = ()) -> bool:
         """Whether a name of a module may reach features; re-exports and ``*`` imports may."""
