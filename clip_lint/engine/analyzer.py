@@ -27,6 +27,7 @@ from clip_lint.findings import Finding
 from clip_lint.options import AnalysisOptions
 
 DEFAULT_OPTIONS = AnalysisOptions()
+FOREIGN_STATEMENTS = 2_000
 
 
 class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalization, SinkChecker, Inliner, Linker):
@@ -58,6 +59,8 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
         self.consulted: Dict[str, Set[str]] = {}
         self.probed: Dict[int, bool] = {}
         self.probing = 0
+        #: Statements that calls into other modules (and objects' methods) may run, of the budget.
+        self.foreign_statements_left = FOREIGN_STATEMENTS
         self.pending: Dict[Tuple[str, int], Pending] = {}
         self.deferred: Dict[int, Tuple[cst.CSTNode, Pending, str]] = {}
         self.escaped: Set[Binding] = set()  # the objects themselves: an id() can be reused once freed

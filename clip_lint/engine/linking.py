@@ -168,10 +168,17 @@ class Linker:
                 return found
         return None
 
-    def star_lookup(self, scope: ModuleScope, star: ImportTarget, name: str, depth: int) -> Optional[Reference]:
+    def star_lookup(
+        self, scope: ModuleScope, star: ImportTarget, name: str, depth: int, wanted: object = False
+    ) -> Optional[Reference]:
         if self.project is None or scope.path is None or depth > self.project.budgets.import_depth:
             return None
         path = self.project.resolve(scope.path, star.module, star.level)
+        if path is None or not self.project.mentions_name(path, name):
+            return None  # a text test first: builtins and most names never reach a parse
+        unwanted = wanted is not True and path not in self.scopes
+        if unwanted and not self.project.may_matter(path, name, self.extra_encoders):
+            return None
         source = self.scope_of(path)
         if source is None:
             return None
@@ -199,7 +206,7 @@ class Linker:
             if not scope.home and name in scope.functions:
                 return FunctionRef(scope, scope.functions[name])
             for star in scope.stars:
-                found = self.star_lookup(scope, star, name, 0)
+                found = self.star_lookup(scope, star, name, 0, wanted)
                 if found is not None:
                     return found
             return None
