@@ -26,12 +26,14 @@ def analyze_source(
     options: AnalysisOptions = DEFAULT_OPTIONS,
     *,
     use_gate: bool = True,
+    use_slicing: bool = True,
     tree: Optional[ast.Module] = None,
 ) -> List[Finding]:
     """Check one module's source. Never raises: failures become a CLN900 finding.
 
     ``tree`` is the module's ``ast``, when the caller has it (flake8 does); it lets the
-    engine skip the definitions that can't matter before the libcst parse.
+    engine skip the definitions that can't matter before the libcst parse. ``use_slicing``
+    turns that skipping off (the findings are the same either way; tests compare them).
     """
     if use_gate and not passes_gate(source, options):
         return []
@@ -39,7 +41,7 @@ def analyze_source(
     if tree is None:
         tree, syntax_error = _parse_ast(source)
     text = source
-    if tree is not None:
+    if tree is not None and use_slicing:
         sliced = slice_source(source, tree, options.extra_encoders)
         if sliced is None:
             return []
