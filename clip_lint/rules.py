@@ -24,6 +24,9 @@ class Rule:
     options: str
     fix_safety: str
     references: Tuple[str, ...] = ()
+    # For a similarity op with several operands to report: one finding names them all.
+    message_many: str = ""
+    fix_title_many: str = ""
 
 
 _REFERENCES = (
@@ -43,12 +46,15 @@ RULES: Dict[str, Rule] = {
                 "use F.normalize({name}, dim={feature_dim}) or divide by .norm(dim={feature_dim}, keepdim=True)"
             ),
             fix_title="Normalize '{name}' along the feature dim where it is produced",
+            message_many="{subjects} reach '{op}' without L2 normalization; use {each_normalized}",
+            fix_title_many="Normalize {names} along the feature dim where they are produced",
             what_it_does=(
                 "Follows the output of a CLIP encoder (`encode_image`, `encode_text`, "
                 "`get_image_features`, `get_text_features`, a projection model's `image_embeds`) "
                 "through the code and reports it where it reaches a similarity op (`@`, `matmul`, "
                 "`mm`, `bmm`, `einsum`, `dot`, `inner`, `tensordot`, `(a * b).sum(-1)`, an "
-                "inner-product faiss index) without being L2-normalized first."
+                "inner-product faiss index) without being L2-normalized first. The finding names "
+                "every operand that is not unit: one finding per op, naming both when both are raw."
             ),
             why_bad=(
                 "CLIP models are trained on unit vectors; their encoders return unnormalized "
@@ -85,7 +91,8 @@ RULES: Dict[str, Rule] = {
             fix_safety=(
                 "Inserts `x = x / x.norm(dim=-1, keepdim=True)` after the assignment that produced "
                 "the value (numpy arrays get `np.linalg.norm(..., axis=-1, keepdims=True)`), or "
-                "wraps an inline encoder call in `F.normalize(..., dim=-1)`. Safe when the value "
+                "wraps an inline encoder call in `F.normalize(..., dim=-1)`, for exactly the operands "
+                "the finding names. Safe when the value "
                 "is used only for comparisons; unsafe when it also flows elsewhere (saved, passed "
                 "to another function), since that use sees normalized values too."
             ),
@@ -163,6 +170,11 @@ RULES: Dict[str, Rule] = {
                 "and reaches '{op}' without re-normalization; divide it by its norm (dim={feature_dim}) after pooling"
             ),
             fix_title="Re-normalize '{name}' after pooling",
+            message_many=(
+                "{subjects} reach '{op}' without re-normalization; divide each by its norm after pooling: "
+                "{each_normalized}"
+            ),
+            fix_title_many="Re-normalize {names} after pooling",
             what_it_does=(
                 "Reports a mean or sum of unit features (a prompt ensemble, pooled video frames) "
                 "that reaches a similarity op without being normalized again."
@@ -216,7 +228,9 @@ RULES: Dict[str, Rule] = {
 
 
 def format_message(code: str, **fields: object) -> str:
-    return RULES[code].message.format(**fields)
+    rule = RULES[code]
+    template = rule.message_many if "subjects" in fields and rule.message_many else rule.message
+    return template.format(**fields)
 
 
 def render_rule_markdown(code: str) -> str:

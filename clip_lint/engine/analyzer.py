@@ -24,6 +24,8 @@ from clip_lint.findings import Finding
 from clip_lint.options import AnalysisOptions
 
 DEFAULT_OPTIONS = AnalysisOptions()
+#: Calls that a finding looks through to name the value: dtype and device moves, transposes.
+NAMED_THROUGH_METHODS = facts.PASSTHROUGH_METHODS | facts.REVERSING_TRANSPOSES | facts.SWAPPING_TRANSPOSES
 
 
 class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalization, SinkChecker, Inliner):
@@ -98,6 +100,7 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
                 pending.name,
                 op=f"{pending.op}' in '{function_name}()",
                 fix_plan=pending.fix_plan,
+                operands=pending.operands,
             )
             self.pending.setdefault(("sink", call_id), moved)
 
@@ -123,6 +126,20 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
     def describe(self, expression: cst.CSTNode, value: Value) -> str:
         if value.binding is not None:
             return value.binding.target
+        text = " ".join(self.module.code_for_node(self.named_base(expression)).split())
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    def named_feature_axis(self, expression: cst.CSTNode, value: Value) -> int:
+        """The feature axis of what ``describe`` names: the value as bound, or the encoder's output."""
+        if value.binding is not None:
+            return value.binding.feature_axis
+        if value.origin is not None and self.named_base(expression) is value.origin.node:
+            return -1
+        return value.feature_axis
+
+    @staticmethod
+    def named_base(expression: cst.CSTNode) -> cst.CSTNode:
+        """An expression without the transposes and dtype/device moves around it."""
         base = expression
         while True:
             if isinstance(base, cst.Attribute) and base.attr.value in facts.PASSTHROUGH_ATTRIBUTES:
@@ -130,10 +147,8 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
             elif (
                 isinstance(base, cst.Call)
                 and isinstance(base.func, cst.Attribute)
-                and base.func.attr.value in facts.PASSTHROUGH_METHODS
+                and base.func.attr.value in NAMED_THROUGH_METHODS
             ):
                 base = base.func.value
             else:
-                break
-        text = " ".join(self.module.code_for_node(base).split())
-        return text if len(text) <= 60 else text[:57] + "..."
+                return base
