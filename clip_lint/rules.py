@@ -116,10 +116,12 @@ RULES: Dict[str, Rule] = {
                 "axis leaves the rows with different lengths, so the similarity is still wrong."
             ),
             known_problems=(
-                "The rank is tracked from the encoder call (a batch), through indexing (`[0]`) "
-                "and reductions (`.mean(dim=0)`). When the rank is unknown (after `.view()` or "
-                "`.squeeze()`), no axis is reported. Forks whose encoder returns `[B, tokens, D]` "
-                "are only known to the runtime checker."
+                "The rank and the axes of size 1 are tracked from the encoder call (a batch) "
+                "through indexing (`[0]`, `[None]`, `[:1]`), reductions (`keepdim=True` keeps the "
+                "axis, with size 1), `unsqueeze`, `squeeze`, `expand`, `repeat` and transposes, so "
+                "a no-axis norm of one vector (`[1, D]`, `[D, 1]`, `[D]`) is accepted. When the rank "
+                "is unknown (after `.view()` or `.reshape()`), no axis is reported. Forks whose "
+                "encoder returns `[B, tokens, D]` are only known to the runtime checker."
             ),
             example=(
                 "image_features = model.encode_image(images)\n"
@@ -148,7 +150,8 @@ RULES: Dict[str, Rule] = {
                 "broadcastable; with `B == D`, or a single row, it runs and is wrong."
             ),
             known_problems=(
-                "A norm whose axis is later restored by `.unsqueeze(-1)`, `[:, None]` or `.view()` is accepted."
+                "A norm whose axis is later restored by `.unsqueeze(-1)`, `[:, None]` or `.view()` is "
+                "accepted, and so is one vector (`[1, D]`): its norm broadcasts correctly."
             ),
             example=(
                 "text_features = model.encode_text(tokens)\n"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, List, Optional, Tuple
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 import libcst as cst
 
@@ -13,10 +13,12 @@ from clip_lint.engine.syntax import (
     axis_of,
     dotted_name,
     find_arg,
+    find_arg_in,
     last_component,
     literal_bool,
     literal_float,
     literal_int,
+    literal_sizes,
 )
 from clip_lint.engine.values import (
     UNKNOWN,
@@ -43,6 +45,7 @@ KNOWN_FUNCTION_TABLES: Tuple[Iterable[str], ...] = (
     facts.SQRT_FUNCTIONS,
     facts.POW_FUNCTIONS,
     facts.SQUARE_FUNCTIONS,
+    facts.RANK_CHANGE_FUNCTIONS,
 )
 
 
@@ -157,6 +160,9 @@ class CallEvaluator:
             return self.combine(
                 first, facts.COMBINER_FUNCTIONS[qualified], facts.COMBINER_LIBRARY[qualified], axis or 0
             )
+        if qualified in facts.RANK_CHANGE_FUNCTIONS:
+            change = facts.RANK_CHANGE_FUNCTIONS[qualified]
+            return rank_changed(first, change, node.args[1:]) if first.is_feature else UNKNOWN
         if qualified in facts.CONVERTER_FUNCTIONS:
             return first.but(library=facts.CONVERTER_FUNCTIONS[qualified]) if first.is_feature else UNKNOWN
         if qualified in facts.INNER_PRODUCT_INDEXES:
@@ -206,7 +212,7 @@ class CallEvaluator:
     @staticmethod
     def transposed(value: Value, name: str, call: Optional[cst.Call]) -> Value:
         """A transpose keeps what a value is and moves its feature axis."""
-        shape = (value.rank, value.feature_axis)
+        shape = value.shape
         if name in facts.REVERSING_TRANSPOSES:
             shape = shapes.reverse_axes(shape)
         elif name in facts.LAST_TWO_TRANSPOSES:
@@ -214,9 +220,9 @@ class CallEvaluator:
         elif name in facts.SWAPPING_TRANSPOSES:
             axes = [literal_int(arg.value) for arg in (call.args if call else ())]
             if len(axes) != 2 or None in axes:
-                return value.but(rank=None)
+                return value.with_shape(shapes.unknown_rank(shape))
             shape = shapes.swap_axes(shape, axes[0], axes[1])  # type: ignore[arg-type]
-        return value.but(rank=shape[0], feature_axis=shape[1])
+        return value.with_shape(shape)
 
     def feature_method(
         self, receiver: Value, method: str, node: cst.Call, args: List[Tuple[cst.Arg, Value]], frame: Frame
@@ -229,14 +235,8 @@ class CallEvaluator:
             return receiver.but(library=library)
         if method in facts.REVERSING_TRANSPOSES or method in facts.SWAPPING_TRANSPOSES:
             return self.transposed(receiver, method, node)
-        if method in facts.RESHAPE_METHODS:
-            return receiver.but(rank=None, feature_axis=-1)
-        if method in facts.UNSQUEEZE_METHODS:
-            axis = literal_int(args[0][0].value) if args else None
-            if axis is None:
-                return receiver.but(rank=None)
-            rank, feature_axis = shapes.insert_axis((receiver.rank, receiver.feature_axis), axis)
-            return receiver.but(rank=rank, feature_axis=feature_axis)
+        if method in facts.RANK_CHANGE_METHODS:
+            return rank_changed(receiver, facts.RANK_CHANGE_METHODS[method], node.args)
         if receiver.kind is Kind.PARAMETER:
             return None
         if method == facts.NORM_METHOD:
@@ -282,3 +282,19 @@ class CallEvaluator:
 
     def callee_text(self, node: cst.Call) -> str:
         return " ".join(self.module.code_for_node(node.func).split())
+
+
+def rank_changed(value: Value, change: str, args: Sequence[cst.Arg]) -> Value:
+    """A value after a rank change from ``facts.RANK_CHANGE_*``, read from the call's arguments."""
+    shape = value.shape
+    axis_arg = find_arg_in(args, 0, facts.AXIS_KEYWORDS)
+    axis = literal_int(axis_arg.value) if axis_arg is not None else None
+    if change == "insert" and axis is not None:
+        return value.with_shape(shapes.insert_axis(shape, axis))
+    if change == "squeeze" and (axis is not None or axis_arg is None):
+        return value.with_shape(shapes.squeeze(shape, axis))
+    if change in ("expand", "repeat"):
+        return value.with_shape(shapes.broadcast(shape, literal_sizes(args), repeats=change == "repeat"))
+    if change == "atleast_2d":
+        return value.with_shape(shapes.at_least_2d(shape))
+    return value.but(rank=None, feature_axis=-1 if change == "unknown" else value.feature_axis)

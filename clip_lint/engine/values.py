@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, replace
-from typing import Optional, Tuple
+from typing import FrozenSet, Optional, Tuple
 
 import libcst as cst
 
@@ -62,6 +62,7 @@ class Value:
     kind: Kind
     rank: Optional[int] = None  # number of axes, when known (2 for a [B, D] batch)
     feature_axis: int = -1  # which axis holds the features, as a negative index
+    ones: FrozenSet[int] = frozenset()  # axes known to have size 1 (negative indices), with a known rank
     origin: Optional[Origin] = None
     binding: Optional[Binding] = None
     library: str = "torch"
@@ -77,6 +78,14 @@ class Value:
 
     def but(self, **changes: object) -> "Value":
         return replace(self, **changes)
+
+    @property
+    def shape(self) -> Tuple[Optional[int], int, FrozenSet[int]]:
+        """``(rank, feature_axis, ones)``, as ``shapes`` computes with it."""
+        return self.rank, self.feature_axis, self.ones if self.rank is not None else frozenset()
+
+    def with_shape(self, shape: Tuple[Optional[int], int, FrozenSet[int]], **changes: object) -> "Value":
+        return replace(self, rank=shape[0], feature_axis=shape[1], ones=shape[2], **changes)
 
 
 ANY_AXIS = "any"
@@ -108,10 +117,16 @@ def merge(first: Value, second: Value) -> Value:
     same_shape = first.rank == second.rank and first.feature_axis == second.feature_axis
     rank = first.rank if same_shape else None
     feature_axis = first.feature_axis if same_shape else -1
+    ones = first.ones & second.ones if same_shape else frozenset()
     binding = first.binding if first.binding is second.binding else None
     library = first.library if first.library == second.library else "torch"
     return first.but(
-        rank=rank, feature_axis=feature_axis, binding=binding, library=library, origin=first.origin or second.origin
+        rank=rank,
+        feature_axis=feature_axis,
+        ones=ones,
+        binding=binding,
+        library=library,
+        origin=first.origin or second.origin,
     )
 
 
