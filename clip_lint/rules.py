@@ -220,7 +220,12 @@ RULES: Dict[str, Rule] = {
                 "JSON). The run goes on with the other files."
             ),
             why_bad="A file that is not analysed may hide any of the other findings.",
-            known_problems="A plain syntax error is left to flake8's own E999 under flake8.",
+            known_problems=(
+                "A plain syntax error is left to flake8's own E999 under flake8. Indentation that "
+                "Python accepts and libcst rejects (a tab mixed into spaces, a form feed) is no "
+                "CLN900: the file is analysed as Python reads it, findings keep their own line and "
+                "column, and fixes indent new lines with the file's own whitespace."
+            ),
             example="",
             use_instead="",
             options="None.",
