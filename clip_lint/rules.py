@@ -210,6 +210,62 @@ RULES: Dict[str, Rule] = {
             references=_REFERENCES,
         ),
         Rule(
+            code="CLN005",
+            name="raw-features-of-different-encoders-mixed",
+            message=(
+                "raw features of different encoders are combined here before each is normalized: {subjects}; "
+                "the mix reaches '{op}', where the larger raw norm dominates it; normalize each first: "
+                "{each_normalized}"
+            ),
+            fix_title="Normalize {names} before combining them",
+            fix_title_many="Normalize {names} before combining them",
+            what_it_does=(
+                "Reports the `+`, `mean` or `sum` where raw features of two different encoder calls "
+                "(image and text, or two models) are added or averaged before each is normalized, "
+                "when the mix later reaches a similarity op or an inner-product index, normalized or not."
+            ),
+            why_bad=(
+                "Raw CLIP features of different encoders (or models) have norms of their own, far "
+                "from 1 and unrelated to each other. In a sum or mean of them, the one with the larger norm dominates the "
+                "direction, and normalizing the sum afterwards does not undo that: a multimodal "
+                "query or index entry is mostly one modality."
+            ),
+            known_problems=(
+                "Encoders are told apart by the model expression and the method, so two calls of "
+                "the same encoder (two image batches) are not a mix. Concatenation along the feature "
+                "axis (features side by side, for a probe) and a mix that is never compared are not "
+                "reported. Weighted sums written by hand (`0.7 * a + 0.3 * b`) are reported like "
+                "plain sums."
+            ),
+            example=(
+                "image_features = model.encode_image(images)\n"
+                "text_features = model.encode_text(tokens)\n"
+                "query = (image_features + text_features) / 2\n"
+                "query = query / query.norm(dim=-1, keepdim=True)\n"
+                "index = faiss.IndexFlatIP(query.shape[1])\n"
+                "index.add(query.numpy())\n"
+            ),
+            use_instead=(
+                "image_features = model.encode_image(images)\n"
+                "text_features = model.encode_text(tokens)\n"
+                "image_features = image_features / image_features.norm(dim=-1, keepdim=True)\n"
+                "text_features = text_features / text_features.norm(dim=-1, keepdim=True)\n"
+                "query = (image_features + text_features) / 2\n"
+                "query = query / query.norm(dim=-1, keepdim=True)\n"
+                "index = faiss.IndexFlatIP(query.shape[1])\n"
+                "index.add(query.numpy())\n"
+            ),
+            options="`--clip-encoders` / `encoders`: extra encoder methods, whose features count as raw.",
+            fix_safety=(
+                "Inserts a normalization after the assignment of each operand (or wraps an inline "
+                "encoder call in `F.normalize(..., dim=-1)`). Safe when the operands are used only "
+                "for the mix and comparisons; unsafe when one also flows elsewhere. A mix that "
+                "reaches the op without being normalized is then a mean of unit vectors: CLN004 "
+                "asks to normalize it."
+            ),
+            references=_REFERENCES,
+        ),
+        Rule(
             code="CLN900",
             name="cannot-analyse",
             message="clip-lint could not analyse this file: {reason}",

@@ -19,7 +19,7 @@ from clip_lint.engine.inlining import InlineBudget, Inliner, InlineSummary
 from clip_lint.engine.normalization import Normalization
 from clip_lint.engine.sinks import SinkChecker
 from clip_lint.engine.statements import StatementRunner
-from clip_lint.engine.values import Binding, Value
+from clip_lint.engine.values import Binding, Origin, Value
 from clip_lint.findings import Finding
 from clip_lint.options import AnalysisOptions
 
@@ -62,6 +62,7 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
         self.top_statement: Optional[cst.CSTNode] = None
         self.top_of_definition: Dict[int, cst.CSTNode] = {}
         self.top_of_node: Dict[int, cst.CSTNode] = {}
+        self.encoder_keys: Dict[int, Tuple[str, str]] = {}
         self.budget = InlineBudget()
 
     def run(self) -> List[Finding]:
@@ -129,6 +130,17 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
             return
         key = ("sink" if is_sink else pending.code, id(pending.node))
         self.pending.setdefault(key, pending)
+
+    def encoder_key(self, origin: Origin) -> Tuple[str, str]:
+        """Which encoder made features: the model's expression and the method (or field)."""
+        key = self.encoder_keys.get(id(origin.node))
+        if key is None:
+            node = origin.node  # model.encode_image(...) or output.image_embeds
+            model = node.func if isinstance(node, cst.Call) else node
+            if isinstance(model, cst.Attribute):
+                model = model.value
+            key = self.encoder_keys[id(origin.node)] = (self.module.code_for_node(model), origin.encoder)
+        return key
 
     def describe(self, expression: cst.CSTNode, value: Value) -> str:
         if value.binding is not None:

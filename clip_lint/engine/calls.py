@@ -25,7 +25,7 @@ from clip_lint.engine.values import (
     Kind,
     Origin,
     Value,
-    merge,
+    gather,
 )
 
 
@@ -154,7 +154,9 @@ class CallEvaluator:
             return self.sum_product(first, axis_of(find_arg(node, 1, facts.AXIS_KEYWORDS)), node)
         if qualified in facts.REDUCTION_FUNCTIONS:
             keep = find_arg(node, None, facts.KEEPDIM_KEYWORDS)
-            return self.reduce(first, find_arg(node, 1, facts.AXIS_KEYWORDS), keep)
+            if first.kind in (Kind.CONTAINER, Kind.TUPLE):  # np.mean([a, b], axis=0) stacks them first
+                first = self.combine(first, 1, self.qualify(qualified).split(".")[0])
+            return self.reduce(first, find_arg(node, 1, facts.AXIS_KEYWORDS), keep, node)
         if qualified in facts.COMBINER_FUNCTIONS:
             axis = literal_int(getattr(find_arg(node, 1, facts.AXIS_KEYWORDS), "value", None))
             return self.combine(
@@ -196,7 +198,7 @@ class CallEvaluator:
             element = first if method == "append" else self.element_of(args[-1][1] if args else UNKNOWN)
             key = dotted_name(node.func.value)  # type: ignore[attr-defined]
             if key is not None:
-                frame.env[key] = receiver.but(parts=(merge(receiver.parts[0], element),))
+                frame.env[key] = receiver.but(parts=(gather(receiver.parts[0], element),))
             return UNKNOWN
         elif kind is Kind.IP_INDEX and method in facts.INDEX_SINK_METHODS:
             if args:
@@ -247,7 +249,7 @@ class CallEvaluator:
             return UNKNOWN
         if method in facts.REDUCTION_METHODS:
             keep = find_arg(node, None, facts.KEEPDIM_KEYWORDS)
-            return self.reduce(receiver, find_arg(node, 0, facts.AXIS_KEYWORDS), keep)
+            return self.reduce(receiver, find_arg(node, 0, facts.AXIS_KEYWORDS), keep, node)
         if method in facts.DIVISION_METHODS and args:
             return self.divide(receiver, first, node, func.value)
         if method in facts.INPLACE_DIVISION_METHODS and args:

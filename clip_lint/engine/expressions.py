@@ -19,8 +19,10 @@ from clip_lint.engine.values import (
     BOTTOM,
     UNKNOWN,
     Kind,
+    Mix,
     Origin,
     Value,
+    gather,
     merge,
 )
 from clip_lint.locator import children_in_source_order
@@ -159,7 +161,7 @@ class ExpressionEvaluator:
     def eval_List(self, node: cst.List, frame: Frame) -> Value:
         element = BOTTOM
         for item in node.elements:
-            element = merge(element, self.eval_element(item, frame))
+            element = gather(element, self.eval_element(item, frame))
         return Value(Kind.CONTAINER, parts=(element,))
 
     def eval_element(self, element: cst.BaseElement, frame: Frame) -> Value:
@@ -208,7 +210,7 @@ class ExpressionEvaluator:
         if value.kind is Kind.TUPLE:
             element = BOTTOM
             for part in value.parts:
-                element = merge(element, part)
+                element = gather(element, part)
             return element
         if value.is_feature and value.rank is not None and value.rank >= 2:
             shape = shapes.remove_axis(value.shape, 0)
@@ -238,7 +240,9 @@ class ExpressionEvaluator:
             return self.divide(left, right, node, left_expr)
         if isinstance(operator, (cst.Multiply, cst.MultiplyAssign)):
             return self.multiply(left, right)
-        if isinstance(operator, (cst.Add, cst.Subtract, cst.AddAssign, cst.SubtractAssign)):
+        if isinstance(operator, (cst.Add, cst.AddAssign)):
+            return self.mixed(self.add(left, right), ((left_expr, left), (right_expr, right)), node)
+        if isinstance(operator, (cst.Subtract, cst.SubtractAssign)):
             return self.add(left, right)
         if isinstance(operator, (cst.Power, cst.PowerAssign)):
             return self.power(left, literal_float(right_expr))
@@ -270,6 +274,14 @@ class ExpressionEvaluator:
         if left.kind is Kind.NORM and right.kind is Kind.UNKNOWN:
             return left
         return UNKNOWN
+
+    def mixed(self, result: Value, operands: tuple, node: cst.CSTNode) -> Value:
+        """``result`` marked as a mix when its operands are raw features of different encoders."""
+        raw = [(expression, value) for expression, value in operands if value.kind is Kind.RAW and value.origin]
+        encoders = {self.encoder_key(value.origin) for _, value in raw}
+        if result.is_feature and len(raw) == len(operands) and len(encoders) > 1:
+            return result.but(mix=Mix(node, tuple(raw)))
+        return result
 
     @staticmethod
     def add(left: Value, right: Value) -> Value:

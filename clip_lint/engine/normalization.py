@@ -138,7 +138,9 @@ class Normalization:
         frame.env[key] = value.but(kind=Kind.UNIT)
         frame.inplace.add(key)
 
-    def reduce(self, value: Value, axis_arg: Optional[cst.Arg], keep_arg: Optional[cst.Arg]) -> Value:
+    def reduce(
+        self, value: Value, axis_arg: Optional[cst.Arg], keep_arg: Optional[cst.Arg], node: Optional[cst.CSTNode] = None
+    ) -> Value:
         if value.kind not in (Kind.RAW, Kind.UNIT, Kind.POOLED):
             return UNKNOWN
         axis = axis_of(axis_arg)
@@ -151,7 +153,10 @@ class Normalization:
             return UNKNOWN  # reduced over the features themselves
         over_one_vector = value.rank is not None and shapes.position(value.rank, axis) - value.rank in value.ones
         kind = value.kind if value.kind is Kind.RAW or over_one_vector else Kind.POOLED
-        return value.with_shape(shape, kind=kind, binding=None)
+        reduced = value.with_shape(shape, kind=kind, binding=None, sources=())
+        if value.sources and node is not None:  # a mean or sum over raw features of several calls
+            reduced = self.mixed(reduced, tuple((source.origin.node, source) for source in value.sources), node)
+        return reduced
 
     def combine(self, container: Value, rank_change: Optional[int], library: str, axis: int = 0) -> Value:
         if container.is_feature:
@@ -167,4 +172,6 @@ class Normalization:
         elif element.rank is not None:  # joined along an axis: it is no longer of size 1
             joined = shapes.position(element.rank, 0 if rank_change is None else axis) - element.rank
             shape = (shape[0], shape[1], shape[2] - {joined})
+            if joined == element.feature_axis:
+                element = element.but(sources=())  # features side by side (a probe's input), not a mix
         return element.with_shape(shape, library=library, binding=None)

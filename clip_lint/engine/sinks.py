@@ -15,6 +15,7 @@ from clip_lint.engine.values import (
     ANY_AXIS,
     UNKNOWN,
     Kind,
+    Mix,
     Value,
 )
 from clip_lint.locator import children_in_source_order
@@ -45,6 +46,9 @@ class SinkChecker:
         """One finding per sink, naming every operand that is not unit (and fixing exactly those)."""
         if any(value.kind is Kind.PARAMETER for _, value in operands):
             return
+        for _, value in operands:
+            if value.mix is not None and value.is_feature:
+                self.report_mix(value.mix, op)
         bad: List[Tuple[cst.CSTNode, Value]] = []
         names: List[str] = []
         for expression, value in operands:
@@ -73,6 +77,21 @@ class SinkChecker:
         )
         name = self.describe(expression, value)
         self.report(Pending(code, node, value, name, op=op, fix_plan=fix, operands=named))
+
+    def report_mix(self, mix: Mix, op: str) -> None:
+        """CLN005 where different encoders' raw features were mixed; its fix normalizes each one."""
+        named = tuple(
+            (self.describe(expression, value), value, self.named_feature_axis(expression, value))
+            for expression, value in mix.operands
+        )
+        plans: List[Optional[tuple]] = []
+        for expression, value in mix.operands:
+            plan = self.sink_fix_plan(expression, value)
+            if plan is None or plan not in plans:
+                plans.append(plan)
+        fix = ("all", tuple(plans)) if None not in plans else None
+        first_name, first_value, _ = named[0]
+        self.report(Pending("CLN005", mix.node, first_value, first_name, op=op, fix_plan=fix, operands=named))
 
     def sink_fix_plan(self, expression: cst.CSTNode, value: Value) -> Optional[tuple]:
         if value.binding is not None:

@@ -55,6 +55,19 @@ class Binding:
         self.feature_axis = feature_axis  # of the value as bound, which a fix normalizes
 
 
+class Mix:
+    """Where raw features of different encoders were added or averaged together (CLN005).
+
+    Kept on the value that results, normalized or not, until it reaches a similarity op.
+    """
+
+    __slots__ = ("node", "operands")
+
+    def __init__(self, node: cst.CSTNode, operands: Tuple[Tuple[cst.CSTNode, "Value"], ...]) -> None:
+        self.node = node
+        self.operands = operands  # (expression, value) of each raw operand, for names and fixes
+
+
 @dataclass(frozen=True)
 class Value:
     """An abstract value. Fields other than ``kind`` matter only for some kinds."""
@@ -71,6 +84,8 @@ class Value:
     keepdim: bool = False  # NORM
     tag: str = ""  # MODEL/OUTPUT: "projection" | "normalizing"; RAW: "output-object"; NORM: its stage
     norm_call: Optional[cst.CSTNode] = None  # NORM: the call that computed it, for fixes
+    mix: Optional[Mix] = None  # features: a mix of different encoders' raw features it comes from
+    sources: Tuple["Value", ...] = ()  # RAW container elements: the raw values of different calls in it
 
     @property
     def is_feature(self) -> bool:
@@ -127,7 +142,23 @@ def merge(first: Value, second: Value) -> Value:
         binding=binding,
         library=library,
         origin=first.origin or second.origin,
+        mix=first.mix or second.mix,
+        sources=first.sources if first.sources is second.sources else (),
     )
+
+
+def gather(first: Value, second: Value) -> Value:
+    """Join two elements of one container: raw features of different calls are both in it."""
+    merged = merge(first, second)
+    if merged.kind is not Kind.RAW or first.kind is not Kind.RAW or second.kind is not Kind.RAW:
+        return merged
+    if first.origin is None or second.origin is None or first.origin is second.origin:
+        return merged
+    sources = list(first.sources or (first,))
+    for source in second.sources or (second,):
+        if all(source.origin is not known.origin for known in sources):
+            sources.append(source)
+    return merged.but(sources=tuple(sources))
 
 
 def merge_envs(first: dict, second: dict) -> dict:
