@@ -121,10 +121,13 @@ def _blank(line: str, as_pass: bool) -> str:
 class _Block:
     """One body (the module's or a class's) and the decision for each definition in it."""
 
-    def __init__(self, body: List[ast.stmt], lines: List[str], pattern: Pattern[str]) -> None:
+    def __init__(
+        self, body: List[ast.stmt], lines: List[str], pattern: Pattern[str], outer_names: Set[str] = frozenset()
+    ) -> None:
         self.body = body
         self.lines = lines
         self.pattern = pattern
+        self.outer_names = outer_names  # kept definitions around a class: calling one makes a method relevant
         self.spans = [self.span(statement) for statement in body]
         self.texts: Dict[int, str] = {}
 
@@ -149,14 +152,19 @@ class _Block:
                 candidates.append(index)
             else:
                 kept_text.append(self.text(index))
-        relevant = [i for i in candidates if self.pattern.search(self.text(i))]
+        relevant = [
+            i for i in candidates
+            if self.pattern.search(self.text(i)) or set(CALLED_NAME.findall(self.text(i))) & self.outer_names
+        ]
         kept = self.close_over_links(relevant, candidates, "".join(kept_text), in_class)
+        kept_names = self.outer_names | {self.body[i].name for i in kept}  # type: ignore[attr-defined]
         spans: List[Tuple[int, int, bool]] = []
         for index in candidates:
             statement = self.body[index]
             if index in kept:
                 if isinstance(statement, ast.ClassDef):
-                    spans += _Block(statement.body, self.lines, self.pattern).blanked_spans(in_class=True)
+                    block = _Block(statement.body, self.lines, self.pattern, kept_names)
+                    spans += block.blanked_spans(in_class=True)
                 continue
             start, end = self.spans[index]
             spans.append((start, end, in_class))
