@@ -287,8 +287,8 @@ class ExpressionEvaluator:
     def add(left: Value, right: Value) -> Value:
         if left.is_feature and right.is_feature:
             kinds = {left.kind, right.kind}
-            if Kind.RAW in kinds:
-                return left if left.kind is Kind.RAW else right
+            if Kind.RAW in kinds:  # a sum is no one name's value: a fix can't normalize it at a binding
+                return (left if left.kind is Kind.RAW else right).but(binding=None)
             if Kind.REPORTED in kinds:
                 return left.but(kind=Kind.REPORTED)
             return left.but(kind=Kind.POOLED, binding=None)
