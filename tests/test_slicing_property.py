@@ -88,8 +88,14 @@ def programs(draw: st.DrawFn) -> str:
     middle = draw(st.lists(st.sampled_from(MAIN_LINES), max_size=4))
     sink = draw(st.sampled_from(MAIN_LINES[6:9] + MAIN_LINES[11:]))
     main = [line.format(g=draw(names)) for line in sources + middle + [sink]]
-    if draw(st.booleans()):
+    layout = draw(st.sampled_from(["module", "function", "main guard", "nested"]))
+    if layout == "function":
         blocks.append("def main(model, images, tokens):\n" + "\n".join("    " + line for line in main))
+    elif layout == "main guard":
+        blocks.append('if __name__ == "__main__":\n' + "\n".join("    " + line for line in main))
+    elif layout == "nested":
+        inner = "\n".join("        " + line for line in main)
+        blocks.append(f"def outer(model, images, tokens):\n    def inner():\n{inner}\n    return inner()")
     else:
         blocks.append("\n".join(main))
     return "\n\n\n".join(blocks) + "\n"
