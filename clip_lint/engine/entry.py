@@ -12,6 +12,7 @@ from clip_lint import facts
 from clip_lint.engine.analyzer import DEFAULT_OPTIONS, Analyzer
 from clip_lint.engine.imports import scan_imports
 from clip_lint.findings import Finding
+from clip_lint.indentation import Reindented, expand_indentation
 from clip_lint.options import AnalysisOptions
 from clip_lint.slicing import slice_source
 
@@ -19,10 +20,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from clip_lint.engine.project import Project
 
 
-#: Text that compares or normalizes (narrower than the slicer's test): a module that never
+#: Text that may compare or normalize (a decorator's @ passes too: the ast check after it is exact): a module that never
 #: names an encoder is parsed only with one of these and an import that leads to features.
 COMPARISON = re.compile(
-    r"(?m)^[ \t]*[^@\s#].*@|matmul|einsum|\bmm\(|bmm\(|\bdot\(|\binner\(|tensordot|\bnorm\s*\(|normalize"
+    r"@|matmul|einsum|\bmm\(|bmm\(|\bdot\(|\binner\(|tensordot|\bnorm\s*\(|normalize"
 )
 
 
@@ -54,14 +55,16 @@ def analyze_source(
     options: AnalysisOptions = DEFAULT_OPTIONS,
     *,
     use_gate: bool = True,
+    use_slicing: bool = True,
     tree: Optional[ast.Module] = None,
 ) -> List[Finding]:
     """Check one module's source on its own. Never raises: failures become a CLN900 finding.
 
     ``tree`` is the module's ``ast``, when the caller has it (flake8 does); it lets the
-    engine skip the definitions that can't matter before the libcst parse.
+    engine skip the definitions that can't matter before the libcst parse. ``use_slicing``
+    turns that skipping off (the findings are the same either way; tests compare them).
     """
-    findings, _ = _analyze(source, options, use_gate, tree, None, None)
+    findings, _ = _analyze(source, options, use_gate, tree, None, None, use_slicing)
     return findings
 
 
@@ -86,6 +89,7 @@ def _analyze(
     tree: Optional[ast.Module],
     project: Optional["Project"],
     path: Optional[str],
+    use_slicing: bool = True,
 ) -> Tuple[List[Finding], Dict[str, Set[str]]]:
     imported_names: Tuple[str, ...] = ()
     hands_features = False
@@ -100,20 +104,28 @@ def _analyze(
     if gated and tree is not None and not compares(tree):
         return [], {}
     text = source
-    if tree is not None:
+    if tree is not None and use_slicing:
         sliced = slice_source(source, tree, options.extra_encoders, imported_names)
         if sliced is None:
             return [], {}
         if sliced is not source:
             text, tree = sliced, None  # the tree no longer matches the text
     # Where ast fails, libcst may still parse it (newer syntax than this Python's).
+    reindented: Optional[Reindented] = None
     try:
         module = cst.parse_module(text)
     except Exception as error:  # ParserSyntaxError, RecursionError, and a few others on odd input
-        return [_parse_failure(error, syntax_error, text)], {}
+        # Tabs or form feeds in indentation that Python accepts: parse it as Python reads it.
+        reindented = expand_indentation(text) if syntax_error is None else None
+        module = _parse_or_none(reindented.text) if reindented is not None else None
+        if module is None:
+            return [_parse_failure(error, syntax_error, text)], {}
+        text, tree = module.code, None
     analyzer = Analyzer(module, options, text, tree, project, path)
     try:
         findings = analyzer.run()
+        if reindented is not None:
+            findings = [reindented.finding(f) for f in findings]
     except RecursionError:
         findings = [_cannot_analyse("the code nests too deeply to analyse")]
     except Exception as error:  # never crash the host linter
@@ -154,6 +166,13 @@ def project_imports(
                 names.append(local)
             hands_features = hands_features or features
     return tuple(sorted(set(names))), hands_features
+
+
+def _parse_or_none(text: str) -> Optional[cst.Module]:
+    try:
+        return cst.parse_module(text)
+    except Exception:  # the same failures as above
+        return None
 
 
 def _parse_ast(source: str) -> Tuple[Optional[ast.Module], Optional[SyntaxError]]:
