@@ -24,6 +24,20 @@ class Rule:
     options: str
     fix_safety: str
     references: Tuple[str, ...] = ()
+    summary: str = ""  # one line for listings and SARIF; default: the first sentence of what_it_does
+
+    @property
+    def short_description(self) -> str:
+        if self.summary:
+            return self.summary
+        first = self.what_it_does.split(". ")[0].rstrip(".")
+        return first + "."
+
+    @property
+    def anchor(self) -> str:
+        """The GitHub anchor of the rule's README section (``### CODE (name)``)."""
+        heading = f"{self.code} ({self.name})".lower()
+        return "".join(ch for ch in heading if ch.isalnum() or ch in "- ").replace(" ", "-")
 
 
 _REFERENCES = (
@@ -38,6 +52,7 @@ RULES: Dict[str, Rule] = {
         Rule(
             code="CLN001",
             name="unnormalized-features-in-similarity",
+            summary="An encoder output reaches a similarity op without L2 normalization along the feature dim.",
             message=(
                 "'{name}' (from {encoder}, line {line}) reaches '{op}' without L2 normalization; "
                 "use F.normalize({name}, dim={feature_dim}) or divide by .norm(dim={feature_dim}, keepdim=True)"
@@ -94,6 +109,7 @@ RULES: Dict[str, Rule] = {
         Rule(
             code="CLN002",
             name="normalized-over-wrong-axis",
+            summary="Features normalized over the wrong axis (dim=0 of a [B, D] batch) or over no axis.",
             message=(
                 "'{name}' (from {encoder}, line {line}) is normalized over {detail}; "
                 "normalize each vector over the feature dim: dim={feature_dim}"
@@ -129,6 +145,7 @@ RULES: Dict[str, Rule] = {
         Rule(
             code="CLN003",
             name="norm-without-keepdim",
+            summary="Features divided by a norm without keepdim=True, which broadcasts across the wrong axis.",
             message=(
                 "'{name}' (from {encoder}, line {line}) is divided by a norm without keepdim=True, "
                 "which broadcasts across the wrong axis; use .norm(dim={feature_dim}, keepdim=True)"
@@ -158,6 +175,7 @@ RULES: Dict[str, Rule] = {
         Rule(
             code="CLN004",
             name="pooled-features-not-renormalized",
+            summary="A mean or sum of normalized embeddings reaches a similarity op without re-normalization.",
             message=(
                 "'{name}' is a mean or sum of normalized embeddings (from {encoder}, line {line}) "
                 "and reaches '{op}' without re-normalization; divide it by its norm (dim={feature_dim}) after pooling"
@@ -197,6 +215,7 @@ RULES: Dict[str, Rule] = {
         Rule(
             code="CLN900",
             name="cannot-analyse",
+            summary="The file could not be analysed (unreadable, undecodable, or libcst cannot parse it).",
             message="clip-lint could not analyse this file: {reason}",
             fix_title="",
             what_it_does=(

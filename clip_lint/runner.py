@@ -15,7 +15,7 @@ from clip_lint.documents import NOTEBOOK, PYTHON, CodeLine, Document, Problem, l
 from clip_lint.findings import Finding
 from clip_lint.fixer import is_applicable, plan_round, unified_diff
 from clip_lint.options import AnalysisOptions
-from clip_lint.selection import is_enabled, is_suppressed
+from clip_lint.selection import has_file_noqa, is_enabled, is_suppressed
 
 PARSE_ERROR = "CLN900"
 MAX_FIX_ROUNDS = 5
@@ -51,6 +51,7 @@ class Reported:
     fix_title: Optional[str] = None
     fix_safe: Optional[bool] = None
     fixable: bool = False
+    source: str = ""  # the line as the user sees it (in a notebook: the cell's line), for --show-source
 
 
 @dataclass
@@ -200,6 +201,8 @@ def _visible(document: Document, settings: Settings) -> List[Located]:
         if not _enabled(PARSE_ERROR, settings):
             return []
         return [(Finding(PARSE_ERROR, problem.line, problem.col, _cannot_analyse_message(problem.message)), ())]
+    if has_file_noqa([document.text] if document.kind == PYTHON else [s.text for s in document.segments]):
+        return []  # "# flake8: noqa" / "# clip-lint: noqa" exempts the whole file, as in flake8
     return [
         (finding, lines)
         for finding, lines in analyse(document, settings.analysis)
@@ -231,7 +234,15 @@ def _report(document: Document, located: Located, settings: Settings) -> Reporte
         fix_title=fix.title if fix else None,
         fix_safe=fix.safe if fix else None,
         fixable=is_applicable(fix, settings.unsafe_fixes),
+        source=_source_line(finding, lines),
     )
+
+
+def _source_line(finding: Finding, lines: Sequence[CodeLine]) -> str:
+    if not 1 <= finding.line <= len(lines):
+        return ""
+    origin = lines[finding.line - 1]
+    return " " * origin.col_offset + origin.text
 
 
 def _locate(document: Document, finding: Finding, lines: Sequence[CodeLine]) -> Tuple[int, int, Optional[int], int]:

@@ -318,7 +318,7 @@ def test_stdin_fix_prints_the_fixed_code(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert result.stdout != BUGGY
     assert run_cli("-", cwd=tmp_path, input=result.stdout).returncode == 0
-    assert "fixed 1 finding" in result.stderr
+    assert result.stderr == "Fixed 1 finding in 1 file (0 left).\n"
 
 
 # --- parallel workers -----------------------------------------------------------------------
