@@ -276,7 +276,9 @@ def _sarif_result(result: FileResult, finding: Reported, rule_index: Dict[str, i
         "ruleId": finding.code,
         "level": "error",
         "message": {"text": message},
-        "locations": [{"physicalLocation": {"artifactLocation": artifact_location(result.path, root), "region": region}}],
+        "locations": [
+            {"physicalLocation": {"artifactLocation": artifact_location(result.path, root), "region": region}}
+        ],
     }
     if finding.code in rule_index:
         record["ruleIndex"] = rule_index[finding.code]
