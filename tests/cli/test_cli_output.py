@@ -13,7 +13,7 @@ from typing import Dict, Optional, Tuple
 
 import pytest
 
-from cli_helpers import BUGGY, CLEAN, CLI, run_cli, run_json
+from cli_helpers import BUGGY, CLEAN, CLI, run_cli
 
 TWO_BUGS = """\
 image_features = model.encode_image(images)
