@@ -93,9 +93,10 @@ RULES: Dict[str, Rule] = {
                 "logits = 100.0 * image_features @ text_features.T\n"
             ),
             options=(
-                "`--clip-encoders` (flake8) / `encoders` (`[tool.clip-lint]`): extra method names "
-                "that return raw features. `--clip-normalizers` / `normalizers`: extra function "
-                "names that normalize their argument."
+                "`extra-encoders`: extra method names that return raw features; `extra-normalizers`: "
+                "extra function names that normalize their argument. Both front ends read them from "
+                "`[tool.clip-lint]`, and as `clip-encoders` / `clip-normalizers` from `[flake8]` "
+                "(see the configuration table)."
             ),
             fix_safety=(
                 "Inserts `x = x / x.norm(dim=-1, keepdim=True)` after the assignment that produced "
