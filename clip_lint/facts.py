@@ -1,7 +1,7 @@
 """Domain knowledge about CLIP code, as plain data the engine reads.
 
 To support a new encoder, normalizer spelling or similarity op, add a row here (and a
-fixture under ``fixtures/``). The engine in ``engine.py`` holds no names of its own.
+fixture under ``fixtures/``). The engine (``clip_lint/engine/``) holds no names of its own.
 
 Function names are fully qualified after import aliases are resolved (``F.normalize``
 becomes ``torch.nn.functional.normalize``); method names are bare.

@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 import libcst as cst
 
 from clip_lint import facts
+from clip_lint.engine.syntax import dotted_name, find_arg
 from clip_lint.findings import Finding, Fix, TextEdit
-from clip_lint.rules import RULES, format_message
 from clip_lint.locator import Locator
+from clip_lint.rules import RULES, format_message
 
 if TYPE_CHECKING:  # pragma: no cover
-    from clip_lint.engine import Analyzer, Pending
+    from clip_lint.engine.analyzer import Analyzer
+    from clip_lint.engine.frames import Pending
 
 
 def build_findings(analyzer: "Analyzer", pendings: List["Pending"]) -> List[Finding]:
@@ -129,7 +131,6 @@ class FixBuilder:
 
     def signature_of(self, call: cst.Call) -> Optional[Tuple[Optional[int], str, str, bool]]:
         """(axis position, axis keyword, keepdim keyword, called as a method) for a norm call."""
-        from clip_lint.engine import dotted_name
 
         name = dotted_name(call.func)
         qualified = self.analyzer.qualify(name) if name else None
@@ -195,7 +196,6 @@ def set_argument(
 
     ``position`` counts the input as argument 0; a method call's receiver is its input.
     """
-    from clip_lint.engine import find_arg
 
     in_call = None if position is None else position - (1 if is_method else 0)
     existing = find_arg(call, in_call, (keyword,))

@@ -1,0 +1,146 @@
+"""The analyzer: one object per module, composed of the stages of the analysis.
+
+Each stage is a mixin in its own file: statements, expressions, calls, normalization,
+sinks and inlining. This file holds the driver and the reporting of findings.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Dict, List, Optional, Sequence, Set, Tuple
+
+import libcst as cst
+
+from clip_lint import facts
+from clip_lint.engine.calls import CallEvaluator
+from clip_lint.engine.expressions import ExpressionEvaluator
+from clip_lint.engine.frames import ClassInfo, Frame, Pending
+from clip_lint.engine.inlining import InlineBudget, Inliner, InlineSummary
+from clip_lint.engine.normalization import Normalization
+from clip_lint.engine.sinks import SinkChecker
+from clip_lint.engine.statements import StatementRunner
+from clip_lint.engine.values import Binding, Value
+from clip_lint.findings import Finding
+from clip_lint.options import AnalysisOptions
+
+DEFAULT_OPTIONS = AnalysisOptions()
+
+
+class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalization, SinkChecker, Inliner):
+    """Runs one module. Create one per module; call ``run()`` once."""
+
+    def __init__(
+        self,
+        module: cst.Module,
+        options: AnalysisOptions = DEFAULT_OPTIONS,
+        text: Optional[str] = None,
+        tree: Optional[ast.Module] = None,
+    ) -> None:
+        self.module = module
+        self.text = module.code if text is None else text
+        self.tree = tree
+        self.encoders = facts.ENCODER_METHODS | frozenset(options.extra_encoders)
+        self.extra_normalizers = frozenset(options.extra_normalizers)
+        self.aliases: Dict[str, str] = dict(facts.DEFAULT_ALIASES)
+        self.imported: Dict[str, str] = {}
+        self.functions: Dict[str, cst.FunctionDef] = {}
+        self.classes: Dict[str, ClassInfo] = {}
+        self.pending: Dict[Tuple[str, int], Pending] = {}
+        self.deferred: Dict[int, Tuple[cst.CSTNode, Pending, str]] = {}
+        self.escaped: Set[Binding] = set()  # the objects themselves: an id() can be reused once freed
+        self.escape_log: List[Binding] = []  # the same, in order: a memoized call replays its part
+        self.report_attempts = 0  # reports made or muted: a call that made none can be memoized
+        self.inline_memo: Dict[tuple, InlineSummary] = {}
+        self.mute = 0
+        self.call_stack: List[Tuple[cst.FunctionDef, cst.Call]] = []
+        self.current_line: Optional[cst.CSTNode] = None
+        self.module_frame = Frame(env={})
+        # The top-level statement being run, and where each node a report may locate lives:
+        # the locator then indexes only those statements.
+        self.top_statement: Optional[cst.CSTNode] = None
+        self.top_of_definition: Dict[int, cst.CSTNode] = {}
+        self.top_of_node: Dict[int, cst.CSTNode] = {}
+        self.budget = InlineBudget()
+
+    def run(self) -> List[Finding]:
+        self.collect_definitions(self.module.body)
+        self.budget.start_module()
+        for statement in self.module.body:
+            self.top_statement = statement
+            self.budget.start_unit()
+            self.run_statement(statement, self.module_frame)
+        self.settle_deferred()
+        if not self.pending:
+            return []
+        from clip_lint.positions import build_findings
+
+        return build_findings(self, list(self.pending.values()))
+
+    def collect_definitions(self, body: Sequence[cst.CSTNode]) -> None:
+        for statement in body:
+            if isinstance(statement, cst.FunctionDef):
+                self.functions[statement.name.value] = statement
+                self.top_of_definition[id(statement)] = statement
+            elif isinstance(statement, cst.ClassDef):
+                methods = {
+                    item.name.value: item
+                    for item in statement.body.body
+                    if isinstance(item, cst.FunctionDef)
+                }
+                self.classes[statement.name.value] = ClassInfo(methods)
+                for method in methods.values():
+                    self.top_of_definition[id(method)] = statement
+
+    def settle_deferred(self) -> None:
+        """Sink findings inside called helpers move to the call site, unless reported there."""
+        direct = {key[1] for key in self.pending}
+        for call_id, (call, pending, function_name) in self.deferred.items():
+            if id(pending.node) in direct:
+                continue
+            moved = Pending(
+                pending.code,
+                call,
+                pending.subject,
+                pending.name,
+                op=f"{pending.op}' in '{function_name}()",
+                fix_plan=pending.fix_plan,
+            )
+            self.pending.setdefault(("sink", call_id), moved)
+
+    def remember(self, node: Optional[cst.CSTNode]) -> None:
+        """Note the top-level statement a node lives in, for the locator."""
+        if node is not None and self.top_statement is not None:
+            self.top_of_node.setdefault(id(node), self.top_statement)
+
+    def report(self, pending: Pending) -> None:
+        self.report_attempts += 1
+        if self.mute:
+            return
+        self.remember(pending.node)
+        if pending.fix_plan and pending.fix_plan[0] == "fix-norm":
+            self.remember(pending.fix_plan[1])
+        is_sink = pending.code in ("CLN001", "CLN004")
+        if is_sink and self.call_stack:
+            function, call = self.call_stack[0]
+            self.deferred.setdefault(id(call), (call, pending, function.name.value))
+            return
+        key = ("sink" if is_sink else pending.code, id(pending.node))
+        self.pending.setdefault(key, pending)
+
+    def describe(self, expression: cst.CSTNode, value: Value) -> str:
+        if value.binding is not None:
+            return value.binding.target
+        base = expression
+        while True:
+            if isinstance(base, cst.Attribute) and base.attr.value in facts.PASSTHROUGH_ATTRIBUTES:
+                base = base.value
+            elif (
+                isinstance(base, cst.Call)
+                and isinstance(base.func, cst.Attribute)
+                and base.func.attr.value in facts.PASSTHROUGH_METHODS
+            ):
+                base = base.func.value
+            else:
+                break
+        text = " ".join(self.module.code_for_node(base).split())
+        return text if len(text) <= 60 else text[:57] + "..."

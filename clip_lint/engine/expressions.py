@@ -1,0 +1,267 @@
+"""Expressions: names, attributes, indexing, containers and operators give abstract values."""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import libcst as cst
+
+from clip_lint import facts
+from clip_lint.engine import shapes
+from clip_lint.engine.frames import Frame
+from clip_lint.engine.syntax import (
+    dotted_name,
+    is_none,
+    literal_float,
+    literal_int,
+)
+from clip_lint.engine.values import (
+    BOTTOM,
+    UNKNOWN,
+    Kind,
+    Origin,
+    Value,
+    merge,
+)
+from clip_lint.locator import children_in_source_order
+
+
+class ExpressionEvaluator:
+    """Evaluates expressions to abstract values (a mixin of ``Analyzer``)."""
+
+    def eval(self, node: Optional[cst.CSTNode], frame: Frame) -> Value:
+        if node is None:
+            return UNKNOWN
+        handler = getattr(self, "eval_" + type(node).__name__, None)
+        if handler is not None:
+            return handler(node, frame)
+        self.visit_children(node, frame)
+        return UNKNOWN
+
+    def visit_children(self, node: cst.CSTNode, frame: Frame) -> None:
+        """Evaluate every expression below a node we don't model, for the sinks in it."""
+        for child in children_in_source_order(node):
+            if isinstance(child, cst.BaseExpression):
+                self.eval(child, frame)
+            elif isinstance(child, cst.BaseSuite):
+                self.run_block(child, frame)
+            elif isinstance(child, (cst.BaseCompoundStatement, cst.SimpleStatementLine)):
+                self.run_statement(child, frame)
+            else:
+                self.visit_children(child, frame)
+
+    def eval_Name(self, node: cst.Name, frame: Frame) -> Value:
+        if node.value == "None":
+            return BOTTOM
+        return frame.env.get(node.value, UNKNOWN)
+
+    def eval_Attribute(self, node: cst.Attribute, frame: Frame) -> Value:
+        key = dotted_name(node)
+        if key is not None and key in frame.env:
+            return frame.env[key]
+        base = self.eval(node.value, frame)
+        attr = node.attr.value
+        if attr in facts.PASSTHROUGH_ATTRIBUTES and (base.is_feature or base.kind is Kind.PARAMETER):
+            return self.transposed(base, attr, None)
+        if base.kind is Kind.OUTPUT and attr in facts.EMBEDDING_FIELDS:
+            if base.tag == "projection":
+                self.remember(node)
+                return Value(Kind.RAW, rank=2, origin=Origin(attr, node))
+            return Value(Kind.UNIT, rank=2)
+        if base.kind is Kind.RAW and base.tag == "output-object" and attr in facts.FEATURES_OUTPUT_FIELDS:
+            return base.but(tag="", rank=2)
+        if attr in facts.PARAMETER_ATTRIBUTES:
+            return Value(Kind.PARAMETER)
+        return UNKNOWN
+
+    def eval_Subscript(self, node: cst.Subscript, frame: Frame) -> Value:
+        base = self.eval(node.value, frame)
+        for element in node.slice:
+            self.visit_children(element, frame)
+        if base.kind is Kind.CONTAINER:
+            return base.parts[0]
+        if base.kind is Kind.TUPLE:
+            index = literal_int(node.slice[0].slice.value) if isinstance(node.slice[0].slice, cst.Index) else None
+            if index is not None and -len(base.parts) <= index < len(base.parts):
+                return base.parts[index]
+            return UNKNOWN
+        if base.kind is Kind.NORM:
+            adds_axis = any(
+                isinstance(e.slice, cst.Index) and is_none(e.slice.value) for e in node.slice
+            )
+            return base.but(keepdim=True) if adds_axis else base
+        if base.kind is Kind.PARAMETER:
+            return base
+        if not base.is_feature:
+            return UNKNOWN
+        if base.tag == "output-object":
+            return base.but(tag="", rank=None)
+        shape = self.indexed_shape((base.rank, base.feature_axis), node.slice)
+        if shape is None:
+            return UNKNOWN  # an integer index into the feature axis: a column, not features
+        return base.but(rank=shape[0], feature_axis=shape[1])
+
+    @staticmethod
+    def indexed_shape(shape: shapes.Shape, elements: Sequence[cst.SubscriptElement]) -> Optional[shapes.Shape]:
+        axis = 0
+        for element in elements:
+            index = element.slice
+            if isinstance(index, cst.Slice):
+                axis += 1
+            elif is_none(index.value):
+                shape = shapes.insert_axis(shape, axis)
+                axis += 1
+            elif literal_int(index.value) is not None:
+                removed = shapes.remove_axis(shape, axis)
+                if removed is None:
+                    return None
+                shape = removed
+            else:
+                return None, shape[1]  # a tensor or ellipsis index: the rank is unknown
+        return shape
+
+    def eval_NamedExpr(self, node: cst.NamedExpr, frame: Frame) -> Value:
+        value = self.eval(node.value, frame)
+        self.assign(node.target, value, frame)
+        return value
+
+    def eval_Tuple(self, node: cst.Tuple, frame: Frame) -> Value:
+        return Value(Kind.TUPLE, parts=tuple(self.eval_element(e, frame) for e in node.elements))
+
+    def eval_List(self, node: cst.List, frame: Frame) -> Value:
+        element = BOTTOM
+        for item in node.elements:
+            element = merge(element, self.eval_element(item, frame))
+        return Value(Kind.CONTAINER, parts=(element,))
+
+    def eval_element(self, element: cst.BaseElement, frame: Frame) -> Value:
+        value = self.eval(element.value, frame)
+        if isinstance(element, cst.StarredElement):
+            return self.element_of(value)
+        return value
+
+    def eval_comprehension(self, node: cst.CSTNode, frame: Frame) -> Value:
+        inner = Frame(env=dict(frame.env), class_info=frame.class_info)
+        comp = node.for_in
+        while comp is not None:
+            element = self.element_of(self.eval(comp.iter, inner))
+            self.assign(comp.target, element, inner)
+            for condition in comp.ifs:
+                self.eval(condition.test, inner)
+            comp = comp.inner_for_in
+        if isinstance(node, cst.DictComp):
+            self.eval(node.key, inner)
+            self.eval(node.value, inner)
+            return UNKNOWN
+        return Value(Kind.CONTAINER, parts=(self.eval(node.elt, inner),))
+
+    eval_ListComp = eval_comprehension
+
+    eval_GeneratorExp = eval_comprehension
+
+    eval_SetComp = eval_comprehension
+
+    eval_DictComp = eval_comprehension
+
+    def eval_IfExp(self, node: cst.IfExp, frame: Frame) -> Value:
+        self.eval(node.test, frame)
+        return merge(self.eval(node.body, frame), self.eval(node.orelse, frame))
+
+    def eval_Lambda(self, node: cst.Lambda, frame: Frame) -> Value:
+        return UNKNOWN
+
+    def eval_Await(self, node: cst.Await, frame: Frame) -> Value:
+        return self.eval(node.expression, frame)
+
+    def element_of(self, value: Value) -> Value:
+        """What iterating over a value gives."""
+        if value.kind is Kind.CONTAINER:
+            return value.parts[0]
+        if value.kind is Kind.TUPLE:
+            element = BOTTOM
+            for part in value.parts:
+                element = merge(element, part)
+            return element
+        if value.is_feature and value.rank is not None and value.rank >= 2:
+            shape = shapes.remove_axis((value.rank, value.feature_axis), 0)
+            if shape is not None:
+                return value.but(rank=shape[0], feature_axis=shape[1], binding=None)
+        return UNKNOWN
+
+    def eval_BinaryOperation(self, node: cst.BinaryOperation, frame: Frame) -> Value:
+        left = self.eval(node.left, frame)
+        right = self.eval(node.right, frame)
+        return self.apply_operator(node.operator, left, right, node, node.left, node.right)
+
+    def apply_operator(
+        self,
+        operator: cst.CSTNode,
+        left: Value,
+        right: Value,
+        node: cst.CSTNode,
+        left_expr: cst.CSTNode,
+        right_expr: cst.CSTNode,
+    ) -> Value:
+        """``left <op> right``, for binary operators and augmented assignments alike."""
+        if isinstance(operator, (cst.MatrixMultiply, cst.MatrixMultiplyAssign)):
+            self.check_sink(node, "@", [(left_expr, left), (right_expr, right)])
+            return UNKNOWN
+        if isinstance(operator, (cst.Divide, cst.DivideAssign)):
+            return self.divide(left, right, node, left_expr)
+        if isinstance(operator, (cst.Multiply, cst.MultiplyAssign)):
+            return self.multiply(left, right)
+        if isinstance(operator, (cst.Add, cst.Subtract, cst.AddAssign, cst.SubtractAssign)):
+            return self.add(left, right)
+        if isinstance(operator, (cst.Power, cst.PowerAssign)):
+            return self.power(left, literal_float(right_expr))
+        return UNKNOWN
+
+    def eval_UnaryOperation(self, node: cst.UnaryOperation, frame: Frame) -> Value:
+        value = self.eval(node.expression, frame)
+        if isinstance(node.operator, cst.Minus) and value.is_feature:
+            return value
+        return UNKNOWN
+
+    def divide(self, left: Value, right: Value, node: cst.CSTNode, left_expr: cst.CSTNode) -> Value:
+        if right.kind is Kind.NORM and right.tag == "norm":
+            return self.normalize(left, right.axis, right.keepdim, node, left_expr, right.norm_call, True)
+        if left.is_feature and not right.is_feature and right.kind is not Kind.NORM:
+            return left
+        return UNKNOWN
+
+    @staticmethod
+    def multiply(left: Value, right: Value) -> Value:
+        if left.is_feature and right.is_feature:
+            if left.binding is not None and left.binding is right.binding:
+                return Value(Kind.NORM, tag="squares", parts=(left,), rank=left.rank)
+            return Value(Kind.PRODUCT, parts=(left, right), rank=left.rank)
+        if left.is_feature and right.kind is not Kind.NORM:
+            return left
+        if right.is_feature and left.kind is not Kind.NORM:
+            return right
+        if left.kind is Kind.NORM and right.kind is Kind.UNKNOWN:
+            return left
+        return UNKNOWN
+
+    @staticmethod
+    def add(left: Value, right: Value) -> Value:
+        if left.is_feature and right.is_feature:
+            kinds = {left.kind, right.kind}
+            if Kind.RAW in kinds:
+                return left if left.kind is Kind.RAW else right
+            if Kind.REPORTED in kinds:
+                return left.but(kind=Kind.REPORTED)
+            return left.but(kind=Kind.POOLED, binding=None)
+        if left.kind is Kind.NORM and not right.is_feature:
+            return left
+        if right.kind is Kind.NORM and not left.is_feature:
+            return right
+        return UNKNOWN
+
+    @staticmethod
+    def power(base: Value, exponent: Optional[float]) -> Value:
+        if base.is_feature and exponent == 2:
+            return Value(Kind.NORM, tag="squares", parts=(base,), rank=base.rank)
+        if base.kind is Kind.NORM and base.tag == "sum-of-squares" and exponent == 0.5:
+            return base.but(tag="norm")
+        return UNKNOWN

@@ -1,0 +1,41 @@
+"""The analysis's working state: scopes (frames), classes, and findings before positions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Set
+
+import libcst as cst
+
+from clip_lint.engine.values import Value
+
+LOOP_PASSES = 2
+
+
+@dataclass
+class Pending:
+    """A finding before positions are known (positions cost real time: resolved once)."""
+
+    code: str
+    node: cst.CSTNode
+    subject: Value
+    name: str
+    op: str = ""
+    detail: str = ""
+    fix_plan: Optional[tuple] = None
+
+
+@dataclass
+class Frame:
+    """The state of one running scope."""
+
+    env: Dict[str, Value]
+    returns: List[Value] = field(default_factory=list)
+    inplace: Set[str] = field(default_factory=set)
+    class_info: Optional["ClassInfo"] = None
+
+
+@dataclass
+class ClassInfo:
+    methods: Dict[str, cst.FunctionDef]
+    attrs: Dict[str, Value] = field(default_factory=dict)

@@ -1,0 +1,82 @@
+"""Small readers of libcst syntax: dotted names, literals, and call arguments."""
+
+from __future__ import annotations
+
+from typing import List, Optional, Sequence
+
+import libcst as cst
+
+from clip_lint.engine.values import ANY_AXIS
+
+
+def dotted_name(node: cst.CSTNode) -> Optional[str]:
+    """``a.b.c`` for a chain of names and attributes, else None."""
+    parts: List[str] = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if isinstance(node, cst.Name):
+        parts.append(node.value)
+        return ".".join(reversed(parts))
+    return None
+
+
+def literal_int(node: Optional[cst.CSTNode]) -> Optional[int]:
+    if isinstance(node, cst.Integer):
+        return int(node.evaluated_value)
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        inner = literal_int(node.expression)
+        return -inner if inner is not None else None
+    return None
+
+
+def literal_bool(node: Optional[cst.CSTNode]) -> Optional[bool]:
+    if isinstance(node, cst.Name) and node.value in ("True", "False"):
+        return node.value == "True"
+    return None
+
+
+def literal_float(node: Optional[cst.CSTNode]) -> Optional[float]:
+    if isinstance(node, (cst.Integer, cst.Float)):
+        return float(node.evaluated_value)
+    return None
+
+
+def literal_string(node: Optional[cst.CSTNode]) -> Optional[str]:
+    if isinstance(node, cst.SimpleString):
+        value = node.evaluated_value
+        return value if isinstance(value, str) else None
+    return None
+
+
+def find_arg(call: cst.Call, position: Optional[int], keywords: Sequence[str]) -> Optional[cst.Arg]:
+    """The argument at a position (counting positional ones) or with one of the keywords."""
+    positional = [arg for arg in call.args if arg.keyword is None and not arg.star]
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value in keywords:
+            return arg
+    if position is not None and 0 <= position < len(positional):
+        return positional[position]
+    return None
+
+
+def axis_of(arg: Optional[cst.Arg]) -> object:
+    """The axis an argument names: an int, None (no argument), or ANY_AXIS."""
+    if arg is None:
+        return None
+    if isinstance(arg.value, cst.Name) and arg.value.value == "None":
+        return None
+    value = literal_int(arg.value)
+    if value is not None:
+        return value
+    if isinstance(arg.value, (cst.Tuple, cst.List)):
+        return ANY_AXIS
+    return ANY_AXIS
+
+
+def last_component(name: str) -> str:
+    return name.rsplit(".", 1)[-1]
+
+
+def is_none(node: cst.CSTNode) -> bool:
+    return isinstance(node, cst.Name) and node.value == "None"
