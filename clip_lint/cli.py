@@ -247,7 +247,7 @@ def run_checks(
         except (OSError, NotImplementedError, BrokenProcessPool):
             results = []  # no usable process pool here (a sandbox without semaphores): check serially
     if len(results) != len(files):
-        results = []
+        results, progress.done = [], 0
         for path, file_settings in zip(files, settings):
             results.append(worker(path, file_settings))
             progress.advance()
