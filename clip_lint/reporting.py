@@ -226,7 +226,10 @@ def _rule_descriptors() -> List[dict]:
                 "id": code,
                 "name": rule.name,
                 "shortDescription": {"text": rule.short_description},
-                "fullDescription": {"text": rule.what_it_does or rule.short_description},
+                "fullDescription": {
+                    "text": rule.what_it_does.replace("`", "") or rule.short_description,
+                    "markdown": rule.what_it_does or rule.short_description,
+                },
                 "help": {"text": _markdown_to_text(markdown), "markdown": markdown},
                 "helpUri": f"{INFORMATION_URI}#{rule.anchor}",
                 "defaultConfiguration": {"level": "error"},

@@ -3,6 +3,7 @@ found per file from the nearest config above it, as ruff finds it."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -222,3 +223,23 @@ def test_explicit_config_overrides_discovery(tmp_path: Path) -> None:
     write(tmp_path, "sub/b.py", TWO_BUGS)
     assert codes(run_json("sub/b.py", cwd=tmp_path)[1]) == ["CLN003"]
     assert codes(run_json("--config", "pyproject.toml", "sub/b.py", cwd=tmp_path)[1]) == ["CLN001"]
+
+
+def test_the_documented_key_table_is_the_config_key_table() -> None:
+    """docs/cli.md's one table of keys lists exactly the keys, aliases, flake8 keys and flags."""
+    from cli_helpers import REPO
+
+    from clip_lint.options import CONFIG_KEYS
+
+    doc = (REPO / "docs" / "cli.md").read_text(encoding="utf-8")
+    rows = [line for line in doc.splitlines() if line.startswith("| `")]
+    documented = {}
+    for row in rows:
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        names = re.findall(r"`([^`]+)`", cells[0])
+        documented[names[0]] = (tuple(names[1:]), re.findall(r"`([^`]+)`", cells[2]), re.findall(r"`(--[^`]+)`", cells[3]))
+    expected = {
+        key.name: (key.aliases, [key.flake8] if key.flake8 else [], [key.flag] if key.flag else [])
+        for key in CONFIG_KEYS
+    }
+    assert documented == expected

@@ -97,7 +97,8 @@ def test_rule_descriptors_carry_the_rules_docs() -> None:
     for descriptor in driver["rules"]:
         rule = RULES[descriptor["id"]]
         assert descriptor["shortDescription"]["text"] == rule.short_description
-        assert descriptor["fullDescription"]["text"] == rule.what_it_does
+        assert descriptor["fullDescription"]["markdown"] == rule.what_it_does
+        assert "`" not in descriptor["fullDescription"]["text"]
         assert descriptor["help"]["markdown"] == render_rule_markdown(rule.code)
         assert "**" not in descriptor["help"]["text"] and rule.code in descriptor["help"]["text"]
         anchor = descriptor["helpUri"].split("#", 1)[1]
