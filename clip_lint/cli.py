@@ -295,7 +295,7 @@ def _check_stdin(args: argparse.Namespace, per_file: FileSettings, report: TextI
         stream = report if args.output_file else sys.stderr
         stream.write(render(args.format, [result], _view(args, stream, fix_mode=True)))
     elif settings.mode == DIFF:
-        report.write(result.diff)
+        report.write(result.diff if args.quiet < 2 else "")
         if not args.quiet:
             sys.stderr.write(summary_line(Summary.of([result])) + "\n")
     else:
@@ -312,7 +312,7 @@ def _pass_through(data: bytes, mode: str) -> int:
 
 def _report(results: Sequence[FileResult], args: argparse.Namespace, mode: str, report: TextIO) -> None:
     if mode == DIFF:
-        report.write("".join(result.diff for result in results))
+        report.write("".join(result.diff for result in results) if args.quiet < 2 else "")
         if not args.quiet:
             sys.stderr.write(summary_line(Summary.of(results)) + "\n")
         return

@@ -85,6 +85,10 @@ def test_quiet_levels(tmp_path: Path) -> None:
     assert (very_quiet.returncode, very_quiet.stdout, very_quiet.stderr) == (1, "", "")
     assert run_cli("--quiet", "clean.py", cwd=tmp_path).stdout == ""
     assert run_cli("-qq", "--format", "json", ".", cwd=tmp_path).stdout == ""
+    diff = run_cli("-qq", "--diff", ".", cwd=tmp_path)
+    assert (diff.returncode, diff.stdout, diff.stderr) == (1, "", "")
+    quiet_diff = run_cli("-q", "--diff", ".", cwd=tmp_path)
+    assert quiet_diff.stdout.startswith("---") and quiet_diff.stderr == ""
 
 
 def test_statistics_text_and_json(tmp_path: Path) -> None:
