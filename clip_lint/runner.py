@@ -16,7 +16,7 @@ from typing import List, Optional, Sequence, Tuple
 
 from clip_lint.documents import NOTEBOOK, PYTHON, CodeLine, Document, Problem, load_document, parse_document
 from clip_lint.findings import Finding
-from clip_lint.fixer import is_applicable, plan_round, unified_diff
+from clip_lint.fixer import fix_is_mappable, is_applicable, plan_round, unified_diff
 from clip_lint.options import AnalysisOptions
 from clip_lint.parse_guard import nesting_problem
 from clip_lint.selection import is_enabled, is_suppressed
@@ -283,7 +283,12 @@ def _visible(document: Document, settings: Settings) -> List[Located]:
         if not _enabled(PARSE_ERROR, settings):
             return []
         return [(Finding(PARSE_ERROR, problem.line, problem.col, cannot_analyse_message(problem.message)), ())]
-    return [
+    notices: List[Located] = [
+        (Finding(PARSE_ERROR, notice.line, notice.col, cannot_analyse_message(notice.message)), ())
+        for notice in document.notices
+        if _enabled(PARSE_ERROR, settings)
+    ]
+    return notices + [
         (finding, lines)
         for finding, lines in analyse(document, settings.analysis)
         if _enabled(finding.code, settings) and not _silenced(finding, lines)
@@ -317,7 +322,7 @@ def _report(document: Document, located: Located, settings: Settings) -> Reporte
         file_line=file_line,
         fix_title=fix.title if fix else None,
         fix_safe=fix.safe if fix else None,
-        fixable=is_applicable(fix, settings.unsafe_fixes),
+        fixable=fix is not None and is_applicable(fix, settings.unsafe_fixes) and fix_is_mappable(fix, lines, document),
     )
 
 
