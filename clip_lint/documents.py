@@ -17,6 +17,7 @@ import tokenize
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from clip_lint.ipython import RunLine, dedent_cell, doctest_lines, is_automagic, strip_prompts
 from clip_lint.jsonspans import Span, parse_spans
 from clip_lint.textedits import LINE_BREAK, line_starts, split_lines, split_lines_keepends
 
@@ -81,6 +82,7 @@ class Document:
     segments: List[Segment] = field(default_factory=list)
     problem: Optional[Problem] = None  # the file can't be read as its kind: nothing is analysed
     notices: List[Problem] = field(default_factory=list)  # parts skipped while the rest is analysed
+    skipped_blocks: int = 0  # set by the analysis: cells or blocks that don't parse and don't matter
     bom: bool = False
     encoding: str = "utf-8"  # a Python file's declared encoding (PEP 263), used to write it back
     _cells: Dict[int, Span] = field(default_factory=dict)  # segment index -> source span
@@ -261,12 +263,30 @@ def _add_cell(document: Document, number: int, source: Span, pieces: List[Span],
     index = len(document.segments)
     code_lines = []
     foreign = _is_foreign_cell(text)
-    for local, line in enumerate(split_lines(text) if text else [], 1):
-        replaced = _replace_magic(line, foreign)
+    for local, (line, run) in enumerate(_as_ipython_runs(split_lines(text) if text else [], foreign), 1):
+        replaced = _replace_magic(run.text, foreign)
         json_line = json_lines[local - 1] if local - 1 < len(json_lines) else _line_at(starts, source.start)
-        code_lines.append(CodeLine(replaced, index, local, 0, json_line, editable=replaced == line))
+        editable = run.editable and replaced == run.text
+        code_lines.append(CodeLine(replaced, index, local, run.col_offset, json_line, editable=editable))
     document.segments.append(Segment(number, text, code_lines, foreign=foreign))
     document._cells[index] = source
+
+
+def _as_ipython_runs(lines: List[str], foreign: bool) -> List[Tuple[str, RunLine]]:
+    """Each line of a cell and the Python IPython runs for it: dedented, prompts stripped.
+
+    A line that only a prompt made Python is not editable: a fix would have to keep the prompt.
+    """
+    if foreign:
+        return [(line, RunLine(line)) for line in lines]
+    dedented = dedent_cell(lines)
+    session = strip_prompts([run.text for run in dedented])
+    if session is None:
+        return list(zip(lines, dedented))
+    return [
+        (line, RunLine(prompted.text, run.col_offset + prompted.col_offset, editable=False))
+        for line, run, prompted in zip(lines, dedented, session)
+    ]
 
 
 def _is_foreign_cell(text: str) -> bool:
@@ -279,8 +299,8 @@ def _is_foreign_cell(text: str) -> bool:
 
 
 def _replace_magic(line: str, foreign: bool) -> str:
-    """``pass`` at the line's indentation for a magic, shell or help line; else the line."""
-    if not foreign and not _LINE_MAGIC.search(line):
+    """``pass`` at the line's indentation for a magic, shell, automagic or help line; else the line."""
+    if not foreign and not _LINE_MAGIC.search(line) and not is_automagic(line):
         return line
     if not line.strip():
         return line
@@ -380,7 +400,13 @@ def _closing_fence(file_lines: Sequence[str], index: int, fence: str) -> int:
 def _add_block(document: Document, number: int, file_lines: Sequence[str], first: int, end: int, indent: int) -> None:
     segment_index = len(document.segments)
     code_lines = []
-    for offset, line in enumerate(file_lines[first:end]):
+    block = file_lines[first:end]
+    session = doctest_lines(block)
+    for offset, line in enumerate(block):
+        if session is not None:  # a doctest session: its code, not editable (a fix would lose the prompts)
+            run = session[offset]
+            code_lines.append(CodeLine(run.text, segment_index, offset + 1, run.col_offset, first + offset + 1, False))
+            continue
         stripped = len(line) - len(line.lstrip(" ")) if indent else 0
         removed = min(stripped, indent)
         code_lines.append(CodeLine(line[removed:], segment_index, offset + 1, removed, first + offset + 1))

@@ -11,7 +11,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from clip_lint.documents import CodeLine, Document
+from clip_lint.documents import NOTEBOOK, CodeLine, Document
 from clip_lint.findings import Finding, Fix, TextEdit
 from clip_lint.textedits import LINE_BREAK, apply_edits, edits_overlap, split_lines
 
@@ -96,7 +96,10 @@ def _segment_position(
     line, col = position
     if 1 <= line <= len(lines):
         origin = lines[line - 1]
-        return origin.segment, (origin.local_line, col)
+        # a notebook cell's text is the cell's own (IPython dedents it before running it);
+        # a Markdown block's text is already the analysed one
+        shift = origin.col_offset if document.kind == NOTEBOOK else 0
+        return origin.segment, (origin.local_line, col + shift)
     if line == len(lines) + 1 and col == 0 and lines:
         segment = lines[-1].segment
         return segment, (len(document.segments[segment].lines) + 1, 0)

@@ -33,6 +33,7 @@ class Summary:
     unsafe_fixable: int
     fixed: int
     errors: int = 0
+    skipped_blocks: int = 0  # unparsable notebook cells and Markdown blocks that mention no encoder
 
     @classmethod
     def of(cls, results: Sequence[FileResult]) -> "Summary":
@@ -44,6 +45,7 @@ class Summary:
             unsafe_fixable=sum(finding.fix_safe is False and not finding.fixable for finding in findings),
             fixed=sum(result.fixed for result in results),
             errors=sum(len(result.errors) for result in results),
+            skipped_blocks=sum(result.skipped_blocks for result in results),
         )
 
 
@@ -93,6 +95,8 @@ def summary_line(summary: Summary, fix_mode: bool = False) -> str:
     """``Checked 3 files: 2 findings (1 fixable with --fix).``, or what --fix did."""
     checked = f"Checked {_plural(summary.files_checked, 'file')}"
     errors = f", {_plural(summary.errors, 'error')}" if summary.errors else ""
+    if summary.skipped_blocks:
+        errors += f", {_plural(summary.skipped_blocks, 'unparsable block')} skipped"
     if fix_mode and summary.fixed:
         remaining = f"{summary.findings} remaining{_fixable_note(summary, True)}"
         return f"{checked}: fixed {_plural(summary.fixed, 'finding')}, {remaining}{errors}."
@@ -143,6 +147,7 @@ def render_json(results: Sequence[FileResult]) -> str:
             "fixable": summary.fixable,
             "fixed": summary.fixed,
             "errors": summary.errors,
+            "skipped_blocks": summary.skipped_blocks,
         },
         "findings": [finding_record(result, finding) for result in results for finding in result.findings],
         "errors": [{"path": result.path, "message": error} for result in results for error in result.errors],

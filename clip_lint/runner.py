@@ -76,6 +76,7 @@ class FileResult:
     checked: bool = True  # False when the file could not be read at all
     digest: str = ""  # of the bytes analysed: the file must still hold them when the fix is written
     unfixed_findings: List[Reported] = field(default_factory=list)  # reported if the fix is not written
+    skipped_blocks: int = 0  # notebook cells and Markdown blocks that don't parse and mention no encoder
 
 
 Located = Tuple[Finding, Sequence[CodeLine]]
@@ -128,6 +129,7 @@ def _check(path: str, data: bytes, settings: Settings, kind: Optional[str]) -> F
                 result.unfixed_findings = [_report(original, located, settings) for located in first_round]
                 document = fixed
     result.findings = [_report(document, located, settings) for located in _visible(document, settings)]
+    result.skipped_blocks = document.skipped_blocks
     return result
 
 
@@ -231,16 +233,24 @@ def _too_deep(source: str, analysis: AnalysisOptions) -> Optional[Tuple[int, int
 
 
 def _analyse_around_broken_segments(document: Document, analysis: AnalysisOptions) -> List[Located]:
-    """Report each unparseable cell or block on its own and analyse the others together."""
-    from clip_lint.engine import analyze_source
+    """Report each unparseable cell or block on its own and analyse the others together.
+
+    A cell or block that mentions no encoder (nor a configured name) hides nothing that
+    could be reported: it is skipped without a finding, and counted in ``skipped_blocks``.
+    """
+    from clip_lint.engine import analyze_source, passes_gate
 
     located: List[Located] = []
     good: List[int] = []
+    document.skipped_blocks = 0
     for index, segment in enumerate(document.segments):
         source, lines = document.analysis_source([index])
         reason = _parse_error(source)
         if reason is None:
             good.append(index)
+            continue
+        if not passes_gate(source, analysis):
+            document.skipped_blocks += 1
             continue
         what = f"cell {segment.label}" if document.kind == NOTEBOOK else f"code block {segment.label}"
         message = cannot_analyse_message(f"libcst cannot parse {what}, so it was skipped: {reason}")
