@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Dict, Set, Tuple
 
 from clip_lint.documents import PYTHON, Document, load_document, parse_document
-from clip_lint.runner import CHECK, PARSE_ERROR, FileResult, Settings, _broken_segments, _visible, _write
+from clip_lint.runner import CHECK, PARSE_ERROR, FileResult, Settings, _broken_segments, _digest, _visible
 from clip_lint.selection import NOQA, noqa_codes
 from clip_lint.textedits import split_lines_keepends
 
@@ -21,14 +21,18 @@ LineKey = Tuple[int, int]  # (segment index, 1-based line in the segment)
 
 
 def add_noqa_path(path: str, settings: Settings) -> FileResult:
-    """Add the noqa comments the file needs; ``fixed`` counts the lines changed."""
+    """The file with the noqa comments it needs in ``output``; ``fixed`` counts the lines changed.
+
+    Like a fix, the new text is written by the parent process (``runner.write_fix``), and only
+    if the file still holds the bytes read here.
+    """
     try:
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as error:
-        return FileResult(path, write_error=f"cannot read it: {error.strerror or error}")
+        return FileResult(path, errors=[f"cannot read it: {error.strerror or error}"], checked=False)
     document = load_document(path, data)
-    result = FileResult(path, document.kind, encoding=document.encoding)
+    result = FileResult(path, document.kind, encoding=document.encoding, digest=_digest(data))
     if document.problem is not None:
         return result
     wanted = _codes_by_line(document, replace(settings, mode=CHECK))
@@ -44,11 +48,9 @@ def add_noqa_path(path: str, settings: Settings) -> FileResult:
     candidate = parse_document(path, document.kind, new_text, document.bom, document.encoding)
     if candidate.problem is not None or _broken_segments(candidate) > _broken_segments(document):
         result.fixed = 0
-        result.write_error = "adding noqa comments would break the file; left unchanged"
+        result.errors.append("adding noqa comments would break the file; left unchanged")
         return result
-    result.write_error = _write(path, ("\ufeff" if document.bom else "") + new_text, document.encoding)
-    if result.write_error:
-        result.fixed = 0
+    result.output = ("\ufeff" if document.bom else "") + new_text
     return result
 
 

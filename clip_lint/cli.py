@@ -10,14 +10,12 @@ import argparse
 import contextlib
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, TextIO, Tuple
 
 from clip_lint import __version__
 from clip_lint.config import ConfigError, ConfigResolver, LoadedConfig
-from clip_lint.discovery import Discovery, iter_files
+from clip_lint.discovery import Discovery, Found, find_files
 from clip_lint.options import Options
 from clip_lint.progress import Progress
 from clip_lint.reporting import FORMATS, STATISTICS_FORMATS, Summary, View, plural, render, summary_line
@@ -203,30 +201,32 @@ def _check_flag_codes(args: argparse.Namespace) -> None:
         check_codes(getattr(args, flag) or (), f"--{flag.replace('_', '-')}")
 
 
-def collect_files(paths: Sequence[str], per_file: FileSettings) -> List[str]:
+def collect_files(paths: Sequence[str], per_file: FileSettings) -> Found:
     """The files under ``paths``: each argument walked with its own config's excludes."""
-    found: Dict[str, None] = {}
+    found = Found()
+    files: Dict[str, None] = {}
     for path in paths:
         walk_config, _ = per_file.config(path)
-        for file in iter_files([path], per_file.discovery(path)):
+        walked = find_files([path], per_file.discovery(path))
+        for file in walked.files:
             # a config further down than the walked folder's excludes files of its own
             if per_file.config(file)[0] is walk_config or not per_file.excluded(file):
-                found.setdefault(file, None)
-    return sorted(found)
+                files.setdefault(file, None)
+        found.errors.extend(walked.errors)
+        found.notes.extend(walked.notes)
+        found.missing.extend(walked.missing)
+    found.files = sorted(files)
+    return found
+
+
+def _walk_problems(found: Found) -> List[FileResult]:
+    """Paths the walk could not read, as results that fail the run; skipped ones as notes."""
+    for path, why in found.notes:
+        print(f"clip-lint: note: {path}: {why}", file=sys.stderr)
+    return [FileResult(path, errors=[why], checked=False) for path, why in found.errors]
 
 
 # --- running --------------------------------------------------------------------------------
-
-
-def _pool_results(
-    worker: Worker, files: Sequence[str], settings: Sequence[Settings], jobs: int
-) -> Iterator[FileResult]:
-    import clip_lint.engine  # noqa: F401  (imported once here, inherited by forked workers)
-
-    workers = min(jobs, len(files))
-    chunksize = max(1, len(files) // (workers * 4))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(worker, files, settings, chunksize=chunksize)
 
 
 def run_checks(
@@ -236,21 +236,11 @@ def run_checks(
     worker: Worker = check_path,
     progress: Optional[Progress] = None,
 ) -> List[FileResult]:
-    """Run ``worker`` on ``files`` in ``jobs`` processes (in this process when one is enough)."""
+    """Run ``worker`` on ``files`` in ``jobs`` worker processes; a file that crashes one is a CLN900."""
+    from clip_lint.workers import run_checks as run_in_workers
+
     progress = progress or Progress(len(files), enabled=False)
-    results: List[FileResult] = []
-    if jobs > 1 and len(files) > 1:
-        try:
-            for result in _pool_results(worker, files, settings, jobs):
-                results.append(result)
-                progress.advance()
-        except (OSError, NotImplementedError, BrokenProcessPool):
-            results = []  # no usable process pool here (a sandbox without semaphores): check serially
-    if len(results) != len(files):
-        results, progress.done = [], 0
-        for path, file_settings in zip(files, settings):
-            results.append(worker(path, file_settings))
-            progress.advance()
+    results = run_in_workers(files, settings, jobs, worker, on_result=progress.advance)
     progress.finish()
     return results
 
@@ -266,7 +256,7 @@ def _use_color(choice: str, stream: TextIO) -> bool:
 
 
 def _exit_code(results: Sequence[FileResult], args: argparse.Namespace) -> int:
-    failed = any(result.findings or result.write_error for result in results)
+    failed = any(result.findings or result.errors for result in results)
     return EXIT_FINDINGS if failed and not args.exit_zero else EXIT_CLEAN
 
 
@@ -321,13 +311,12 @@ def _report(results: Sequence[FileResult], args: argparse.Namespace, mode: str, 
 
 def _report_added_noqa(results: Sequence[FileResult], args: argparse.Namespace, report: TextIO) -> int:
     for result in results:
-        if result.write_error:
-            report.write(f"{result.path}: {result.write_error}\n")
+        report.writelines(f"{result.path}: error: {error}\n" for error in result.errors)
     if not args.quiet:
         added = sum(result.fixed for result in results)
         files = sum(1 for result in results if result.fixed)
         report.write(f"Added {plural(added, 'noqa comment')} in {plural(files, 'file')}.\n")
-    return EXIT_FINDINGS if any(result.write_error for result in results) else EXIT_CLEAN
+    return EXIT_FINDINGS if any(result.errors for result in results) else EXIT_CLEAN
 
 
 @contextlib.contextmanager
@@ -356,23 +345,29 @@ def _validate(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     _validate(args)
     mode = _mode(args)
-    per_file = FileSettings(args, mode)
+    per_file = FileSettings(args, FIX if args.add_noqa else mode)  # --add-noqa writes as --fix does
     paths = args.paths or ([STDIN] if args.stdin_filename else ["."])
     if STDIN in paths or args.stdin_filename:
         if paths != [STDIN]:
             raise UsageError("stdin ('-' or --stdin-filename) can't be combined with other paths")
         with _report_stream(args.output_file) as report:
             return _check_stdin(args, per_file, report)
-    files = collect_files(paths, per_file)
+    found = collect_files(paths, per_file)
+    if found.missing:
+        for path in found.missing:
+            print(f"clip-lint: error: {path}: no such file or directory", file=sys.stderr)
+        return EXIT_USAGE
+    files = found.files
     settings = [per_file.settings(path) for path in files]
     progress = Progress.for_stderr(len(files), quiet=args.quiet, color=args.color)
+    jobs = args.jobs or os.cpu_count() or 1
     if args.add_noqa:
         from clip_lint.addnoqa import add_noqa_path
 
-        results = run_checks(files, settings, args.jobs or os.cpu_count() or 1, add_noqa_path, progress)
+        results = _walk_problems(found) + run_checks(files, settings, jobs, add_noqa_path, progress)
         with _report_stream(args.output_file) as report:
             return _report_added_noqa(results, args, report)
-    results = run_checks(files, settings, args.jobs or os.cpu_count() or 1, progress=progress)
+    results = _walk_problems(found) + run_checks(files, settings, jobs, progress=progress)
     with _report_stream(args.output_file) as report:
         _report(results, args, mode, report)
     return _exit_code(results, args)

@@ -37,17 +37,21 @@ class Summary:
     unsafe_fixable: int
     fixed: int
     files_fixed: int = 0
+    errors: int = 0
+    skipped_blocks: int = 0  # unparsable notebook cells and Markdown blocks that mention no encoder
 
     @classmethod
     def of(cls, results: Sequence[FileResult]) -> "Summary":
         findings = [finding for result in results for finding in result.findings]
         return cls(
-            files_checked=len(results),
+            files_checked=sum(result.checked for result in results),
             findings=len(findings),
             fixable=sum(finding.fixable for finding in findings),
             unsafe_fixable=sum(finding.fix_safe is False and not finding.fixable for finding in findings),
             fixed=sum(result.fixed for result in results),
             files_fixed=sum(1 for result in results if result.fixed),
+            errors=sum(len(result.errors) for result in results),
+            skipped_blocks=sum(result.skipped_blocks for result in results),
         )
 
 
@@ -104,8 +108,7 @@ def render_text(results: Sequence[FileResult], view: View = View()) -> str:
             lines.append(f"{where}: {_paint(finding.code, '1;31', view.color)} {finding.message}")
             if view.show_source and finding.source:
                 lines.extend(source_with_caret(finding.source, finding.col))
-        if result.write_error:
-            lines.append(f"{result.path}: {result.write_error}")
+        lines.extend(f"{result.path}: error: {error}" for error in result.errors)
     if not view.quiet:
         lines.append(summary_line(Summary.of(results), view.fix_mode))
     return "".join(line + "\n" for line in lines)
@@ -155,12 +158,15 @@ def plural(count: int, word: str) -> str:
 def summary_line(summary: Summary, fix_mode: bool = False) -> str:
     """``Checked 3 files: 2 findings (1 fixable with --fix).``, or what --fix did."""
     checked = f"Checked {plural(summary.files_checked, 'file')}"
+    errors = f", {plural(summary.errors, 'error')}" if summary.errors else ""
+    if summary.skipped_blocks:
+        errors += f", {plural(summary.skipped_blocks, 'unparsable block')} skipped"
     if fix_mode and summary.fixed:
         fixed = f"Fixed {plural(summary.fixed, 'finding')} in {plural(summary.files_fixed, 'file')}"
-        return f"{fixed} ({summary.findings} left{_fixable_note(summary, True, inner=True)})."
+        return f"{fixed} ({summary.findings} left{_fixable_note(summary, True, inner=True)}{errors})."
     if not summary.findings:
-        return f"{checked}: no findings."
-    return f"{checked}: {plural(summary.findings, 'finding')}{_fixable_note(summary, False)}."
+        return f"{checked}: no findings{errors}."
+    return f"{checked}: {plural(summary.findings, 'finding')}{_fixable_note(summary, False)}{errors}."
 
 
 def _fixable_note(summary: Summary, fix_mode: bool, inner: bool = False) -> str:
@@ -206,8 +212,11 @@ def render_json(results: Sequence[FileResult]) -> str:
             "findings": summary.findings,
             "fixable": summary.fixable,
             "fixed": summary.fixed,
+            "errors": summary.errors,
+            "skipped_blocks": summary.skipped_blocks,
         },
         "findings": [finding_record(result, finding) for result in results for finding in result.findings],
+        "errors": [{"path": result.path, "message": error} for result in results for error in result.errors],
     }
     return json.dumps(report, indent=2) + "\n"
 
@@ -290,6 +299,20 @@ def _sarif_result(result: FileResult, finding: Reported, rule_index: Dict[str, i
     return record
 
 
+def _sarif_invocation(results: Sequence[FileResult], root: str) -> dict:
+    """Paths that could not be read or written, as the run's error notifications."""
+    notifications = [
+        {
+            "level": "error",
+            "message": {"text": error},
+            "locations": [{"physicalLocation": {"artifactLocation": artifact_location(result.path, root)}}],
+        }
+        for result in results
+        for error in result.errors
+    ]
+    return {"executionSuccessful": not notifications, "toolExecutionNotifications": notifications}
+
+
 def render_sarif(results: Sequence[FileResult]) -> str:
     rules = _rule_descriptors()
     rule_index = {rule["id"]: index for index, rule in enumerate(rules)}
@@ -308,6 +331,7 @@ def render_sarif(results: Sequence[FileResult]) -> str:
         "results": [
             _sarif_result(result, finding, rule_index, root) for result in results for finding in result.findings
         ],
+        "invocations": [_sarif_invocation(results, root)],
     }
     return json.dumps({"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}, indent=2) + "\n"
 
@@ -336,6 +360,8 @@ def render_github(results: Sequence[FileResult]) -> str:
                 message = f"cell {finding.cell}:line {finding.line}:{finding.col + 1}: {message}"
             properties.append(f"title={_escape_property('clip-lint ' + finding.code)}")
             lines.append(f"::error {','.join(properties)}::{_escape_data(finding.code + ' ' + message)}")
+        for error in result.errors:
+            lines.append(f"::error file={_escape_property(result.path)},title=clip-lint::{_escape_data(error)}")
     return "".join(line + "\n" for line in lines)
 
 
@@ -374,12 +400,19 @@ def junit_test_names(findings: Sequence[Reported]) -> List[str]:
 def render_junit(results: Sequence[FileResult]) -> str:
     """One test suite for the run; one failing test case per finding, a passing one per clean file."""
     summary = Summary.of(results)
-    counts = {"tests": str(summary.findings + _clean_files(results)), "failures": str(summary.findings)}
-    suites = ElementTree.Element("testsuites", name="clip-lint", errors="0", **counts)
-    suite = ElementTree.SubElement(suites, "testsuite", name="clip-lint", errors="0", skipped="0", **counts)
+    counts = {
+        "tests": str(summary.findings + summary.errors + _clean_files(results)),
+        "failures": str(summary.findings),
+        "errors": str(summary.errors),
+    }
+    suites = ElementTree.Element("testsuites", name="clip-lint", **counts)
+    suite = ElementTree.SubElement(suites, "testsuite", name="clip-lint", skipped="0", **counts)
     for result in results:
         classname = junit_classname(result.path)
-        if not result.findings:
+        for error in result.errors:
+            case = ElementTree.SubElement(suite, "testcase", name="clip-lint", classname=classname, file=result.path)
+            ElementTree.SubElement(case, "error", message=error).text = f"{result.path}: {error}"
+        if not result.findings and not result.errors:
             ElementTree.SubElement(suite, "testcase", name="clip-lint", classname=classname, file=result.path)
         for finding, name in zip(result.findings, junit_test_names(result.findings)):
             where = position(result, finding)
@@ -393,4 +426,4 @@ def render_junit(results: Sequence[FileResult]) -> str:
 
 
 def _clean_files(results: Sequence[FileResult]) -> int:
-    return sum(1 for result in results if not result.findings)
+    return sum(1 for result in results if not result.findings and not result.errors)
