@@ -11,12 +11,15 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 import libcst as cst
 
 from clip_lint import facts
+from clip_lint.engine.syntax import dotted_name, find_arg
+from clip_lint.engine.values import Kind
 from clip_lint.findings import Finding, Fix, TextEdit
-from clip_lint.rules import RULES, format_message
 from clip_lint.locator import Locator
+from clip_lint.rules import RULES, format_message
 
 if TYPE_CHECKING:  # pragma: no cover
-    from clip_lint.engine import Analyzer, Pending
+    from clip_lint.engine.analyzer import Analyzer
+    from clip_lint.engine.frames import Pending
 
 
 def build_findings(analyzer: "Analyzer", pendings: List["Pending"]) -> List[Finding]:
@@ -25,23 +28,59 @@ def build_findings(analyzer: "Analyzer", pendings: List["Pending"]) -> List[Find
     findings = []
     for pending in pendings:
         start = positions[pending.node].start
-        origin = pending.subject.origin
-        encoder, line = "an encoder", "?"
-        if origin is not None and origin.node in positions:
-            encoder, line = origin.encoder, str(positions[origin.node].start.line)
+        encoder, line, source = origin_of(pending.subject, positions)
         fields = dict(
             name=pending.name,
             encoder=encoder,
             line=line,
+            source=source,
+            site=site_of(pending),
             op=pending.op,
             detail=pending.detail,
-            feature_dim=feature_dim_of(pending.subject),
+            feature_dim=pending.operands[0][2] if pending.operands else feature_dim_of(pending.subject),
         )
+        if len(pending.operands) > 1:
+            fields.update(operand_fields(pending.operands, positions))
         message = format_message(pending.code, **fields)
         fix = builder.build(pending, fields)
         findings.append(Finding(pending.code, start.line, start.column, message, fix))
     findings.sort(key=lambda f: (f.line, f.col, f.code))
     return findings
+
+
+def site_of(pending: "Pending") -> str:
+    """Where in another module a finding happened: `` in 'helper()' at utils/scoring.py:12``."""
+    if pending.site is None:
+        return ""
+    scope, node, helper = pending.site
+    return f" in '{helper}()' at {scope.display}:{scope.line_of(node)}"
+
+
+def origin_of(value, positions: Locator) -> Tuple[str, str, str]:
+    """The encoder a value came from, the line of that call, and both as a message says them
+    (``encode_text, line 4``, or ``encode_text via retrieval/encoders.py:10`` from another module)."""
+    origin = value.origin
+    if origin is not None and origin.scope is not None:
+        line = origin.scope.line_of(origin.node)
+        return origin.encoder, line, f"{origin.encoder} via {origin.scope.display}:{line}"
+    if origin is not None and origin.node in positions:
+        line = str(positions[origin.node].start.line)
+        return origin.encoder, line, f"{origin.encoder}, line {line}"
+    return "an encoder", "?", "an encoder, line ?"
+
+
+def operand_fields(operands: tuple, positions: Locator) -> Dict[str, str]:
+    """The message fields that name several operands of one similarity op."""
+    subjects, names, normalized = [], [], []
+    for name, value, feature_dim in operands:
+        source = origin_of(value, positions)[2]
+        pooled = "a mean or sum of normalized embeddings " if value.kind is Kind.POOLED else ""
+        subjects.append(f"'{name}' ({pooled}from {source})")
+        names.append(f"'{name}'")
+        normalized.append(f"F.normalize({name}, dim={feature_dim})")
+    return dict(
+        subjects=" and ".join(subjects), names=" and ".join(names), each_normalized=" and ".join(normalized)
+    )
 
 
 def feature_dim_of(value) -> int:
@@ -61,7 +100,8 @@ class FixBuilder:
         plan = pending.fix_plan
         if plan is None:
             return None
-        title = RULES[pending.code].fix_title.format(**fields)
+        rule = RULES[pending.code]
+        title = (rule.fix_title_many if "names" in fields else rule.fix_title).format(**fields)
         if plan[0] == "all":
             return self.combine([self.build_plan(part, title) for part in plan[1]], title)
         return self.build_plan(plan, title)
@@ -129,7 +169,6 @@ class FixBuilder:
 
     def signature_of(self, call: cst.Call) -> Optional[Tuple[Optional[int], str, str, bool]]:
         """(axis position, axis keyword, keepdim keyword, called as a method) for a norm call."""
-        from clip_lint.engine import dotted_name
 
         name = dotted_name(call.func)
         qualified = self.analyzer.qualify(name) if name else None
@@ -195,7 +234,6 @@ def set_argument(
 
     ``position`` counts the input as argument 0; a method call's receiver is its input.
     """
-    from clip_lint.engine import find_arg
 
     in_call = None if position is None else position - (1 if is_method else 0)
     existing = find_arg(call, in_call, (keyword,))

@@ -1,0 +1,241 @@
+"""The analyzer: one object per module, composed of the stages of the analysis.
+
+Each stage is a mixin in its own file: statements, expressions, calls, normalization,
+sinks and inlining. This file holds the driver and the reporting of findings.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Dict, List, Optional, Sequence, Set, Tuple
+
+import libcst as cst
+
+from clip_lint import facts
+from clip_lint.engine.calls import CallEvaluator
+from clip_lint.engine.expressions import ExpressionEvaluator
+from clip_lint.engine.frames import ClassInfo, Frame, Pending
+from clip_lint.engine.imports import ModuleScope
+from clip_lint.engine.inlining import InlineBudget, Inliner, InlineSummary
+from clip_lint.engine.linking import Linker
+from clip_lint.engine.normalization import Normalization
+from clip_lint.engine.sinks import SinkChecker
+from clip_lint.engine.statements import StatementRunner
+from clip_lint.engine.values import Binding, Origin, Value
+from clip_lint.findings import Finding
+from clip_lint.options import AnalysisOptions
+
+DEFAULT_OPTIONS = AnalysisOptions()
+#: Calls that a finding looks through to name the value: dtype and device moves, transposes.
+NAMED_THROUGH_METHODS = facts.PASSTHROUGH_METHODS | facts.REVERSING_TRANSPOSES | facts.SWAPPING_TRANSPOSES
+
+
+class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalization, SinkChecker, Inliner, Linker):
+    """Runs one module. Create one per module; call ``run()`` once.
+
+    With a ``project`` (``engine.project.Project``) and the module's ``path``, calls into
+    the project's other modules are followed too; ``consulted`` then names what was read.
+    """
+
+    def __init__(
+        self,
+        module: cst.Module,
+        options: AnalysisOptions = DEFAULT_OPTIONS,
+        text: Optional[str] = None,
+        tree: Optional[ast.Module] = None,
+        project: Optional[object] = None,
+        path: Optional[str] = None,
+    ) -> None:
+        self.text = module.code if text is None else text
+        self.tree = tree
+        self.encoders = facts.ENCODER_METHODS | frozenset(options.extra_encoders)
+        self.extra_normalizers = frozenset(options.extra_normalizers)
+        self.extra_encoders = tuple(options.extra_encoders)
+        self.project = project
+        self.home = ModuleScope(module, path if project is not None else None, "", home=True, text=self.text)
+        self.scope = self.home
+        self.scopes: Dict[str, Optional[ModuleScope]] = {}
+        self.consulted: Dict[str, Set[str]] = {}
+        self.probed: Dict[int, bool] = {}
+        self.probing = 0
+        self.pending: Dict[Tuple[str, int], Pending] = {}
+        self.deferred: Dict[int, Tuple[cst.CSTNode, Pending, str]] = {}
+        self.escaped: Set[Binding] = set()  # the objects themselves: an id() can be reused once freed
+        self.escape_log: List[Binding] = []  # the same, in order: a memoized call replays its part
+        self.report_attempts = 0  # reports made or muted: a call that made none can be memoized
+        self.inline_memo: Dict[tuple, InlineSummary] = {}
+        self.mute = 0
+        self.call_stack: List[Tuple[cst.FunctionDef, cst.Call]] = []
+        self.current_line: Optional[cst.CSTNode] = None
+        # The top-level statement being run, and where each node a report may locate lives:
+        # the locator then indexes only those statements.
+        self.top_statement: Optional[cst.CSTNode] = None
+        self.top_of_definition: Dict[int, cst.CSTNode] = {}
+        self.top_of_node: Dict[int, cst.CSTNode] = {}
+        self.encoder_keys: Dict[int, Tuple[str, str]] = {}
+        self.budget = InlineBudget()
+
+    # The names of the module being run: the checked one's, or another project module's.
+
+    @property
+    def module(self) -> cst.Module:
+        return self.scope.module
+
+    @property
+    def aliases(self) -> Dict[str, str]:
+        return self.scope.aliases
+
+    @property
+    def imported(self) -> Dict[str, str]:
+        return self.scope.imported
+
+    @property
+    def functions(self) -> Dict[str, cst.FunctionDef]:
+        return self.scope.functions
+
+    @property
+    def classes(self) -> Dict[str, ClassInfo]:
+        return self.scope.classes
+
+    @property
+    def module_frame(self) -> Frame:
+        return self.scope.module_frame
+
+    def run(self) -> List[Finding]:
+        self.collect_definitions(self.module.body)
+        self.budget.start_module()
+        for statement in self.module.body:
+            self.top_statement = statement
+            self.budget.start_unit()
+            self.run_statement(statement, self.module_frame)
+        self.settle_deferred()
+        if not self.pending:
+            return []
+        from clip_lint.positions import build_findings
+
+        return build_findings(self, list(self.pending.values()))
+
+    def collect_definitions(self, body: Sequence[cst.CSTNode]) -> None:
+        for statement in body:
+            if isinstance(statement, cst.FunctionDef):
+                self.functions[statement.name.value] = statement
+                self.top_of_definition[id(statement)] = statement
+            elif isinstance(statement, cst.ClassDef):
+                methods = {
+                    item.name.value: item
+                    for item in statement.body.body
+                    if isinstance(item, cst.FunctionDef)
+                }
+                self.classes[statement.name.value] = ClassInfo(methods)
+                for method in methods.values():
+                    self.top_of_definition[id(method)] = statement
+
+    def settle_deferred(self) -> None:
+        """Sink findings inside called helpers move to the call site, unless reported there."""
+        direct = {key[1] for key in self.pending}
+        for call_id, (call, pending, function_name) in self.deferred.items():
+            if id(pending.node) in direct:
+                continue
+            moved = Pending(
+                pending.code,
+                call,
+                pending.subject,
+                pending.name,
+                op=pending.op if pending.site else f"{pending.op}' in '{function_name}()",
+                detail=pending.detail,
+                fix_plan=pending.fix_plan,
+                site=pending.site,
+                operands=pending.operands,
+            )
+            self.pending.setdefault(("sink", call_id), moved)
+
+    def remember(self, node: Optional[cst.CSTNode]) -> None:
+        """Note the top-level statement a node lives in, for the locator."""
+        if node is not None and self.top_statement is not None and self.scope.home:
+            self.top_of_node.setdefault(id(node), self.top_statement)
+
+    def report(self, pending: Pending) -> None:
+        self.report_attempts += 1
+        if self.mute:
+            return
+        if not self.scope.home:
+            self.report_from_project(pending)
+            return
+        self.remember(pending.node)
+        if pending.fix_plan and pending.fix_plan[0] == "fix-norm":
+            self.remember(pending.fix_plan[1])
+        is_sink = pending.code in ("CLN001", "CLN004")
+        if is_sink and self.call_stack:
+            function, call = self.call_stack[0]
+            self.deferred.setdefault(id(call), (call, pending, function.name.value))
+            return
+        key = ("sink" if is_sink else pending.code, id(pending.node))
+        self.pending.setdefault(key, pending)
+
+    def report_from_project(self, pending: Pending) -> None:
+        """A finding in another module belongs to the checked module's call that led there."""
+        if not self.call_stack:
+            return
+        function, call = self.call_stack[0]
+        helper = self.call_stack[-1][0].name.value
+        is_sink = pending.code in ("CLN001", "CLN004")
+        moved = Pending(
+            pending.code,
+            pending.node,
+            pending.subject,
+            pending.name,
+            op=pending.op,
+            detail=pending.detail,
+            fix_plan=pending.fix_plan if is_sink and home_edits_only(pending.fix_plan) else None,
+            site=(self.scope, pending.node, helper),
+        )
+        self.deferred.setdefault(id(call), (call, moved, function.name.value))
+
+    def encoder_key(self, origin: Origin) -> Tuple[str, str]:
+        """Which encoder made features: the model's expression and the method (or field)."""
+        key = self.encoder_keys.get(id(origin.node))
+        if key is None:
+            node = origin.node  # model.encode_image(...) or output.image_embeds
+            model = node.func if isinstance(node, cst.Call) else node
+            if isinstance(model, cst.Attribute):
+                model = model.value
+            key = self.encoder_keys[id(origin.node)] = (self.module.code_for_node(model), origin.encoder)
+        return key
+
+    def describe(self, expression: cst.CSTNode, value: Value) -> str:
+        if value.binding is not None:
+            return value.binding.target
+        text = " ".join(self.module.code_for_node(self.named_base(expression)).split())
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    def named_feature_axis(self, expression: cst.CSTNode, value: Value) -> int:
+        """The feature axis of what ``describe`` names: the value as bound, or the encoder's output."""
+        if value.binding is not None:
+            return value.binding.feature_axis
+        if value.origin is not None and self.named_base(expression) is value.origin.node:
+            return -1
+        return value.feature_axis
+
+    @staticmethod
+    def named_base(expression: cst.CSTNode) -> cst.CSTNode:
+        """An expression without the transposes and dtype/device moves around it."""
+        base = expression
+        while True:
+            if isinstance(base, cst.Attribute) and base.attr.value in facts.PASSTHROUGH_ATTRIBUTES:
+                base = base.value
+            elif (
+                isinstance(base, cst.Call)
+                and isinstance(base.func, cst.Attribute)
+                and base.func.attr.value in NAMED_THROUGH_METHODS
+            ):
+                base = base.func.value
+            else:
+                return base
+
+
+def home_edits_only(plan: Optional[tuple]) -> bool:
+    """Whether a sink's fix edits only the checked module: normalizations after its own bindings.
+
+    Bindings are made only in the checked module; a fix never edits another module.
+    """
+    return plan is not None and plan[0] == "all" and all(part[0] == "insert-after" for part in plan[1])

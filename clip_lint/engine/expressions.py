@@ -1,0 +1,314 @@
+"""Expressions: names, attributes, indexing, containers and operators give abstract values."""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import libcst as cst
+
+from clip_lint import facts
+from clip_lint.engine import shapes
+from clip_lint.engine.frames import Frame
+from clip_lint.engine.imports import ValueRef
+from clip_lint.engine.syntax import (
+    dotted_name,
+    is_none,
+    literal_float,
+    literal_int,
+)
+from clip_lint.engine.values import (
+    BOTTOM,
+    UNKNOWN,
+    Kind,
+    Mix,
+    Value,
+    gather,
+    merge,
+)
+from clip_lint.locator import children_in_source_order
+
+
+class ExpressionEvaluator:
+    """Evaluates expressions to abstract values (a mixin of ``Analyzer``)."""
+
+    def eval(self, node: Optional[cst.CSTNode], frame: Frame) -> Value:
+        if node is None:
+            return UNKNOWN
+        handler = getattr(self, "eval_" + type(node).__name__, None)
+        if handler is not None:
+            return handler(node, frame)
+        self.visit_children(node, frame)
+        return UNKNOWN
+
+    def visit_children(self, node: cst.CSTNode, frame: Frame) -> None:
+        """Evaluate every expression below a node we don't model, for the sinks in it."""
+        for child in children_in_source_order(node):
+            if isinstance(child, cst.BaseExpression):
+                self.eval(child, frame)
+            elif isinstance(child, cst.BaseSuite):
+                self.run_block(child, frame)
+            elif isinstance(child, (cst.BaseCompoundStatement, cst.SimpleStatementLine)):
+                self.run_statement(child, frame)
+            else:
+                self.visit_children(child, frame)
+
+    def eval_Name(self, node: cst.Name, frame: Frame) -> Value:
+        if node.value == "None":
+            return BOTTOM
+        value = frame.env.get(node.value)
+        if value is None:
+            return self.imported_value(node.value, frame)
+        return value
+
+    def eval_Attribute(self, node: cst.Attribute, frame: Frame) -> Value:
+        key = dotted_name(node)
+        if key is not None and key in frame.env:
+            return frame.env[key]
+        if key is not None and key.partition(".")[0] in self.scope.imports:
+            found = self.reference(node, frame)
+            if isinstance(found, ValueRef):
+                return found.value
+        base = self.eval(node.value, frame)
+        attr = node.attr.value
+        if attr in facts.PASSTHROUGH_ATTRIBUTES and (base.is_feature or base.kind is Kind.PARAMETER):
+            return self.transposed(base, attr, None)
+        if base.kind is Kind.OUTPUT and attr in facts.EMBEDDING_FIELDS:
+            if base.tag == "projection":
+                self.remember(node)
+                return Value(Kind.RAW, rank=2, origin=self.make_origin(attr, node))
+            return Value(Kind.UNIT, rank=2)
+        if base.kind is Kind.RAW and base.tag == "output-object" and attr in facts.FEATURES_OUTPUT_FIELDS:
+            return base.but(tag="", rank=2)
+        if attr in facts.PARAMETER_ATTRIBUTES:
+            return Value(Kind.PARAMETER)
+        return UNKNOWN
+
+    def eval_Subscript(self, node: cst.Subscript, frame: Frame) -> Value:
+        base = self.eval(node.value, frame)
+        for element in node.slice:
+            self.visit_children(element, frame)
+        if base.kind is Kind.CONTAINER:
+            return base.parts[0]
+        if base.kind is Kind.TUPLE:
+            index = literal_int(node.slice[0].slice.value) if isinstance(node.slice[0].slice, cst.Index) else None
+            if index is not None and -len(base.parts) <= index < len(base.parts):
+                return base.parts[index]
+            return UNKNOWN
+        if base.kind is Kind.NORM:
+            adds_axis = any(
+                isinstance(e.slice, cst.Index) and is_none(e.slice.value) for e in node.slice
+            )
+            return base.but(keepdim=True) if adds_axis else base
+        if base.kind is Kind.PARAMETER:
+            return base
+        if not base.is_feature:
+            return UNKNOWN
+        if base.tag == "output-object":
+            return base.but(tag="", rank=None)
+        shape = self.indexed_shape(base.shape, node.slice)
+        if shape is None:
+            return UNKNOWN  # an integer index into the feature axis: a column, not features
+        return base.with_shape(shape)
+
+    def indexed_shape(self, shape: shapes.Shape, elements: Sequence[cst.SubscriptElement]) -> Optional[shapes.Shape]:
+        """The shape after ``x[...]``: axes before an ``...`` count from the front, after it from the back."""
+        kinds = [self.index_kind(element.slice) for element in elements]
+        ellipsis = kinds.index("ellipsis") if "ellipsis" in kinds else len(kinds)
+        if "ellipsis" in kinds[ellipsis + 1:] or "unknown" in kinds:
+            return shapes.unknown_rank(shape)  # a tensor index: the rank is unknown
+        axis = 0
+        for kind in kinds[:ellipsis]:
+            shape, axis = self.index_axis(shape, axis, kind, step=1)  # type: ignore[arg-type]
+            if shape is None:
+                return None
+        axis = -1
+        for kind in reversed(kinds[ellipsis + 1:]):
+            shape, axis = self.index_axis(shape, axis, kind, step=-1)  # type: ignore[arg-type]
+            if shape is None:
+                return None
+        return shape
+
+    @staticmethod
+    def index_axis(shape: shapes.Shape, axis: int, kind: str, step: int) -> tuple:
+        """One index element at ``axis``: the shape after it and the next axis to index."""
+        if kind == "new":
+            return shapes.insert_axis(shape, axis), axis + step
+        if kind == "int":
+            return shapes.remove_axis(shape, axis), axis  # the next axis moves into its place
+        if kind == "one":  # x[:1], x[0:1]: the axis stays, with size 1
+            return shapes.keep_axis_as_one(shape, axis) or shapes.unknown_rank(shape), axis + step
+        return shape, axis + step
+
+    def index_kind(self, index: cst.BaseSlice) -> str:
+        """What one index element does: a slice, a size-1 slice, a new axis, an int, an ellipsis."""
+        if isinstance(index, cst.Slice):
+            lower = literal_int(index.lower) if index.lower is not None else 0
+            upper = literal_int(index.upper) if index.upper is not None else None
+            one = index.step is None and (
+                (lower is not None and upper is not None and 0 <= lower == upper - 1)
+                or (lower == -1 and index.upper is None)
+            )
+            return "one" if one else "slice"
+        value = index.value
+        name = dotted_name(value)
+        if is_none(value) or (name is not None and self.qualify(name) in facts.NEW_AXIS_NAMES):
+            return "new"
+        if isinstance(value, cst.Ellipsis):
+            return "ellipsis"
+        return "int" if literal_int(value) is not None else "unknown"
+
+    def eval_NamedExpr(self, node: cst.NamedExpr, frame: Frame) -> Value:
+        value = self.eval(node.value, frame)
+        self.assign(node.target, value, frame)
+        return value
+
+    def eval_Tuple(self, node: cst.Tuple, frame: Frame) -> Value:
+        return Value(Kind.TUPLE, parts=tuple(self.eval_element(e, frame) for e in node.elements))
+
+    def eval_List(self, node: cst.List, frame: Frame) -> Value:
+        element = BOTTOM
+        for item in node.elements:
+            element = gather(element, self.eval_element(item, frame))
+        return Value(Kind.CONTAINER, parts=(element,))
+
+    def eval_element(self, element: cst.BaseElement, frame: Frame) -> Value:
+        value = self.eval(element.value, frame)
+        if isinstance(element, cst.StarredElement):
+            return self.element_of(value)
+        return value
+
+    def eval_comprehension(self, node: cst.CSTNode, frame: Frame) -> Value:
+        inner = Frame(env=dict(frame.env), class_info=frame.class_info)
+        comp = node.for_in
+        while comp is not None:
+            element = self.element_of(self.eval(comp.iter, inner))
+            self.assign(comp.target, element, inner)
+            for condition in comp.ifs:
+                self.eval(condition.test, inner)
+            comp = comp.inner_for_in
+        if isinstance(node, cst.DictComp):
+            self.eval(node.key, inner)
+            self.eval(node.value, inner)
+            return UNKNOWN
+        return Value(Kind.CONTAINER, parts=(self.eval(node.elt, inner),))
+
+    eval_ListComp = eval_comprehension
+
+    eval_GeneratorExp = eval_comprehension
+
+    eval_SetComp = eval_comprehension
+
+    eval_DictComp = eval_comprehension
+
+    def eval_IfExp(self, node: cst.IfExp, frame: Frame) -> Value:
+        self.eval(node.test, frame)
+        return merge(self.eval(node.body, frame), self.eval(node.orelse, frame))
+
+    def eval_Lambda(self, node: cst.Lambda, frame: Frame) -> Value:
+        return UNKNOWN
+
+    def eval_Await(self, node: cst.Await, frame: Frame) -> Value:
+        return self.eval(node.expression, frame)
+
+    def element_of(self, value: Value) -> Value:
+        """What iterating over a value gives."""
+        if value.kind is Kind.CONTAINER:
+            return value.parts[0]
+        if value.kind is Kind.TUPLE:
+            element = BOTTOM
+            for part in value.parts:
+                element = gather(element, part)
+            return element
+        if value.is_feature and value.rank is not None and value.rank >= 2:
+            shape = shapes.remove_axis(value.shape, 0)
+            if shape is not None:
+                return value.with_shape(shape, binding=None)
+        return UNKNOWN
+
+    def eval_BinaryOperation(self, node: cst.BinaryOperation, frame: Frame) -> Value:
+        left = self.eval(node.left, frame)
+        right = self.eval(node.right, frame)
+        return self.apply_operator(node.operator, left, right, node, node.left, node.right)
+
+    def apply_operator(
+        self,
+        operator: cst.CSTNode,
+        left: Value,
+        right: Value,
+        node: cst.CSTNode,
+        left_expr: cst.CSTNode,
+        right_expr: cst.CSTNode,
+    ) -> Value:
+        """``left <op> right``, for binary operators and augmented assignments alike."""
+        if isinstance(operator, (cst.MatrixMultiply, cst.MatrixMultiplyAssign)):
+            self.check_sink(node, "@", [(left_expr, left), (right_expr, right)])
+            return UNKNOWN
+        if isinstance(operator, (cst.Divide, cst.DivideAssign)):
+            return self.divide(left, right, node, left_expr)
+        if isinstance(operator, (cst.Multiply, cst.MultiplyAssign)):
+            return self.multiply(left, right)
+        if isinstance(operator, (cst.Add, cst.AddAssign)):
+            return self.mixed(self.add(left, right), ((left_expr, left), (right_expr, right)), node)
+        if isinstance(operator, (cst.Subtract, cst.SubtractAssign)):
+            return self.add(left, right)
+        if isinstance(operator, (cst.Power, cst.PowerAssign)):
+            return self.power(left, literal_float(right_expr))
+        return UNKNOWN
+
+    def eval_UnaryOperation(self, node: cst.UnaryOperation, frame: Frame) -> Value:
+        value = self.eval(node.expression, frame)
+        if isinstance(node.operator, cst.Minus) and value.is_feature:
+            return value
+        return UNKNOWN
+
+    def divide(self, left: Value, right: Value, node: cst.CSTNode, left_expr: cst.CSTNode) -> Value:
+        if right.kind is Kind.NORM and right.tag == "norm":
+            return self.normalize(left, right.axis, right.keepdim, node, left_expr, right.norm_call, True)
+        if left.is_feature and not right.is_feature and right.kind is not Kind.NORM:
+            return left
+        return UNKNOWN
+
+    @staticmethod
+    def multiply(left: Value, right: Value) -> Value:
+        if left.is_feature and right.is_feature:
+            if left.binding is not None and left.binding is right.binding:
+                return Value(Kind.NORM, tag="squares", parts=(left,), rank=left.rank)
+            return Value(Kind.PRODUCT, parts=(left, right), rank=left.rank)
+        if left.is_feature and right.kind is not Kind.NORM:
+            return left
+        if right.is_feature and left.kind is not Kind.NORM:
+            return right
+        if left.kind is Kind.NORM and right.kind is Kind.UNKNOWN:
+            return left
+        return UNKNOWN
+
+    def mixed(self, result: Value, operands: tuple, node: cst.CSTNode) -> Value:
+        """``result`` marked as a mix when its operands are raw features of different encoders."""
+        raw = [(expression, value) for expression, value in operands if value.kind is Kind.RAW and value.origin]
+        encoders = {self.encoder_key(value.origin) for _, value in raw}
+        if result.is_feature and len(raw) == len(operands) and len(encoders) > 1:
+            return result.but(mix=Mix(node, tuple(raw)))
+        return result
+
+    @staticmethod
+    def add(left: Value, right: Value) -> Value:
+        if left.is_feature and right.is_feature:
+            kinds = {left.kind, right.kind}
+            if Kind.RAW in kinds:  # a sum is no one name's value: a fix can't normalize it at a binding
+                return (left if left.kind is Kind.RAW else right).but(binding=None)
+            if Kind.REPORTED in kinds:
+                return left.but(kind=Kind.REPORTED)
+            return left.but(kind=Kind.POOLED, binding=None)
+        if left.kind is Kind.NORM and not right.is_feature:
+            return left
+        if right.kind is Kind.NORM and not left.is_feature:
+            return right
+        return UNKNOWN
+
+    @staticmethod
+    def power(base: Value, exponent: Optional[float]) -> Value:
+        if base.is_feature and exponent == 2:
+            return Value(Kind.NORM, tag="squares", parts=(base,), rank=base.rank)
+        if base.kind is Kind.NORM and base.tag == "sum-of-squares" and exponent == 0.5:
+            return base.but(tag="norm")
+        return UNKNOWN

@@ -1,0 +1,46 @@
+"""The analysis's working state: scopes (frames), classes, and findings before positions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Set, Tuple
+
+import libcst as cst
+
+from clip_lint.engine.values import Value
+
+LOOP_PASSES = 2
+
+
+@dataclass
+class Pending:
+    """A finding before positions are known (positions cost real time: resolved once)."""
+
+    code: str
+    node: cst.CSTNode
+    subject: Value
+    name: str
+    op: str = ""
+    detail: str = ""
+    fix_plan: Optional[tuple] = None
+    site: Optional[tuple] = None  # (module scope, node, helper name) for a finding from another module
+    # A sink with several operands to report: each one's name, value and feature dim.
+    operands: Tuple[Tuple[str, Value, int], ...] = ()
+
+
+@dataclass
+class Frame:
+    """The state of one running scope."""
+
+    env: Dict[str, Value]
+    returns: List[Value] = field(default_factory=list)
+    inplace: Set[str] = field(default_factory=set)
+    class_info: Optional["ClassInfo"] = None
+    arguments: Dict[str, Value] = field(default_factory=dict)  # what a call gave each parameter
+    ended: bool = False  # the path has returned or raised: the rest of the block can't run
+
+
+@dataclass
+class ClassInfo:
+    methods: Dict[str, cst.FunctionDef]
+    attrs: Dict[str, Value] = field(default_factory=dict)

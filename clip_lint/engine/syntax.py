@@ -1,0 +1,106 @@
+"""Small readers of libcst syntax: dotted names, literals, and call arguments."""
+
+from __future__ import annotations
+
+from typing import List, Optional, Sequence
+
+import libcst as cst
+
+from clip_lint.engine.values import ANY_AXIS
+
+
+def dotted_name(node: cst.CSTNode) -> Optional[str]:
+    """``a.b.c`` for a chain of names and attributes, else None."""
+    parts: List[str] = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if isinstance(node, cst.Name):
+        parts.append(node.value)
+        return ".".join(reversed(parts))
+    return None
+
+
+def literal_int(node: Optional[cst.CSTNode]) -> Optional[int]:
+    if isinstance(node, cst.Integer):
+        return int(node.evaluated_value)
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        inner = literal_int(node.expression)
+        return -inner if inner is not None else None
+    return None
+
+
+def literal_bool(node: Optional[cst.CSTNode]) -> Optional[bool]:
+    if isinstance(node, cst.Name) and node.value in ("True", "False"):
+        return node.value == "True"
+    return None
+
+
+def literal_float(node: Optional[cst.CSTNode]) -> Optional[float]:
+    if isinstance(node, (cst.Integer, cst.Float)):
+        return float(node.evaluated_value)
+    return None
+
+
+def literal_string(node: Optional[cst.CSTNode]) -> Optional[str]:
+    if isinstance(node, cst.SimpleString):
+        value = node.evaluated_value
+        return value if isinstance(value, str) else None
+    return None
+
+
+def find_arg(call: cst.Call, position: Optional[int], keywords: Sequence[str]) -> Optional[cst.Arg]:
+    """The argument at a position (counting positional ones) or with one of the keywords."""
+    return find_arg_in(call.args, position, keywords)
+
+
+def find_arg_in(args: Sequence[cst.Arg], position: Optional[int], keywords: Sequence[str]) -> Optional[cst.Arg]:
+    """``find_arg`` over a list of arguments (a function's, after its input)."""
+    positional = [arg for arg in args if arg.keyword is None and not arg.star]
+    for arg in args:
+        if arg.keyword is not None and arg.keyword.value in keywords:
+            return arg
+    if position is not None and 0 <= position < len(positional):
+        return positional[position]
+    return None
+
+
+def axis_of(arg: Optional[cst.Arg]) -> object:
+    """The axis an argument names: an int, None (no argument), or ANY_AXIS."""
+    if arg is None:
+        return None
+    if isinstance(arg.value, cst.Name) and arg.value.value == "None":
+        return None
+    value = literal_int(arg.value)
+    if value is not None:
+        return value
+    if isinstance(arg.value, (cst.Tuple, cst.List)):
+        return ANY_AXIS
+    return ANY_AXIS
+
+
+def last_component(name: str) -> str:
+    return name.rsplit(".", 1)[-1]
+
+
+def is_none(node: cst.CSTNode) -> bool:
+    return isinstance(node, cst.Name) and node.value == "None"
+
+
+def literal_sizes(args: Sequence[cst.Arg]) -> Optional[List[Optional[int]]]:
+    """The sizes given to ``expand``/``repeat``/``tile``, one per axis: int literals or None.
+
+    As separate arguments or one tuple or list; None when their number is unknown (``*sizes``,
+    a variable holding a shape).
+    """
+    values: Sequence[cst.BaseExpression] = [arg.value for arg in args if arg.keyword is None]
+    if any(arg.star for arg in args):
+        return None
+    if len(values) == 1 and isinstance(values[0], (cst.Tuple, cst.List)):
+        elements = values[0].elements
+        if any(isinstance(element, cst.StarredElement) for element in elements):
+            return None
+        values = [element.value for element in elements]
+    elif len(values) == 1 and literal_int(values[0]) is None:
+        return None
+    return [literal_int(value) for value in values]
