@@ -1,6 +1,6 @@
 """Reproductions whose fix lies in the engine (other work items of the reliability and
-precision issues). They are marked ``xfail(strict=True)`` until that work is merged: an
-unexpected pass then fails, as a reminder to drop the marker.
+precision issues). Those whose work is not merged yet are marked ``xfail(strict=True)``:
+an unexpected pass then fails, as a reminder to drop the marker.
 
 The hang and slow ones (exponential inlining) are in test_reliability_nightly.py.
 """
@@ -28,13 +28,11 @@ def clip_lint_lines(path: Path, cwd: Path) -> list:
     return sorted((f["line"], f["code"]) for f in clip_lint_json(path, cwd=cwd)["findings"])
 
 
-@pytest.mark.xfail(strict=True, reason=ENGINE + "a form feed in indentation (CPython accepts it, libcst does not)")
 def test_form_feed_indentation_is_analysed(tmp_path: Path) -> None:
     path = INPUTS / "formfeed_indent_cln900.py"
     assert clip_lint_lines(path, tmp_path) == flake8_lines(path, tmp_path) == [(8, "CLN001")]
 
 
-@pytest.mark.xfail(strict=True, reason=ENGINE + "Black's operator-first layout hides the comparison (issue 9 item 1)")
 def test_black_operator_first_layout_is_analysed(tmp_path: Path) -> None:
     path = INPUTS / "fn_black_style_operator_first_line.py"
     ours = clip_lint_lines(path, tmp_path)
