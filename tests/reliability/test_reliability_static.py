@@ -88,10 +88,21 @@ def test_deep_folder_tree_is_walked(tmp_path: Path) -> None:
         os.mkdir(folder)
         folder = os.path.join(folder, "a")
     Path(os.path.dirname(folder), "x.py").write_text(BUGGY)
-    result = clip_lint("-j1", "deep", cwd=tmp_path)
+    try:
+        result = clip_lint("-j1", "deep", cwd=tmp_path)
+    finally:
+        _remove_deep_tree(os.path.dirname(folder), str(tmp_path))
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     assert "CLN001" in result.stdout and "Checked 1 file" in result.stdout
+
+
+def _remove_deep_tree(deepest: str, top: str) -> None:
+    """Bottom up, without recursion (shutil.rmtree, and so pytest's clean-up, would overflow)."""
+    os.remove(os.path.join(deepest, "x.py"))
+    while deepest != top:
+        os.rmdir(deepest)
+        deepest = os.path.dirname(deepest)
 
 
 def test_fifo_in_a_walked_folder_is_skipped_with_a_note(tmp_path: Path) -> None:
