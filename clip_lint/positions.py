@@ -6,12 +6,12 @@ modules that have something to report.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 import libcst as cst
 
 from clip_lint import facts
-from clip_lint.engine.syntax import dotted_name, find_arg
+from clip_lint.engine.syntax import find_parameter, unpacks_arguments
 from clip_lint.findings import Finding, Fix, TextEdit
 from clip_lint.locator import Locator
 from clip_lint.rules import RULES, format_message
@@ -116,38 +116,18 @@ class FixBuilder:
         return Fix(title, tuple(sorted(edits)), safe=True)
 
     def fix_norm_call(self, call: cst.CSTNode, feature_axis: int, by_division: bool, title: str) -> Optional[Fix]:
-        if not isinstance(call, cst.Call) or call not in self.positions:
+        """Set the axis (and keepdim, for a division) of a norm call, where the call passes it."""
+        if not isinstance(call, cst.Call) or call not in self.positions or unpacks_arguments(call):
             return None
-        signature = self.signature_of(call)
+        signature = self.analyzer.norm_signatures.get(id(call))
         if signature is None:
             return None
-        axis_position, axis_keyword, keep_keyword, is_method = signature
-        new_call = set_argument(call, axis_position, axis_keyword, integer(feature_axis), is_method)
-        if by_division and keep_keyword:
-            new_call = set_argument(new_call, None, keep_keyword, cst.Name("True"), is_method)
+        new_call = set_parameter(call, signature.parameters, signature.axis, integer(feature_axis))
+        if by_division and signature.keepdim:
+            new_call = set_parameter(new_call, signature.parameters, signature.keepdim, cst.Name("True"))
         return Fix(title, (self.replace(call, self.analyzer.module.code_for_node(new_call)),), safe=True)
 
     # ----- helpers
-
-    def signature_of(self, call: cst.Call) -> Optional[Tuple[Optional[int], str, str, bool]]:
-        """(axis position, axis keyword, keepdim keyword, called as a method) for a norm call."""
-
-        name = dotted_name(call.func)
-        qualified = self.analyzer.qualify(name) if name else None
-        if qualified in facts.NORM_FUNCTIONS:
-            sig = facts.NORM_FUNCTIONS[qualified]
-            return sig.axis_position, sig.axis_keywords[0], sig.keepdim_keyword, False
-        if qualified in facts.NORMALIZE_FUNCTIONS:
-            norm_sig = facts.NORMALIZE_FUNCTIONS[qualified]
-            return norm_sig.axis_position, norm_sig.axis_keyword, "", False
-        if isinstance(call.func, cst.Attribute):
-            method = call.func.attr.value
-            if method == facts.NORM_METHOD:
-                sig = facts.NORM_METHOD_SIGNATURE
-                return sig.axis_position, sig.axis_keywords[0], sig.keepdim_keyword, True
-            if method in facts.PRODUCT_SUM_METHODS:
-                return 1, facts.AXIS_KEYWORDS[0], facts.KEEPDIM_KEYWORDS[0], True
-        return None
 
     def replace(self, node: cst.CSTNode, text: str) -> TextEdit:
         where = self.positions[node]
@@ -189,22 +169,19 @@ def integer(value: int) -> cst.BaseExpression:
     return cst.Integer(str(value))
 
 
-def set_argument(
-    call: cst.Call, position: Optional[int], keyword: str, new_value: cst.BaseExpression, is_method: bool
-) -> cst.Call:
-    """A copy of ``call`` with one argument (found by position or keyword) set to ``new_value``.
+def set_parameter(call: cst.Call, parameters: Sequence[str], name: str, new_value: cst.BaseExpression) -> cst.Call:
+    """A copy of ``call`` that passes ``new_value`` for parameter ``name``.
 
-    ``position`` counts the input as argument 0; a method call's receiver is its input.
+    The argument already there is edited in place, positional or keyword; a missing one is
+    added as a keyword, which can't collide: a positional one would have been found.
     """
-
-    in_call = None if position is None else position - (1 if is_method else 0)
-    existing = find_arg(call, in_call, (keyword,))
+    existing = find_parameter(call, parameters, name)
     if existing is not None:
         args = [arg.with_changes(value=new_value) if arg is existing else arg for arg in call.args]
         return call.with_changes(args=args)
     new_arg = cst.Arg(
         value=new_value,
-        keyword=cst.Name(keyword),
+        keyword=cst.Name(name),
         equal=cst.AssignEqual(
             whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
         ),

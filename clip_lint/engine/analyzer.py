@@ -48,6 +48,7 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
         self.pending: Dict[Tuple[str, int], Pending] = {}
         self.deferred: Dict[int, Tuple[cst.CSTNode, Pending, str]] = {}
         self.escaped: Set[Binding] = set()  # the objects themselves: an id() can be reused once freed
+        self.norm_signatures: Dict[int, facts.Signature] = {}  # by id() of a norm or normalize call
         self.mute = 0
         self.call_stack: List[Tuple[cst.FunctionDef, cst.Call]] = []
         self.current_line: Optional[cst.CSTNode] = None
