@@ -245,11 +245,22 @@ DEFAULT_ALIASES: Dict[str, str] = {
     "faiss": "faiss",
 }
 
-#: The spelling the fixer writes, per library. ``{x}`` is the value's expression.
+#: The spelling the fixer writes after a binding, per library. ``{x}`` is the value's
+#: name and ``{module}`` how the file refers to the library's module (``FIX_MODULES``).
 NORMALIZE_SPELLING: Dict[str, str] = {
     "torch": "{x} / {x}.norm(dim={dim}, keepdim=True)",
-    "numpy": "{x} / {np}.linalg.norm({x}, axis={dim}, keepdims=True)",
+    "numpy": "{x} / {module}.linalg.norm({x}, axis={dim}, keepdims=True)",
 }
+
+#: The spelling the fixer wraps around an expression where it is compared.
+WRAP_SPELLING: Dict[str, str] = {
+    "torch": "{module}.normalize({x}, dim={dim})",
+    "numpy": "({x} / {module}.linalg.norm({x}, axis={dim}, keepdims=True))",
+}
+
+#: The module a spelling's ``{module}`` stands for, and the alias a fix imports it as
+#: when the file uses that name for nothing else.
+FIX_MODULES: Dict[str, Tuple[str, str]] = {"torch": ("torch.nn.functional", "F"), "numpy": ("numpy", "np")}
 
 #: Keyword names of the axis and keepdim arguments (torch, numpy), and of pow's exponent.
 AXIS_KEYWORDS: Tuple[str, ...] = ("dim", "axis")

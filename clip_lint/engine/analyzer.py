@@ -35,9 +35,11 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
         options: AnalysisOptions = DEFAULT_OPTIONS,
         text: Optional[str] = None,
         tree: Optional[ast.Module] = None,
+        source: Optional[str] = None,
     ) -> None:
         self.module = module
         self.text = module.code if text is None else text
+        self.source = self.text if source is None else source  # before slicing: the names a fix must avoid
         self.tree = tree
         self.encoders = facts.ENCODER_METHODS | frozenset(options.extra_encoders)
         self.extra_normalizers = frozenset(options.extra_normalizers)

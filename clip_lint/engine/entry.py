@@ -51,7 +51,7 @@ def analyze_source(
     except Exception as error:  # ParserSyntaxError, RecursionError, and a few others on odd input
         return [_parse_failure(error, syntax_error)]
     try:
-        return Analyzer(module, options, text, tree).run()
+        return Analyzer(module, options, text, tree, source).run()
     except RecursionError:
         return [_cannot_analyse("the code nests too deeply to analyse")]
     except Exception as error:  # never crash the host linter

@@ -64,11 +64,11 @@ class SinkChecker:
 
     def sink_fix_plan(self, expression: cst.CSTNode, value: Value) -> Optional[tuple]:
         if value.binding is not None:
-            return ("insert-after", value.binding, value.library, value.binding.feature_axis)
+            return ("insert-after", value.binding, value.library, value.binding.feature_axis, expression)
         origin = value.origin
         inline = origin is not None and self.contains(expression, origin.node)
         if inline and value.kind is Kind.RAW and value.library == "torch":
-            return ("wrap", origin.node)  # type: ignore[union-attr]
+            return ("wrap", origin.node, value.library, -1)  # type: ignore[union-attr]
         return None
 
     @staticmethod
