@@ -209,7 +209,8 @@ class FixBuilder:
             end_line = self.positions[anchor].end.line
             end = (end_line, len(self.lines[end_line - 1]))
             return TextEdit(end, end, "\n" + import_line)
-        first = body[0] if body else None
+        # the first statement; a bare ``pass`` may stand for a notebook's magic line
+        first = next((statement for statement in body if not is_pass(statement)), None)
         if first is None or first not in self.positions:
             return TextEdit((1, 0), (1, 0), import_line + "\n")
         start = (self.positions[first].start.line, 0)
@@ -222,6 +223,10 @@ def is_import(statement: cst.CSTNode) -> bool:
     return isinstance(statement, cst.SimpleStatementLine) and any(
         isinstance(small, (cst.Import, cst.ImportFrom)) for small in statement.body
     )
+
+
+def is_pass(statement: cst.CSTNode) -> bool:
+    return isinstance(statement, cst.SimpleStatementLine) and all(isinstance(s, cst.Pass) for s in statement.body)
 
 
 def is_docstring(statement: cst.CSTNode) -> bool:
@@ -267,5 +272,19 @@ def set_parameter(call: cst.Call, parameters: Sequence[str], name: str, new_valu
     )
     args = list(call.args)
     if args:
-        args[-1] = args[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+        # The new argument ends the list as the last one did (a trailing comma stays), and
+        # follows it with the separator the call already uses (one per line stays so).
+        new_arg = new_arg.with_changes(comma=args[-1].comma, whitespace_after_arg=args[-1].whitespace_after_arg)
+        args[-1] = args[-1].with_changes(
+            comma=cst.Comma(whitespace_after=argument_separator(call)), whitespace_after_arg=cst.SimpleWhitespace("")
+        )
     return call.with_changes(args=[*args, new_arg])
+
+
+def argument_separator(call: cst.Call) -> cst.BaseParenthesizableWhitespace:
+    """The whitespace after the commas between a call's arguments."""
+    if len(call.args) >= 2 and isinstance(call.args[-2].comma, cst.Comma):
+        return call.args[-2].comma.whitespace_after
+    if isinstance(call.whitespace_before_args, cst.ParenthesizedWhitespace):
+        return call.whitespace_before_args  # the first argument on its own line
+    return cst.SimpleWhitespace(" ")
