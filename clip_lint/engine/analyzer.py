@@ -15,7 +15,7 @@ from clip_lint import facts
 from clip_lint.engine.calls import CallEvaluator
 from clip_lint.engine.expressions import ExpressionEvaluator
 from clip_lint.engine.frames import ClassInfo, Frame, Pending
-from clip_lint.engine.inlining import Inliner
+from clip_lint.engine.inlining import InlineBudget, Inliner, InlineSummary
 from clip_lint.engine.normalization import Normalization
 from clip_lint.engine.sinks import SinkChecker
 from clip_lint.engine.statements import StatementRunner
@@ -51,6 +51,9 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
         self.deferred: Dict[int, Tuple[cst.CSTNode, Pending, str]] = {}
         self.escaped: Set[Binding] = set()  # the objects themselves: an id() can be reused once freed
         self.norm_signatures: Dict[int, facts.Signature] = {}  # by id() of a norm or normalize call
+        self.escape_log: List[Binding] = []  # the same, in order: a memoized call replays its part
+        self.report_attempts = 0  # reports made or muted: a call that made none can be memoized
+        self.inline_memo: Dict[tuple, InlineSummary] = {}
         self.mute = 0
         self.call_stack: List[Tuple[cst.FunctionDef, cst.Call]] = []
         self.current_line: Optional[cst.CSTNode] = None
@@ -60,11 +63,14 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
         self.top_statement: Optional[cst.CSTNode] = None
         self.top_of_definition: Dict[int, cst.CSTNode] = {}
         self.top_of_node: Dict[int, cst.CSTNode] = {}
+        self.budget = InlineBudget()
 
     def run(self) -> List[Finding]:
         self.collect_definitions(self.module.body)
+        self.budget.start_module()
         for statement in self.module.body:
             self.top_statement = statement
+            self.budget.start_unit()
             self.run_statement(statement, self.module_frame)
         self.settle_deferred()
         if not self.pending:
@@ -110,6 +116,7 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
             self.top_of_node.setdefault(id(node), self.top_statement)
 
     def report(self, pending: Pending) -> None:
+        self.report_attempts += 1
         if self.mute:
             return
         self.remember(pending.node)

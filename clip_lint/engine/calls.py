@@ -290,6 +290,7 @@ class CallEvaluator:
     def note_escape(self, value: Value) -> None:
         if value.binding is not None:
             self.escaped.add(value.binding)
+            self.escape_log.append(value.binding)
 
     def callee_text(self, node: cst.Call) -> str:
         return " ".join(self.module.code_for_node(node.func).split())

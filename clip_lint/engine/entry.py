@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from typing import List, Optional, Tuple
 
 import libcst as cst
@@ -49,7 +50,7 @@ def analyze_source(
     try:
         module = cst.parse_module(text)
     except Exception as error:  # ParserSyntaxError, RecursionError, and a few others on odd input
-        return [_parse_failure(error, syntax_error)]
+        return [_parse_failure(error, syntax_error, text)]
     try:
         return Analyzer(module, options, text, tree, source).run()
     except RecursionError:
@@ -67,17 +68,30 @@ def _parse_ast(source: str) -> Tuple[Optional[ast.Module], Optional[SyntaxError]
         return None, None
 
 
-def _parse_failure(error: Exception, syntax_error: Optional[SyntaxError]) -> Finding:
-    """CLN900 for a module libcst can't parse, at the line Python's own parser names."""
-    if isinstance(error, cst.ParserSyntaxError):
-        reason = f"libcst cannot parse it: {error.message}"
-        line, col = error.raw_line, error.raw_column
-    else:
-        reason = f"libcst cannot parse it: {type(error).__name__}"
-        line, col = 1, 0
+LIBCST_POSITION = re.compile(r"error at (\d+):(\d+):\s*")
+
+
+def _parse_failure(error: Exception, syntax_error: Optional[SyntaxError], source: str) -> Finding:
+    """CLN900 for a module libcst can't parse, at the position the failing parser names.
+
+    Where Python's own parser fails too, its message and position are the ones a user
+    knows; otherwise libcst's, with its own "error at L:C" moved into the position.
+    """
     if syntax_error is not None and syntax_error.lineno:
-        line, col = syntax_error.lineno, max((syntax_error.offset or 1) - 1, 0)
-    return _cannot_analyse(reason, line, col)
+        col = max((syntax_error.offset or 1) - 1, 0)
+        return _cannot_analyse(f"Python cannot parse it: {syntax_error.msg}", syntax_error.lineno, col)
+    if not isinstance(error, cst.ParserSyntaxError):
+        return _cannot_analyse(f"libcst cannot parse it: {type(error).__name__}")
+    message, line, col = error.message, error.raw_line, error.raw_column
+    named = LIBCST_POSITION.search(message)
+    if named is not None:
+        line, col = int(named.group(1)), int(named.group(2)) - 1
+        message = message[: named.start()] + message[named.end() :]
+    nul = source.find("\0")
+    if nul >= 0 and "\\0" in message:
+        line = source.count("\n", 0, nul) + 1
+        col = nul - (source.rfind("\n", 0, nul) + 1)
+    return _cannot_analyse(f"libcst cannot parse it: {message}", line, col)
 
 
 def _cannot_analyse(reason: str, line: int = 1, col: int = 0) -> Finding:
