@@ -9,17 +9,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from typing import List, Optional, Sequence, Tuple
 
 from clip_lint import __version__
 from clip_lint.config import ConfigError, load_config
-from clip_lint.discovery import Discovery, iter_files
+from clip_lint.discovery import Discovery, Found, find_files
 from clip_lint.options import Options
 from clip_lint.reporting import FORMATS, Summary, render, summary_line
-from clip_lint.runner import CHECK, DIFF, FIX, FileResult, Settings, check_bytes, check_path
+from clip_lint.runner import CHECK, DIFF, FIX, FileResult, Settings, check_bytes
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 STDIN = "-"
@@ -95,19 +93,17 @@ def explain(code: str) -> int:
 
 
 def run_checks(files: Sequence[str], settings: Settings, jobs: int) -> List[FileResult]:
-    """Check ``files`` in ``jobs`` worker processes (in this process when one is enough)."""
-    if jobs <= 1 or len(files) < 2:
-        return [check_path(path, settings) for path in files]
-    import clip_lint.engine  # noqa: F401  (imported once here, inherited by forked workers)
+    """Check ``files`` in ``jobs`` worker processes; a file that crashes one is a CLN900."""
+    from clip_lint.workers import run_checks as run_in_workers
 
-    workers = min(jobs, len(files))
-    chunksize = max(1, len(files) // (workers * 4))
-    try:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(check_path, files, [settings] * len(files), chunksize=chunksize))
-    except (OSError, NotImplementedError, BrokenProcessPool):
-        # no usable process pool here (a sandbox without semaphores): check serially
-        return [check_path(path, settings) for path in files]
+    return run_in_workers(files, settings, jobs)
+
+
+def _walk_problems(found: Found) -> List[FileResult]:
+    """Paths the walk could not read, as results that fail the run; skipped ones as notes."""
+    for path, why in found.notes:
+        print(f"clip-lint: note: {path}: {why}", file=sys.stderr)
+    return [FileResult(path, errors=[why], checked=False) for path, why in found.errors]
 
 
 def _mode(args: argparse.Namespace) -> str:
@@ -121,7 +117,7 @@ def _use_color(choice: str) -> bool:
 
 
 def _exit_code(results: Sequence[FileResult], args: argparse.Namespace) -> int:
-    failed = any(result.findings or result.write_error for result in results)
+    failed = any(result.findings or result.errors for result in results)
     return EXIT_FINDINGS if failed and not args.exit_zero else EXIT_CLEAN
 
 
@@ -170,8 +166,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return EXIT_USAGE
         return _check_stdin(args, settings)
     discovery = Discovery(options.exclude, options.extend_exclude, loaded.root)
-    files = iter_files(paths, discovery)
-    results = run_checks(files, settings, args.jobs or os.cpu_count() or 1)
+    found = find_files(paths, discovery)
+    if found.missing:
+        for path in found.missing:
+            print(f"clip-lint: error: {path}: no such file or directory", file=sys.stderr)
+        return EXIT_USAGE
+    results = _walk_problems(found) + run_checks(found.files, settings, args.jobs or os.cpu_count() or 1)
     _report(results, args, settings.mode)
     return _exit_code(results, args)
 

@@ -32,16 +32,20 @@ class Summary:
     fixable: int
     unsafe_fixable: int
     fixed: int
+    errors: int = 0
+    skipped_blocks: int = 0  # unparsable notebook cells and Markdown blocks that mention no encoder
 
     @classmethod
     def of(cls, results: Sequence[FileResult]) -> "Summary":
         findings = [finding for result in results for finding in result.findings]
         return cls(
-            files_checked=len(results),
+            files_checked=sum(result.checked for result in results),
             findings=len(findings),
             fixable=sum(finding.fixable for finding in findings),
             unsafe_fixable=sum(finding.fix_safe is False and not finding.fixable for finding in findings),
             fixed=sum(result.fixed for result in results),
+            errors=sum(len(result.errors) for result in results),
+            skipped_blocks=sum(result.skipped_blocks for result in results),
         )
 
 
@@ -78,8 +82,7 @@ def render_text(results: Sequence[FileResult], color: bool = False, fix_mode: bo
         for finding in result.findings:
             where = _paint(position(result, finding), "1", color)
             lines.append(f"{where}: {_paint(finding.code, '1;31', color)} {finding.message}")
-        if result.write_error:
-            lines.append(f"{result.path}: {result.write_error}")
+        lines.extend(f"{result.path}: error: {error}" for error in result.errors)
     lines.append(summary_line(Summary.of(results), fix_mode))
     return "\n".join(lines) + "\n"
 
@@ -91,12 +94,15 @@ def _plural(count: int, word: str) -> str:
 def summary_line(summary: Summary, fix_mode: bool = False) -> str:
     """``Checked 3 files: 2 findings (1 fixable with --fix).``, or what --fix did."""
     checked = f"Checked {_plural(summary.files_checked, 'file')}"
+    errors = f", {_plural(summary.errors, 'error')}" if summary.errors else ""
+    if summary.skipped_blocks:
+        errors += f", {_plural(summary.skipped_blocks, 'unparsable block')} skipped"
     if fix_mode and summary.fixed:
-        remaining = f"{summary.findings} remaining"
-        return f"{checked}: fixed {_plural(summary.fixed, 'finding')}, {remaining}{_fixable_note(summary, True)}."
+        remaining = f"{summary.findings} remaining{_fixable_note(summary, True)}"
+        return f"{checked}: fixed {_plural(summary.fixed, 'finding')}, {remaining}{errors}."
     if not summary.findings:
-        return f"{checked}: no findings."
-    return f"{checked}: {_plural(summary.findings, 'finding')}{_fixable_note(summary, False)}."
+        return f"{checked}: no findings{errors}."
+    return f"{checked}: {_plural(summary.findings, 'finding')}{_fixable_note(summary, False)}{errors}."
 
 
 def _fixable_note(summary: Summary, fix_mode: bool) -> str:
@@ -140,8 +146,11 @@ def render_json(results: Sequence[FileResult]) -> str:
             "findings": summary.findings,
             "fixable": summary.fixable,
             "fixed": summary.fixed,
+            "errors": summary.errors,
+            "skipped_blocks": summary.skipped_blocks,
         },
         "findings": [finding_record(result, finding) for result in results for finding in result.findings],
+        "errors": [{"path": result.path, "message": error} for result in results for error in result.errors],
     }
     return json.dumps(report, indent=2) + "\n"
 
@@ -199,6 +208,24 @@ def _sarif_result(result: FileResult, finding: Reported, rule_index: Dict[str, i
     return record
 
 
+def _artifact(result: FileResult) -> dict:
+    return {"uri": _uri(result.path), "uriBaseId": "%SRCROOT%"}
+
+
+def _sarif_invocation(results: Sequence[FileResult]) -> dict:
+    """Paths that could not be read or written, as the run's error notifications."""
+    notifications = [
+        {
+            "level": "error",
+            "message": {"text": error},
+            "locations": [{"physicalLocation": {"artifactLocation": _artifact(result)}}],
+        }
+        for result in results
+        for error in result.errors
+    ]
+    return {"executionSuccessful": not notifications, "toolExecutionNotifications": notifications}
+
+
 def render_sarif(results: Sequence[FileResult]) -> str:
     rules = _rule_descriptors()
     rule_index = {rule["id"]: index for index, rule in enumerate(rules)}
@@ -215,6 +242,7 @@ def render_sarif(results: Sequence[FileResult]) -> str:
         "originalUriBaseIds": {"%SRCROOT%": {"uri": "file://" + ("" if root.startswith("/") else "/") + root}},
         "columnKind": "unicodeCodePoints",
         "results": [_sarif_result(result, finding, rule_index) for result in results for finding in result.findings],
+        "invocations": [_sarif_invocation(results)],
     }
     return json.dumps({"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}, indent=2) + "\n"
 
@@ -243,6 +271,8 @@ def render_github(results: Sequence[FileResult]) -> str:
                 message = f"cell {finding.cell}:line {finding.line}:{finding.col + 1}: {message}"
             properties.append(f"title={_escape_property('clip-lint ' + finding.code)}")
             lines.append(f"::error {','.join(properties)}::{_escape_data(finding.code + ' ' + message)}")
+        for error in result.errors:
+            lines.append(f"::error file={_escape_property(result.path)},title=clip-lint::{_escape_data(error)}")
     return "".join(line + "\n" for line in lines)
 
 
@@ -253,15 +283,19 @@ def render_junit(results: Sequence[FileResult]) -> str:
     """One test suite per file, one failing test case per finding (a passing one if clean)."""
     summary = Summary.of(results)
     suites = ElementTree.Element(
-        "testsuites", name="clip-lint", tests=str(max(summary.findings, 0) + _clean_files(results)),
-        failures=str(summary.findings), errors="0",
+        "testsuites", name="clip-lint", tests=str(summary.findings + summary.errors + _clean_files(results)),
+        failures=str(summary.findings), errors=str(summary.errors),
     )  # fmt: skip
     for result in results:
         count = len(result.findings)
         suite = ElementTree.SubElement(
-            suites, "testsuite", name=result.path, tests=str(max(count, 1)), failures=str(count), errors="0"
-        )
-        if not result.findings:
+            suites, "testsuite", name=result.path, tests=str(max(count + len(result.errors), 1)), failures=str(count),
+            errors=str(len(result.errors)),
+        )  # fmt: skip
+        for error in result.errors:
+            case = ElementTree.SubElement(suite, "testcase", name="clip-lint", classname=result.path)
+            ElementTree.SubElement(case, "error", message=error).text = f"{result.path}: {error}"
+        if not result.findings and not result.errors:
             ElementTree.SubElement(suite, "testcase", name="clip-lint", classname=result.path)
         for finding in result.findings:
             where = position(result, finding)
@@ -273,4 +307,4 @@ def render_junit(results: Sequence[FileResult]) -> str:
 
 
 def _clean_files(results: Sequence[FileResult]) -> int:
-    return sum(1 for result in results if not result.findings)
+    return sum(1 for result in results if not result.findings and not result.errors)

@@ -179,11 +179,12 @@ def test_bad_inputs_are_cln900_and_never_stop_the_run(tmp_path: Path) -> None:
     by_path = {}
     for finding in finding_lines(result.stdout):
         by_path.setdefault(finding["path"], []).append(finding)
-    for name in ("b_latin1.py", "c_syntax.py", "d_notebook.ipynb", "e_dangling.py"):
+    for name in ("b_latin1.py", "c_syntax.py", "d_notebook.ipynb"):
         assert [f["code"] for f in by_path[name]] == ["CLN900"], name
     assert "UTF-8" in by_path["b_latin1.py"][0]["message"]
     assert "JSON" in by_path["d_notebook.ipynb"][0]["message"]
-    assert "cannot read" in by_path["e_dangling.py"][0]["message"]
+    # a dangling symlink is not a finding but an error of its path (tests/reliability has more)
+    assert "e_dangling.py: error: dangling symlink" in result.stdout
     assert "parse" in by_path["c_syntax.py"][0]["message"]
     # the files after the bad ones are still checked
     assert [f["code"] for f in by_path["f_bug.py"]] == ["CLN001"]
