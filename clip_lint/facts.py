@@ -58,11 +58,51 @@ PASSTHROUGH_METHODS: FrozenSet[str] = frozenset(
     }
 )
 
-#: Methods that keep the state but make the rank unknown (or change it, below).
-RESHAPE_METHODS: FrozenSet[str] = frozenset({"squeeze", "view", "reshape", "flatten", "ravel"})
+#: Methods that keep the state and change the rank, by the change they make (the engine's
+#: ``shapes`` implements each): "insert" adds a size-1 axis where its axis argument says,
+#: "squeeze" drops size-1 axes, "expand" and "repeat" broadcast to sizes (literal sizes are
+#: followed, so ``expand(B, -1)`` of a ``[1, D]`` row is a batch again), "atleast_2d" makes a
+#: vector a row, and "unknown" loses the rank.
+RANK_CHANGE_METHODS: Dict[str, str] = {
+    "unsqueeze": "insert",
+    "squeeze": "squeeze",
+    "expand": "expand",
+    "broadcast_to": "expand",
+    "repeat": "repeat",
+    "tile": "repeat",
+    "view": "unknown",
+    "reshape": "unknown",
+    "flatten": "unknown",
+    "ravel": "unknown",
+    "unflatten": "unknown",
+    "view_as": "unknown",
+    "reshape_as": "unknown",
+    "expand_as": "unknown",
+}
 
-#: Methods that add one axis.
-UNSQUEEZE_METHODS: FrozenSet[str] = frozenset({"unsqueeze"})
+#: The same as functions whose first argument is the input (then the axis or the sizes).
+RANK_CHANGE_FUNCTIONS: Dict[str, str] = {
+    "torch.unsqueeze": "insert",
+    "numpy.expand_dims": "insert",
+    "torch.squeeze": "squeeze",
+    "numpy.squeeze": "squeeze",
+    "torch.broadcast_to": "expand",
+    "numpy.broadcast_to": "expand",
+    "torch.tile": "repeat",
+    "numpy.tile": "repeat",
+    "torch.atleast_2d": "atleast_2d",
+    "numpy.atleast_2d": "atleast_2d",
+    "torch.reshape": "unknown",
+    "numpy.reshape": "unknown",
+    "torch.flatten": "unknown",
+    "numpy.ravel": "unknown",
+}
+
+#: Spellings of a new axis in an index, besides ``None``: ``x[np.newaxis]``.
+NEW_AXIS_NAMES: FrozenSet[str] = frozenset({"numpy.newaxis"})
+
+#: Methods on a norm that make its rank unknown (a norm reshaped is trusted to broadcast).
+RESHAPE_METHODS: FrozenSet[str] = frozenset({"squeeze", "view", "reshape", "flatten", "ravel"})
 
 #: Attributes that keep the state (transposes, the underlying data).
 PASSTHROUGH_ATTRIBUTES: FrozenSet[str] = frozenset({"T", "mT", "H", "mH", "data"})

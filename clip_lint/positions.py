@@ -13,6 +13,7 @@ from libcst._nodes.internal import CodegenState
 
 from clip_lint import facts
 from clip_lint.engine.syntax import dotted_name, find_parameter, unpacks_arguments
+from clip_lint.engine.values import Kind
 from clip_lint.findings import Finding, Fix, TextEdit
 from clip_lint.locator import Locator, walk_in_source_order
 from clip_lint.names import FileNames
@@ -30,23 +31,44 @@ def build_findings(analyzer: "Analyzer", pendings: List["Pending"]) -> List[Find
     findings = []
     for pending in pendings:
         start = positions[pending.node].start
-        origin = pending.subject.origin
-        encoder, line = "an encoder", "?"
-        if origin is not None and origin.node in positions:
-            encoder, line = origin.encoder, str(positions[origin.node].start.line)
+        encoder, line = origin_of(pending.subject, positions)
         fields = dict(
             name=pending.name,
             encoder=encoder,
             line=line,
             op=pending.op,
             detail=pending.detail,
-            feature_dim=feature_dim_of(pending.subject),
+            feature_dim=pending.operands[0][2] if pending.operands else feature_dim_of(pending.subject),
         )
+        if len(pending.operands) > 1:
+            fields.update(operand_fields(pending.operands, positions))
         message = format_message(pending.code, **fields)
         fix = builder.build(pending, fields)
         findings.append(Finding(pending.code, start.line, start.column, message, fix))
     findings.sort(key=lambda f: (f.line, f.col, f.code))
     return findings
+
+
+def origin_of(value, positions: Locator) -> Tuple[str, str]:
+    """The encoder a value came from and the line of that call, for messages."""
+    origin = value.origin
+    if origin is not None and origin.node in positions:
+        return origin.encoder, str(positions[origin.node].start.line)
+    return "an encoder", "?"
+
+
+def operand_fields(operands: tuple, positions: Locator) -> Dict[str, str]:
+    """The message fields that name several operands of one similarity op."""
+    subjects, names, normalized = [], [], []
+    for name, value, feature_dim in operands:
+        encoder, line = origin_of(value, positions)
+        pooled = "a mean or sum of normalized embeddings " if value.kind is Kind.POOLED else ""
+        subjects.append(f"'{name}' ({pooled}from {encoder}, line {line})")
+        names.append(f"'{name}'")
+        normalized.append(f"F.normalize({name}, dim={feature_dim})")
+    return dict(
+        subjects=" and ".join(subjects), names=" and ".join(names), each_normalized=" and ".join(normalized)
+    )
 
 
 def feature_dim_of(value) -> int:
@@ -67,7 +89,8 @@ class FixBuilder:
         plan = pending.fix_plan
         if plan is None:
             return None
-        title = RULES[pending.code].fix_title.format(**fields)
+        rule = RULES[pending.code]
+        title = (rule.fix_title_many if "names" in fields else rule.fix_title).format(**fields)
         if plan[0] == "all":
             return self.combine([self.build_plan(part, title) for part in plan[1]], title)
         return self.build_plan(plan, title)

@@ -19,11 +19,13 @@ from clip_lint.engine.inlining import InlineBudget, Inliner, InlineSummary
 from clip_lint.engine.normalization import Normalization
 from clip_lint.engine.sinks import SinkChecker
 from clip_lint.engine.statements import StatementRunner
-from clip_lint.engine.values import Binding, Value
+from clip_lint.engine.values import Binding, Origin, Value
 from clip_lint.findings import Finding
 from clip_lint.options import AnalysisOptions
 
 DEFAULT_OPTIONS = AnalysisOptions()
+#: Calls that a finding looks through to name the value: dtype and device moves, transposes.
+NAMED_THROUGH_METHODS = facts.PASSTHROUGH_METHODS | facts.REVERSING_TRANSPOSES | facts.SWAPPING_TRANSPOSES
 
 
 class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalization, SinkChecker, Inliner):
@@ -63,6 +65,7 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
         self.top_statement: Optional[cst.CSTNode] = None
         self.top_of_definition: Dict[int, cst.CSTNode] = {}
         self.top_of_node: Dict[int, cst.CSTNode] = {}
+        self.encoder_keys: Dict[int, Tuple[str, str]] = {}
         self.budget = InlineBudget()
 
     def run(self) -> List[Finding]:
@@ -107,6 +110,7 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
                 pending.name,
                 op=f"{pending.op}' in '{function_name}()",
                 fix_plan=pending.fix_plan,
+                operands=pending.operands,
             )
             self.pending.setdefault(("sink", call_id), moved)
 
@@ -130,9 +134,34 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
         key = ("sink" if is_sink else pending.code, id(pending.node))
         self.pending.setdefault(key, pending)
 
+    def encoder_key(self, origin: Origin) -> Tuple[str, str]:
+        """Which encoder made features: the model's expression and the method (or field)."""
+        key = self.encoder_keys.get(id(origin.node))
+        if key is None:
+            node = origin.node  # model.encode_image(...) or output.image_embeds
+            model = node.func if isinstance(node, cst.Call) else node
+            if isinstance(model, cst.Attribute):
+                model = model.value
+            key = self.encoder_keys[id(origin.node)] = (self.module.code_for_node(model), origin.encoder)
+        return key
+
     def describe(self, expression: cst.CSTNode, value: Value) -> str:
         if value.binding is not None:
             return value.binding.target
+        text = " ".join(self.module.code_for_node(self.named_base(expression)).split())
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    def named_feature_axis(self, expression: cst.CSTNode, value: Value) -> int:
+        """The feature axis of what ``describe`` names: the value as bound, or the encoder's output."""
+        if value.binding is not None:
+            return value.binding.feature_axis
+        if value.origin is not None and self.named_base(expression) is value.origin.node:
+            return -1
+        return value.feature_axis
+
+    @staticmethod
+    def named_base(expression: cst.CSTNode) -> cst.CSTNode:
+        """An expression without the transposes and dtype/device moves around it."""
         base = expression
         while True:
             if isinstance(base, cst.Attribute) and base.attr.value in facts.PASSTHROUGH_ATTRIBUTES:
@@ -140,10 +169,8 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
             elif (
                 isinstance(base, cst.Call)
                 and isinstance(base.func, cst.Attribute)
-                and base.func.attr.value in facts.PASSTHROUGH_METHODS
+                and base.func.attr.value in NAMED_THROUGH_METHODS
             ):
                 base = base.func.value
             else:
-                break
-        text = " ".join(self.module.code_for_node(base).split())
-        return text if len(text) <= 60 else text[:57] + "..."
+                return base

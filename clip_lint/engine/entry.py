@@ -11,6 +11,7 @@ import libcst as cst
 from clip_lint import facts
 from clip_lint.engine.analyzer import DEFAULT_OPTIONS, Analyzer
 from clip_lint.findings import Finding
+from clip_lint.indentation import Reindented, expand_indentation
 from clip_lint.options import AnalysisOptions
 from clip_lint.slicing import slice_source
 
@@ -27,12 +28,14 @@ def analyze_source(
     options: AnalysisOptions = DEFAULT_OPTIONS,
     *,
     use_gate: bool = True,
+    use_slicing: bool = True,
     tree: Optional[ast.Module] = None,
 ) -> List[Finding]:
     """Check one module's source. Never raises: failures become a CLN900 finding.
 
     ``tree`` is the module's ``ast``, when the caller has it (flake8 does); it lets the
-    engine skip the definitions that can't matter before the libcst parse.
+    engine skip the definitions that can't matter before the libcst parse. ``use_slicing``
+    turns that skipping off (the findings are the same either way; tests compare them).
     """
     if use_gate and not passes_gate(source, options):
         return []
@@ -40,23 +43,37 @@ def analyze_source(
     if tree is None:
         tree, syntax_error = _parse_ast(source)
     text = source
-    if tree is not None:
+    if tree is not None and use_slicing:
         sliced = slice_source(source, tree, options.extra_encoders)
         if sliced is None:
             return []
         if sliced is not source:
             text, tree = sliced, None  # the tree no longer matches the text
     # Where ast fails, libcst may still parse it (newer syntax than this Python's).
+    reindented: Optional[Reindented] = None
     try:
         module = cst.parse_module(text)
     except Exception as error:  # ParserSyntaxError, RecursionError, and a few others on odd input
-        return [_parse_failure(error, syntax_error, text)]
+        # Tabs or form feeds in indentation that Python accepts: parse it as Python reads it.
+        reindented = expand_indentation(text) if syntax_error is None else None
+        module = _parse_or_none(reindented.text) if reindented is not None else None
+        if module is None:
+            return [_parse_failure(error, syntax_error, text)]
+        text, tree = module.code, None
     try:
-        return Analyzer(module, options, text, tree, source).run()
+        findings = Analyzer(module, options, text, tree, source).run()
+        return [reindented.finding(f) for f in findings] if reindented is not None else findings
     except RecursionError:
         return [_cannot_analyse("the code nests too deeply to analyse")]
     except Exception as error:  # never crash the host linter
         return [_cannot_analyse(f"internal error {type(error).__name__}: {error}")]
+
+
+def _parse_or_none(text: str) -> Optional[cst.Module]:
+    try:
+        return cst.parse_module(text)
+    except Exception:  # the same failures as above
+        return None
 
 
 def _parse_ast(source: str) -> Tuple[Optional[ast.Module], Optional[SyntaxError]]:

@@ -95,9 +95,10 @@ class Normalization:
             return value
         if value.kind not in (Kind.RAW, Kind.POOLED, Kind.UNIT):
             return UNKNOWN
-        problem = self.axis_problem(value.rank, value.feature_axis, axis)
+        one_vector = shapes.holds_one_vector(value.shape)
+        problem = "" if one_vector and axis is None else self.axis_problem(value.rank, value.feature_axis, axis)
         code = "CLN002" if problem else ""
-        if not code and by_division and axis is not None and not keepdim and (value.rank or 0) >= 2:
+        if not code and by_division and axis is not None and not keepdim and (value.rank or 0) >= 2 and not one_vector:
             code = "CLN003"
         if code:
             fix = ("fix-norm", norm_call, value.feature_axis, by_division) if norm_call is not None else None
@@ -139,20 +140,25 @@ class Normalization:
         frame.env[key] = value.but(kind=Kind.UNIT)
         frame.inplace.add(key)
 
-    def reduce(self, value: Value, axis_arg: Optional[cst.Arg], keep_arg: Optional[cst.Arg]) -> Value:
+    def reduce(
+        self, value: Value, axis_arg: Optional[cst.Arg], keep_arg: Optional[cst.Arg], node: Optional[cst.CSTNode] = None
+    ) -> Value:
         if value.kind not in (Kind.RAW, Kind.UNIT, Kind.POOLED):
             return UNKNOWN
         axis = axis_of(axis_arg)
         if axis is None or axis is ANY_AXIS:
             return UNKNOWN
         assert isinstance(axis, int)
-        shape = shapes.remove_axis((value.rank, value.feature_axis), axis)
+        keepdim = keep_arg is not None and literal_bool(keep_arg.value) is True
+        shape = (shapes.keep_axis_as_one if keepdim else shapes.remove_axis)(value.shape, axis)
         if shape is None:
             return UNKNOWN  # reduced over the features themselves
-        if keep_arg is not None and literal_bool(keep_arg.value) is True:
-            shape = (value.rank, value.feature_axis)
-        kind = Kind.RAW if value.kind is Kind.RAW else Kind.POOLED
-        return value.but(kind=kind, rank=shape[0], feature_axis=shape[1], binding=None)
+        over_one_vector = value.rank is not None and shapes.position(value.rank, axis) - value.rank in value.ones
+        kind = value.kind if value.kind is Kind.RAW or over_one_vector else Kind.POOLED
+        reduced = value.with_shape(shape, kind=kind, binding=None, sources=())
+        if value.sources and node is not None:  # a mean or sum over raw features of several calls
+            reduced = self.mixed(reduced, tuple((source.origin.node, source) for source in value.sources), node)
+        return reduced
 
     def combine(self, container: Value, rank_change: Optional[int], library: str, axis: int = 0) -> Value:
         if container.is_feature:
@@ -160,9 +166,14 @@ class Normalization:
         element = self.element_of(container) if container.kind in (Kind.CONTAINER, Kind.TUPLE) else container
         if not element.is_feature:
             return UNKNOWN
-        shape = (element.rank, element.feature_axis)
+        shape = element.shape
         if rank_change == 1:
-            shape = shapes.insert_axis(shape, axis)
+            shape = shapes.insert_axis(shape, axis, size_one=False)
         elif rank_change is None and element.rank == 1:
-            shape = (2, element.feature_axis)  # vstack of vectors: one per row
-        return element.but(rank=shape[0], feature_axis=shape[1], library=library, binding=None)
+            shape = (2, element.feature_axis, shapes.NO_ONES)  # vstack of vectors: one per row
+        elif element.rank is not None:  # joined along an axis: it is no longer of size 1
+            joined = shapes.position(element.rank, 0 if rank_change is None else axis) - element.rank
+            shape = (shape[0], shape[1], shape[2] - {joined})
+            if joined == element.feature_axis:
+                element = element.but(sources=())  # features side by side (a probe's input), not a mix
+        return element.with_shape(shape, library=library, binding=None)
