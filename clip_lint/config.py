@@ -78,22 +78,77 @@ def load_config(explicit: Optional[str] = None, start: str = ".") -> LoadedConfi
         return LoadedConfig(options_from_section(section or {}, explicit), explicit)
     found = find_config(start)
     if found is None:
-        return LoadedConfig(Options())
+        return LoadedConfig(_with_project_line_length(Options(), start))
     path, section = found
-    return LoadedConfig(options_from_section(section, path), path)
+    return LoadedConfig(_with_project_line_length(options_from_section(section, path), start), path)
+
+
+def _with_project_line_length(options: Options, start: str) -> Options:
+    """Without a ``line-length`` of its own, fixes keep to the project's formatter or flake8."""
+    if options.line_length:
+        return options
+    return replace(options, line_length=project_line_length(start) or 0)
+
+
+def project_line_length(start: str) -> Optional[int]:
+    """The shortest line length that Black, ruff or flake8 is set to in the nearest directory
+    (from ``start`` upwards) that configures any of them."""
+    directory = os.path.abspath(start)
+    while True:
+        lengths = [length for name in LINE_LENGTH_FILES if (length := _line_length_in(os.path.join(directory, name)))]
+        if lengths:
+            return min(lengths)
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return None
+        directory = parent
+
+
+#: Files that may set a line length: pyproject.toml for the formatters, the others for flake8.
+LINE_LENGTH_FILES = ("pyproject.toml", "setup.cfg", "tox.ini", ".flake8")
+
+
+def _line_length_in(path: str) -> Optional[int]:
+    if not os.path.isfile(path):
+        return None
+    try:
+        if path.endswith(".toml"):
+            with open(path, "rb") as handle:
+                tools = tomllib.load(handle).get("tool", {})
+            found = [tools.get(tool, {}).get("line-length") for tool in ("black", "ruff")]
+        else:
+            parser = configparser.ConfigParser(interpolation=None)
+            parser.read(path, encoding="utf-8")
+            found = [parser.get("flake8", key, fallback=None) for key in ("max-line-length", "max_line_length")]
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, configparser.Error, AttributeError):
+        return None
+    lengths = [int(value) for value in found if str(value).strip().isdigit()]
+    return min(lengths) if lengths else None
 
 
 def options_from_section(section: Dict[str, Any], path: str) -> Options:
     """Validate a section's keys and values and build ``Options`` from them."""
     where = f"[tool.clip-lint] in {path}" if path.endswith(".toml") else f"[clip-lint] in {path}"
-    values: Dict[str, Tuple[str, ...]] = {}
+    values: Dict[str, Any] = {}
     for key, raw in section.items():
         field_name = CONFIG_KEYS.get(key) or CONFIG_KEYS.get(key.replace("_", "-"))
         if field_name is None:
             known = ", ".join(sorted(CONFIG_KEYS))
             raise ConfigError(f"unknown key '{key}' in {where}; known keys: {known}")
-        values[field_name] = values.get(field_name, ()) + _string_list(raw, key, where)
+        if field_name == "line_length":
+            values[field_name] = _positive_int(raw, key, where)
+        else:
+            values[field_name] = values.get(field_name, ()) + _string_list(raw, key, where)
     return replace(Options(), **values)
+
+
+def _positive_int(raw: Any, key: str, where: str) -> int:
+    """A positive integer, or its digits (setup.cfg)."""
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw > 0:
+        return raw
+    if isinstance(raw, str) and raw.strip().isdigit() and int(raw) > 0:
+        return int(raw)
+    raise ConfigError(f"'{key}' in {where} must be a positive integer, not {raw!r}")
 
 
 def _string_list(raw: Any, key: str, where: str) -> Tuple[str, ...]:

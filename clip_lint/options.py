@@ -12,6 +12,7 @@ class AnalysisOptions:
 
     extra_encoders: Tuple[str, ...] = ()
     extra_normalizers: Tuple[str, ...] = ()
+    line_length: int = 88  # fixed lines longer than this are split (clip_lint.linewrap)
 
 
 @dataclass(frozen=True)
@@ -24,10 +25,11 @@ class Options:
     ignore: Tuple[str, ...] = ()
     exclude: Tuple[str, ...] = ()
     extend_exclude: Tuple[str, ...] = ()
+    line_length: int = 0  # 0: the project's formatter or flake8 setting, else 88
 
     @property
     def analysis(self) -> AnalysisOptions:
-        return AnalysisOptions(self.extra_encoders, self.extra_normalizers)
+        return AnalysisOptions(self.extra_encoders, self.extra_normalizers, self.line_length or 88)
 
 
 # Keys accepted in [tool.clip-lint] / [clip-lint], mapped to Options fields.
@@ -40,4 +42,5 @@ CONFIG_KEYS = {
     "ignore": "ignore",
     "exclude": "exclude",
     "extend-exclude": "extend_exclude",
+    "line-length": "line_length",
 }

@@ -15,6 +15,7 @@ from clip_lint import facts
 from clip_lint.engine.syntax import dotted_name, find_parameter, unpacks_arguments
 from clip_lint.engine.values import Kind
 from clip_lint.findings import Finding, Fix, TextEdit
+from clip_lint.linewrap import fit_assignment, fit_call
 from clip_lint.locator import Locator, walk_in_source_order
 from clip_lint.names import FileNames
 from clip_lint.rules import RULES, format_message
@@ -138,9 +139,10 @@ class FixBuilder:
                 return None
             module, edits = reference
         spelling = facts.NORMALIZE_SPELLING[library].format(x=binding.target, module=module, dim=feature_axis)
+        statement_text = fit_assignment(binding.target, spelling, indent, self.analyzer.line_length)
         end_line = where.end.line
         end = (end_line, len(self.lines[end_line - 1]))
-        edits.append(TextEdit(end, end, f"\n{indent}{binding.target} = {spelling}"))
+        edits.append(TextEdit(end, end, f"\n{indent}{statement_text}"))
         # normalizing an escaping value where it is bound changes what else receives it
         return Fix(title, tuple(sorted(edits)), safe=not escapes)
 
@@ -164,7 +166,7 @@ class FixBuilder:
             return None
         module, edits = reference
         spelling = facts.WRAP_SPELLING[library].format(module=module, x=self.source_of(node), dim=feature_axis)
-        edits.append(self.replace(node, spelling))
+        edits.append(self.replace(node, self.fitted(node, spelling)))
         return Fix(title, tuple(sorted(edits)), safe=True)
 
     def fix_norm_call(self, call: cst.CSTNode, feature_axis: int, by_division: bool, title: str) -> Optional[Fix]:
@@ -178,13 +180,26 @@ class FixBuilder:
         if by_division and signature.keepdim:
             new_call = set_parameter(new_call, signature.parameters, signature.keepdim, cst.Name("True"))
         text = self.render_in_place(call, new_call)
-        return Fix(title, (self.replace(call, text),), safe=True) if text is not None else None
+        return Fix(title, (self.replace(call, self.fitted(call, text)),), safe=True) if text is not None else None
 
     # ----- helpers
 
     def replace(self, node: cst.CSTNode, text: str) -> TextEdit:
         where = self.positions[node]
         return TextEdit((where.start.line, where.start.column), (where.end.line, where.end.column), text)
+
+    def fitted(self, node: cst.CSTNode, text: str) -> str:
+        """The text that replaces ``node``, split if it would make its line too long.
+
+        A line that was already too long is the user's choice and keeps its layout.
+        """
+        where = self.positions[node]
+        line = self.lines[where.start.line - 1]
+        limit = self.analyzer.line_length
+        if where.start.line != where.end.line or len(line) > limit:
+            return text
+        indent = line[: len(line) - len(line.lstrip())]
+        return fit_call(line[: where.start.column], text, line[where.end.column:], indent, limit)
 
     def source_of(self, node: cst.CSTNode) -> str:
         where = self.positions[node]

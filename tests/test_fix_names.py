@@ -26,7 +26,6 @@ FLAGS = (
 )
 #: What a fix writes that names a module: the call, and the module the name must mean.
 MODULE_USES = {r"([\w.]+)\.normalize\(": "torch.nn.functional", r"([\w.]+)\.linalg\.norm\(": "numpy"}
-INSERTED_NORMALIZATION = re.compile(r"^\s*(\w+) = \1 / ")
 
 
 def scopes(source: str) -> List[symtable.SymbolTable]:
@@ -68,6 +67,21 @@ def bindings(source: str) -> Dict[str, Counter]:
     return found
 
 
+def self_divisions(source: str) -> Counter:
+    """Names assigned their own value divided by something: ``x = x / x.norm(...)``."""
+    return Counter(
+        node.targets[0].id
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and isinstance(node.value, ast.BinOp)
+        and isinstance(node.value.op, ast.Div)
+        and isinstance(node.value.left, ast.Name)
+        and node.value.left.id == node.targets[0].id
+    )
+
+
 def assert_names_keep_their_meaning(before: str, after: str) -> None:
     old_scopes, new_scopes = scopes(before), scopes(after)
     assert [(t.get_type(), t.get_name()) for t in old_scopes] == [(t.get_type(), t.get_name()) for t in new_scopes]
@@ -79,7 +93,7 @@ def assert_names_keep_their_meaning(before: str, after: str) -> None:
             symbol = new.lookup(name)
             assert symbol.is_imported() if new.get_type() == "module" else symbol.is_global(), (new.get_name(), name)
     # no name the file had gains a binding, except a value normalized where it is bound
-    normalized = {m.group(1) for line in after.splitlines() if (m := INSERTED_NORMALIZATION.match(line))}
+    normalized = set(self_divisions(after) - self_divisions(before))
     old_bindings, new_bindings = bindings(before), bindings(after)
     for name, sites in old_bindings.items():
         if name not in normalized:

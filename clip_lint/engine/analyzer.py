@@ -45,6 +45,7 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
         self.tree = tree
         self.encoders = facts.ENCODER_METHODS | frozenset(options.extra_encoders)
         self.extra_normalizers = frozenset(options.extra_normalizers)
+        self.line_length = options.line_length
         self.aliases: Dict[str, str] = dict(facts.DEFAULT_ALIASES)
         self.imported: Dict[str, str] = {}
         self.functions: Dict[str, cst.FunctionDef] = {}
