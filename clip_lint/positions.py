@@ -116,11 +116,11 @@ class FixBuilder:
     # ----- plans
 
     def insert_after(
-        self, binding: "Binding", library: str, feature_axis: int, compared: cst.CSTNode, title: str
+        self, binding: "Binding", library: str, feature_axis: int, compared: Optional[cst.CSTNode], title: str
     ) -> Optional[Fix]:
         """Normalize a bound value where it is bound; an escaping one where it is compared."""
         escapes = binding in self.analyzer.escaped
-        if escapes:
+        if escapes and compared is not None:
             at_comparison = self.wrap_uses(binding, compared, library, title)
             if at_comparison is not None:
                 return at_comparison
