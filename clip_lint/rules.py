@@ -42,7 +42,7 @@ RULES: Dict[str, Rule] = {
             code="CLN001",
             name="unnormalized-features-in-similarity",
             message=(
-                "'{name}' (from {encoder}, line {line}) reaches '{op}' without L2 normalization; "
+                "'{name}' (from {source}) reaches '{op}'{site} without L2 normalization; "
                 "use F.normalize({name}, dim={feature_dim}) or divide by .norm(dim={feature_dim}, keepdim=True)"
             ),
             fix_title="Normalize '{name}' along the feature dim",
@@ -63,13 +63,16 @@ RULES: Dict[str, Rule] = {
                 "and nothing crashes."
             ),
             known_problems=(
-                "Flows are followed within one module. Features built in another module, read "
-                "back from disk or returned by an unknown call are unknown and stay silent; "
-                "use the runtime checker (`runtime_check`) for those. When a value is raw on one "
-                "branch and normalized on the other, the merge is unknown and stays silent. "
-                "Sources are known by name: a model whose own `get_text_features` already "
-                "normalizes (transformers' VideoPrism with `apply_l2norm`) is reported at its "
-                "callers; silence those lines with `# noqa: CLN001`."
+                "Flows are followed through the project's own modules, never into installed "
+                "packages. Features read back from disk, built by a library's own wrapper or "
+                "returned by an unknown call are unknown and stay silent; use the runtime checker "
+                "(`runtime_check`) for those. When a value is raw on one branch and normalized on "
+                "the other, the merge is unknown and stays silent. A method named like an encoder "
+                "is a raw source unless the receiver's class is known (built here, annotated, or "
+                "`self`) and its body provably normalizes; an object made by a factory function "
+                "(`open_clip.create_model`) has no known class, so its normalizing "
+                "`get_text_features` (transformers' VideoPrism with `apply_l2norm`) is still "
+                "reported at its callers; silence those lines with `# noqa: CLN001`."
             ),
             example=(
                 "image_features = model.encode_image(images)\n"
@@ -107,7 +110,7 @@ RULES: Dict[str, Rule] = {
             code="CLN002",
             name="normalized-over-wrong-axis",
             message=(
-                "'{name}' (from {encoder}, line {line}) is normalized over {detail}; "
+                "'{name}' (from {source}) is normalized over {detail}{site}; "
                 "normalize each vector over the feature dim: dim={feature_dim}"
             ),
             fix_title="Normalize over the feature dim (dim={feature_dim})",
@@ -144,7 +147,7 @@ RULES: Dict[str, Rule] = {
             code="CLN003",
             name="norm-without-keepdim",
             message=(
-                "'{name}' (from {encoder}, line {line}) is divided by a norm without keepdim=True, "
+                "'{name}' (from {source}) is divided by a norm without keepdim=True{site}, "
                 "which broadcasts across the wrong axis; use .norm(dim={feature_dim}, keepdim=True)"
             ),
             fix_title="Add keepdim=True to the norm",
@@ -174,8 +177,9 @@ RULES: Dict[str, Rule] = {
             code="CLN004",
             name="pooled-features-not-renormalized",
             message=(
-                "'{name}' is a mean or sum of normalized embeddings (from {encoder}, line {line}) "
-                "and reaches '{op}' without re-normalization; divide it by its norm (dim={feature_dim}) after pooling"
+                "'{name}' is a mean or sum of normalized embeddings (from {source}) "
+                "and reaches '{op}'{site} without re-normalization; "
+                "divide it by its norm (dim={feature_dim}) after pooling"
             ),
             fix_title="Re-normalize '{name}' after pooling",
             message_many=(
@@ -231,8 +235,8 @@ RULES: Dict[str, Rule] = {
             ),
             why_bad=(
                 "Raw CLIP features of different encoders (or models) have norms of their own, far "
-                "from 1 and unrelated to each other. In a sum or mean of them, the one with the larger norm dominates the "
-                "direction, and normalizing the sum afterwards does not undo that: a multimodal "
+                "from 1 and unrelated to each other. In a sum or mean of them, the one with the larger norm "
+                "dominates the direction, and normalizing the sum afterwards does not undo that: a multimodal "
                 "query or index entry is mostly one modality."
             ),
             known_problems=(

@@ -206,8 +206,6 @@ def _copy_owner_and_mode(descriptor: int, status: os.stat_result) -> None:
 
 def analyse(document: Document, analysis: AnalysisOptions) -> List[Located]:
     """All engine findings of ``document``, each with the line map it is located by."""
-    from clip_lint.engine import analyze_source
-
     if document.problem is not None or not document.segments:
         return []
     if document.kind == PYTHON:
@@ -215,11 +213,11 @@ def analyse(document: Document, analysis: AnalysisOptions) -> List[Located]:
         if too_deep is not None:
             line, col, reason = too_deep
             return [(Finding(PARSE_ERROR, line, col, cannot_analyse_message(reason)), document.segments[0].lines)]
-        findings = analyze_source(document.text, analysis)
+        findings = _engine(document.text, analysis, document.path)
         return [(finding, document.segments[0].lines) for finding in findings]
     source, lines = document.analysis_source()
     if _too_deep(source, analysis) is None:
-        findings = analyze_source(source, analysis)
+        findings = _engine(source, analysis, document.path)
         if not any(f.code == PARSE_ERROR for f in findings):
             return [(finding, lines) for finding in findings]
     return _analyse_around_broken_segments(document, analysis)
@@ -232,13 +230,23 @@ def _too_deep(source: str, analysis: AnalysisOptions) -> Optional[Tuple[int, int
     return nesting_problem(source) if passes_gate(source, analysis) else None
 
 
+def _engine(source: str, analysis: AnalysisOptions, path: str) -> List[Finding]:
+    """The engine's findings for ``source``, read as the file at ``path`` of its project."""
+    from clip_lint.engine import analyze_source
+    from clip_lint.engine.project import analyze_file
+
+    if path in ("", "-"):
+        return analyze_source(source, analysis)
+    return analyze_file(path, source, analysis, hashes=False).findings
+
+
 def _analyse_around_broken_segments(document: Document, analysis: AnalysisOptions) -> List[Located]:
     """Report each unparseable cell or block on its own and analyse the others together.
 
     A cell or block that mentions no encoder (nor a configured name) hides nothing that
     could be reported: it is skipped without a finding, and counted in ``skipped_blocks``.
     """
-    from clip_lint.engine import analyze_source, passes_gate
+    from clip_lint.engine import passes_gate
 
     located: List[Located] = []
     good: List[int] = []
@@ -257,7 +265,7 @@ def _analyse_around_broken_segments(document: Document, analysis: AnalysisOption
         located.append((Finding(PARSE_ERROR, 1, 0, message), lines))
     if good:
         source, lines = document.analysis_source(good)
-        located.extend((finding, lines) for finding in analyze_source(source, analysis))
+        located.extend((finding, lines) for finding in _engine(source, analysis, document.path))
     return located
 
 

@@ -43,19 +43,31 @@ def _sink_or_norm_words() -> Tuple[str, ...]:
 SINK_OR_NORM = re.compile(r"@|\b(?:" + "|".join(map(re.escape, _sink_or_norm_words())) + r")\b")
 
 
-def relevance_pattern(extra_encoders: Iterable[str] = ()) -> Pattern[str]:
-    """Text that makes a definition relevant: an encoder call or an embedding field read."""
+def relevance_pattern(extra_encoders: Iterable[str] = (), imported_names: Iterable[str] = ()) -> Pattern[str]:
+    """Text that makes a definition relevant: an encoder call, an embedding field read, or a
+    name imported from a project module that may hand over features."""
     encoders = "|".join(sorted(map(re.escape, facts.ENCODER_METHODS | set(extra_encoders))))
     fields = "|".join(sorted(map(re.escape, facts.EMBEDDING_FIELDS)))
-    return re.compile(rf"\.{GAP}(?:(?:{encoders}){GAP}\(|(?:{fields})\b)")
+    names = "|".join(sorted(map(re.escape, imported_names)))
+    imported = rf"|\b(?:{names})\b" if names else ""
+    return re.compile(rf"\.{GAP}(?:(?:{encoders}){GAP}\(|(?:{fields})\b){imported}")
 
 
 _DEFAULT_PATTERN = relevance_pattern()
 
 
-def slice_source(source: str, tree: ast.Module, extra_encoders: Tuple[str, ...] = ()) -> Optional[str]:
-    """The source with irrelevant definitions blanked; None when nothing is relevant."""
-    pattern = relevance_pattern(extra_encoders) if extra_encoders else _DEFAULT_PATTERN
+def slice_source(
+    source: str, tree: ast.Module, extra_encoders: Tuple[str, ...] = (), imported_names: Tuple[str, ...] = ()
+) -> Optional[str]:
+    """The source with irrelevant definitions blanked; None when nothing is relevant.
+
+    ``imported_names`` are names imported from project modules that may hand over
+    features: code that uses them is kept, and may compare or normalize in those modules.
+    """
+    if extra_encoders or imported_names:
+        pattern = relevance_pattern(extra_encoders, imported_names)
+    else:
+        pattern = _DEFAULT_PATTERN
     if not pattern.search(source):
         return None
     lines = split_lines_keepends(source)
@@ -64,9 +76,12 @@ def slice_source(source: str, tree: ast.Module, extra_encoders: Tuple[str, ...] 
     for start, end, keep_pass in blanked:
         for number in range(start, end + 1):
             lines[number - 1] = _blank(lines[number - 1], keep_pass and number == start)
+    sliced = "".join(lines) if blanked else source
+    if imported_names and pattern.search(sliced):
+        return sliced  # an imported helper may compare or normalize what it is handed
     if not _mentions_sink_or_norm(lines, tree):
         return None
-    return "".join(lines) if blanked else source
+    return sliced
 
 
 def _mentions_sink_or_norm(lines: List[str], tree: ast.Module) -> bool:
@@ -121,10 +136,13 @@ def _blank(line: str, as_pass: bool) -> str:
 class _Block:
     """One body (the module's or a class's) and the decision for each definition in it."""
 
-    def __init__(self, body: List[ast.stmt], lines: List[str], pattern: Pattern[str]) -> None:
+    def __init__(
+        self, body: List[ast.stmt], lines: List[str], pattern: Pattern[str], outer_names: Set[str] = frozenset()
+    ) -> None:
         self.body = body
         self.lines = lines
         self.pattern = pattern
+        self.outer_names = outer_names  # kept definitions around a class: calling one makes a method relevant
         self.spans = [self.span(statement) for statement in body]
         self.texts: Dict[int, str] = {}
 
@@ -149,14 +167,19 @@ class _Block:
                 candidates.append(index)
             else:
                 kept_text.append(self.text(index))
-        relevant = [i for i in candidates if self.pattern.search(self.text(i))]
+        relevant = [
+            i for i in candidates
+            if self.pattern.search(self.text(i)) or set(CALLED_NAME.findall(self.text(i))) & self.outer_names
+        ]
         kept = self.close_over_links(relevant, candidates, "".join(kept_text), in_class)
+        kept_names = self.outer_names | {self.body[i].name for i in kept}  # type: ignore[attr-defined]
         spans: List[Tuple[int, int, bool]] = []
         for index in candidates:
             statement = self.body[index]
             if index in kept:
                 if isinstance(statement, ast.ClassDef):
-                    spans += _Block(statement.body, self.lines, self.pattern).blanked_spans(in_class=True)
+                    block = _Block(statement.body, self.lines, self.pattern, kept_names)
+                    spans += block.blanked_spans(in_class=True)
                 continue
             start, end = self.spans[index]
             spans.append((start, end, in_class))

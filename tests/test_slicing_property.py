@@ -84,9 +84,18 @@ def programs(draw: st.DrawFn) -> str:
         body = "\n\n".join(m.format(attr=attr, g=draw(names)) for m in methods)
         decorator = draw(st.sampled_from(["", "@dataclass\n"]))
         blocks.append(f"{decorator}class Bank:\n{body}")
-    main = [line.format(g=draw(names)) for line in draw(st.lists(st.sampled_from(MAIN_LINES), min_size=1, max_size=6))]
-    if draw(st.booleans()):
+    sources = [draw(st.sampled_from(MAIN_LINES[0:2])), draw(st.sampled_from(MAIN_LINES[2:4]))]
+    middle = draw(st.lists(st.sampled_from(MAIN_LINES), max_size=4))
+    sink = draw(st.sampled_from(MAIN_LINES[6:9] + MAIN_LINES[11:]))
+    main = [line.format(g=draw(names)) for line in sources + middle + [sink]]
+    layout = draw(st.sampled_from(["module", "function", "main guard", "nested"]))
+    if layout == "function":
         blocks.append("def main(model, images, tokens):\n" + "\n".join("    " + line for line in main))
+    elif layout == "main guard":
+        blocks.append('if __name__ == "__main__":\n' + "\n".join("    " + line for line in main))
+    elif layout == "nested":
+        inner = "\n".join("        " + line for line in main)
+        blocks.append(f"def outer(model, images, tokens):\n    def inner():\n{inner}\n    return inner()")
     else:
         blocks.append("\n".join(main))
     return "\n\n\n".join(blocks) + "\n"
@@ -178,6 +187,12 @@ DROPPED_BEFORE = {
         "class Index:\n"
         "    def build(self, model, x):\n        self.emb = model.encode_image(x)\n\n"
         "    def query(self, q):\n        return q @ self.emb.T\n"
+    ),
+    "a method that stores what a module helper encodes": (
+        "def embed(model, x):\n    return model.encode_image(x)\n\n\n"
+        "class Bank:\n"
+        "    def fill(self, model, x):\n        self.store = embed(model, x)\n\n"
+        "    def query(self, q):\n        return q @ self.store.T\n"
     ),
     "an index's range_search": (
         "feats = model.encode_image(images)\nindex = faiss.IndexFlatIP(512)\nindex.range_search(feats, 0.5)\n"

@@ -43,10 +43,10 @@ def text_findings(project: Path) -> list:
 def test_json_schema_and_agreement_with_text(project: Path) -> None:
     code, report = run_json(".", cwd=project)
     assert code == 1
-    assert set(report) == {"schema_version", "tool", "summary", "findings"}
+    assert set(report) == {"schema_version", "tool", "summary", "findings", "errors"}
     assert report["schema_version"] == 1
     assert report["tool"]["name"] == "clip-lint"
-    assert set(report["summary"]) == {"files_checked", "findings", "fixable", "fixed"}
+    assert set(report["summary"]) == {"files_checked", "findings", "fixable", "fixed", "errors", "skipped_blocks"}
     assert report["summary"]["files_checked"] == 4
     assert report["summary"]["findings"] == len(report["findings"])
     keys = {"path", "kind", "code", "message", "line", "column", "cell", "fix"}
