@@ -235,9 +235,9 @@ RULES: Dict[str, Rule] = {
             ),
             why_bad=(
                 "Raw CLIP features of different encoders (or models) have norms of their own, far "
-                "from 1 and unrelated to each other. In a sum or mean of them, the one with the larger norm "
-                "dominates the direction, and normalizing the sum afterwards does not undo that: a multimodal "
-                "query or index entry is mostly one modality."
+                "from 1 and unrelated to each other. In a sum or mean of them, the one with the "
+                "larger norm dominates the direction, and normalizing the sum afterwards does not "
+                "undo that: a multimodal query or index entry is mostly one modality."
             ),
             known_problems=(
                 "Encoders are told apart by the model expression and the method, so two calls of "

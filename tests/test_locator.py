@@ -32,16 +32,16 @@ w: int = q(1)(2)(3)
 
 def sources() -> list:
     texts = [TRICKY]
-    texts += [p.read_text(encoding="utf-8") for p in sorted((ROOT / "fixtures").glob("*.py"))]
-    # Indentation libcst rejects (form feeds, tabs) is analysed reindented: locate in that text.
-    return [as_analysed(text) for text in texts]
+    texts += [as_parsed(p.read_text(encoding="utf-8")) for p in sorted((ROOT / "fixtures").glob("*.py"))]
+    return texts
 
 
-def as_analysed(text: str) -> str:
+def as_parsed(text: str) -> str:
+    """The text the engine parses: reindented where only its indentation stops libcst."""
+    reindented = expand_indentation(text)
     try:
         cst.parse_module(text)
     except cst.ParserSyntaxError:
-        reindented = expand_indentation(text)
         assert reindented is not None
         return reindented.text
     return text
