@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Optional, Tuple
 
-from clip_lint.options import LIST, TABLE, ConfigKey, Options, flake8_keys, key_by_spelling
+from clip_lint.options import INT, LIST, TABLE, ConfigKey, Options, flake8_keys, key_by_spelling
 from clip_lint.selection import UnknownCodeError, check_codes
 
 if sys.version_info >= (3, 11):
@@ -122,6 +122,8 @@ def _check_key_codes(key: ConfigKey, name: str, value: Any, section: Section) ->
 def _read_value(key: ConfigKey, name: str, raw: Any, section: Section) -> Any:
     if key.kind == TABLE:
         return _read_table(name, raw, section)
+    if key.kind == INT:
+        return _positive_int(raw, name, section.where)
     if not section.toml:  # an ini value: comma- or newline-separated
         return _split(raw)
     if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
@@ -161,6 +163,58 @@ def _toml_type(value: Any) -> str:
     return names.get(type(value), "a list with non-strings" if isinstance(value, list) else type(value).__name__)
 
 
+def _positive_int(raw: Any, key: str, where: str) -> int:
+    """A positive integer, or its digits (setup.cfg)."""
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw > 0:
+        return raw
+    if isinstance(raw, str) and raw.strip().isdigit() and int(raw) > 0:
+        return int(raw)
+    raise ConfigError(f"'{key}' in {where} must be a positive integer, not {raw!r}")
+
+
+def with_project_line_length(options: Options, start: str) -> Options:
+    """Without a ``line-length`` of its own, fixes keep to the project's formatter or flake8."""
+    if options.line_length:
+        return options
+    return replace(options, line_length=project_line_length(start) or 0)
+
+
+def project_line_length(start: str) -> Optional[int]:
+    """The shortest line length that Black, ruff or flake8 is set to in the nearest directory
+    (from ``start`` upwards) that configures any of them."""
+    directory = os.path.abspath(start)
+    while True:
+        lengths = [length for name in LINE_LENGTH_FILES if (length := _line_length_in(os.path.join(directory, name)))]
+        if lengths:
+            return min(lengths)
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return None
+        directory = parent
+
+
+#: Files that may set a line length: pyproject.toml for the formatters, the others for flake8.
+LINE_LENGTH_FILES = ("pyproject.toml", "setup.cfg", "tox.ini", ".flake8")
+
+
+def _line_length_in(path: str) -> Optional[int]:
+    if not os.path.isfile(path):
+        return None
+    try:
+        if path.endswith(".toml"):
+            with open(path, "rb") as handle:
+                tools = tomllib.load(handle).get("tool", {})
+            found = [tools.get(tool, {}).get("line-length") for tool in ("black", "ruff")]
+        else:
+            parser = configparser.ConfigParser(interpolation=None)
+            parser.read(path, encoding="utf-8")
+            found = [parser.get("flake8", key, fallback=None) for key in ("max-line-length", "max_line_length")]
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, configparser.Error, AttributeError):
+        return None
+    lengths = [int(value) for value in found if str(value).strip().isdigit()]
+    return min(lengths) if lengths else None
+
+
 def read_directory(directory: str) -> Optional[LoadedConfig]:
     """The config of ``directory`` itself (None when none of its files has a clip-lint section)."""
     sections = []
@@ -171,7 +225,7 @@ def read_directory(directory: str) -> Optional[LoadedConfig]:
     if not sections:
         return None
     paths = tuple(dict.fromkeys(section.path for section in sections))
-    return LoadedConfig(options_from_sections(sections), paths, directory)
+    return LoadedConfig(with_project_line_length(options_from_sections(sections), directory), paths, directory)
 
 
 def load_explicit(path: str) -> LoadedConfig:
@@ -186,7 +240,8 @@ def load_explicit(path: str) -> LoadedConfig:
             f"--config {path} has no clip-lint settings: expected [tool.clip-lint] (pyproject.toml), "
             "[clip-lint] (setup.cfg) or clip-encoders / clip-normalizers under [flake8]"
         )
-    return LoadedConfig(options_from_sections(sections), (path,), os.path.dirname(os.path.abspath(path)))
+    directory = os.path.dirname(os.path.abspath(path))
+    return LoadedConfig(with_project_line_length(options_from_sections(sections), directory), (path,), directory)
 
 
 class ConfigResolver:
@@ -210,7 +265,9 @@ class ConfigResolver:
 
     def _default(self) -> LoadedConfig:
         if self._fallback is None:
-            self._fallback = self._nearest(os.getcwd()) or LoadedConfig(root=os.getcwd())
+            self._fallback = self._nearest(os.getcwd()) or LoadedConfig(
+                with_project_line_length(Options(), os.getcwd()), root=os.getcwd()
+            )
         return self._fallback
 
     def _nearest(self, directory: str) -> Optional[LoadedConfig]:

@@ -77,7 +77,9 @@ def map_edit(edit: TextEdit, lines: Sequence[CodeLine], document: Document) -> O
 
     An edit spanning two segments, or rewriting a replaced magic line, is refused.
     """
-    if edit.start == edit.end and _is_segment_boundary(edit.start, lines):
+    # An insertion between two segments follows the first one's code, unless it is whole
+    # lines put before the second one's code (an import above the first statement).
+    if edit.start == edit.end and _is_segment_boundary(edit.start, lines) and not edit.text.endswith("\n"):
         return _append_to_previous_segment(edit, lines, document)
     if edit.start == edit.end and edit.start[1] == 0:
         edit = _past_foreign_cells(edit, lines, document)

@@ -19,6 +19,7 @@ class AnalysisOptions:
 
     extra_encoders: Tuple[str, ...] = ()
     extra_normalizers: Tuple[str, ...] = ()
+    line_length: int = 88  # fixed lines longer than this are split (clip_lint.linewrap)
 
 
 @dataclass(frozen=True)
@@ -33,10 +34,11 @@ class Options:
     exclude: Tuple[str, ...] = ()
     extend_exclude: Tuple[str, ...] = ()
     per_file_ignores: PerFileIgnores = ()
+    line_length: int = 0  # 0: the project's formatter or flake8 setting, else 88
 
     @property
     def analysis(self) -> AnalysisOptions:
-        return AnalysisOptions(self.extra_encoders, self.extra_normalizers)
+        return AnalysisOptions(self.extra_encoders, self.extra_normalizers, self.line_length or 88)
 
     @property
     def effective_select(self) -> Tuple[str, ...]:
@@ -46,7 +48,7 @@ class Options:
         return (self.select or DEFAULT_SELECT) + self.extend_select
 
 
-LIST, TABLE = "list of strings", "table of glob = list of codes"
+LIST, TABLE, INT = "list of strings", "table of glob = list of codes", "positive integer"
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ CONFIG_KEYS: Tuple[ConfigKey, ...] = (
     ConfigKey("exclude", "exclude", flag="--exclude"),
     ConfigKey("extend-exclude", "extend_exclude", flag="--extend-exclude"),
     ConfigKey("per-file-ignores", "per_file_ignores", kind=TABLE, holds_codes=True),
+    ConfigKey("line-length", "line_length", kind=INT),
 )  # fmt: skip
 
 

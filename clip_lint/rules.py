@@ -60,9 +60,9 @@ RULES: Dict[str, Rule] = {
                 "'{name}' (from {source}) reaches '{op}'{site} without L2 normalization; "
                 "use F.normalize({name}, dim={feature_dim}) or divide by .norm(dim={feature_dim}, keepdim=True)"
             ),
-            fix_title="Normalize '{name}' along the feature dim where it is produced",
+            fix_title="Normalize '{name}' along the feature dim",
             message_many="{subjects} reach '{op}' without L2 normalization; use {each_normalized}",
-            fix_title_many="Normalize {names} along the feature dim where they are produced",
+            fix_title_many="Normalize {names} along the feature dim",
             what_it_does=(
                 "Follows the output of a CLIP encoder (`encode_image`, `encode_text`, "
                 "`get_image_features`, `get_text_features`, a projection model's `image_embeds`) "
@@ -111,9 +111,14 @@ RULES: Dict[str, Rule] = {
                 "Inserts `x = x / x.norm(dim=-1, keepdim=True)` after the assignment that produced "
                 "the value (numpy arrays get `np.linalg.norm(..., axis=-1, keepdims=True)`), or "
                 "wraps an inline encoder call in `F.normalize(..., dim=-1)`, for exactly the operands "
-                "the finding names. Safe when the value "
-                "is used only for comparisons; unsafe when it also flows elsewhere (saved, passed "
-                "to another function), since that use sees normalized values too."
+                "the finding names. A value that also flows elsewhere (saved, passed to another "
+                "function) is normalized where it is compared instead (`F.normalize(x, dim=-1) @ "
+                "...`), so that other use still sees the raw values; all of these are safe. The fix "
+                "is unsafe only when the comparison reads such a value through something else (a "
+                "list, a helper's parameter): it is then normalized where it is produced. An added "
+                "import reuses one the file has, or a name the file uses nowhere (`F`, else "
+                "`torch.nn.functional`, else `F2`), and goes "
+                "after the last top-level import."
             ),
             references=_REFERENCES,
         ),

@@ -45,11 +45,14 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
         tree: Optional[ast.Module] = None,
         project: Optional[object] = None,
         path: Optional[str] = None,
+        source: Optional[str] = None,
     ) -> None:
         self.text = module.code if text is None else text
+        self.source = self.text if source is None else source  # before slicing: the names a fix must avoid
         self.tree = tree
         self.encoders = facts.ENCODER_METHODS | frozenset(options.extra_encoders)
         self.extra_normalizers = frozenset(options.extra_normalizers)
+        self.line_length = options.line_length
         self.extra_encoders = tuple(options.extra_encoders)
         self.project = project
         self.home = ModuleScope(module, path if project is not None else None, "", home=True, text=self.text)
@@ -61,6 +64,7 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
         self.pending: Dict[Tuple[str, int], Pending] = {}
         self.deferred: Dict[int, Tuple[cst.CSTNode, Pending, str]] = {}
         self.escaped: Set[Binding] = set()  # the objects themselves: an id() can be reused once freed
+        self.norm_signatures: Dict[int, facts.Signature] = {}  # by id() of a norm or normalize call
         self.escape_log: List[Binding] = []  # the same, in order: a memoized call replays its part
         self.report_attempts = 0  # reports made or muted: a call that made none can be memoized
         self.inline_memo: Dict[tuple, InlineSummary] = {}

@@ -13,6 +13,7 @@ from clip_lint.engine.syntax import (
     axis_of,
     dotted_name,
     find_arg,
+    find_parameter,
     find_arg_in,
     last_component,
     literal_bool,
@@ -158,9 +159,11 @@ class CallEvaluator:
     ) -> Value:
         first = args[0][1] if args else UNKNOWN
         if qualified in facts.NORM_FUNCTIONS:
-            return self.make_norm(first, node, facts.NORM_FUNCTIONS[qualified], receiver_is_input=False)
+            signature = facts.NORM_FUNCTIONS[qualified]
+            return self.make_norm(self.input_value(signature.parameters, node, args), node, signature)
         if qualified in facts.NORMALIZE_FUNCTIONS:
-            return self.call_normalize_function(facts.NORMALIZE_FUNCTIONS[qualified], node, first, args)
+            normalize = facts.NORMALIZE_FUNCTIONS[qualified]
+            return self.call_normalize_function(normalize, node, self.input_value(normalize.parameters, node, args))
         if qualified in facts.INPLACE_NORMALIZE_FUNCTIONS:
             position = facts.INPLACE_NORMALIZE_FUNCTIONS[qualified]
             if position < len(args):
@@ -174,8 +177,10 @@ class CallEvaluator:
             return UNKNOWN
         if qualified in facts.DIVISION_FUNCTIONS and len(args) >= 2:
             return self.divide(args[0][1], args[1][1], node, args[0][0].value)
-        if qualified in facts.PRODUCT_SUM_FUNCTIONS and first.kind is Kind.NORM:
-            return self.sum_of_squares(first, node, find_arg(node, 1, facts.AXIS_KEYWORDS))
+        if qualified in facts.SUM_FUNCTION_SIGNATURES:
+            summed = self.input_value(facts.SUM_FUNCTION_SIGNATURES[qualified].parameters, node, args)
+            if summed.kind is Kind.NORM:
+                return self.sum_of_squares(summed, node, facts.SUM_FUNCTION_SIGNATURES[qualified])
         if qualified in facts.PRODUCT_SUM_FUNCTIONS and first.kind is Kind.PRODUCT:
             return self.sum_product(first, axis_of(find_arg(node, 1, facts.AXIS_KEYWORDS)), node)
         if qualified in facts.REDUCTION_FUNCTIONS:
@@ -206,6 +211,12 @@ class CallEvaluator:
             return self.power(first, 2.0)
         # a configured extra normalizer
         return first.but(kind=Kind.UNIT, binding=None) if first.is_feature else UNKNOWN
+
+    @staticmethod
+    def input_value(parameters: Sequence[str], node: cst.Call, args: List[Tuple[cst.Arg, Value]]) -> Value:
+        """The value passed for a function's first parameter, by position or keyword."""
+        input_arg = find_parameter(node, parameters, parameters[0])
+        return next((value for arg, value in args if arg is input_arg), UNKNOWN)
 
     def call_method(
         self, receiver: Value, method: str, node: cst.Call, args: List[Tuple[cst.Arg, Value]], frame: Frame
@@ -268,7 +279,7 @@ class CallEvaluator:
         if receiver.kind is Kind.PARAMETER:
             return None
         if method == facts.NORM_METHOD:
-            return self.make_norm(receiver, node, facts.NORM_METHOD_SIGNATURE, receiver_is_input=True)
+            return self.make_norm(receiver, node, facts.NORM_METHOD_SIGNATURE)
         if method in facts.SIMILARITY_METHODS:
             operands = [(func.value, receiver)] + ([(args[0][0].value, first)] if args else [])
             self.check_sink(node, "." + method + "()", operands)

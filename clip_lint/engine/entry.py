@@ -126,7 +126,7 @@ def _analyze(
         if module is None:
             return [_parse_failure(error, syntax_error, text)], {}
         text, tree = module.code, None
-    analyzer = Analyzer(module, options, text, tree, project, path)
+    analyzer = Analyzer(module, options, text, tree, project, path, source)
     try:
         findings = analyzer.run()
         if reindented is not None:

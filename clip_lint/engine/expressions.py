@@ -272,7 +272,7 @@ class ExpressionEvaluator:
     def multiply(left: Value, right: Value) -> Value:
         if left.is_feature and right.is_feature:
             if left.binding is not None and left.binding is right.binding:
-                return Value(Kind.NORM, tag="squares", parts=(left,), rank=left.rank)
+                return Value(Kind.NORM, tag="squares", parts=(left,), rank=left.rank, library=left.library)
             return Value(Kind.PRODUCT, parts=(left, right), rank=left.rank)
         if left.is_feature and right.kind is not Kind.NORM:
             return left
@@ -308,7 +308,7 @@ class ExpressionEvaluator:
     @staticmethod
     def power(base: Value, exponent: Optional[float]) -> Value:
         if base.is_feature and exponent == 2:
-            return Value(Kind.NORM, tag="squares", parts=(base,), rank=base.rank)
+            return Value(Kind.NORM, tag="squares", parts=(base,), rank=base.rank, library=base.library)
         if base.kind is Kind.NORM and base.tag == "sum-of-squares" and exponent == 0.5:
             return base.but(tag="norm")
         return UNKNOWN

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple
 
 import libcst as cst
 
@@ -13,8 +13,10 @@ from clip_lint.engine.syntax import (
     axis_of,
     dotted_name,
     find_arg,
+    find_parameter,
     literal_bool,
     literal_float,
+    unpacks_arguments,
 )
 from clip_lint.engine.values import (
     ANY_AXIS,
@@ -27,32 +29,36 @@ from clip_lint.engine.values import (
 class Normalization:
     """Norms and normalizations (a mixin of ``Analyzer``)."""
 
-    def make_norm(
-        self, value: Value, node: cst.Call, signature: facts.NormSignature, receiver_is_input: bool
-    ) -> Value:
+    def make_norm(self, value: Value, node: cst.Call, signature: facts.NormSignature) -> Value:
         if not value.is_feature:
             return UNKNOWN
-        axis_arg = find_arg(node, signature.axis_position - (1 if receiver_is_input else 0), signature.axis_keywords)
-        keep_arg = find_arg(
-            node, signature.keepdim_position - (1 if receiver_is_input else 0), (signature.keepdim_keyword,)
-        )
-        keepdim = bool(keep_arg is not None and literal_bool(keep_arg.value))
-        if keep_arg is not None and literal_bool(keep_arg.value) is None:
-            keepdim = True  # a variable: trust it
+        axis, keepdim = self.norm_arguments(node, signature)
         return Value(
             Kind.NORM,
             tag="norm",
             parts=(value,),
             rank=value.rank,
-            axis=axis_of(axis_arg),
+            axis=axis,
             keepdim=keepdim,
             library=signature.library,
             norm_call=node,
         )
 
+    def norm_arguments(self, node: cst.Call, signature: facts.NormSignature) -> Tuple[object, bool]:
+        """The axis a norm call reduces and whether it keeps it, read through its signature.
+
+        Unpacked arguments (``*args``) or a keepdim held in a variable are trusted.
+        """
+        self.norm_signatures[id(node)] = signature
+        if unpacks_arguments(node):
+            return ANY_AXIS, True
+        keep_arg = find_parameter(node, signature.parameters, signature.keepdim)
+        keepdim = literal_bool(keep_arg.value) if keep_arg is not None else False
+        return axis_of(find_parameter(node, signature.parameters, signature.axis)), keepdim is not False
+
     def norm_method(self, norm: Value, method: str, node: cst.Call) -> Value:
         if method in facts.PRODUCT_SUM_METHODS:
-            return self.sum_of_squares(norm, node, find_arg(node, 0, facts.AXIS_KEYWORDS))
+            return self.sum_of_squares(norm, node, facts.SUM_METHOD_SIGNATURES.get(norm.library))
         if norm.tag == "sum-of-squares" and method in facts.SQRT_METHODS:
             return norm.but(tag="norm")
         if norm.tag == "sum-of-squares" and method in facts.POW_METHODS:
@@ -64,17 +70,11 @@ class Normalization:
             return norm.but(keepdim=True)
         return UNKNOWN
 
-    @staticmethod
-    def sum_of_squares(squares: Value, node: cst.Call, axis_arg: Optional[cst.Arg]) -> Value:
-        if squares.tag != "squares":
+    def sum_of_squares(self, squares: Value, node: cst.Call, signature: Optional[facts.NormSignature]) -> Value:
+        if squares.tag != "squares" or signature is None:
             return UNKNOWN
-        keepdim = find_arg(node, None, facts.KEEPDIM_KEYWORDS)
-        return squares.but(
-            tag="sum-of-squares",
-            axis=axis_of(axis_arg),
-            keepdim=bool(keepdim and literal_bool(keepdim.value)),
-            norm_call=node,
-        )
+        axis, keepdim = self.norm_arguments(node, signature)
+        return squares.but(tag="sum-of-squares", axis=axis, keepdim=keepdim, norm_call=node)
 
     def square_root(self, value: Value) -> Value:
         if value.kind is Kind.NORM and value.tag == "sum-of-squares":
@@ -121,14 +121,16 @@ class Normalization:
             return f"dim={axis}, not the feature dim"
         return ""
 
-    def call_normalize_function(
-        self, signature: facts.NormalizeSignature, node: cst.Call, value: Value, args: list
-    ) -> Value:
-        axis_arg = find_arg(node, signature.axis_position, (signature.axis_keyword,))
+    def call_normalize_function(self, signature: facts.NormalizeSignature, node: cst.Call, value: Value) -> Value:
+        self.norm_signatures[id(node)] = signature
+        input_arg = find_parameter(node, signature.parameters, signature.parameters[0])
+        axis_arg = find_parameter(node, signature.parameters, signature.axis)
         axis = axis_of(axis_arg) if axis_arg is not None else signature.default_axis
-        if axis_arg is None and value.rank is None:
+        if unpacks_arguments(node):
+            axis = ANY_AXIS
+        elif axis_arg is None and value.rank is None:
             axis = value.feature_axis  # the default axis can't be judged without the rank
-        value_expr = args[0][0].value if args else node
+        value_expr = input_arg.value if input_arg is not None else node
         return self.normalize(value, axis, True, node, value_expr, node, False)
 
     def normalize_in_place(self, expression: cst.CSTNode, value: Value, frame: Frame) -> None:

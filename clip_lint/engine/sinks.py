@@ -95,11 +95,13 @@ class SinkChecker:
 
     def sink_fix_plan(self, expression: cst.CSTNode, value: Value) -> Optional[tuple]:
         if value.binding is not None:
-            return ("insert-after", value.binding, value.library, value.binding.feature_axis)
+            # inside an inlined helper the comparison is the helper's, not this caller's
+            compared = None if self.call_stack else expression
+            return ("insert-after", value.binding, value.library, value.binding.feature_axis, compared)
         origin = value.origin
         inline = origin is not None and self.contains(expression, origin.node)
         if inline and value.kind is Kind.RAW and value.library == "torch":
-            return ("wrap", origin.node)  # type: ignore[union-attr]
+            return ("wrap", origin.node, value.library, -1)  # type: ignore[union-attr]
         return None
 
     @staticmethod

@@ -65,6 +65,18 @@ def find_arg_in(args: Sequence[cst.Arg], position: Optional[int], keywords: Sequ
     return None
 
 
+def find_parameter(call: cst.Call, parameters: Sequence[str], name: str) -> Optional[cst.Arg]:
+    """The argument a call passes for parameter ``name``: by keyword, or at its place in
+    ``parameters`` (the positional order; a name not in it is keyword-only)."""
+    position = parameters.index(name) if name in parameters else None
+    return find_arg(call, position, (name,))
+
+
+def unpacks_arguments(call: cst.Call) -> bool:
+    """``f(*args)`` or ``f(**kwargs)``: which argument is which can't be read."""
+    return any(arg.star for arg in call.args)
+
+
 def axis_of(arg: Optional[cst.Arg]) -> object:
     """The axis an argument names: an int, None (no argument), or ANY_AXIS."""
     if arg is None:
