@@ -52,11 +52,11 @@ def _checking_wanted(item: pytest.Item) -> bool:
 
 def _user_traceback(traceback: types.TracebackType | None) -> types.TracebackType | None:
     """The same traceback without the frames of torch, runtime_check and the model libraries."""
-    from .frames import is_library
+    from .frames import is_library_frame
 
     kept = []
     while traceback is not None:
-        if not is_library(traceback.tb_frame.f_code.co_filename):
+        if not is_library_frame(traceback.tb_frame):
             kept.append(traceback)
         traceback = traceback.tb_next
     rebuilt = None
