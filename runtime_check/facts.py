@@ -152,7 +152,7 @@ CARRYING_OPS: frozenset[str] = frozenset(
         "__getitem__", "T", "mT", "t", "transpose", "swapaxes", "permute", "view", "reshape",
         "view_as", "reshape_as", "squeeze", "unsqueeze", "flatten", "narrow", "select",
         "index_select", "expand", "expand_as", "chunk", "split", "unbind", "tensor_split",
-        "cat", "concat", "concatenate", "stack", "roll", "flip", "unflatten",
+        "cat", "concat", "concatenate", "stack", "roll", "flip", "unflatten", "repeat",
     }
 )
 # Carrying ops after which a recognized unit axis is still known (others fall back to numerics).
@@ -165,7 +165,8 @@ AXIS_KEEPING_OPS: frozenset[str] = frozenset(
 )
 # Reshapes: a unit last axis is kept when the last dim keeps its size (each row stays one row).
 RESHAPING_OPS: frozenset[str] = frozenset(
-    {"view", "reshape", "view_as", "reshape_as", "flatten", "unflatten", "squeeze", "expand", "expand_as"}
+    {"view", "reshape", "view_as", "reshape_as", "flatten", "unflatten", "squeeze", "expand", "expand_as",
+     "repeat"}
 )
 # Ops along one dim: name -> (position, keyword, default, whether the dim disappears).
 # Along the unit axis they cut rows apart; along another they keep it (shifted if a dim goes).

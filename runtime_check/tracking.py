@@ -62,7 +62,13 @@ def provenance_of(value: Any) -> Provenance | None:
 
 
 def track(tensor: torch.Tensor, provenance: Provenance) -> "TrackedFeatures":
-    """View `tensor` as tracked features (no copy; stays on the autograd graph)."""
+    """View `tensor` as tracked features (no copy; stays on the autograd graph).
+
+    A tensor of another subclass (a FakeTensor while tracing, ...) can't be re-viewed: it stays
+    as it is, untracked.
+    """
+    if type(tensor) is not torch.Tensor and type(tensor) is not TrackedFeatures:
+        return tensor
     with DisableTorchFunctionSubclass():
         tracked = tensor.as_subclass(TrackedFeatures)
     tracked.__dict__[_PROVENANCE] = provenance
@@ -88,6 +94,9 @@ class TrackedFeatures(torch.Tensor):
         with DisableTorchFunctionSubclass():
             if model_depth():
                 return func(*args, **kwargs)
+            if torch._C._get_dispatch_mode(_FAKE_MODE) is not None:
+                # tracing with fake tensors: it rejects tensor subclasses, and there is nothing to measure
+                return func(*_plain_tree(args), **_plain_tree(kwargs))
             name = getattr(func, "__name__", "")
             if name == "__get__":  # property reads (.shape, .dtype, ...): only .T and .mT matter
                 name = getattr(getattr(func, "__self__", None), "__name__", "")
@@ -137,6 +146,20 @@ class TrackedFeatures(torch.Tensor):
             object.__setattr__(self, "__class__", torch.nn.Parameter)
             return
         super().__setattr__(name, value)
+
+
+_FAKE_MODE = torch._C._TorchDispatchModeKey.FAKE
+
+
+def _plain_tree(value: Any) -> Any:
+    """`value` with every tracked tensor inside (lists, tuples, dicts) replaced by a plain alias."""
+    if isinstance(value, TrackedFeatures):
+        return value.as_subclass(torch.Tensor)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_plain_tree(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _plain_tree(item) for key, item in value.items()}
+    return value
 
 
 # .T and .mT are properties too: route them (and only them) to their handler.
@@ -556,6 +579,8 @@ def _is_parameter_like(value: Any) -> bool:
 
 def _similarity(func, name, args, kwargs):
     result = _call(func, args, kwargs)  # a shape error is torch's own, raised before any check
+    if isinstance(result, torch.Tensor) and not _measurable(result):
+        return result  # shape inference (meta, fake tensors while tracing): nothing to measure
     if name == "einsum":
         pairs = _einsum_operands(args, kwargs)
     elif name == "tensordot":
