@@ -240,7 +240,7 @@ CAUSES: dict[str, str] = {
     "mean": "CLN004: it is the mean of unit vectors, which is not a unit vector: renormalize after .mean()",
     "no_axis": ("CLN002: it was divided by a norm taken over all elements (no dim): "
                 "each row must be normalized on its own"),
-    "no_keepdim": ("CLN003: it was divided by a norm along dim {axis} without keepdim=True: "
+    "no_keepdim": ("CLN003: it was divided by a norm taken without keepdim=True: "
                    "the norms broadcast along the wrong dim"),
     "wrong_axis": "CLN002: it was normalized along dim {axis}, but the similarity contracts dim {contracted}",
     "changed": "it was normalized, then changed by a later op (see the ops since)",

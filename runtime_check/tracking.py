@@ -671,7 +671,8 @@ def _check(op: str, pairs) -> None:
     if any(_is_parameter_like(other) for other, _ in others):
         return  # a trained weight: a linear head (its norms drift while it trains)
     pending = [entry for entry in tracked if _needs_measuring(*entry[:3])]
-    if not pending or not all(_measurable(other) and other.is_floating_point() for other, _ in others):
+    if not pending or not all(_measurable(other) and other.is_floating_point() and other.numel()
+                              for other, _ in others):
         return
     location = user_location()
     with torch.no_grad():

@@ -197,7 +197,7 @@ def _cause(site: OperandSite, found: Measured) -> str:
     if site.flaw is Flaw.NO_AXIS:
         return CAUSES["no_axis"]
     if site.flaw is Flaw.NO_KEEPDIM:
-        return CAUSES["no_keepdim"].format(axis=site.normalized_axis)
+        return CAUSES["no_keepdim"]
     if site.normalized_axis is not None and (site.normalized_axis,) != site.contracted:
         return CAUSES["wrong_axis"].format(axis=site.normalized_axis, contracted=_dims(site.contracted))
     if site.normalized_axis is not None:

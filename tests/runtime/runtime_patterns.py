@@ -134,7 +134,7 @@ BUGGY: list[Pattern] = [
             "right", "CLN002: it was normalized along dim -1, but the similarity contracts dim -2"),
     Pattern("wrong dim, in place", _in_place_wrong_dim, "left", "CLN002: it was normalized along dim -2"),
     Pattern("no dim (x / x.norm())", lambda a, b, m: (a / a.norm()) @ unit(b).T, "left", "CLN002", ),
-    Pattern("missing keepdim, left", _missing_keepdim_left, "left", "CLN003: it was divided by a norm along dim -1 "
+    Pattern("missing keepdim, left", _missing_keepdim_left, "left", "CLN003: it was divided by a norm taken "
             "without keepdim=True"),
     Pattern("missing keepdim, right", _missing_keepdim_right, "right", "CLN003"),
     Pattern("mean without renormalizing", _ensemble_without_renorm, "right", "CLN004: it is the mean of unit vectors",
