@@ -125,8 +125,8 @@ def _rebuild_settings(tolerances: dict, uniform: float | None, strict: bool,
 _lock = threading.Lock()
 _global_settings = CheckSettings()
 # The active assert_modes of this context, innermost last.
-_modes: contextvars.ContextVar[tuple[CheckSettings, ...]] = contextvars.ContextVar("clip_assert_modes",
-                                                                                     default=())
+_modes: contextvars.ContextVar[tuple[CheckSettings, ...]] = contextvars.ContextVar(
+    "clip_assert_modes", default=())
 
 
 def configure(tolerance: ToleranceSpec = None, strict: bool | None = None,

@@ -629,7 +629,8 @@ def _einsum_operands(args: tuple, kwargs: dict):
         ndim = getattr(operand, "ndim", len(spec))
         before, has_ellipsis, after = spec.partition("...")
         if has_ellipsis:
-            labelled = [(c, i - ndim) for i, c in enumerate(before)] + [(c, i - len(after)) for i, c in enumerate(after)]
+            labelled = [(c, i - ndim) for i, c in enumerate(before)]
+            labelled += [(c, i - len(after)) for i, c in enumerate(after)]
         else:
             labelled = [(c, i - len(spec)) for i, c in enumerate(spec)]
         summed = {axis for label, axis in labelled if label not in output}

@@ -328,4 +328,3 @@ class Verdicts:
 
 
 VERDICTS = Verdicts()
-

@@ -30,7 +30,7 @@ def test_every_failing_operand_is_reported_in_one_error_with_its_own_cause() -> 
     _, image, text = _model_and_features(24)  # batch == feature dim: a missing keepdim broadcasts
     texts = text[torch.arange(24) % 3]
     with pytest.raises(runtime_check.UnnormalizedFeaturesError) as caught:
-        (image / image.norm(dim=0, keepdim=True)) @ (texts / texts.norm(dim=-1)).T
+        (image / image.norm(dim=0, keepdim=True)) @ (texts / texts.norm(dim=-1)).T  # noqa: CLN002 (deliberate)
     message = str(caught.value)
     assert message.startswith("left and right operands of `matmul` are not L2-normalized")
     left, right = message.split("  right operand (contracted dim -2):")
@@ -45,7 +45,7 @@ def test_reported_norms_are_the_true_ones() -> None:
     class_embedding = prompts.sum(dim=0) / prompts.shape[0]  # the mean, spelled out
     true_norm = class_embedding.as_subclass(torch.Tensor).norm().item()
     with pytest.raises(runtime_check.UnnormalizedFeaturesError) as caught:
-        prompts @ class_embedding
+        prompts @ class_embedding  # noqa: CLN004 (deliberate)
     message = str(caught.value)
     reported = float(re.search(r"worst row norm (\S+) \((\S+) with the scalar scale divided out\)", message).group(1))
     assert reported == pytest.approx(true_norm, rel=1e-5)
@@ -89,7 +89,7 @@ def test_the_recognized_unit_axis_survives_transposes_reshapes_stack_and_cat() -
     }
     for name, value in lost.items():
         assert provenance_of(value).state is FeatureState.RAW, name
-    transposed = F.normalize(image, dim=0).T  # the attempt's axis moves with the transpose
+    transposed = F.normalize(image, dim=0).T  # the attempt's axis moves with the transpose  # noqa: CLN002 (deliberate)
     assert provenance_of(transposed).normalized_axis == -1
 
 

@@ -102,7 +102,8 @@ def test_fixture_checks_a_single_test(suite: pytest.Pytester) -> None:
     suite.makepyfile(test_suite=SUITE.replace("def test_buggy():", "def test_buggy(clip_assert):"))
     result = suite.runpytest(*_plugin_args())
     result.assert_outcomes(failed=1, passed=1)
-    result.stdout.fnmatch_lines(["*UnnormalizedFeaturesError: left and right operands of `matmul`*", "FAILED*test_buggy*"])
+    result.stdout.fnmatch_lines(["*UnnormalizedFeaturesError: left and right operands of `matmul`*",
+                                 "FAILED*test_buggy*"])
 
 
 def test_violation_in_a_fixture_fails_at_setup_with_the_flag(suite: pytest.Pytester) -> None:
