@@ -31,6 +31,9 @@ from .verdicts import (
 
 _local = threading.local()
 _PROVENANCE = "_clip_provenance"
+# Devices where reading a verdict costs no sync: checks there raise at the op. (bench/ empties it
+# to time the deferred CUDA path's host work on CPU tensors.)
+IMMEDIATE_DEVICES = {"cpu"}
 
 
 def model_depth() -> int:
@@ -164,6 +167,7 @@ def _plain_tree(value: Any) -> Any:
 
 # .T and .mT are properties too: route them (and only them) to their handler.
 _PROPERTY_OPS = frozenset({"T", "mT"})
+_REAL_TENSOR_TYPES = frozenset({torch.Tensor, TrackedFeatures, torch.nn.Parameter})
 
 
 def _is_in_place_write(name: str) -> bool:
@@ -269,12 +273,11 @@ def _step(name: str, args: tuple, kwargs: dict) -> str:
 
 def _measurable(tensor: torch.Tensor) -> bool:
     """A tensor whose values can be read: not meta, fake, functional or a functorch wrapper."""
-    if tensor.device.type == "meta":
-        return False
-    fake = sys.modules.get("torch._subclasses.fake_tensor")
-    if fake is not None and fake.is_fake(tensor):
-        return False
-    if torch._is_functional_tensor(tensor):
+    if type(tensor) not in _REAL_TENSOR_TYPES:  # FakeTensor, FunctionalTensor, other subclasses
+        fake = sys.modules.get("torch._subclasses.fake_tensor")
+        if fake is not None and fake.is_fake(tensor):
+            return False
+    if tensor.device.type == "meta" or torch._is_functional_tensor(tensor):
         return False
     return not torch._C._functorch.is_functorch_wrapped_tensor(tensor)
 
@@ -677,7 +680,7 @@ def _check(op: str, pairs) -> None:
         return
     location = user_location()
     with torch.no_grad():
-        if any(entry[0].device.type == "cpu" or entry[2].settings.strict for entry in pending):
+        if any(entry[0].device.type in IMMEDIATE_DEVICES or entry[2].settings.strict for entry in pending):
             _check_now(op, location, pending, others)
         else:
             _check_deferred(op, location, pending, others)
@@ -732,7 +735,8 @@ def _check_deferred(op: str, location: str, pending, others) -> None:
         site = _site(op, location, features, contracted, provenance, operand_name)
         values = extremes(row_norms(features, contracted), provenance, constants(features.device))
         if gate is not None:
-            values = torch.where(gate.to(values.device), values, const.neg_inf)
+            values = torch.where(gate if gate.device == values.device else gate.to(values.device), values,
+                                 const.neg_inf)
         VERDICTS.defer(site, values)
 
 
