@@ -153,6 +153,7 @@ CARRYING_OPS: frozenset[str] = frozenset(
         "view_as", "reshape_as", "squeeze", "unsqueeze", "flatten", "narrow", "select",
         "index_select", "expand", "expand_as", "chunk", "split", "unbind", "tensor_split",
         "cat", "concat", "concatenate", "stack", "roll", "flip", "unflatten", "repeat",
+        "long", "int", "short", "cfloat", "cdouble",
     }
 )
 # Carrying ops after which a recognized unit axis is still known (others fall back to numerics).
@@ -222,6 +223,8 @@ TOLERANCES: dict[str, float] = {
     "float32": 1e-3,
     "float16": 5e-3,
     "bfloat16": 3e-2,
+    "complex128": 1e-3,
+    "complex64": 1e-3,
 }
 DEFAULT_TOLERANCE = 3e-2  # any other floating dtype (fp8 and friends)
 

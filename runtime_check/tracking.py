@@ -358,8 +358,10 @@ def _carry(func, name, args, kwargs):
     sample = result if isinstance(result, torch.Tensor) else next(iter(result), None)
     if not isinstance(sample, torch.Tensor):
         return result
+    # an integer cast truncates: a unit mark does not survive it
+    keeps_values = sample.is_floating_point() or sample.is_complex()
     unit_axis = (_axis_after(provenance.unit_axis, name, source, sample, args, kwargs)
-                 if provenance.state is FeatureState.UNIT else None)
+                 if provenance.state is FeatureState.UNIT and keeps_values else None)
     normalized_axis = _axis_after(provenance.normalized_axis, name, source, sample, args, kwargs)
     if normalized_axis is None and sample.ndim == source.ndim and name not in _AXIS_MOVING_OPS:
         normalized_axis = provenance.normalized_axis  # cut along that axis: "then changed by a later op"
@@ -690,7 +692,7 @@ def _needs_measuring(features: torch.Tensor, contracted: tuple[int, ...], proven
     recognized = provenance.state is FeatureState.UNIT and contracted == (provenance.unit_axis,)
     if recognized and not provenance.settings.check_recognized:
         return False
-    return features.numel() > 0 and features.is_floating_point() and _measurable(features)
+    return features.numel() > 0 and features.dtype is not torch.bool and _measurable(features)
 
 
 def _site(op: str, location: str, features, contracted, provenance: Provenance, operand_name: str):

@@ -106,7 +106,16 @@ def _tensor_scale(provenance: Provenance) -> torch.Tensor | None:
 
 
 def row_norms(features: torch.Tensor, contracted: tuple[int, ...]) -> torch.Tensor:
-    """The L2 norm of every row along `contracted`, in fp32 (fp64 for fp64 features): one kernel."""
+    """The L2 norm of every row along `contracted`, in fp32 (fp64 for fp64 features): one kernel.
+
+    Complex features give real norms in their own precision; integer ones (after a `.long()`
+    cast) are widened to fp32 first.
+    """
+    if features.is_complex():
+        wide = torch.complex128 if features.dtype == torch.complex128 else torch.complex64
+        return torch.linalg.vector_norm(features, dim=contracted, dtype=wide)
+    if not features.is_floating_point():
+        features = features.float()
     wide = torch.float64 if features.dtype == torch.float64 else torch.float32
     return torch.linalg.vector_norm(features, dim=contracted, dtype=wide)
 

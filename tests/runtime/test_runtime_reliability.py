@@ -209,6 +209,19 @@ def test_any_real_scalar_is_a_scale(scale) -> None:
         (scale * image) @ unit_text.T  # noqa: CLN001 (deliberate)
 
 
+def test_complex_and_integer_casts_are_measured() -> None:
+    model = runtime_check.guard(build_open_clip())
+    image, text = _raw_features(model)
+    unit_image, unit_text = F.normalize(image, dim=-1), F.normalize(text, dim=-1)
+    unit_image.to(torch.complex64) @ unit_text.cfloat().T
+    with pytest.raises(runtime_check.UnnormalizedFeaturesError, match="CLN001"):
+        image.to(torch.complex64) @ text.to(torch.complex64).T  # noqa: CLN001 (deliberate)
+    with pytest.raises(runtime_check.UnnormalizedFeaturesError, match="changed by a later op"):
+        (10 * unit_image).long() @ (10 * unit_text).long().T  # truncated: no longer unit
+    with pytest.raises(runtime_check.UnnormalizedFeaturesError, match="all zeros"):
+        unit_image.to(torch.int64) @ unit_text.to(torch.int64).T
+
+
 def test_shape_errors_are_torchs_own() -> None:
     model = runtime_check.guard(build_open_clip())
     image, text = _raw_features(model)
