@@ -25,8 +25,8 @@ from .frames import user_location
 from .provenance import FeatureState, Flaw, Provenance
 from .settings import dtype_name
 from .verdicts import (
-    VERDICTS, bank_gate, build_error, constants, count_bad_rows, extremes, measured, passes, row_norms,
-    site_for,
+    VERDICTS, bank_gate, build_error, cached_bank_gate, constants, count_bad_rows, extremes, measured, passes,
+    row_norms, site_for,
 )
 
 _local = threading.local()
@@ -731,7 +731,7 @@ def _check_deferred(op: str, location: str, pending, others) -> None:
     const = constants(device)
     gate = None
     for other, dims in others:
-        other_gate = bank_gate(other, dims, _bank_tolerance(pending[0][2], other), constants(other.device))
+        other_gate = cached_bank_gate(other, dims, _bank_tolerance(pending[0][2], other), constants(other.device))
         gate = other_gate if gate is None else gate & other_gate
     for features, contracted, provenance, operand_name in pending:
         site = _site(op, location, features, contracted, provenance, operand_name)

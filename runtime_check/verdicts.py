@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import threading
+import weakref
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -140,6 +141,34 @@ def bank_gate(bank: torch.Tensor, contracted: tuple[int, ...], tolerance: float,
     """True (on the device) if every vector of the untracked operand is unit: a bank of embeddings."""
     spread = torch.dist(row_norms(bank, contracted), const.one, p=math.inf)
     return spread <= tolerance  # NaN compares False: not a bank
+
+
+_bank_gates: dict[tuple, tuple[weakref.ref, torch.Tensor]] = {}
+_BANK_CACHE_SIZE = 64
+
+
+def cached_bank_gate(bank: torch.Tensor, contracted: tuple[int, ...], tolerance: float,
+                     const: _Constants) -> torch.Tensor:
+    """bank_gate, remembered for the same untracked tensor while it is unchanged.
+
+    A zero-shot classifier compares every batch against the same text features (often through a
+    fresh `.T` view): their verdict is kept, keyed by the memory they view and their version
+    counter (bumped by any in-place write), and valid only while the tensor owning that memory is
+    the same live object (a weak reference). Inference tensors keep no version: never cached.
+    """
+    if bank.is_inference():
+        return bank_gate(bank, contracted, tolerance, const)
+    owner = bank._base if bank._base is not None else bank
+    key = (bank.data_ptr(), bank.shape, bank.stride(), bank.dtype, bank.device, bank._version, contracted,
+           tolerance)
+    known = _bank_gates.get(key)
+    if known is not None and known[0]() is owner:
+        return known[1]
+    gate = bank_gate(bank, contracted, tolerance, const)
+    if len(_bank_gates) >= _BANK_CACHE_SIZE:
+        _bank_gates.clear()
+    _bank_gates[key] = (weakref.ref(owner), gate)
+    return gate
 
 
 # ---------------------------------------------------------------- the verdict (host side)
