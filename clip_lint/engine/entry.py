@@ -5,20 +5,17 @@ from __future__ import annotations
 import ast
 from typing import List, Optional, Tuple
 
-import libcst as cst
-
-from clip_lint import facts
-from clip_lint.engine.analyzer import DEFAULT_OPTIONS, Analyzer
 from clip_lint.findings import Finding
+from clip_lint.gate import passes_gate
 from clip_lint.options import AnalysisOptions
+from clip_lint.prefilter import may_report
 from clip_lint.slicing import slice_source
+from clip_lint.speedups import enabled
 
-
-def passes_gate(source: str, options: AnalysisOptions = DEFAULT_OPTIONS) -> bool:
-    """A substring test that runs before any parse: no encoder word, no finding."""
-    return any(word in source for word in facts.GATE_WORDS) or any(
-        word in source for word in options.extra_encoders
-    )
+# libcst and the analyzer are imported where a module needs them: a run in which no file
+# passes the gate and the pre-filter never pays for them.
+DEFAULT_OPTIONS = AnalysisOptions()
+__all__ = ["DEFAULT_OPTIONS", "analyze_source", "passes_gate"]
 
 
 def analyze_source(
@@ -39,12 +36,18 @@ def analyze_source(
     if tree is None:
         tree, syntax_error = _parse_ast(source)
     text = source
-    if tree is not None:
+    if tree is not None and not may_report(tree, options):
+        return []
+    if tree is not None and enabled("slicing"):
         sliced = slice_source(source, tree, options.extra_encoders)
         if sliced is None:
             return []
         if sliced is not source:
             text, tree = sliced, None  # the tree no longer matches the text
+    import libcst as cst
+
+    from clip_lint.engine.analyzer import Analyzer
+
     # Where ast fails, libcst may still parse it (newer syntax than this Python's).
     try:
         module = cst.parse_module(text)
@@ -69,6 +72,8 @@ def _parse_ast(source: str) -> Tuple[Optional[ast.Module], Optional[SyntaxError]
 
 def _parse_failure(error: Exception, syntax_error: Optional[SyntaxError]) -> Finding:
     """CLN900 for a module libcst can't parse, at the line Python's own parser names."""
+    import libcst as cst
+
     if isinstance(error, cst.ParserSyntaxError):
         reason = f"libcst cannot parse it: {error.message}"
         line, col = error.raw_line, error.raw_column
