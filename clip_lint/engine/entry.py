@@ -10,7 +10,7 @@ from clip_lint.gate import passes_gate
 from clip_lint.options import AnalysisOptions
 from clip_lint.prefilter import may_report
 from clip_lint.slicing import slice_source
-from clip_lint.speedups import enabled
+from clip_lint.speedups import enabled, fewer_collections
 
 # libcst and the analyzer are imported where a module needs them: a run in which no file
 # passes the gate and the pre-filter never pays for them.
@@ -18,6 +18,7 @@ DEFAULT_OPTIONS = AnalysisOptions()
 __all__ = ["DEFAULT_OPTIONS", "analyze_source", "passes_gate"]
 
 
+@fewer_collections
 def analyze_source(
     source: str,
     options: AnalysisOptions = DEFAULT_OPTIONS,
