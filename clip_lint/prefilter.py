@@ -125,6 +125,9 @@ class _Flows:
         self.carrying: Set[str] = set()  # names, and ".attr" for attributes
         self.returning: Set[str] = set()
         self.names_of: Dict[int, Tuple[str, ...]] = {}
+        # An encoder method or embedding field read anywhere: without one, nothing carries features.
+        self.source_attributes = self.sources | facts.EMBEDDING_FIELDS | project_names
+        self.has_source = False
         self._collect(tree.body)
 
     # --- collection ---------------------------------------------------------------------------
@@ -140,6 +143,10 @@ class _Flows:
             node = stack.pop()
             kind = type(node)
             if kind is ast.Name or kind is ast.Constant:
+                continue
+            if kind is ast.Attribute:
+                self.has_source = self.has_source or node.attr in self.source_attributes  # type: ignore[attr-defined]
+                stack.append(node.value)  # type: ignore[attr-defined]
                 continue
             if kind is ast.Call:
                 self.calls.append(node)  # type: ignore[arg-type]
@@ -203,6 +210,10 @@ class _Flows:
 
     def may_report(self) -> bool:
         self.names_of = {id(call): self._callee_names(call) for call in self.calls}
+        if not self.has_source and not any(
+            name in self.project_names for names in self.names_of.values() for name in names
+        ):
+            return False
         following = [
             call
             for call in self.calls
