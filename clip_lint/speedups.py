@@ -10,7 +10,8 @@ from __future__ import annotations
 import functools
 import gc
 import os
-from typing import Any, Callable, TypeVar
+import threading
+from typing import Any, Callable, List, Tuple, TypeVar
 
 VARIABLE = "CLIP_LINT_SPEEDUPS_OFF"
 
@@ -38,19 +39,38 @@ def fewer_collections(function: Function) -> Function:
 
     ``ast`` and libcst build hundreds of thousands of small, acyclic nodes per module; at the
     default threshold the collector scans them again and again (about 15% of a run). The
-    collector stays on and the threshold is restored afterwards, so a host such as flake8 keeps
-    its own settings.
+    collector stays on, and the outermost call restores the thresholds, so a host such as flake8
+    keeps its own settings, also when calls overlap in threads.
     """
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not enabled("gc"):
             return function(*args, **kwargs)
-        thresholds = gc.get_threshold()
-        gc.set_threshold(max(thresholds[0], YOUNG_COLLECTION_THRESHOLD), *thresholds[1:])
+        _raise_threshold()
         try:
             return function(*args, **kwargs)
         finally:
-            gc.set_threshold(*thresholds)
+            _restore_threshold()
 
     return wrapper  # type: ignore[return-value]
+
+
+_threshold_lock = threading.Lock()
+_raised: List[Tuple[int, ...]] = []  # the thresholds to restore, once per running call
+
+
+def _raise_threshold() -> None:
+    with _threshold_lock:
+        thresholds = gc.get_threshold()
+        if not _raised:
+            gc.set_threshold(max(thresholds[0], YOUNG_COLLECTION_THRESHOLD), *thresholds[1:])
+        _raised.append(thresholds)
+
+
+def _restore_threshold() -> None:
+    with _threshold_lock:
+        first = _raised[0]
+        _raised.pop()
+        if not _raised:
+            gc.set_threshold(*first)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import gc
 import os
 import subprocess
 import sys
@@ -238,3 +239,13 @@ def test_a_run_with_nothing_to_analyse_never_imports_libcst(front_end: str, tmp_
     assert not libcst_loaded(run, tmp_path)
     (tmp_path / "bug.py").write_text("x = model.encode_image(i)\ns = x @ x.T\n")
     assert libcst_loaded(run, tmp_path)
+
+
+def test_the_host_keeps_its_garbage_collector_thresholds() -> None:
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(500, 5, 5)
+        assert [f.code for f in analyze_source("x = model.encode_image(i)\ns = x @ x.T\n")] == ["CLN001"]
+        assert gc.get_threshold() == (500, 5, 5)
+    finally:
+        gc.set_threshold(*before)
