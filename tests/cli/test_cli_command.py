@@ -199,14 +199,13 @@ def test_fix_leaves_bad_files_byte_for_byte(tmp_path: Path) -> None:
     assert path.read_bytes() == data
 
 
-def test_a_missing_path_is_reported_not_fatal(tmp_path: Path) -> None:
+def test_a_missing_path_is_a_usage_error(tmp_path: Path) -> None:
+    # a typo must not pass, whatever --select says (tests/reliability has the other variants)
     write(tmp_path, "bug.py", BUGGY)
     result = run_cli("nope.py", "bug.py", cwd=tmp_path)
-    assert result.returncode == 1
-    assert sorted((f["path"], f["code"]) for f in finding_lines(result.stdout)) == [
-        ("bug.py", "CLN001"),
-        ("nope.py", "CLN900"),
-    ]
+    assert result.returncode == 2
+    assert "clip-lint: error: nope.py: no such file or directory" in result.stderr
+    assert result.stdout == ""
 
 
 # --- discovery ------------------------------------------------------------------------------
