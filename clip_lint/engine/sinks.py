@@ -95,7 +95,7 @@ class SinkChecker:
 
     def sink_fix_plan(self, expression: cst.CSTNode, value: Value) -> Optional[tuple]:
         if value.binding is not None:
-            return ("insert-after", value.binding, value.library, value.binding.feature_axis)
+            return ("insert-after", value.binding, value.binding.library, value.binding.feature_axis)
         origin = value.origin
         inline = origin is not None and self.contains(expression, origin.node)
         if inline and value.kind is Kind.RAW and value.library == "torch":

@@ -284,7 +284,7 @@ class StatementRunner:
     def bound(self, value: Value, key: str) -> Value:
         if value.kind in (Kind.RAW, Kind.POOLED) and isinstance(self.current_line, cst.SimpleStatementLine):
             self.remember(self.current_line)
-            return value.but(binding=Binding(key, self.current_line, value.feature_axis))
+            return value.but(binding=Binding(key, self.current_line, value.feature_axis, value.library))
         if value.is_feature:
             return value.but(binding=None)
         return value
