@@ -8,7 +8,8 @@ import tokenize
 from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 from clip_lint import __version__
-from clip_lint.engine import analyze_source, passes_gate
+from clip_lint.engine import analyze_source, needs_analysis
+from clip_lint.engine.project import Project, analyze_file
 from clip_lint.findings import Finding
 from clip_lint.options import AnalysisOptions
 from clip_lint.rules import format_message
@@ -54,11 +55,18 @@ class Plugin:
 
     def run(self) -> Iterator[Tuple[int, int, str, type]]:
         source = "".join(self.lines)
-        if not passes_gate(source, self.options):
+        path = None if self.filename in STDIN_NAMES else self.filename
+        project = Project.for_path(path) if path is not None else None  # one per root and process
+        if not needs_analysis(source, self.options, path, project):
             return
         # flake8 quietly decodes undecodable bytes as latin-1; Python itself would refuse the file.
         problem = undecodable(self.filename)
-        findings = [problem] if problem else analyze_source(source, self.options, tree=self.tree)
+        if problem:
+            findings = [problem]
+        elif project is None:
+            findings = analyze_source(source, self.options, tree=self.tree)
+        else:
+            findings = analyze_file(path, source, self.options, project, self.tree, hashes=False).findings
         for finding in findings:
             yield finding.line, finding.col, finding.text, type(self)
 

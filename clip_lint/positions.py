@@ -28,11 +28,13 @@ def build_findings(analyzer: "Analyzer", pendings: List["Pending"]) -> List[Find
     findings = []
     for pending in pendings:
         start = positions[pending.node].start
-        encoder, line = origin_of(pending.subject, positions)
+        encoder, line, source = origin_of(pending.subject, positions)
         fields = dict(
             name=pending.name,
             encoder=encoder,
             line=line,
+            source=source,
+            site=site_of(pending),
             op=pending.op,
             detail=pending.detail,
             feature_dim=pending.operands[0][2] if pending.operands else feature_dim_of(pending.subject),
@@ -46,21 +48,34 @@ def build_findings(analyzer: "Analyzer", pendings: List["Pending"]) -> List[Find
     return findings
 
 
-def origin_of(value, positions: Locator) -> Tuple[str, str]:
-    """The encoder a value came from and the line of that call, for messages."""
+def site_of(pending: "Pending") -> str:
+    """Where in another module a finding happened: `` in 'helper()' at utils/scoring.py:12``."""
+    if pending.site is None:
+        return ""
+    scope, node, helper = pending.site
+    return f" in '{helper}()' at {scope.display}:{scope.line_of(node)}"
+
+
+def origin_of(value, positions: Locator) -> Tuple[str, str, str]:
+    """The encoder a value came from, the line of that call, and both as a message says them
+    (``encode_text, line 4``, or ``encode_text via retrieval/encoders.py:10`` from another module)."""
     origin = value.origin
+    if origin is not None and origin.scope is not None:
+        line = origin.scope.line_of(origin.node)
+        return origin.encoder, line, f"{origin.encoder} via {origin.scope.display}:{line}"
     if origin is not None and origin.node in positions:
-        return origin.encoder, str(positions[origin.node].start.line)
-    return "an encoder", "?"
+        line = str(positions[origin.node].start.line)
+        return origin.encoder, line, f"{origin.encoder}, line {line}"
+    return "an encoder", "?", "an encoder, line ?"
 
 
 def operand_fields(operands: tuple, positions: Locator) -> Dict[str, str]:
     """The message fields that name several operands of one similarity op."""
     subjects, names, normalized = [], [], []
     for name, value, feature_dim in operands:
-        encoder, line = origin_of(value, positions)
+        source = origin_of(value, positions)[2]
         pooled = "a mean or sum of normalized embeddings " if value.kind is Kind.POOLED else ""
-        subjects.append(f"'{name}' ({pooled}from {encoder}, line {line})")
+        subjects.append(f"'{name}' ({pooled}from {source})")
         names.append(f"'{name}'")
         normalized.append(f"F.normalize({name}, dim={feature_dim})")
     return dict(

@@ -9,11 +9,13 @@ domain fact from ``clip_lint/facts.py``. The stages live in their own modules:
 - ``frames``: scopes, classes, and findings before positions;
 - ``statements``, ``expressions``, ``calls``, ``normalization``, ``sinks``, ``inlining``:
   the mixins that make up the ``Analyzer`` (``analyzer``);
-- ``entry``: ``analyze_source``, what the front ends call.
+- ``imports`` and ``linking``: names that lead into the project's other modules and classes;
+- ``project``: finding and reading those modules, and ``analyze_file``, what the front ends call;
+- ``entry``: the gate, the parse, and ``analyze_source`` for one module on its own.
 """
 
 from clip_lint.engine.analyzer import Analyzer
-from clip_lint.engine.entry import DEFAULT_OPTIONS, analyze_source, passes_gate
+from clip_lint.engine.entry import DEFAULT_OPTIONS, analyze_source, needs_analysis, passes_gate
 from clip_lint.engine.frames import Pending
 from clip_lint.engine.sinks import einsum_contracts_last
 from clip_lint.engine.syntax import dotted_name, find_arg
@@ -23,6 +25,7 @@ __all__ = [
     "DEFAULT_OPTIONS",
     "Pending",
     "analyze_source",
+    "needs_analysis",
     "dotted_name",
     "einsum_contracts_last",
     "find_arg",

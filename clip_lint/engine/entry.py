@@ -4,16 +4,44 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
 from clip_lint import facts
 from clip_lint.engine.analyzer import DEFAULT_OPTIONS, Analyzer
+from clip_lint.engine.imports import scan_imports
 from clip_lint.findings import Finding
 from clip_lint.indentation import Reindented, expand_indentation
 from clip_lint.options import AnalysisOptions
+from clip_lint.parse_guard import nesting_problem
 from clip_lint.slicing import slice_source
+
+if TYPE_CHECKING:  # pragma: no cover
+    from clip_lint.engine.project import Project
+
+
+#: Text that may compare or normalize (a decorator's @ passes too: the ast check after it is exact): a module that never
+#: names an encoder is parsed only with one of these and an import that leads to features.
+COMPARISON = re.compile(
+    r"@|matmul|einsum|\bmm\(|bmm\(|\bdot\(|\binner\(|tensordot|\bnorm\s*\(|normalize"
+)
+
+
+COMPARING_CALLS = frozenset({"matmul", "einsum", "mm", "bmm", "dot", "inner", "tensordot", "norm", "normalize"})
+
+
+def compares(tree: ast.Module) -> bool:
+    """Whether a module's code compares or normalizes anything: ``@``, or a call named so."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
+            return True
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name in COMPARING_CALLS:
+                return True
+    return False
 
 
 def passes_gate(source: str, options: AnalysisOptions = DEFAULT_OPTIONS) -> bool:
@@ -31,25 +59,63 @@ def analyze_source(
     use_slicing: bool = True,
     tree: Optional[ast.Module] = None,
 ) -> List[Finding]:
-    """Check one module's source. Never raises: failures become a CLN900 finding.
+    """Check one module's source on its own. Never raises: failures become a CLN900 finding.
 
     ``tree`` is the module's ``ast``, when the caller has it (flake8 does); it lets the
     engine skip the definitions that can't matter before the libcst parse. ``use_slicing``
     turns that skipping off (the findings are the same either way; tests compare them).
     """
-    if use_gate and not passes_gate(source, options):
-        return []
+    findings, _ = _analyze(source, options, use_gate, tree, None, None, use_slicing)
+    return findings
+
+
+def analyze_with_project(
+    source: str,
+    options: AnalysisOptions,
+    path: str,
+    project: "Project",
+    tree: Optional[ast.Module] = None,
+) -> Tuple[List[Finding], Dict[str, Set[str]]]:
+    """Check the module at ``path`` of ``project``, following its imports of the project's modules.
+
+    Returns the findings and, per project module read, the top-level names the analysis read.
+    """
+    return _analyze(source, options, True, tree, project, path)
+
+
+def _analyze(
+    source: str,
+    options: AnalysisOptions,
+    use_gate: bool,
+    tree: Optional[ast.Module],
+    project: Optional["Project"],
+    path: Optional[str],
+    use_slicing: bool = True,
+) -> Tuple[List[Finding], Dict[str, Set[str]]]:
+    imported_names: Tuple[str, ...] = ()
+    hands_features = False
+    if project is not None and path is not None:
+        imported_names, hands_features = project_imports(source, options, path, project)
+    gated = use_gate and not passes_gate(source, options)
+    if gated and not (hands_features and COMPARISON.search(source)):
+        return [], {}
     syntax_error: Optional[SyntaxError] = None
     if tree is None:
         tree, syntax_error = _parse_ast(source)
+    if gated and tree is not None and not compares(tree):
+        return [], {}
     text = source
     if tree is not None and use_slicing:
-        sliced = slice_source(source, tree, options.extra_encoders)
+        sliced = slice_source(source, tree, options.extra_encoders, imported_names)
         if sliced is None:
-            return []
+            return [], {}
         if sliced is not source:
             text, tree = sliced, None  # the tree no longer matches the text
     # Where ast fails, libcst may still parse it (newer syntax than this Python's).
+    too_deep = nesting_problem(text)  # libcst's parser would overflow the C stack: never hand it over
+    if too_deep is not None:
+        line, col, reason = too_deep
+        return [_cannot_analyse(reason, line, col)], {}
     reindented: Optional[Reindented] = None
     try:
         module = cst.parse_module(text)
@@ -58,15 +124,53 @@ def analyze_source(
         reindented = expand_indentation(text) if syntax_error is None else None
         module = _parse_or_none(reindented.text) if reindented is not None else None
         if module is None:
-            return [_parse_failure(error, syntax_error, text)]
+            return [_parse_failure(error, syntax_error, text)], {}
         text, tree = module.code, None
+    analyzer = Analyzer(module, options, text, tree, project, path)
     try:
-        findings = Analyzer(module, options, text, tree).run()
-        return [reindented.finding(f) for f in findings] if reindented is not None else findings
+        findings = analyzer.run()
+        if reindented is not None:
+            findings = [reindented.finding(f) for f in findings]
     except RecursionError:
-        return [_cannot_analyse("the code nests too deeply to analyse")]
+        findings = [_cannot_analyse("the code nests too deeply to analyse")]
     except Exception as error:  # never crash the host linter
-        return [_cannot_analyse(f"internal error {type(error).__name__}: {error}")]
+        findings = [_cannot_analyse(f"internal error {type(error).__name__}: {error}")]
+    return findings, analyzer.consulted
+
+
+def needs_analysis(source: str, options: AnalysisOptions, path: Optional[str], project: Optional["Project"]) -> bool:
+    """The gate, with a project: an encoder word, or an import that leads to one and code that
+    may compare or normalize what it hands over."""
+    if passes_gate(source, options):
+        return True
+    if project is None or path is None or not COMPARISON.search(source):
+        return False
+    return project_imports(source, options, path, project)[1]
+
+
+def project_imports(
+    source: str, options: AnalysisOptions, path: str, project: "Project"
+) -> Tuple[Tuple[str, ...], bool]:
+    """The local names a module imports from project modules that may matter, and whether
+    one of those may hand it features.
+
+    A cheap test from the import lines' text: it lets a module that never names an encoder
+    through the gate when one of its imports leads to one, and keeps the code that calls a
+    helper which may compare or normalize what it is given.
+    """
+    names: List[str] = []
+    hands_features = False
+    for module, level, imported in scan_imports(source):
+        target = project.resolve(path, module, level)
+        if target is None:
+            continue
+        for name, local in imported:
+            sub = project.submodule(target, name) if name else None
+            features = project.mentions_features(sub or target, options.extra_encoders)
+            if features or project.mentions_comparisons(sub or target):
+                names.append(local)
+            hands_features = hands_features or features
+    return tuple(sorted(set(names))), hands_features
 
 
 def _parse_or_none(text: str) -> Optional[cst.Module]:

@@ -1,4 +1,4 @@
-"""Calls into the module's own functions and methods: run the body with the caller's values."""
+"""Calls into the project's own functions and methods: run the body with the caller's values."""
 
 from __future__ import annotations
 
@@ -79,38 +79,58 @@ class InlineSummary:
 
 
 class Inliner:
-    """Inlines the module's own functions at their calls (a mixin of ``Analyzer``)."""
+    """Inlines the project's own functions at their calls (a mixin of ``Analyzer``).
+
+    A call into another module runs there (its scope: imports, globals); the same budget
+    and memo apply, so a deep or dense project degrades to unknown like a dense module.
+    """
 
     def inline_key(
-        self, function: cst.FunctionDef, bound: Dict[str, Value], frame: Frame, class_info: Optional[ClassInfo]
+        self,
+        function: cst.FunctionDef,
+        bound: Dict[str, Value],
+        frame: Frame,
+        class_info: Optional[ClassInfo],
+        scope: object,
+        self_state: Optional[Dict[str, Value]],
     ) -> Optional[tuple]:
         """Everything an inlined run reads: arguments, globals, ``self.`` state, the call stack."""
-        attributes = frozenset((k, v) for k, v in frame.env.items() if k.startswith("self.")) if class_info else None
+        if self_state is not None:
+            attributes: Optional[frozenset] = frozenset(self_state.items())
+        elif class_info:
+            attributes = frozenset((k, v) for k, v in frame.env.items() if k.startswith("self."))
+        else:
+            attributes = None
         try:
             return (
                 function,
                 id(class_info),
                 frozenset(bound.items()),
                 attributes,
-                frozenset(self.module_frame.env.items()),
+                self_state is not None,
+                frozenset(scope.module_frame.env.items()),  # type: ignore[attr-defined]
                 len(self.call_stack),
                 frozenset(id(f) for f, _ in self.call_stack),
+                self.probing,
             )
         except TypeError:  # an unhashable value: run it
             return None
 
-    def replay(self, summary: InlineSummary, callers: Dict[str, cst.CSTNode], frame: Frame) -> Value:
+    def replay(self, summary: InlineSummary) -> InlineSummary:
         for binding in summary.escaped:
             self.escaped.add(binding)
             self.escape_log.append(binding)
-        return self.apply(summary, callers, frame)
+        return summary
 
     def apply(self, summary: InlineSummary, callers: Dict[str, cst.CSTNode], frame: Frame) -> Value:
         """Give the caller what the call did: normalized arguments, ``self.`` state, the result."""
-        for name, value in summary.normalized_arguments:
-            self.update_argument(frame, callers[name], value)
+        self.apply_arguments(summary, callers, frame)
         frame.env.update(summary.self_attributes)
         return summary.result
+
+    def apply_arguments(self, summary: InlineSummary, callers: Dict[str, cst.CSTNode], frame: Frame) -> None:
+        for name, value in summary.normalized_arguments:
+            self.update_argument(frame, callers[name], value)
 
     @staticmethod
     def update_argument(frame: Frame, expression: cst.CSTNode, value: Value) -> None:
@@ -126,9 +146,34 @@ class Inliner:
         frame: Frame,
         class_info: Optional[ClassInfo],
         skip_self: bool = False,
+        scope: Optional[object] = None,
     ) -> Value:
-        if any(f is function for f, _ in self.call_stack):
+        """Run a function (a method, for ``self.method()``) with the caller's values; its result."""
+        outcome = self.run_inlined(function, node, args, frame, class_info, skip_self, scope)
+        if outcome is None:
             return UNKNOWN
+        summary, callers = outcome
+        return self.apply(summary, callers, frame)
+
+    def run_inlined(
+        self,
+        function: cst.FunctionDef,
+        node: Optional[cst.Call],
+        args: List[Tuple[cst.Arg, Value]],
+        frame: Frame,
+        class_info: Optional[ClassInfo],
+        skip_self: bool = False,
+        scope: Optional[object] = None,
+        self_state: Optional[Dict[str, Value]] = None,
+    ) -> Optional[Tuple[InlineSummary, Dict[str, cst.CSTNode]]]:
+        """Run a function's body in its own module's scope: what it did, and the argument
+        expressions by parameter. None when it is recursive or over the budget.
+
+        ``self_state`` is the state of the object a method runs on; without it, a method
+        sees the caller's ``self.<attr>`` values (a ``self.method()`` call).
+        """
+        if any(f is function for f, _ in self.call_stack):
+            return None
         names = self.parameter_names(function)
         if skip_self and names:
             names = names[1:]
@@ -140,22 +185,29 @@ class Inliner:
         for arg, value in args:
             if arg.keyword is not None:
                 bound[arg.keyword.value], callers[arg.keyword.value] = value, arg.value
-        key = self.inline_key(function, bound, frame, class_info)
+        target_scope = scope if scope is not None else self.scope
+        crossing = not target_scope.home or self_state is not None  # type: ignore[attr-defined]
+        if crossing and not self.probing and not self.worth_running(function, args, self_state, target_scope):
+            return None
+        key = self.inline_key(function, bound, frame, class_info, target_scope, self_state)
         summary = self.inline_memo.get(key) if key is not None else None
         if summary is not None:
-            return self.replay(summary, callers, frame)
+            return self.replay(summary), callers
         if not self.budget.allows(len(self.call_stack)):
-            return UNKNOWN
-        env = self.global_env(frame)
-        if class_info is not None:
-            env.update({k: v for k, v in frame.env.items() if k.startswith("self.")})
+            return None
+        caller_env = frame.env
         self.remember(node)
         self.call_stack.append((function, node))
         caller_top = self.top_statement
-        self.top_statement = self.top_of_definition.get(id(function), caller_top)
         reports_before, escapes_before = self.report_attempts, len(self.escape_log)
         try:
-            callee = self.run_function(function, env, class_info=class_info, bound=bound)
+            with self.in_scope(target_scope):
+                env = self.global_env(frame)
+                if class_info is not None and self_state is None:
+                    env.update({k: v for k, v in caller_env.items() if k.startswith("self.")})
+                if target_scope.home:  # type: ignore[attr-defined]
+                    self.top_statement = self.top_of_definition.get(id(function), caller_top)
+                callee = self.run_function(function, env, class_info=class_info, bound=bound, self_state=self_state)
         finally:
             self.call_stack.pop()
             self.top_statement = caller_top
@@ -167,7 +219,7 @@ class Inliner:
         summary = InlineSummary(result, normalized, attributes, tuple(self.escape_log[escapes_before:]), class_info)
         if key is not None and self.report_attempts == reports_before:
             self.inline_memo[key] = summary
-        return self.apply(summary, callers, frame)
+        return summary, callers
 
     @staticmethod
     def returned(returns: List[Value]) -> Value:
