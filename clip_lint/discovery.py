@@ -9,7 +9,8 @@ it matches a user's exclude pattern (pre-commit passes files one by one).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import stat
+from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import pathspec
@@ -43,18 +44,68 @@ class Discovery:
         return tuple(self.exclude) + tuple(self.extend_exclude)
 
 
+@dataclass
+class Found:
+    """What a walk found: the files to check, the paths it could not read, what it skipped."""
+
+    files: List[str] = field(default_factory=list)
+    errors: List[Tuple[str, str]] = field(default_factory=list)  # (path, why): counted as a failure
+    notes: List[Tuple[str, str]] = field(default_factory=list)  # (path, why it was skipped)
+    missing: List[str] = field(default_factory=list)  # command-line paths that do not exist
+
+
 def iter_files(paths: Sequence[str], discovery: Discovery) -> List[str]:
     """The files to check under ``paths``, sorted and without duplicates."""
-    found: Dict[str, None] = {}
+    return find_files(paths, discovery).files
+
+
+def find_files(paths: Sequence[str], discovery: Discovery) -> Found:
+    """Walk ``paths``: the regular files to check (sorted, no duplicates) and every path in the way."""
+    found = Found()
+    files: Dict[str, None] = {}
     walk_spec = pathspec.GitIgnoreSpec.from_lines(discovery.walk_patterns)
     user = pathspec.GitIgnoreSpec.from_lines(discovery.user_patterns)
     for path in paths:
         if os.path.isdir(path):
-            for file in _walk(path, walk_spec, discovery):
-                found.setdefault(file, None)
+            for file in _walk(path, walk_spec, discovery, found):
+                files.setdefault(file, None)
+        elif not os.path.lexists(path):
+            found.missing.append(path)
         elif not _matches(user, path, discovery.root):
-            found.setdefault(os.path.normpath(path), None)
-    return sorted(found)
+            if _is_checkable(os.path.normpath(path), found):
+                files.setdefault(os.path.normpath(path), None)
+    found.files = sorted(files)
+    return found
+
+
+def _is_checkable(path: str, found: Found, is_regular: Optional[bool] = None) -> bool:
+    """True for a regular file (through symlinks); a dangling link is an error, a FIFO a note."""
+    if is_regular:
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if os.path.islink(path):
+            found.errors.append((path, f"dangling symlink: its target {os.readlink(path)!r} does not exist"))
+        else:
+            found.errors.append((path, "it was removed while clip-lint ran"))
+        return False
+    except OSError as error:
+        found.errors.append((path, f"cannot read it: {error.strerror or error}"))
+        return False
+    if stat.S_ISREG(mode):
+        return True
+    if not stat.S_ISDIR(mode):
+        found.notes.append((path, f"skipped: not a regular file ({_file_type(mode)})"))
+    return False
+
+
+def _file_type(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device")):  # fmt: skip
+        if test(mode):
+            return name
+    return "not a file"
 
 
 def _relative(path: str, root: str) -> str:
@@ -74,29 +125,55 @@ def _matches(spec: pathspec.PathSpec, path: str, root: str, is_dir: bool = False
 Rules = List[Tuple[str, pathspec.PathSpec]]  # (the directory a spec is relative to, the spec)
 
 
-def _walk(top: str, exclude: pathspec.PathSpec, discovery: Discovery) -> Iterator[str]:
+def _walk(top: str, exclude: pathspec.PathSpec, discovery: Discovery, found: Found) -> Iterator[str]:
     """Files under ``top``; a folder named explicitly is walked even if a rule excludes it.
 
     As ripgrep does, rules that would exclude ``top`` itself (``clip-lint .venv/lib/...``)
-    then apply to what lies below it only.
+    then apply to what lies below it only. The walk keeps its own stack, so a tree of any
+    depth is fine; symlinked folders are not followed (as ``os.walk`` does by default).
     """
     base = discovery.root if _is_within(top, discovery.root) else top
     inherited: Rules = [(base, exclude)]
     if discovery.respect_gitignore:
         inherited += _ancestor_gitignores(top)
     rules = [(top if _excludes(spec, base, top) else base, spec) for base, spec in inherited]
-    for directory, subdirectories, files in os.walk(top):
-        rules = [(base, spec) for base, spec in rules if _is_within(directory, base)]
+    pending: List[Tuple[str, Rules]] = [(top, rules)]
+    while pending:
+        directory, rules = pending.pop()
+        try:
+            with os.scandir(directory) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError as error:
+            found.errors.append((os.path.normpath(directory), f"cannot list the folder: {error.strerror or error}"))
+            continue
         gitignore = _read_gitignore(directory) if discovery.respect_gitignore else None
         if gitignore is not None:
-            rules.append((directory, gitignore))
-        subdirectories[:] = sorted(
-            name for name in subdirectories if not _skipped(os.path.join(directory, name), True, rules)
-        )
-        for name in sorted(files):
-            path = os.path.normpath(os.path.join(directory, name))
-            if name.lower().endswith(CHECKED_SUFFIXES) and not _skipped(path, False, rules):
-                yield path
+            rules = rules + [(directory, gitignore)]
+        subdirectories = []
+        for entry in entries:
+            path = os.path.normpath(os.path.join(directory, entry.name))
+            if _is_folder(entry):
+                if not _skipped(path, True, rules):
+                    subdirectories.append(path)
+            elif entry.name.lower().endswith(CHECKED_SUFFIXES) and not _skipped(path, False, rules):
+                if _is_checkable(path, found, _is_plain_file(entry)):
+                    yield path
+        # deepest last on the stack, so folders are visited in sorted order, as os.walk did
+        pending.extend((path, rules) for path in reversed(subdirectories))
+
+
+def _is_folder(entry: "os.DirEntry[str]") -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def _is_plain_file(entry: "os.DirEntry[str]") -> bool:
+    try:
+        return entry.is_file(follow_symlinks=False)
+    except OSError:
+        return False
 
 
 def _ancestor_gitignores(top: str) -> Rules:

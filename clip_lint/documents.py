@@ -17,6 +17,7 @@ import tokenize
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from clip_lint.ipython import RunLine, dedent_cell, doctest_lines, is_automagic, strip_prompts
 from clip_lint.jsonspans import Span, parse_spans
 from clip_lint.textedits import LINE_BREAK, line_starts, split_lines, split_lines_keepends
 
@@ -51,6 +52,7 @@ class Segment:
     label: Optional[int]  # the 1-based cell number (notebooks) or block number (Markdown)
     text: str  # the segment's own text, before magics are replaced
     _lines: Optional[List[CodeLine]] = None
+    foreign: bool = False  # a cell run by a non-Python cell magic (%%bash): no line is Python
 
     @property
     def lines(self) -> List[CodeLine]:
@@ -78,7 +80,9 @@ class Document:
     kind: str
     text: str
     segments: List[Segment] = field(default_factory=list)
-    problem: Optional[Problem] = None
+    problem: Optional[Problem] = None  # the file can't be read as its kind: nothing is analysed
+    notices: List[Problem] = field(default_factory=list)  # parts skipped while the rest is analysed
+    skipped_blocks: int = 0  # set by the analysis: cells or blocks that don't parse and don't matter
     bom: bool = False
     encoding: str = "utf-8"  # a Python file's declared encoding (PEP 263), used to write it back
     _cells: Dict[int, Span] = field(default_factory=dict)  # segment index -> source span
@@ -159,6 +163,12 @@ def parse_document(path: str, kind: str, text: str, bom: bool = False, encoding:
 
 
 def _read_python(document: Document) -> None:
+    nul = document.text.find("\0")
+    if nul >= 0:  # CPython refuses them too; say where, not at 1:1
+        line_start = max(document.text.rfind("\n", 0, nul), document.text.rfind("\r", 0, nul)) + 1
+        line = len(split_lines(document.text[:line_start])) + 1
+        document.problem = Problem("it contains a NUL byte, which Python source cannot hold", line, nul - line_start)
+        return
     document.segments = [Segment(None, document.text)]
 
 
@@ -174,21 +184,41 @@ def _read_notebook(document: Document) -> None:
         return
     cells = root.get("cells")
     if cells is None or cells.items is None:
-        document.problem = Problem("it is not a Jupyter notebook: there is no 'cells' list at the top level")
+        document.problem = _not_a_notebook(root)
         return
     if not _is_python_notebook(root):
         return
     starts = line_starts(document.text)
+    incomplete: List[Tuple[int, int]] = []  # (cell number, JSON line) of cells without type or source
     for number, cell in enumerate(cells.items, 1):
         source = cell.get("source")
         cell_type = cell.get("cell_type")
-        if source is None or cell_type is None or cell_type.value != "code":
+        if source is None or cell_type is None:
+            incomplete.append((number, _line_at(starts, cell.start)))
+            continue
+        if cell_type.value != "code":
             continue
         pieces = _source_pieces(source)
         if pieces is None:
             document.problem = Problem(f"cell {number} has a malformed 'source'", _line_at(starts, cell.start))
             return
         _add_cell(document, number, source, pieces, starts)
+    if incomplete:
+        numbers = ", ".join(str(number) for number, _ in incomplete)
+        which = f"cell {numbers} has" if len(incomplete) == 1 else f"cells {numbers} have"
+        skipped = "it was" if len(incomplete) == 1 else "they were"
+        message = f"{which} no 'cell_type' or no 'source', so {skipped} skipped"
+        document.notices.append(Problem(message, incomplete[0][1]))
+
+
+def _not_a_notebook(root: Span) -> Problem:
+    version = root.get("nbformat")
+    if root.get("worksheets") is not None or (version is not None and version.value in (1, 2, 3)):
+        return Problem(
+            f"it is an nbformat {version.value if version is not None else 3} notebook (cells in 'worksheets'), "
+            "which clip-lint does not read; convert it with 'jupyter nbconvert --to notebook --nbformat 4'"
+        )
+    return Problem("it is not a Jupyter notebook: there is no 'cells' list at the top level")
 
 
 def _is_python_notebook(root: Span) -> bool:
@@ -233,12 +263,30 @@ def _add_cell(document: Document, number: int, source: Span, pieces: List[Span],
     index = len(document.segments)
     code_lines = []
     foreign = _is_foreign_cell(text)
-    for local, line in enumerate(split_lines(text) if text else [], 1):
-        replaced = _replace_magic(line, foreign)
+    for local, (line, run) in enumerate(_as_ipython_runs(split_lines(text) if text else [], foreign), 1):
+        replaced = _replace_magic(run.text, foreign)
         json_line = json_lines[local - 1] if local - 1 < len(json_lines) else _line_at(starts, source.start)
-        code_lines.append(CodeLine(replaced, index, local, 0, json_line, editable=replaced == line))
-    document.segments.append(Segment(number, text, code_lines))
+        editable = run.editable and replaced == run.text
+        code_lines.append(CodeLine(replaced, index, local, run.col_offset, json_line, editable=editable))
+    document.segments.append(Segment(number, text, code_lines, foreign=foreign))
     document._cells[index] = source
+
+
+def _as_ipython_runs(lines: List[str], foreign: bool) -> List[Tuple[str, RunLine]]:
+    """Each line of a cell and the Python IPython runs for it: dedented, prompts stripped.
+
+    A line that only a prompt made Python is not editable: a fix would have to keep the prompt.
+    """
+    if foreign:
+        return [(line, RunLine(line)) for line in lines]
+    dedented = dedent_cell(lines)
+    session = strip_prompts([run.text for run in dedented])
+    if session is None:
+        return list(zip(lines, dedented))
+    return [
+        (line, RunLine(prompted.text, run.col_offset + prompted.col_offset, editable=False))
+        for line, run, prompted in zip(lines, dedented, session)
+    ]
 
 
 def _is_foreign_cell(text: str) -> bool:
@@ -251,8 +299,8 @@ def _is_foreign_cell(text: str) -> bool:
 
 
 def _replace_magic(line: str, foreign: bool) -> str:
-    """``pass`` at the line's indentation for a magic, shell or help line; else the line."""
-    if not foreign and not _LINE_MAGIC.search(line):
+    """``pass`` at the line's indentation for a magic, shell, automagic or help line; else the line."""
+    if not foreign and not _LINE_MAGIC.search(line) and not is_automagic(line):
         return line
     if not line.strip():
         return line
@@ -352,7 +400,13 @@ def _closing_fence(file_lines: Sequence[str], index: int, fence: str) -> int:
 def _add_block(document: Document, number: int, file_lines: Sequence[str], first: int, end: int, indent: int) -> None:
     segment_index = len(document.segments)
     code_lines = []
-    for offset, line in enumerate(file_lines[first:end]):
+    block = file_lines[first:end]
+    session = doctest_lines(block)
+    for offset, line in enumerate(block):
+        if session is not None:  # a doctest session: its code, not editable (a fix would lose the prompts)
+            run = session[offset]
+            code_lines.append(CodeLine(run.text, segment_index, offset + 1, run.col_offset, first + offset + 1, False))
+            continue
         stripped = len(line) - len(line.lstrip(" ")) if indent else 0
         removed = min(stripped, indent)
         code_lines.append(CodeLine(line[removed:], segment_index, offset + 1, removed, first + offset + 1))

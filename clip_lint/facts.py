@@ -10,7 +10,7 @@ becomes ``torch.nn.functional.normalize``); method names are bare.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, FrozenSet, Optional, Tuple
+from typing import Dict, FrozenSet, Optional, Tuple, Union
 
 # --- Sources: calls and fields that produce CLIP features -----------------------------
 
@@ -58,11 +58,51 @@ PASSTHROUGH_METHODS: FrozenSet[str] = frozenset(
     }
 )
 
-#: Methods that keep the state but make the rank unknown (or change it, below).
-RESHAPE_METHODS: FrozenSet[str] = frozenset({"squeeze", "view", "reshape", "flatten", "ravel"})
+#: Methods that keep the state and change the rank, by the change they make (the engine's
+#: ``shapes`` implements each): "insert" adds a size-1 axis where its axis argument says,
+#: "squeeze" drops size-1 axes, "expand" and "repeat" broadcast to sizes (literal sizes are
+#: followed, so ``expand(B, -1)`` of a ``[1, D]`` row is a batch again), "atleast_2d" makes a
+#: vector a row, and "unknown" loses the rank.
+RANK_CHANGE_METHODS: Dict[str, str] = {
+    "unsqueeze": "insert",
+    "squeeze": "squeeze",
+    "expand": "expand",
+    "broadcast_to": "expand",
+    "repeat": "repeat",
+    "tile": "repeat",
+    "view": "unknown",
+    "reshape": "unknown",
+    "flatten": "unknown",
+    "ravel": "unknown",
+    "unflatten": "unknown",
+    "view_as": "unknown",
+    "reshape_as": "unknown",
+    "expand_as": "unknown",
+}
 
-#: Methods that add one axis.
-UNSQUEEZE_METHODS: FrozenSet[str] = frozenset({"unsqueeze"})
+#: The same as functions whose first argument is the input (then the axis or the sizes).
+RANK_CHANGE_FUNCTIONS: Dict[str, str] = {
+    "torch.unsqueeze": "insert",
+    "numpy.expand_dims": "insert",
+    "torch.squeeze": "squeeze",
+    "numpy.squeeze": "squeeze",
+    "torch.broadcast_to": "expand",
+    "numpy.broadcast_to": "expand",
+    "torch.tile": "repeat",
+    "numpy.tile": "repeat",
+    "torch.atleast_2d": "atleast_2d",
+    "numpy.atleast_2d": "atleast_2d",
+    "torch.reshape": "unknown",
+    "numpy.reshape": "unknown",
+    "torch.flatten": "unknown",
+    "numpy.ravel": "unknown",
+}
+
+#: Spellings of a new axis in an index, besides ``None``: ``x[np.newaxis]``.
+NEW_AXIS_NAMES: FrozenSet[str] = frozenset({"numpy.newaxis"})
+
+#: Methods on a norm that make its rank unknown (a norm reshaped is trusted to broadcast).
+RESHAPE_METHODS: FrozenSet[str] = frozenset({"squeeze", "view", "reshape", "flatten", "ravel"})
 
 #: Attributes that keep the state (transposes, the underlying data).
 PASSTHROUGH_ATTRIBUTES: FrozenSet[str] = frozenset({"T", "mT", "H", "mH", "data"})
@@ -117,27 +157,42 @@ SCALING_METHODS: FrozenSet[str] = frozenset({"mul", "mul_", "multiply"})
 
 @dataclass(frozen=True)
 class NormSignature:
-    """Where a norm function takes its input, axis and keepdim arguments."""
+    """A norm call's parameters in positional order, as the call spells them.
 
-    input_position: int
-    axis_position: Optional[int]
-    keepdim_position: Optional[int]
-    axis_keywords: Tuple[str, ...] = ("dim",)
-    keepdim_keyword: str = "keepdim"
+    A function lists its input first; a method's receiver is its input and is not listed.
+    A name missing from ``parameters`` is keyword-only.
+    """
+
+    parameters: Tuple[str, ...]
+    axis: str = "dim"
+    keepdim: str = "keepdim"
     library: str = "torch"
 
 
 #: ``x.norm(p, dim, keepdim)``: the receiver is the input.
 NORM_METHOD = "norm"
-NORM_METHOD_SIGNATURE = NormSignature(input_position=-1, axis_position=1, keepdim_position=2)
+NORM_METHOD_SIGNATURE = NormSignature(("p", "dim", "keepdim", "dtype"))
 
 #: Functions that compute a norm (the value to divide by).
 NORM_FUNCTIONS: Dict[str, NormSignature] = {
-    "torch.norm": NormSignature(0, 2, 3),
-    "torch.linalg.norm": NormSignature(0, 2, 3),
-    "torch.linalg.vector_norm": NormSignature(0, 2, 3),
+    "torch.norm": NormSignature(("input", "p", "dim", "keepdim", "out", "dtype")),
+    "torch.linalg.norm": NormSignature(("input", "ord", "dim", "keepdim")),
+    "torch.linalg.vector_norm": NormSignature(("x", "ord", "dim", "keepdim")),
     "numpy.linalg.norm": NormSignature(
-        0, 2, 3, axis_keywords=("axis",), keepdim_keyword="keepdims", library="numpy"
+        ("x", "ord", "axis", "keepdims"), axis="axis", keepdim="keepdims", library="numpy"
+    ),
+}
+
+#: The sum in a spelled-out norm (``x.pow(2).sum(-1).sqrt()``): the method by the library
+#: of the summed value, and the functions.
+SUM_METHOD_SIGNATURES: Dict[str, NormSignature] = {
+    "torch": NormSignature(("dim", "keepdim")),
+    "numpy": NormSignature(("axis", "dtype", "out"), axis="axis", keepdim="keepdims", library="numpy"),
+}
+SUM_FUNCTION_SIGNATURES: Dict[str, NormSignature] = {
+    "torch.sum": NormSignature(("input", "dim", "keepdim")),
+    "numpy.sum": NormSignature(
+        ("a", "axis", "dtype", "out", "keepdims"), axis="axis", keepdim="keepdims", library="numpy"
     ),
 }
 
@@ -152,19 +207,26 @@ NORM_KEEPDIM_METHODS: FrozenSet[str] = frozenset({"unsqueeze"})
 
 @dataclass(frozen=True)
 class NormalizeSignature:
-    """A function that returns its input L2-normalized along an axis."""
+    """A function that returns its input L2-normalized along an axis.
 
-    input_position: int
-    axis_position: Optional[int]
-    axis_keyword: str
+    ``parameters`` in positional order, the input first; a name missing from it is
+    keyword-only.
+    """
+
+    parameters: Tuple[str, ...]
+    axis: str
     default_axis: int
+    keepdim: str = ""  # none: the result has its input's shape
 
 
 #: Functions that return a normalized copy.
 NORMALIZE_FUNCTIONS: Dict[str, NormalizeSignature] = {
-    "torch.nn.functional.normalize": NormalizeSignature(0, 2, "dim", 1),
-    "sklearn.preprocessing.normalize": NormalizeSignature(0, 2, "axis", 1),
+    "torch.nn.functional.normalize": NormalizeSignature(("input", "p", "dim", "eps", "out"), "dim", 1),
+    "sklearn.preprocessing.normalize": NormalizeSignature(("X", "norm"), "axis", 1),
 }
+
+#: Either kind: what the fixer reads to edit a norm or normalize call's arguments.
+Signature = Union[NormSignature, NormalizeSignature]
 
 #: Functions that normalize their argument in place, by position of that argument.
 INPLACE_NORMALIZE_FUNCTIONS: Dict[str, int] = {"faiss.normalize_L2": 0}
@@ -223,11 +285,22 @@ DEFAULT_ALIASES: Dict[str, str] = {
     "faiss": "faiss",
 }
 
-#: The spelling the fixer writes, per library. ``{x}`` is the value's expression.
+#: The spelling the fixer writes after a binding, per library. ``{x}`` is the value's
+#: name and ``{module}`` how the file refers to the library's module (``FIX_MODULES``).
 NORMALIZE_SPELLING: Dict[str, str] = {
     "torch": "{x} / {x}.norm(dim={dim}, keepdim=True)",
-    "numpy": "{x} / {np}.linalg.norm({x}, axis={dim}, keepdims=True)",
+    "numpy": "{x} / {module}.linalg.norm({x}, axis={dim}, keepdims=True)",
 }
+
+#: The spelling the fixer wraps around an expression where it is compared.
+WRAP_SPELLING: Dict[str, str] = {
+    "torch": "{module}.normalize({x}, dim={dim})",
+    "numpy": "({x} / {module}.linalg.norm({x}, axis={dim}, keepdims=True))",
+}
+
+#: The module a spelling's ``{module}`` stands for, and the alias a fix imports it as
+#: when the file uses that name for nothing else.
+FIX_MODULES: Dict[str, Tuple[str, str]] = {"torch": ("torch.nn.functional", "F"), "numpy": ("numpy", "np")}
 
 #: Keyword names of the axis and keepdim arguments (torch, numpy), and of pow's exponent.
 AXIS_KEYWORDS: Tuple[str, ...] = ("dim", "axis")

@@ -11,7 +11,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from clip_lint.documents import CodeLine, Document
+from clip_lint.documents import NOTEBOOK, CodeLine, Document
 from clip_lint.findings import Finding, Fix, TextEdit
 from clip_lint.textedits import LINE_BREAK, apply_edits, edits_overlap, split_lines
 
@@ -36,18 +36,29 @@ class FixPlan:
         return True
 
     def new_texts(self, document: Document) -> Dict[int, str]:
-        """Each changed segment's text; inserted lines take the segment's own line ending."""
+        """Each changed segment's text; inserted lines take the ending of the line they are put on.
+
+        In a file with mixed line endings every line keeps its own: an inserted line gets the
+        ending of the line it is inserted on (or before), so an untouched line never changes.
+        """
         texts = {}
         for index, edits in self.edits.items():
             text = document.segments[index].text
-            newline = _dominant_newline(text)
-            texts[index] = apply_edits(text, [_with_newline(edit, newline) for edit in edits])
+            endings = _line_endings(text)
+            texts[index] = apply_edits(text, [_with_newline(edit, _ending_of(endings, edit)) for edit in edits])
         return texts
 
 
-def _dominant_newline(text: str) -> str:
-    match = LINE_BREAK.search(text)
-    return match.group() if match else "\n"
+def _line_endings(text: str) -> List[str]:
+    """The line break of each line of ``text`` (the last, unterminated line has none)."""
+    return [match.group() for match in LINE_BREAK.finditer(text)]
+
+
+def _ending_of(endings: Sequence[str], edit: TextEdit) -> str:
+    if not endings:
+        return "\n"
+    line = min(max(edit.start[0], 1), len(endings))
+    return endings[line - 1]
 
 
 def _with_newline(edit: TextEdit, newline: str) -> TextEdit:
@@ -66,8 +77,12 @@ def map_edit(edit: TextEdit, lines: Sequence[CodeLine], document: Document) -> O
 
     An edit spanning two segments, or rewriting a replaced magic line, is refused.
     """
-    if edit.start == edit.end and _is_segment_boundary(edit.start, lines):
+    # An insertion between two segments follows the first one's code, unless it is whole
+    # lines put before the second one's code (an import above the first statement).
+    if edit.start == edit.end and _is_segment_boundary(edit.start, lines) and not edit.text.endswith("\n"):
         return _append_to_previous_segment(edit, lines, document)
+    if edit.start == edit.end and edit.start[1] == 0:
+        edit = _past_foreign_cells(edit, lines, document)
     start = _segment_position(edit.start, lines, document)
     end = _segment_position(edit.end, lines, document)
     if start is None or end is None or start[0] != end[0]:
@@ -83,11 +98,31 @@ def _segment_position(
     line, col = position
     if 1 <= line <= len(lines):
         origin = lines[line - 1]
-        return origin.segment, (origin.local_line, col)
+        # a notebook cell's text is the cell's own (IPython dedents it before running it);
+        # a Markdown block's text is already the analysed one
+        shift = origin.col_offset if document.kind == NOTEBOOK else 0
+        return origin.segment, (origin.local_line, col + shift)
     if line == len(lines) + 1 and col == 0 and lines:
         segment = lines[-1].segment
         return segment, (len(document.segments[segment].lines) + 1, 0)
     return None
+
+
+def _past_foreign_cells(edit: TextEdit, lines: Sequence[CodeLine], document: Document) -> TextEdit:
+    """An insertion at a ``%%bash`` (or other non-Python) cell moves to the next Python line.
+
+    Nothing between them runs Python, and put inside the foreign cell the line would run
+    in its shell.
+    """
+    line = edit.start[0]
+    while 1 <= line <= len(lines) and document.segments[lines[line - 1].segment].foreign:
+        line += 1
+    return edit if line == edit.start[0] else TextEdit((line, 0), (line, 0), edit.text)
+
+
+def fix_is_mappable(fix: Fix, lines: Sequence[CodeLine], document: Document) -> bool:
+    """Whether every edit of ``fix`` lands in one editable place of the file."""
+    return all(map_edit(edit, lines, document) is not None for edit in fix.edits)
 
 
 def _is_segment_boundary(position: Tuple[int, int], lines: Sequence[CodeLine]) -> bool:

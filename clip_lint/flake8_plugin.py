@@ -54,21 +54,29 @@ class Plugin:
         )
 
     def run(self) -> Iterator[Tuple[int, int, str, type]]:
+        for finding in self.findings():
+            yield finding.line, finding.col, finding.text, type(self)
+
+    def findings(self) -> List[Finding]:
+        try:
+            return self.analyse()
+        except Exception as error:  # never crash flake8: a bug of ours is one CLN900 for this file
+            reason = f"internal error {type(error).__name__}: {error}"
+            return [Finding("CLN900", 1, 0, format_message("CLN900", reason=reason))]
+
+    def analyse(self) -> List[Finding]:
         source = "".join(self.lines)
         path = None if self.filename in STDIN_NAMES else self.filename
         project = Project.for_path(path) if path is not None else None  # one per root and process
         if not needs_analysis(source, self.options, path, project):
-            return
+            return []
         # flake8 quietly decodes undecodable bytes as latin-1; Python itself would refuse the file.
         problem = undecodable(self.filename)
         if problem:
-            findings = [problem]
-        elif project is None:
-            findings = analyze_source(source, self.options, tree=self.tree)
-        else:
-            findings = analyze_file(path, source, self.options, project, self.tree, hashes=False).findings
-        for finding in findings:
-            yield finding.line, finding.col, finding.text, type(self)
+            return [problem]
+        if project is None:
+            return analyze_source(source, self.options, tree=self.tree)
+        return analyze_file(path, source, self.options, project, self.tree, hashes=False).findings
 
 
 def undecodable(filename: str) -> Optional[Finding]:

@@ -24,6 +24,23 @@ class Rule:
     options: str
     fix_safety: str
     references: Tuple[str, ...] = ()
+    # For a similarity op with several operands to report: one finding names them all.
+    message_many: str = ""
+    fix_title_many: str = ""
+    summary: str = ""  # one line for listings and SARIF; default: the first sentence of what_it_does
+
+    @property
+    def short_description(self) -> str:
+        if self.summary:
+            return self.summary
+        first = self.what_it_does.split(". ")[0].rstrip(".")
+        return first + "."
+
+    @property
+    def anchor(self) -> str:
+        """The GitHub anchor of the rule's README section (``### CODE (name)``)."""
+        heading = f"{self.code} ({self.name})".lower()
+        return "".join(ch for ch in heading if ch.isalnum() or ch in "- ").replace(" ", "-")
 
 
 _REFERENCES = (
@@ -38,17 +55,21 @@ RULES: Dict[str, Rule] = {
         Rule(
             code="CLN001",
             name="unnormalized-features-in-similarity",
+            summary="An encoder output reaches a similarity op without L2 normalization along the feature dim.",
             message=(
                 "'{name}' (from {source}) reaches '{op}'{site} without L2 normalization; "
                 "use F.normalize({name}, dim={feature_dim}) or divide by .norm(dim={feature_dim}, keepdim=True)"
             ),
-            fix_title="Normalize '{name}' along the feature dim where it is produced",
+            fix_title="Normalize '{name}' along the feature dim",
+            message_many="{subjects} reach '{op}' without L2 normalization; use {each_normalized}",
+            fix_title_many="Normalize {names} along the feature dim",
             what_it_does=(
                 "Follows the output of a CLIP encoder (`encode_image`, `encode_text`, "
                 "`get_image_features`, `get_text_features`, a projection model's `image_embeds`) "
                 "through the code and reports it where it reaches a similarity op (`@`, `matmul`, "
                 "`mm`, `bmm`, `einsum`, `dot`, `inner`, `tensordot`, `(a * b).sum(-1)`, an "
-                "inner-product faiss index) without being L2-normalized first."
+                "inner-product faiss index) without being L2-normalized first. The finding names "
+                "every operand that is not unit: one finding per op, naming both when both are raw."
             ),
             why_bad=(
                 "CLIP models are trained on unit vectors; their encoders return unnormalized "
@@ -81,22 +102,30 @@ RULES: Dict[str, Rule] = {
                 "logits = 100.0 * image_features @ text_features.T\n"
             ),
             options=(
-                "`--clip-encoders` (flake8) / `encoders` (`[tool.clip-lint]`): extra method names "
-                "that return raw features. `--clip-normalizers` / `normalizers`: extra function "
-                "names that normalize their argument."
+                "`extra-encoders`: extra method names that return raw features; `extra-normalizers`: "
+                "extra function names that normalize their argument. Both front ends read them from "
+                "`[tool.clip-lint]`, and as `clip-encoders` / `clip-normalizers` from `[flake8]` "
+                "(see the configuration table)."
             ),
             fix_safety=(
                 "Inserts `x = x / x.norm(dim=-1, keepdim=True)` after the assignment that produced "
                 "the value (numpy arrays get `np.linalg.norm(..., axis=-1, keepdims=True)`), or "
-                "wraps an inline encoder call in `F.normalize(..., dim=-1)`. Safe when the value "
-                "is used only for comparisons; unsafe when it also flows elsewhere (saved, passed "
-                "to another function), since that use sees normalized values too."
+                "wraps an inline encoder call in `F.normalize(..., dim=-1)`, for exactly the operands "
+                "the finding names. A value that also flows elsewhere (saved, passed to another "
+                "function) is normalized where it is compared instead (`F.normalize(x, dim=-1) @ "
+                "...`), so that other use still sees the raw values; all of these are safe. The fix "
+                "is unsafe only when the comparison reads such a value through something else (a "
+                "list, a helper's parameter): it is then normalized where it is produced. An added "
+                "import reuses one the file has, or a name the file uses nowhere (`F`, else "
+                "`torch.nn.functional`, else `F2`), and goes "
+                "after the last top-level import."
             ),
             references=_REFERENCES,
         ),
         Rule(
             code="CLN002",
             name="normalized-over-wrong-axis",
+            summary="Features normalized over the wrong axis (dim=0 of a [B, D] batch) or over no axis.",
             message=(
                 "'{name}' (from {source}) is normalized over {detail}{site}; "
                 "normalize each vector over the feature dim: dim={feature_dim}"
@@ -112,10 +141,12 @@ RULES: Dict[str, Rule] = {
                 "axis leaves the rows with different lengths, so the similarity is still wrong."
             ),
             known_problems=(
-                "The rank is tracked from the encoder call (a batch), through indexing (`[0]`) "
-                "and reductions (`.mean(dim=0)`). When the rank is unknown (after `.view()` or "
-                "`.squeeze()`), no axis is reported. Forks whose encoder returns `[B, tokens, D]` "
-                "are only known to the runtime checker."
+                "The rank and the axes of size 1 are tracked from the encoder call (a batch) "
+                "through indexing (`[0]`, `[None]`, `[:1]`), reductions (`keepdim=True` keeps the "
+                "axis, with size 1), `unsqueeze`, `squeeze`, `expand`, `repeat` and transposes, so "
+                "a no-axis norm of one vector (`[1, D]`, `[D, 1]`, `[D]`) is accepted. When the rank "
+                "is unknown (after `.view()` or `.reshape()`), no axis is reported. Forks whose "
+                "encoder returns `[B, tokens, D]` are only known to the runtime checker."
             ),
             example=(
                 "image_features = model.encode_image(images)\n"
@@ -132,6 +163,7 @@ RULES: Dict[str, Rule] = {
         Rule(
             code="CLN003",
             name="norm-without-keepdim",
+            summary="Features divided by a norm without keepdim=True, which broadcasts across the wrong axis.",
             message=(
                 "'{name}' (from {source}) is divided by a norm without keepdim=True{site}, "
                 "which broadcasts across the wrong axis; use .norm(dim={feature_dim}, keepdim=True)"
@@ -144,7 +176,8 @@ RULES: Dict[str, Rule] = {
                 "broadcastable; with `B == D`, or a single row, it runs and is wrong."
             ),
             known_problems=(
-                "A norm whose axis is later restored by `.unsqueeze(-1)`, `[:, None]` or `.view()` is accepted."
+                "A norm whose axis is later restored by `.unsqueeze(-1)`, `[:, None]` or `.view()` is "
+                "accepted, and so is one vector (`[1, D]`): its norm broadcasts correctly."
             ),
             example=(
                 "text_features = model.encode_text(tokens)\n"
@@ -161,12 +194,18 @@ RULES: Dict[str, Rule] = {
         Rule(
             code="CLN004",
             name="pooled-features-not-renormalized",
+            summary="A mean or sum of normalized embeddings reaches a similarity op without re-normalization.",
             message=(
                 "'{name}' is a mean or sum of normalized embeddings (from {source}) "
                 "and reaches '{op}'{site} without re-normalization; "
                 "divide it by its norm (dim={feature_dim}) after pooling"
             ),
             fix_title="Re-normalize '{name}' after pooling",
+            message_many=(
+                "{subjects} reach '{op}' without re-normalization; divide each by its norm after pooling: "
+                "{each_normalized}"
+            ),
+            fix_title_many="Re-normalize {names} after pooling",
             what_it_does=(
                 "Reports a mean or sum of unit features (a prompt ensemble, pooled video frames) "
                 "that reaches a similarity op without being normalized again."
@@ -199,8 +238,65 @@ RULES: Dict[str, Rule] = {
             references=_REFERENCES,
         ),
         Rule(
+            code="CLN005",
+            name="raw-features-of-different-encoders-mixed",
+            message=(
+                "raw features of different encoders are combined here before each is normalized: {subjects}; "
+                "the mix reaches '{op}', where the larger raw norm dominates it; normalize each first: "
+                "{each_normalized}"
+            ),
+            fix_title="Normalize {names} before combining them",
+            fix_title_many="Normalize {names} before combining them",
+            what_it_does=(
+                "Reports the `+`, `mean` or `sum` where raw features of two different encoder calls "
+                "(image and text, or two models) are added or averaged before each is normalized, "
+                "when the mix later reaches a similarity op or an inner-product index, normalized or not."
+            ),
+            why_bad=(
+                "Raw CLIP features of different encoders (or models) have norms of their own, far "
+                "from 1 and unrelated to each other. In a sum or mean of them, the one with the "
+                "larger norm dominates the direction, and normalizing the sum afterwards does not "
+                "undo that: a multimodal query or index entry is mostly one modality."
+            ),
+            known_problems=(
+                "Encoders are told apart by the model expression and the method, so two calls of "
+                "the same encoder (two image batches) are not a mix. Concatenation along the feature "
+                "axis (features side by side, for a probe) and a mix that is never compared are not "
+                "reported. Weighted sums written by hand (`0.7 * a + 0.3 * b`) are reported like "
+                "plain sums."
+            ),
+            example=(
+                "image_features = model.encode_image(images)\n"
+                "text_features = model.encode_text(tokens)\n"
+                "query = (image_features + text_features) / 2\n"
+                "query = query / query.norm(dim=-1, keepdim=True)\n"
+                "index = faiss.IndexFlatIP(query.shape[1])\n"
+                "index.add(query.numpy())\n"
+            ),
+            use_instead=(
+                "image_features = model.encode_image(images)\n"
+                "text_features = model.encode_text(tokens)\n"
+                "image_features = image_features / image_features.norm(dim=-1, keepdim=True)\n"
+                "text_features = text_features / text_features.norm(dim=-1, keepdim=True)\n"
+                "query = (image_features + text_features) / 2\n"
+                "query = query / query.norm(dim=-1, keepdim=True)\n"
+                "index = faiss.IndexFlatIP(query.shape[1])\n"
+                "index.add(query.numpy())\n"
+            ),
+            options="`--clip-encoders` / `encoders`: extra encoder methods, whose features count as raw.",
+            fix_safety=(
+                "Inserts a normalization after the assignment of each operand (or wraps an inline "
+                "encoder call in `F.normalize(..., dim=-1)`). Safe when the operands are used only "
+                "for the mix and comparisons; unsafe when one also flows elsewhere. A mix that "
+                "reaches the op without being normalized is then a mean of unit vectors: CLN004 "
+                "asks to normalize it."
+            ),
+            references=_REFERENCES,
+        ),
+        Rule(
             code="CLN900",
             name="cannot-analyse",
+            summary="The file could not be analysed (unreadable, undecodable, or libcst cannot parse it).",
             message="clip-lint could not analyse this file: {reason}",
             fix_title="",
             what_it_does=(
@@ -209,7 +305,12 @@ RULES: Dict[str, Rule] = {
                 "JSON). The run goes on with the other files."
             ),
             why_bad="A file that is not analysed may hide any of the other findings.",
-            known_problems="A plain syntax error is left to flake8's own E999 under flake8.",
+            known_problems=(
+                "A plain syntax error is left to flake8's own E999 under flake8. Indentation that "
+                "Python accepts and libcst rejects (a tab mixed into spaces, a form feed) is no "
+                "CLN900: the file is analysed as Python reads it, findings keep their own line and "
+                "column, and fixes indent new lines with the file's own whitespace."
+            ),
             example="",
             use_instead="",
             options="None.",
@@ -220,7 +321,9 @@ RULES: Dict[str, Rule] = {
 
 
 def format_message(code: str, **fields: object) -> str:
-    return RULES[code].message.format(**fields)
+    rule = RULES[code]
+    template = rule.message_many if "subjects" in fields and rule.message_many else rule.message
+    return template.format(**fields)
 
 
 def render_rule_markdown(code: str) -> str:

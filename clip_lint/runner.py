@@ -6,16 +6,20 @@ fixes come from ``clip_lint.engine``; here they are located, filtered and applie
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import stat
+import tempfile
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Tuple
 
 from clip_lint.documents import NOTEBOOK, PYTHON, CodeLine, Document, Problem, load_document, parse_document
 from clip_lint.findings import Finding
-from clip_lint.fixer import is_applicable, plan_round, unified_diff
+from clip_lint.fixer import fix_is_mappable, is_applicable, plan_round, unified_diff
 from clip_lint.options import AnalysisOptions
-from clip_lint.selection import is_enabled, is_suppressed
+from clip_lint.parse_guard import nesting_problem
+from clip_lint.selection import has_file_noqa, is_enabled, is_suppressed
 
 PARSE_ERROR = "CLN900"
 MAX_FIX_ROUNDS = 5
@@ -51,62 +55,85 @@ class Reported:
     fix_title: Optional[str] = None
     fix_safe: Optional[bool] = None
     fixable: bool = False
+    source: str = ""  # the line as the user sees it (in a notebook: the cell's line), for --show-source
 
 
 @dataclass
 class FileResult:
-    """The outcome for one file: its findings and what fixing did."""
+    """The outcome for one file: its findings and what fixing did.
+
+    ``errors`` are failures that are not findings (the file could not be read, or its fix
+    not written): each one makes the run fail, whatever ``--select`` says.
+    """
 
     path: str
     kind: str = PYTHON
     findings: List[Reported] = field(default_factory=list)
     fixed: int = 0
     diff: str = ""
-    output: Optional[str] = None  # the fixed text, for stdin
-    write_error: Optional[str] = None
+    output: Optional[str] = None  # the fixed text, to write back (or print, for stdin)
+    errors: List[str] = field(default_factory=list)
     encoding: str = "utf-8"  # the file's own, to write the fixed text back in
+    checked: bool = True  # False when the file could not be read at all
+    digest: str = ""  # of the bytes analysed: the file must still hold them when the fix is written
+    unfixed_findings: List[Reported] = field(default_factory=list)  # reported if the fix is not written
+    skipped_blocks: int = 0  # notebook cells and Markdown blocks that don't parse and mention no encoder
 
 
 Located = Tuple[Finding, Sequence[CodeLine]]
 
 
 def check_path(path: str, settings: Settings) -> FileResult:
-    """Check (and in fix mode rewrite) the file at ``path``; never raises."""
+    """Check the file at ``path``; in fix mode, leave the fixed text in ``output``.
+
+    Never raises and never writes: ``write_fix`` does that, once the analysis is done.
+    """
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        data = _read_regular_file(path)
     except OSError as error:
-        problem = Reported(PARSE_ERROR, _cannot_analyse_message(f"cannot read it: {error.strerror or error}"), 1, 0)
-        return FileResult(path, findings=_selected([problem], settings))
-    result = check_bytes(path, data, settings)
-    if settings.mode == FIX and result.output is not None:
-        result.write_error = _write(path, result.output, result.encoding)
-        result.output = None
-    return result
+        return FileResult(path, errors=[f"cannot read it: {error.strerror or error}"], checked=False)
+    return check_bytes(path, data, settings)
+
+
+def _read_regular_file(path: str) -> bytes:
+    """The bytes of a regular file; a FIFO or device is refused without blocking on it."""
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with open(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise OSError(f"not a regular file: {path}")
+        return handle.read()
 
 
 def check_bytes(path: str, data: bytes, settings: Settings, kind: Optional[str] = None) -> FileResult:
     """Check a file's bytes; in fix or diff mode, also compute the fixed text."""
     try:
-        return _check(path, data, settings, kind)
+        result = _check(path, data, settings, kind)
     except Exception as error:  # the engine promises not to raise; a bug must not stop the run
-        message = _cannot_analyse_message(f"internal error {type(error).__name__}: {error}")
-        return FileResult(path, findings=_selected([Reported(PARSE_ERROR, message, 1, 0)], settings))
+        message = cannot_analyse_message(f"internal error {type(error).__name__}: {error}")
+        result = FileResult(path, findings=_selected([Reported(PARSE_ERROR, message, 1, 0)], settings))
+    result.digest = _digest(data)
+    return result
 
 
 def _check(path: str, data: bytes, settings: Settings, kind: Optional[str]) -> FileResult:
     original = load_document(path, data, kind)
     result = FileResult(path, original.kind, encoding=original.encoding)
-    document = original
+    document, located = original, None
     if settings.mode != CHECK and original.problem is None:
-        fixed, result.fixed = _fix_rounds(original, settings)
-        before, after = _encoded_text(original), _encoded_text(fixed)
-        if after != before:
-            result.diff = unified_diff(path, before, after)
-            if settings.mode == FIX:
-                result.output = after
-                document = fixed
-    result.findings = [_report(document, located, settings) for located in _visible(document, settings)]
+        rounds = _fix_rounds(original, settings)
+        result.fixed = rounds.fixed
+        located = rounds.original_findings
+        before, after = _encoded_text(original), _encoded_text(rounds.document)
+        if after != before and settings.mode == DIFF:
+            result.diff = unified_diff(path, before, after)  # only --diff prints it: never built for --fix
+        elif after != before:
+            result.output = after
+            result.unfixed_findings = [_report(original, found, settings) for found in located]
+            document, located = rounds.document, rounds.final_findings
+    if located is None:
+        located = _visible(document, settings)
+    result.findings = [_report(document, found, settings) for found in located]
+    result.skipped_blocks = document.skipped_blocks
     return result
 
 
@@ -114,21 +141,68 @@ def _encoded_text(document: Document) -> str:
     return ("\ufeff" if document.bom else "") + document.text
 
 
-def _write(path: str, text: str, encoding: str = "utf-8") -> Optional[str]:
-    """Write the fixed text through a temporary file; the original stays if writing fails."""
-    path = os.path.realpath(path)  # write through a symlink, don't replace it
-    temporary = f"{path}.clip-lint-tmp"
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+CHANGED_DURING_FIX = "changed during --fix, not written"
+
+
+def write_fix(result: FileResult) -> None:
+    """Write ``result.output`` over the file, unless it changed since it was read.
+
+    A fix that is not written is an error of the file: its fixes don't count, and its
+    findings are the ones still in the file.
+    """
+    if result.output is None:
+        return
+    problem = _replace_file(result.path, result.output.encode(result.encoding), result.digest)
+    result.output = None
+    if problem is not None:
+        result.errors.append(problem)
+        result.fixed = 0
+        result.findings = result.unfixed_findings
+    result.unfixed_findings = []
+
+
+def _replace_file(path: str, data: bytes, expected_digest: str) -> Optional[str]:
+    """Atomically put ``data`` in place of ``path``; why not, or None when written.
+
+    The new text goes to a fresh temporary file in the same folder (``tempfile`` picks a
+    name nothing else holds), takes the file's mode and owner, and replaces it in one
+    ``os.replace``. A symlink is written through, not replaced.
+    """
+    target = os.path.realpath(path)
     try:
-        mode = os.stat(path).st_mode
-        with open(temporary, "wb") as handle:
-            handle.write(text.encode(encoding))
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
+        with open(target, "rb") as handle:
+            if _digest(handle.read()) != expected_digest:
+                return CHANGED_DURING_FIX
+        status = os.stat(target)
+    except OSError as error:
+        return f"cannot write the fixed file: {error.strerror or error}"
+    folder, name = os.path.split(target)
+    temporary = None
+    try:
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".clip-lint-tmp", dir=folder or ".")
+        with open(descriptor, "wb") as handle:
+            handle.write(data)
+            _copy_owner_and_mode(handle.fileno(), status)
+        os.replace(temporary, target)
         return None
     except OSError as error:
-        if os.path.exists(temporary):
+        if temporary is not None and os.path.lexists(temporary):
             os.unlink(temporary)
-        return f"cannot write the fixed file: {error}"
+        return f"cannot write the fixed file: {error.strerror or error}"
+
+
+def _copy_owner_and_mode(descriptor: int, status: os.stat_result) -> None:
+    if hasattr(os, "fchown"):
+        try:
+            os.fchown(descriptor, status.st_uid, status.st_gid)
+        except OSError:
+            pass  # only root may give a file away; the mode still applies
+    if hasattr(os, "fchmod"):
+        os.fchmod(descriptor, stat.S_IMODE(status.st_mode))
 
 
 # --- analysis and location ------------------------------------------------------------------
@@ -159,17 +233,27 @@ def _engine(source: str, analysis: AnalysisOptions, path: str) -> List[Finding]:
 
 
 def _analyse_around_broken_segments(document: Document, analysis: AnalysisOptions) -> List[Located]:
-    """Report each unparseable cell or block on its own and analyse the others together."""
+    """Report each unparseable cell or block on its own and analyse the others together.
+
+    A cell or block that mentions no encoder (nor a configured name) hides nothing that
+    could be reported: it is skipped without a finding, and counted in ``skipped_blocks``.
+    """
+    from clip_lint.engine import passes_gate
+
     located: List[Located] = []
     good: List[int] = []
+    document.skipped_blocks = 0
     for index, segment in enumerate(document.segments):
         source, lines = document.analysis_source([index])
         reason = _parse_error(source)
         if reason is None:
             good.append(index)
             continue
+        if not passes_gate(source, analysis):
+            document.skipped_blocks += 1
+            continue
         what = f"cell {segment.label}" if document.kind == NOTEBOOK else f"code block {segment.label}"
-        message = _cannot_analyse_message(f"libcst cannot parse {what}, so it was skipped: {reason}")
+        message = cannot_analyse_message(f"libcst cannot parse {what}, so it was skipped: {reason}")
         located.append((Finding(PARSE_ERROR, 1, 0, message), lines))
     if good:
         source, lines = document.analysis_source(good)
@@ -177,7 +261,7 @@ def _analyse_around_broken_segments(document: Document, analysis: AnalysisOption
     return located
 
 
-def _cannot_analyse_message(reason: str) -> str:
+def cannot_analyse_message(reason: str) -> str:
     from clip_lint.rules import format_message
 
     return format_message(PARSE_ERROR, reason=reason)
@@ -190,6 +274,9 @@ def _parse_error(source: str) -> Optional[str]:
     """Why libcst rejects ``source`` (None when it parses)."""
     import libcst
 
+    too_deep = nesting_problem(source)
+    if too_deep is not None:
+        return too_deep[2]
     try:
         libcst.parse_module(source)
     except libcst.ParserSyntaxError as error:
@@ -205,16 +292,27 @@ def _visible(document: Document, settings: Settings) -> List[Located]:
         problem: Problem = document.problem
         if not _enabled(PARSE_ERROR, settings):
             return []
-        return [(Finding(PARSE_ERROR, problem.line, problem.col, _cannot_analyse_message(problem.message)), ())]
-    return [
+        return [(Finding(PARSE_ERROR, problem.line, problem.col, cannot_analyse_message(problem.message)), ())]
+    if has_file_noqa([document.text] if document.kind == PYTHON else [s.text for s in document.segments]):
+        return []  # "# flake8: noqa" / "# clip-lint: noqa" exempts the whole file, as in flake8
+    notices: List[Located] = [
+        (Finding(PARSE_ERROR, notice.line, notice.col, cannot_analyse_message(notice.message)), ())
+        for notice in document.notices
+        if _enabled(PARSE_ERROR, settings)
+    ]
+    return notices + [
         (finding, lines)
         for finding, lines in analyse(document, settings.analysis)
         if _enabled(finding.code, settings) and not _silenced(finding, lines)
     ]
 
 
-def _enabled(code: str, settings: Settings) -> bool:
+def is_selected(code: str, settings: Settings) -> bool:
+    """Whether the user asked for ``code`` (``--select``/``--ignore``)."""
     return is_enabled(code, settings.select, settings.ignore)
+
+
+_enabled = is_selected
 
 
 def _silenced(finding: Finding, lines: Sequence[CodeLine]) -> bool:
@@ -236,8 +334,16 @@ def _report(document: Document, located: Located, settings: Settings) -> Reporte
         file_line=file_line,
         fix_title=fix.title if fix else None,
         fix_safe=fix.safe if fix else None,
-        fixable=is_applicable(fix, settings.unsafe_fixes),
+        fixable=fix is not None and is_applicable(fix, settings.unsafe_fixes) and fix_is_mappable(fix, lines, document),
+        source=_source_line(finding, lines),
     )
+
+
+def _source_line(finding: Finding, lines: Sequence[CodeLine]) -> str:
+    if not 1 <= finding.line <= len(lines):
+        return ""
+    origin = lines[finding.line - 1]
+    return " " * origin.col_offset + origin.text
 
 
 def _locate(document: Document, finding: Finding, lines: Sequence[CodeLine]) -> Tuple[int, int, Optional[int], int]:
@@ -277,23 +383,42 @@ def _selected(findings: List[Reported], settings: Settings) -> List[Reported]:
 # --- fixing ---------------------------------------------------------------------------------
 
 
-def _fix_rounds(document: Document, settings: Settings) -> Tuple[Document, int]:
-    """Fix in rounds until nothing fixable is left; a round that breaks parsing is undone."""
+@dataclass
+class _Rounds:
+    """What fixing in rounds did: the last document, the fixes, and findings already computed."""
+
+    document: Document
+    fixed: int
+    original_findings: List[Located]
+    final_findings: Optional[List[Located]]  # of ``document``, when the last round computed them
+
+
+def _fix_rounds(document: Document, settings: Settings) -> _Rounds:
+    """Fix in rounds until nothing fixable is left; a round that breaks parsing is undone.
+
+    Each analysis is done once: the unfixed document's findings and, when the rounds stop
+    because nothing fixable is left, the fixed document's are kept for the report.
+    """
     fixed = 0
+    original: Optional[List[Located]] = None
+    broken: Optional[int] = None  # how many segments libcst rejects in ``document``
     for _ in range(MAX_FIX_ROUNDS):
         visible = _visible(document, settings)
+        original = visible if original is None else original
         plan = plan_round(document, visible, settings.unsafe_fixes)
         if not plan.applied:
-            break
+            return _Rounds(document, fixed, original, visible)
         try:
             new_text = document.render(plan.new_texts(document))
         except ValueError:
-            break
+            return _Rounds(document, fixed, original, visible)
         candidate = parse_document(document.path, document.kind, new_text, document.bom, document.encoding)
-        if candidate.problem is not None or _broken_segments(candidate) > _broken_segments(document):
-            break
-        document, fixed = candidate, fixed + plan.applied
-    return document, fixed
+        broken = _broken_segments(document) if broken is None else broken
+        candidate_broken = _broken_segments(candidate) if candidate.problem is None else broken + 1
+        if candidate_broken > broken:
+            return _Rounds(document, fixed, original, visible)
+        document, fixed, broken = candidate, fixed + plan.applied, candidate_broken
+    return _Rounds(document, fixed, original or [], None)
 
 
 def _broken_segments(document: Document) -> int:

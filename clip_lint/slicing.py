@@ -1,31 +1,46 @@
 """Blank out the definitions that can't matter, before the costly libcst parse.
 
 A module passes the substring gate when it merely mentions an encoder; often only a
-few of its functions call one. Definitions that neither call an encoder nor are used by
-code that does are replaced by blank lines (a ``pass`` where a class body needs one), so
-libcst parses much less while every kept line keeps its line and column.
+few of its functions call one. Definitions that neither call an encoder nor are linked
+to code that does are replaced by blank lines (a ``pass`` where a class body needs one),
+so libcst parses much less while every kept line keeps its line and column.
+
+Every test here errs on the side of keeping code: slicing must never change a finding
+(``tests/test_slicing_property.py`` checks that on generated programs, formatter layouts
+included).
 """
 
 from __future__ import annotations
 
 import ast
 import re
-from typing import Dict, Iterable, List, Optional, Pattern, Set, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Pattern, Set, Tuple
 
 from clip_lint import facts
 from clip_lint.textedits import split_lines_keepends
 
 DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-CALLED_NAME = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
-ASSIGNED_SELF_ATTR = re.compile(r"\bself\.(\w+)\s*(?:[-+*/@%]|//)?=(?!=)")
-READ_SELF_ATTR = re.compile(r"\bself\.(\w+)")
+#: What may stand between two tokens inside brackets: whitespace, line breaks, comments,
+#: backslash continuations (formatters break lines anywhere there).
+GAP = r"(?:\s|\\\r?\n|#[^\r\n]*)*"
+CALLED_NAME = re.compile(rf"\b([A-Za-z_]\w*){GAP}\(")
+SELF_ATTR = re.compile(rf"\bself{GAP}\.{GAP}([A-Za-z_]\w*)")
+
+
+def _sink_or_norm_words() -> Tuple[str, ...]:
+    """The last name of every similarity op and normalizer in the facts tables."""
+    tables: Tuple[Iterable[str], ...] = (
+        facts.SIMILARITY_FUNCTIONS, facts.SIMILARITY_METHODS, facts.EINSUM_FUNCTIONS,
+        facts.PRODUCT_SUM_FUNCTIONS, facts.PRODUCT_SUM_METHODS, facts.INDEX_SINK_METHODS,
+        facts.NORM_FUNCTIONS, (facts.NORM_METHOD,), facts.NORMALIZE_FUNCTIONS,
+        facts.INPLACE_NORMALIZE_FUNCTIONS, facts.SQRT_FUNCTIONS, facts.SQRT_METHODS,
+    )
+    return tuple(sorted({name.rsplit(".", 1)[-1] for table in tables for name in table}))
+
+
 #: Without one of these in the kept code nothing can be reported: no similarity op (a
-#: matmul line that is not a decorator, the similarity functions, a sum of products, an
-#: index) and no normalization to judge.
-SINK_OR_NORM = re.compile(
-    r"(?m)^[ \t]*[^@\s#].*@|matmul|einsum|\bmm\(|bmm\(|\bdot\(|\binner\(|tensordot|\.sum\(|torch\.sum"
-    r"|\.search\(|\.add\(|\bnorm\s*\(|normalize|vector_norm|sqrt"
-)
+#: ``@`` that is not a decorator's, or a named one) and no normalization to judge.
+SINK_OR_NORM = re.compile(r"@|\b(?:" + "|".join(map(re.escape, _sink_or_norm_words())) + r")\b")
 
 
 def relevance_pattern(extra_encoders: Iterable[str] = (), imported_names: Iterable[str] = ()) -> Pattern[str]:
@@ -35,7 +50,7 @@ def relevance_pattern(extra_encoders: Iterable[str] = (), imported_names: Iterab
     fields = "|".join(sorted(map(re.escape, facts.EMBEDDING_FIELDS)))
     names = "|".join(sorted(map(re.escape, imported_names)))
     imported = rf"|\b(?:{names})\b" if names else ""
-    return re.compile(rf"\.\s*(?:{encoders})\s*\(|\.\s*(?:{fields})\b{imported}")
+    return re.compile(rf"\.{GAP}(?:(?:{encoders}){GAP}\(|(?:{fields})\b){imported}")
 
 
 _DEFAULT_PATTERN = relevance_pattern()
@@ -58,16 +73,56 @@ def slice_source(
     lines = split_lines_keepends(source)
     module = _Block(tree.body, lines, pattern)
     blanked = module.blanked_spans()
-    if blanked:
-        for start, end, keep_pass in blanked:
-            for number in range(start, end + 1):
-                lines[number - 1] = _blank(lines[number - 1], keep_pass and number == start)
-        sliced = "".join(lines)
-    else:
-        sliced = source
+    for start, end, keep_pass in blanked:
+        for number in range(start, end + 1):
+            lines[number - 1] = _blank(lines[number - 1], keep_pass and number == start)
+    sliced = "".join(lines) if blanked else source
     if imported_names and pattern.search(sliced):
         return sliced  # an imported helper may compare or normalize what it is handed
-    return sliced if SINK_OR_NORM.search(sliced) else None
+    if not _mentions_sink_or_norm(lines, tree):
+        return None
+    return sliced
+
+
+def _mentions_sink_or_norm(lines: List[str], tree: ast.Module) -> bool:
+    """A sink or a norm in the kept lines, not counting the ``@`` of decorators (from ``ast``)."""
+    decorator_ats: Dict[int, Set[int]] = {}
+    for decorator in _decorators(tree.body):
+        line, column = _decorator_at(lines, decorator)
+        decorator_ats.setdefault(line, set()).add(column)
+    for number, line in enumerate(lines, start=1):
+        ats = decorator_ats.get(number)
+        if ats:
+            line = "".join(" " if i in ats else char for i, char in enumerate(line))
+        if SINK_OR_NORM.search(line):
+            return True
+    return False
+
+
+def _decorators(body: List[ast.stmt]) -> Iterator[ast.expr]:
+    """Every decorator expression in a statement list, at any depth."""
+    for statement in body:
+        yield from getattr(statement, "decorator_list", ())
+        for field in ("body", "orelse", "finalbody"):
+            inner = getattr(statement, field, None)
+            if isinstance(inner, list):
+                yield from _decorators(inner)
+        for handler in getattr(statement, "handlers", ()):
+            yield from _decorators(handler.body)
+        for case in getattr(statement, "cases", ()):
+            yield from _decorators(case.body)
+
+
+def _decorator_at(lines: List[str], decorator: ast.expr) -> Tuple[int, int]:
+    """Where a decorator's ``@`` is: the last ``@`` before its expression, lines above included."""
+    number = decorator.lineno
+    line = lines[number - 1]
+    prefix = line.encode("utf-8")[: decorator.col_offset].decode("utf-8", errors="ignore")
+    # ``@\`` continued on the next line; a blanked decorator has no ``@`` left at all
+    while "@" not in prefix and number > 1 and lines[number - 2].rstrip("\r\n").endswith("\\"):
+        number -= 1
+        prefix = lines[number - 1]
+    return number, prefix.rfind("@")
 
 
 def _blank(line: str, as_pass: bool) -> str:
@@ -81,10 +136,13 @@ def _blank(line: str, as_pass: bool) -> str:
 class _Block:
     """One body (the module's or a class's) and the decision for each definition in it."""
 
-    def __init__(self, body: List[ast.stmt], lines: List[str], pattern: Pattern[str]) -> None:
+    def __init__(
+        self, body: List[ast.stmt], lines: List[str], pattern: Pattern[str], outer_names: Set[str] = frozenset()
+    ) -> None:
         self.body = body
         self.lines = lines
         self.pattern = pattern
+        self.outer_names = outer_names  # kept definitions around a class: calling one makes a method relevant
         self.spans = [self.span(statement) for statement in body]
         self.texts: Dict[int, str] = {}
 
@@ -109,41 +167,52 @@ class _Block:
                 candidates.append(index)
             else:
                 kept_text.append(self.text(index))
-        relevant = [i for i in candidates if self.pattern.search(self.text(i))]
-        kept = self.close_over_uses(relevant, candidates, kept_text, in_class)
+        relevant = [
+            i for i in candidates
+            if self.pattern.search(self.text(i)) or set(CALLED_NAME.findall(self.text(i))) & self.outer_names
+        ]
+        kept = self.close_over_links(relevant, candidates, "".join(kept_text), in_class)
+        kept_names = self.outer_names | {self.body[i].name for i in kept}  # type: ignore[attr-defined]
         spans: List[Tuple[int, int, bool]] = []
         for index in candidates:
             statement = self.body[index]
             if index in kept:
                 if isinstance(statement, ast.ClassDef):
-                    spans += _Block(statement.body, self.lines, self.pattern).blanked_spans(in_class=True)
+                    block = _Block(statement.body, self.lines, self.pattern, kept_names)
+                    spans += block.blanked_spans(in_class=True)
                 continue
             start, end = self.spans[index]
             spans.append((start, end, in_class))
         return spans
 
-    def close_over_uses(
-        self, relevant: List[int], candidates: List[int], kept_text: List[str], in_class: bool
-    ) -> Set[int]:
-        """Keep the relevant definitions, their callers, and what either of them calls.
+    def close_over_links(self, relevant: List[int], candidates: List[int], kept_text: str, in_class: bool) -> Set[int]:
+        """Keep the relevant definitions and everything linked to them, transitively.
 
-        One step each way: a caller receives the features, a callee may normalize or
-        compare them. In a class, also keep the methods that assign a ``self`` attribute
-        the kept code reads.
+        A caller receives the features and a callee may normalize or compare them, at any
+        depth of calls. In a class, methods share ``self`` attributes: one may store the
+        features that another compares, so a method that mentions an attribute of kept
+        code is kept too.
         """
         names = {i: self.body[i].name for i in candidates}  # type: ignore[attr-defined]
         calls = {i: set(CALLED_NAME.findall(self.text(i))) for i in candidates}
+        attrs = {i: set(SELF_ATTR.findall(self.text(i))) for i in candidates} if in_class else {}
         kept: Set[int] = set(relevant)
-        relevant_names = {names[i] for i in kept}
-        kept |= {i for i, called in calls.items() if called & relevant_names}
-        called_by_kept = set(CALLED_NAME.findall("".join(kept_text)))
-        for i in list(kept):
-            called_by_kept |= calls[i]
-        kept |= {i for i, name in names.items() if name in called_by_kept}
-        if in_class:
-            texts = kept_text + [self.text(i) for i in candidates if i in kept]
-            read_attrs = set(READ_SELF_ATTR.findall("".join(texts)))
-            kept |= {i for i in candidates if read_attrs & set(ASSIGNED_SELF_ATTR.findall(self.text(i)))}
+        called = set(CALLED_NAME.findall(kept_text))
+        used_attrs = set(SELF_ATTR.findall(kept_text)) if in_class else set()
+        changed = True
+        while changed:
+            kept_names = {names[i] for i in kept}
+            for i in kept:
+                called |= calls[i]
+                if in_class:
+                    used_attrs |= attrs[i]
+            linked = {
+                i for i in candidates
+                if i not in kept
+                and (names[i] in called or calls[i] & kept_names or (in_class and attrs[i] & used_attrs))
+            }
+            changed = bool(linked)
+            kept |= linked
         return kept
 
     def blankable(self, index: int) -> bool:

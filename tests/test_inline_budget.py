@@ -62,7 +62,7 @@ class CountingAnalyzer(analyzer_module.Analyzer):
 @pytest.fixture
 def counting(monkeypatch: pytest.MonkeyPatch):
     CountingAnalyzer.inlined_statements = 0
-    monkeypatch.setattr("clip_lint.engine.entry.Analyzer", CountingAnalyzer)
+    monkeypatch.setattr("clip_lint.engine.analyzer.Analyzer", CountingAnalyzer)
     return CountingAnalyzer
 
 

@@ -14,11 +14,28 @@ domain fact from ``clip_lint/facts.py``. The stages live in their own modules:
 - ``entry``: the gate, the parse, and ``analyze_source`` for one module on its own.
 """
 
-from clip_lint.engine.analyzer import Analyzer
-from clip_lint.engine.entry import DEFAULT_OPTIONS, analyze_source, needs_analysis, passes_gate
-from clip_lint.engine.frames import Pending
-from clip_lint.engine.sinks import einsum_contracts_last
-from clip_lint.engine.syntax import dotted_name, find_arg
+from importlib import import_module
+from typing import Any
+
+from clip_lint.engine.entry import DEFAULT_OPTIONS, analyze_source
+from clip_lint.engine.gate import needs_analysis, passes_gate
+
+# The names below need libcst: they load on first use (PEP 562), so importing the engine for
+# ``analyze_source`` costs nothing until a module passes the gate and the pre-filter.
+_LAZY = {
+    "Analyzer": "clip_lint.engine.analyzer",
+    "Pending": "clip_lint.engine.frames",
+    "einsum_contracts_last": "clip_lint.engine.sinks",
+    "dotted_name": "clip_lint.engine.syntax",
+    "find_arg": "clip_lint.engine.syntax",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Analyzer",

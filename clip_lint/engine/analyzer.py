@@ -22,12 +22,14 @@ from clip_lint.engine.linking import Linker
 from clip_lint.engine.normalization import Normalization
 from clip_lint.engine.sinks import SinkChecker
 from clip_lint.engine.statements import StatementRunner
-from clip_lint.engine.values import Binding, Value
+from clip_lint.engine.values import Binding, Origin, Value
 from clip_lint.findings import Finding
 from clip_lint.options import AnalysisOptions
 
 DEFAULT_OPTIONS = AnalysisOptions()
 FOREIGN_STATEMENTS = 2_000
+#: Calls that a finding looks through to name the value: dtype and device moves, transposes.
+NAMED_THROUGH_METHODS = facts.PASSTHROUGH_METHODS | facts.REVERSING_TRANSPOSES | facts.SWAPPING_TRANSPOSES
 
 
 class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalization, SinkChecker, Inliner, Linker):
@@ -45,11 +47,14 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
         tree: Optional[ast.Module] = None,
         project: Optional[object] = None,
         path: Optional[str] = None,
+        source: Optional[str] = None,
     ) -> None:
         self.text = module.code if text is None else text
+        self.source = self.text if source is None else source  # before slicing: the names a fix must avoid
         self.tree = tree
         self.encoders = facts.ENCODER_METHODS | frozenset(options.extra_encoders)
         self.extra_normalizers = frozenset(options.extra_normalizers)
+        self.line_length = options.line_length
         self.extra_encoders = tuple(options.extra_encoders)
         self.project = project
         home_path = os.path.realpath(path) if project is not None and path is not None else None
@@ -64,6 +69,7 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
         self.pending: Dict[Tuple[str, int], Pending] = {}
         self.deferred: Dict[int, Tuple[cst.CSTNode, Pending, str]] = {}
         self.escaped: Set[Binding] = set()  # the objects themselves: an id() can be reused once freed
+        self.norm_signatures: Dict[int, facts.Signature] = {}  # by id() of a norm or normalize call
         self.escape_log: List[Binding] = []  # the same, in order: a memoized call replays its part
         self.report_attempts = 0  # reports made or muted: a call that made none can be memoized
         self.inline_memo: Dict[tuple, InlineSummary] = {}
@@ -75,6 +81,7 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
         self.top_statement: Optional[cst.CSTNode] = None
         self.top_of_definition: Dict[int, cst.CSTNode] = {}
         self.top_of_node: Dict[int, cst.CSTNode] = {}
+        self.encoder_keys: Dict[int, Tuple[str, str]] = {}
         self.budget = InlineBudget()
 
     # The names of the module being run: the checked one's, or another project module's.
@@ -147,6 +154,7 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
                 detail=pending.detail,
                 fix_plan=pending.fix_plan,
                 site=pending.site,
+                operands=pending.operands,
             )
             self.pending.setdefault(("sink", call_id), moved)
 
@@ -192,9 +200,34 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
         )
         self.deferred.setdefault(id(call), (call, moved, function.name.value))
 
+    def encoder_key(self, origin: Origin) -> Tuple[str, str]:
+        """Which encoder made features: the model's expression and the method (or field)."""
+        key = self.encoder_keys.get(id(origin.node))
+        if key is None:
+            node = origin.node  # model.encode_image(...) or output.image_embeds
+            model = node.func if isinstance(node, cst.Call) else node
+            if isinstance(model, cst.Attribute):
+                model = model.value
+            key = self.encoder_keys[id(origin.node)] = (self.module.code_for_node(model), origin.encoder)
+        return key
+
     def describe(self, expression: cst.CSTNode, value: Value) -> str:
         if value.binding is not None:
             return value.binding.target
+        text = " ".join(self.module.code_for_node(self.named_base(expression)).split())
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    def named_feature_axis(self, expression: cst.CSTNode, value: Value) -> int:
+        """The feature axis of what ``describe`` names: the value as bound, or the encoder's output."""
+        if value.binding is not None:
+            return value.binding.feature_axis
+        if value.origin is not None and self.named_base(expression) is value.origin.node:
+            return -1
+        return value.feature_axis
+
+    @staticmethod
+    def named_base(expression: cst.CSTNode) -> cst.CSTNode:
+        """An expression without the transposes and dtype/device moves around it."""
         base = expression
         while True:
             if isinstance(base, cst.Attribute) and base.attr.value in facts.PASSTHROUGH_ATTRIBUTES:
@@ -202,13 +235,11 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
             elif (
                 isinstance(base, cst.Call)
                 and isinstance(base.func, cst.Attribute)
-                and base.func.attr.value in facts.PASSTHROUGH_METHODS
+                and base.func.attr.value in NAMED_THROUGH_METHODS
             ):
                 base = base.func.value
             else:
-                break
-        text = " ".join(self.module.code_for_node(base).split())
-        return text if len(text) <= 60 else text[:57] + "..."
+                return base
 
 
 def home_edits_only(plan: Optional[tuple]) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, List, Optional, Tuple
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 import libcst as cst
 
@@ -13,16 +13,19 @@ from clip_lint.engine.syntax import (
     axis_of,
     dotted_name,
     find_arg,
+    find_parameter,
+    find_arg_in,
     last_component,
     literal_bool,
     literal_float,
     literal_int,
+    literal_sizes,
 )
 from clip_lint.engine.values import (
     UNKNOWN,
     Kind,
     Value,
-    merge,
+    gather,
 )
 
 
@@ -42,6 +45,7 @@ KNOWN_FUNCTION_TABLES: Tuple[Iterable[str], ...] = (
     facts.SQRT_FUNCTIONS,
     facts.POW_FUNCTIONS,
     facts.SQUARE_FUNCTIONS,
+    facts.RANK_CHANGE_FUNCTIONS,
 )
 
 
@@ -155,9 +159,11 @@ class CallEvaluator:
     ) -> Value:
         first = args[0][1] if args else UNKNOWN
         if qualified in facts.NORM_FUNCTIONS:
-            return self.make_norm(first, node, facts.NORM_FUNCTIONS[qualified], receiver_is_input=False)
+            signature = facts.NORM_FUNCTIONS[qualified]
+            return self.make_norm(self.input_value(signature.parameters, node, args), node, signature)
         if qualified in facts.NORMALIZE_FUNCTIONS:
-            return self.call_normalize_function(facts.NORMALIZE_FUNCTIONS[qualified], node, first, args)
+            normalize = facts.NORMALIZE_FUNCTIONS[qualified]
+            return self.call_normalize_function(normalize, node, self.input_value(normalize.parameters, node, args))
         if qualified in facts.INPLACE_NORMALIZE_FUNCTIONS:
             position = facts.INPLACE_NORMALIZE_FUNCTIONS[qualified]
             if position < len(args):
@@ -171,18 +177,25 @@ class CallEvaluator:
             return UNKNOWN
         if qualified in facts.DIVISION_FUNCTIONS and len(args) >= 2:
             return self.divide(args[0][1], args[1][1], node, args[0][0].value)
-        if qualified in facts.PRODUCT_SUM_FUNCTIONS and first.kind is Kind.NORM:
-            return self.sum_of_squares(first, node, find_arg(node, 1, facts.AXIS_KEYWORDS))
+        if qualified in facts.SUM_FUNCTION_SIGNATURES:
+            summed = self.input_value(facts.SUM_FUNCTION_SIGNATURES[qualified].parameters, node, args)
+            if summed.kind is Kind.NORM:
+                return self.sum_of_squares(summed, node, facts.SUM_FUNCTION_SIGNATURES[qualified])
         if qualified in facts.PRODUCT_SUM_FUNCTIONS and first.kind is Kind.PRODUCT:
             return self.sum_product(first, axis_of(find_arg(node, 1, facts.AXIS_KEYWORDS)), node)
         if qualified in facts.REDUCTION_FUNCTIONS:
             keep = find_arg(node, None, facts.KEEPDIM_KEYWORDS)
-            return self.reduce(first, find_arg(node, 1, facts.AXIS_KEYWORDS), keep)
+            if first.kind in (Kind.CONTAINER, Kind.TUPLE):  # np.mean([a, b], axis=0) stacks them first
+                first = self.combine(first, 1, self.qualify(qualified).split(".")[0])
+            return self.reduce(first, find_arg(node, 1, facts.AXIS_KEYWORDS), keep, node)
         if qualified in facts.COMBINER_FUNCTIONS:
             axis = literal_int(getattr(find_arg(node, 1, facts.AXIS_KEYWORDS), "value", None))
             return self.combine(
                 first, facts.COMBINER_FUNCTIONS[qualified], facts.COMBINER_LIBRARY[qualified], axis or 0
             )
+        if qualified in facts.RANK_CHANGE_FUNCTIONS:
+            change = facts.RANK_CHANGE_FUNCTIONS[qualified]
+            return rank_changed(first, change, node.args[1:]) if first.is_feature else UNKNOWN
         if qualified in facts.CONVERTER_FUNCTIONS:
             return first.but(library=facts.CONVERTER_FUNCTIONS[qualified]) if first.is_feature else UNKNOWN
         if qualified in facts.INNER_PRODUCT_INDEXES:
@@ -198,6 +211,12 @@ class CallEvaluator:
             return self.power(first, 2.0)
         # a configured extra normalizer
         return first.but(kind=Kind.UNIT, binding=None) if first.is_feature else UNKNOWN
+
+    @staticmethod
+    def input_value(parameters: Sequence[str], node: cst.Call, args: List[Tuple[cst.Arg, Value]]) -> Value:
+        """The value passed for a function's first parameter, by position or keyword."""
+        input_arg = find_parameter(node, parameters, parameters[0])
+        return next((value for arg, value in args if arg is input_arg), UNKNOWN)
 
     def call_method(
         self, receiver: Value, method: str, node: cst.Call, args: List[Tuple[cst.Arg, Value]], frame: Frame
@@ -216,7 +235,7 @@ class CallEvaluator:
             element = first if method == "append" else self.element_of(args[-1][1] if args else UNKNOWN)
             key = dotted_name(node.func.value)  # type: ignore[attr-defined]
             if key is not None:
-                frame.env[key] = receiver.but(parts=(merge(receiver.parts[0], element),))
+                frame.env[key] = receiver.but(parts=(gather(receiver.parts[0], element),))
             return UNKNOWN
         elif kind is Kind.IP_INDEX and method in facts.INDEX_SINK_METHODS:
             if args:
@@ -232,7 +251,7 @@ class CallEvaluator:
     @staticmethod
     def transposed(value: Value, name: str, call: Optional[cst.Call]) -> Value:
         """A transpose keeps what a value is and moves its feature axis."""
-        shape = (value.rank, value.feature_axis)
+        shape = value.shape
         if name in facts.REVERSING_TRANSPOSES:
             shape = shapes.reverse_axes(shape)
         elif name in facts.LAST_TWO_TRANSPOSES:
@@ -240,9 +259,9 @@ class CallEvaluator:
         elif name in facts.SWAPPING_TRANSPOSES:
             axes = [literal_int(arg.value) for arg in (call.args if call else ())]
             if len(axes) != 2 or None in axes:
-                return value.but(rank=None)
+                return value.with_shape(shapes.unknown_rank(shape))
             shape = shapes.swap_axes(shape, axes[0], axes[1])  # type: ignore[arg-type]
-        return value.but(rank=shape[0], feature_axis=shape[1])
+        return value.with_shape(shape)
 
     def feature_method(
         self, receiver: Value, method: str, node: cst.Call, args: List[Tuple[cst.Arg, Value]], frame: Frame
@@ -255,25 +274,19 @@ class CallEvaluator:
             return receiver.but(library=library)
         if method in facts.REVERSING_TRANSPOSES or method in facts.SWAPPING_TRANSPOSES:
             return self.transposed(receiver, method, node)
-        if method in facts.RESHAPE_METHODS:
-            return receiver.but(rank=None, feature_axis=-1)
-        if method in facts.UNSQUEEZE_METHODS:
-            axis = literal_int(args[0][0].value) if args else None
-            if axis is None:
-                return receiver.but(rank=None)
-            rank, feature_axis = shapes.insert_axis((receiver.rank, receiver.feature_axis), axis)
-            return receiver.but(rank=rank, feature_axis=feature_axis)
+        if method in facts.RANK_CHANGE_METHODS:
+            return rank_changed(receiver, facts.RANK_CHANGE_METHODS[method], node.args)
         if receiver.kind is Kind.PARAMETER:
             return None
         if method == facts.NORM_METHOD:
-            return self.make_norm(receiver, node, facts.NORM_METHOD_SIGNATURE, receiver_is_input=True)
+            return self.make_norm(receiver, node, facts.NORM_METHOD_SIGNATURE)
         if method in facts.SIMILARITY_METHODS:
             operands = [(func.value, receiver)] + ([(args[0][0].value, first)] if args else [])
             self.check_sink(node, "." + method + "()", operands)
             return UNKNOWN
         if method in facts.REDUCTION_METHODS:
             keep = find_arg(node, None, facts.KEEPDIM_KEYWORDS)
-            return self.reduce(receiver, find_arg(node, 0, facts.AXIS_KEYWORDS), keep)
+            return self.reduce(receiver, find_arg(node, 0, facts.AXIS_KEYWORDS), keep, node)
         if method in facts.DIVISION_METHODS and args:
             return self.divide(receiver, first, node, func.value)
         if method in facts.INPLACE_DIVISION_METHODS and args:
@@ -311,3 +324,19 @@ class CallEvaluator:
 
     def callee_text(self, node: cst.Call) -> str:
         return " ".join(self.module.code_for_node(node.func).split())
+
+
+def rank_changed(value: Value, change: str, args: Sequence[cst.Arg]) -> Value:
+    """A value after a rank change from ``facts.RANK_CHANGE_*``, read from the call's arguments."""
+    shape = value.shape
+    axis_arg = find_arg_in(args, 0, facts.AXIS_KEYWORDS)
+    axis = literal_int(axis_arg.value) if axis_arg is not None else None
+    if change == "insert" and axis is not None:
+        return value.with_shape(shapes.insert_axis(shape, axis))
+    if change == "squeeze" and (axis is not None or axis_arg is None):
+        return value.with_shape(shapes.squeeze(shape, axis))
+    if change in ("expand", "repeat"):
+        return value.with_shape(shapes.broadcast(shape, literal_sizes(args), repeats=change == "repeat"))
+    if change == "atleast_2d":
+        return value.with_shape(shapes.at_least_2d(shape))
+    return value.but(rank=None, feature_axis=-1 if change == "unknown" else value.feature_axis)

@@ -6,62 +6,42 @@ import ast
 import re
 from typing import TYPE_CHECKING, Dict, List, Optional, Set, Tuple
 
-import libcst as cst
-
-from clip_lint import facts
-from clip_lint.engine.analyzer import DEFAULT_OPTIONS, Analyzer
-from clip_lint.engine.imports import scan_imports
 from clip_lint.findings import Finding
+from clip_lint.engine.gate import COMPARISON, compares, passes_gate, project_imports
+from clip_lint.indentation import Reindented, expand_indentation
 from clip_lint.options import AnalysisOptions
+from clip_lint.parse_guard import nesting_problem
+from clip_lint.prefilter import may_report
 from clip_lint.slicing import slice_source
+from clip_lint.speedups import enabled, fewer_collections
+
+# libcst and the analyzer are imported where a module needs them: a run in which no file
+# passes the gate and the pre-filter never pays for them.
+DEFAULT_OPTIONS = AnalysisOptions()
+__all__ = ["DEFAULT_OPTIONS", "analyze_source", "passes_gate"]
 
 if TYPE_CHECKING:  # pragma: no cover
+    import libcst as cst
+
     from clip_lint.engine.project import Project
 
 
-#: Text that compares or normalizes (narrower than the slicer's test): a module that never
-#: names an encoder is parsed only with one of these and an import that leads to features.
-COMPARISON = re.compile(
-    r"(?m)^[ \t]*[^@\s#].*@|matmul|einsum|\bmm\(|bmm\(|\bdot\(|\binner\(|tensordot|\bnorm\s*\(|normalize"
-)
-
-
-COMPARING_CALLS = frozenset({"matmul", "einsum", "mm", "bmm", "dot", "inner", "tensordot", "norm", "normalize"})
-
-
-def compares(tree: ast.Module) -> bool:
-    """Whether a module's code compares or normalizes anything: ``@``, or a call named so."""
-    for node in ast.walk(tree):
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
-            return True
-        if isinstance(node, ast.Call):
-            func = node.func
-            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-            if name in COMPARING_CALLS:
-                return True
-    return False
-
-
-def passes_gate(source: str, options: AnalysisOptions = DEFAULT_OPTIONS) -> bool:
-    """A substring test that runs before any parse: no encoder word, no finding."""
-    return any(word in source for word in facts.GATE_WORDS) or any(
-        word in source for word in options.extra_encoders
-    )
-
-
+@fewer_collections
 def analyze_source(
     source: str,
     options: AnalysisOptions = DEFAULT_OPTIONS,
     *,
     use_gate: bool = True,
+    use_slicing: bool = True,
     tree: Optional[ast.Module] = None,
 ) -> List[Finding]:
     """Check one module's source on its own. Never raises: failures become a CLN900 finding.
 
     ``tree`` is the module's ``ast``, when the caller has it (flake8 does); it lets the
-    engine skip the definitions that can't matter before the libcst parse.
+    engine skip the definitions that can't matter before the libcst parse. ``use_slicing``
+    turns that skipping off (the findings are the same either way; tests compare them).
     """
-    findings, _ = _analyze(source, options, use_gate, tree, None, None)
+    findings, _ = _analyze(source, options, use_gate, tree, None, None, use_slicing)
     return findings
 
 
@@ -86,6 +66,7 @@ def _analyze(
     tree: Optional[ast.Module],
     project: Optional["Project"],
     path: Optional[str],
+    use_slicing: bool = True,
 ) -> Tuple[List[Finding], Dict[str, Set[str]]]:
     imported_names: Tuple[str, ...] = ()
     hands_features = False
@@ -100,20 +81,40 @@ def _analyze(
     if gated and tree is not None and not compares(tree):
         return [], {}
     text = source
-    if tree is not None:
+    # A module that imports what may hand it features is judged by the project layer: the
+    # pre-filter follows one module only.
+    if tree is not None and not imported_names and not may_report(tree, options):
+        return [], {}
+    if tree is not None and use_slicing and enabled("slicing"):
         sliced = slice_source(source, tree, options.extra_encoders, imported_names)
         if sliced is None:
             return [], {}
         if sliced is not source:
             text, tree = sliced, None  # the tree no longer matches the text
+    import libcst as cst
+
+    from clip_lint.engine.analyzer import Analyzer
+
     # Where ast fails, libcst may still parse it (newer syntax than this Python's).
+    too_deep = nesting_problem(text)  # libcst's parser would overflow the C stack: never hand it over
+    if too_deep is not None:
+        line, col, reason = too_deep
+        return [_cannot_analyse(reason, line, col)], {}
+    reindented: Optional[Reindented] = None
     try:
         module = cst.parse_module(text)
     except Exception as error:  # ParserSyntaxError, RecursionError, and a few others on odd input
-        return [_parse_failure(error, syntax_error, text)], {}
-    analyzer = Analyzer(module, options, text, tree, project, path)
+        # Tabs or form feeds in indentation that Python accepts: parse it as Python reads it.
+        reindented = expand_indentation(text) if syntax_error is None else None
+        module = _parse_or_none(reindented.text) if reindented is not None else None
+        if module is None:
+            return [_parse_failure(error, syntax_error, text)], {}
+        text, tree = module.code, None
+    analyzer = Analyzer(module, options, text, tree, project, path, source)
     try:
         findings = analyzer.run()
+        if reindented is not None:
+            findings = [reindented.finding(f) for f in findings]
     except RecursionError:
         findings = [_cannot_analyse("the code nests too deeply to analyse")]
     except Exception as error:  # never crash the host linter
@@ -121,42 +122,13 @@ def _analyze(
     return findings, analyzer.consulted
 
 
-def needs_analysis(source: str, options: AnalysisOptions, path: Optional[str], project: Optional["Project"]) -> bool:
-    """The gate, with a project: an encoder word, or an import that leads to one and code that
-    may compare or normalize what it hands over."""
-    if passes_gate(source, options):
-        return True
-    if project is None or path is None or not COMPARISON.search(source):
-        return False
-    return project_imports(source, options, path, project)[1]
+def _parse_or_none(text: str) -> Optional["cst.Module"]:
+    import libcst as cst
 
-
-def project_imports(
-    source: str, options: AnalysisOptions, path: str, project: "Project"
-) -> Tuple[Tuple[str, ...], bool]:
-    """The local names a module imports from project modules that may matter, and whether
-    one of those may hand it features.
-
-    A cheap test from the import lines' text: it lets a module that never names an encoder
-    through the gate when one of its imports leads to one, and keeps the code that calls a
-    helper which may compare or normalize what it is given.
-    """
-    names: List[str] = []
-    hands_features = False
-    for module, level, imported in scan_imports(source):
-        target = project.resolve(path, module, level)
-        if target is None:
-            continue
-        for name, local in imported:
-            if name:
-                features, compares = project.imported_name_matters(target, name, options.extra_encoders)
-            else:  # ``import a.b``: the module as a whole
-                features = project.mentions_features(target, options.extra_encoders)
-                compares = project.mentions_comparisons(target)
-            if features or compares:
-                names.append(local)
-            hands_features = hands_features or features
-    return tuple(sorted(set(names))), hands_features
+    try:
+        return cst.parse_module(text)
+    except Exception:  # the same failures as above
+        return None
 
 
 def _parse_ast(source: str) -> Tuple[Optional[ast.Module], Optional[SyntaxError]]:
@@ -177,6 +149,8 @@ def _parse_failure(error: Exception, syntax_error: Optional[SyntaxError], source
     Where Python's own parser fails too, its message and position are the ones a user
     knows; otherwise libcst's, with its own "error at L:C" moved into the position.
     """
+    import libcst as cst
+
     if syntax_error is not None and syntax_error.lineno:
         col = max((syntax_error.offset or 1) - 1, 0)
         return _cannot_analyse(f"Python cannot parse it: {syntax_error.msg}", syntax_error.lineno, col)

@@ -21,7 +21,9 @@ from clip_lint.engine.values import (
     BOTTOM,
     UNKNOWN,
     Kind,
+    Mix,
     Value,
+    gather,
     merge,
 )
 from clip_lint.locator import children_in_source_order
@@ -104,29 +106,57 @@ class ExpressionEvaluator:
             return UNKNOWN
         if base.tag == "output-object":
             return base.but(tag="", rank=None)
-        shape = self.indexed_shape((base.rank, base.feature_axis), node.slice)
+        shape = self.indexed_shape(base.shape, node.slice)
         if shape is None:
             return UNKNOWN  # an integer index into the feature axis: a column, not features
-        return base.but(rank=shape[0], feature_axis=shape[1])
+        return base.with_shape(shape)
+
+    def indexed_shape(self, shape: shapes.Shape, elements: Sequence[cst.SubscriptElement]) -> Optional[shapes.Shape]:
+        """The shape after ``x[...]``: axes before an ``...`` count from the front, after it from the back."""
+        kinds = [self.index_kind(element.slice) for element in elements]
+        ellipsis = kinds.index("ellipsis") if "ellipsis" in kinds else len(kinds)
+        if "ellipsis" in kinds[ellipsis + 1:] or "unknown" in kinds:
+            return shapes.unknown_rank(shape)  # a tensor index: the rank is unknown
+        axis = 0
+        for kind in kinds[:ellipsis]:
+            shape, axis = self.index_axis(shape, axis, kind, step=1)  # type: ignore[arg-type]
+            if shape is None:
+                return None
+        axis = -1
+        for kind in reversed(kinds[ellipsis + 1:]):
+            shape, axis = self.index_axis(shape, axis, kind, step=-1)  # type: ignore[arg-type]
+            if shape is None:
+                return None
+        return shape
 
     @staticmethod
-    def indexed_shape(shape: shapes.Shape, elements: Sequence[cst.SubscriptElement]) -> Optional[shapes.Shape]:
-        axis = 0
-        for element in elements:
-            index = element.slice
-            if isinstance(index, cst.Slice):
-                axis += 1
-            elif is_none(index.value):
-                shape = shapes.insert_axis(shape, axis)
-                axis += 1
-            elif literal_int(index.value) is not None:
-                removed = shapes.remove_axis(shape, axis)
-                if removed is None:
-                    return None
-                shape = removed
-            else:
-                return None, shape[1]  # a tensor or ellipsis index: the rank is unknown
-        return shape
+    def index_axis(shape: shapes.Shape, axis: int, kind: str, step: int) -> tuple:
+        """One index element at ``axis``: the shape after it and the next axis to index."""
+        if kind == "new":
+            return shapes.insert_axis(shape, axis), axis + step
+        if kind == "int":
+            return shapes.remove_axis(shape, axis), axis  # the next axis moves into its place
+        if kind == "one":  # x[:1], x[0:1]: the axis stays, with size 1
+            return shapes.keep_axis_as_one(shape, axis) or shapes.unknown_rank(shape), axis + step
+        return shape, axis + step
+
+    def index_kind(self, index: cst.BaseSlice) -> str:
+        """What one index element does: a slice, a size-1 slice, a new axis, an int, an ellipsis."""
+        if isinstance(index, cst.Slice):
+            lower = literal_int(index.lower) if index.lower is not None else 0
+            upper = literal_int(index.upper) if index.upper is not None else None
+            one = index.step is None and (
+                (lower is not None and upper is not None and 0 <= lower == upper - 1)
+                or (lower == -1 and index.upper is None)
+            )
+            return "one" if one else "slice"
+        value = index.value
+        name = dotted_name(value)
+        if is_none(value) or (name is not None and self.qualify(name) in facts.NEW_AXIS_NAMES):
+            return "new"
+        if isinstance(value, cst.Ellipsis):
+            return "ellipsis"
+        return "int" if literal_int(value) is not None else "unknown"
 
     def eval_NamedExpr(self, node: cst.NamedExpr, frame: Frame) -> Value:
         value = self.eval(node.value, frame)
@@ -139,7 +169,7 @@ class ExpressionEvaluator:
     def eval_List(self, node: cst.List, frame: Frame) -> Value:
         element = BOTTOM
         for item in node.elements:
-            element = merge(element, self.eval_element(item, frame))
+            element = gather(element, self.eval_element(item, frame))
         return Value(Kind.CONTAINER, parts=(element,))
 
     def eval_element(self, element: cst.BaseElement, frame: Frame) -> Value:
@@ -188,12 +218,12 @@ class ExpressionEvaluator:
         if value.kind is Kind.TUPLE:
             element = BOTTOM
             for part in value.parts:
-                element = merge(element, part)
+                element = gather(element, part)
             return element
         if value.is_feature and value.rank is not None and value.rank >= 2:
-            shape = shapes.remove_axis((value.rank, value.feature_axis), 0)
+            shape = shapes.remove_axis(value.shape, 0)
             if shape is not None:
-                return value.but(rank=shape[0], feature_axis=shape[1], binding=None)
+                return value.with_shape(shape, binding=None)
         return UNKNOWN
 
     def eval_BinaryOperation(self, node: cst.BinaryOperation, frame: Frame) -> Value:
@@ -218,7 +248,9 @@ class ExpressionEvaluator:
             return self.divide(left, right, node, left_expr)
         if isinstance(operator, (cst.Multiply, cst.MultiplyAssign)):
             return self.multiply(left, right)
-        if isinstance(operator, (cst.Add, cst.Subtract, cst.AddAssign, cst.SubtractAssign)):
+        if isinstance(operator, (cst.Add, cst.AddAssign)):
+            return self.mixed(self.add(left, right), ((left_expr, left), (right_expr, right)), node)
+        if isinstance(operator, (cst.Subtract, cst.SubtractAssign)):
             return self.add(left, right)
         if isinstance(operator, (cst.Power, cst.PowerAssign)):
             return self.power(left, literal_float(right_expr))
@@ -241,7 +273,7 @@ class ExpressionEvaluator:
     def multiply(left: Value, right: Value) -> Value:
         if left.is_feature and right.is_feature:
             if left.binding is not None and left.binding is right.binding:
-                return Value(Kind.NORM, tag="squares", parts=(left,), rank=left.rank)
+                return Value(Kind.NORM, tag="squares", parts=(left,), rank=left.rank, library=left.library)
             return Value(Kind.PRODUCT, parts=(left, right), rank=left.rank)
         if left.is_feature and right.kind is not Kind.NORM:
             return left
@@ -251,12 +283,20 @@ class ExpressionEvaluator:
             return left
         return UNKNOWN
 
+    def mixed(self, result: Value, operands: tuple, node: cst.CSTNode) -> Value:
+        """``result`` marked as a mix when its operands are raw features of different encoders."""
+        raw = [(expression, value) for expression, value in operands if value.kind is Kind.RAW and value.origin]
+        encoders = {self.encoder_key(value.origin) for _, value in raw}
+        if result.is_feature and len(raw) == len(operands) and len(encoders) > 1:
+            return result.but(mix=Mix(node, tuple(raw)))
+        return result
+
     @staticmethod
     def add(left: Value, right: Value) -> Value:
         if left.is_feature and right.is_feature:
             kinds = {left.kind, right.kind}
-            if Kind.RAW in kinds:
-                return left if left.kind is Kind.RAW else right
+            if Kind.RAW in kinds:  # a sum is no one name's value: a fix can't normalize it at a binding
+                return (left if left.kind is Kind.RAW else right).but(binding=None)
             if Kind.REPORTED in kinds:
                 return left.but(kind=Kind.REPORTED)
             return left.but(kind=Kind.POOLED, binding=None)
@@ -269,7 +309,7 @@ class ExpressionEvaluator:
     @staticmethod
     def power(base: Value, exponent: Optional[float]) -> Value:
         if base.is_feature and exponent == 2:
-            return Value(Kind.NORM, tag="squares", parts=(base,), rank=base.rank)
+            return Value(Kind.NORM, tag="squares", parts=(base,), rank=base.rank, library=base.library)
         if base.kind is Kind.NORM and base.tag == "sum-of-squares" and exponent == 0.5:
             return base.but(tag="norm")
         return UNKNOWN

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Set
+from typing import Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
@@ -24,6 +24,8 @@ class Pending:
     detail: str = ""
     fix_plan: Optional[tuple] = None
     site: Optional[tuple] = None  # (module scope, node, helper name) for a finding from another module
+    # A sink with several operands to report: each one's name, value and feature dim.
+    operands: Tuple[Tuple[str, Value, int], ...] = ()
 
 
 @dataclass

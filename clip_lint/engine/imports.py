@@ -1,14 +1,13 @@
 """Imports and module scopes: what a name bound by an import refers to, and each module's state.
 
 The analysis runs in one ``ModuleScope`` at a time: the checked file's (``home``), or, while
-it follows a call into another project module, that module's. ``scan_imports`` reads the
+it follows a call into another project module, that module's. ``clip_lint.engine.gate.scan_imports`` reads the
 import lines of a text without parsing it, for the gate that decides whether a file that
 never names an encoder is worth parsing.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, List, Optional, Tuple
 
@@ -133,30 +132,3 @@ class Instance:
 
 
 # --- import lines, without a parse -------------------------------------------------------------
-
-_FROM_IMPORT = re.compile(r"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+\(?([^\n#)]*)", re.MULTILINE)
-_IMPORT = re.compile(r"^[ \t]*import[ \t]+([^\n#;]+)", re.MULTILINE)
-_AS = re.compile(r"^([\w.]+)(?:\s+as\s+(\w+))?$")
-
-
-def scan_imports(text: str) -> List[Tuple[str, int, List[Tuple[str, str]]]]:
-    """(module, level, [(imported name, local name)]) for each import line of ``text``.
-
-    ``import a.b`` gives ``("a.b", 0, [])`` with local name ``a``; names of a ``from``
-    import that continue on later lines are missed (the gate only needs some of them).
-    """
-    found: List[Tuple[str, int, List[Tuple[str, str]]]] = []
-    for match in _FROM_IMPORT.finditer(text):
-        names = []
-        for part in match.group(3).split(","):
-            alias = _AS.match(part.strip())
-            if alias and alias.group(1) != "*":
-                names.append((alias.group(1), alias.group(2) or alias.group(1)))
-        found.append((match.group(2), len(match.group(1)), names))
-    for match in _IMPORT.finditer(text):
-        for part in match.group(1).split(","):
-            alias = _AS.match(part.strip())
-            if alias:
-                module = alias.group(1)
-                found.append((module, 0, [("", alias.group(2) or module.split(".")[0])]))
-    return found

@@ -304,7 +304,7 @@ class Project:
 
     def imported_files(self, importer: str, text: str) -> List[str]:
         """The project files that the import lines of ``text`` name (read without a parse)."""
-        from clip_lint.engine.imports import scan_imports
+        from clip_lint.engine.gate import scan_imports
 
         files: List[str] = []
         for module, level, names in scan_imports(text):

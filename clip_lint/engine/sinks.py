@@ -15,6 +15,7 @@ from clip_lint.engine.values import (
     ANY_AXIS,
     UNKNOWN,
     Kind,
+    Mix,
     Value,
 )
 from clip_lint.locator import children_in_source_order
@@ -42,15 +43,25 @@ class SinkChecker:
     """Checks the operands of similarity ops (a mixin of ``Analyzer``)."""
 
     def check_sink(self, node: cst.CSTNode, op: str, operands: List[Tuple[cst.CSTNode, Value]]) -> None:
+        """One finding per sink, naming every operand that is not unit (and fixing exactly those)."""
         if any(value.kind is Kind.PARAMETER for _, value in operands):
             return
-        # Raw operands first: one finding per sink, and the more basic bug names it.
-        bad = [(e, v) for e, v in operands if v.kind is Kind.RAW]
-        bad += [(e, v) for e, v in operands if v.kind is Kind.POOLED]
+        for _, value in operands:
+            if value.mix is not None and value.is_feature:
+                self.report_mix(value.mix, op)
+        bad: List[Tuple[cst.CSTNode, Value]] = []
+        names: List[str] = []
+        for expression, value in operands:
+            name = self.describe(expression, value) if value.kind in (Kind.RAW, Kind.POOLED) else ""
+            if name and name not in names:  # ``x @ x.T`` names x once
+                bad.append((expression, value))
+                names.append(name)
         if not bad:
             return
-        expression, value = bad[0]
-        code = "CLN001" if value.kind is Kind.RAW else "CLN004"
+        # The more basic bug gives the code, and its operand the message's first fields.
+        raw = [operand for operand in bad if operand[1].kind is Kind.RAW]
+        code = "CLN001" if raw else "CLN004"
+        expression, value = (raw or bad)[0]
         plans = []
         for other_expression, other_value in bad:
             plan = self.sink_fix_plan(other_expression, other_value)
@@ -60,15 +71,37 @@ class SinkChecker:
             if plan not in plans:
                 plans.append(plan)
         fix = ("all", tuple(plans)) if plans else None
-        self.report(Pending(code, node, value, self.describe(expression, value), op=op, fix_plan=fix))
+        named = tuple(
+            (name, operand_value, self.named_feature_axis(operand_expression, operand_value))
+            for name, (operand_expression, operand_value) in zip(names, bad)
+        )
+        name = self.describe(expression, value)
+        self.report(Pending(code, node, value, name, op=op, fix_plan=fix, operands=named))
+
+    def report_mix(self, mix: Mix, op: str) -> None:
+        """CLN005 where different encoders' raw features were mixed; its fix normalizes each one."""
+        named = tuple(
+            (self.describe(expression, value), value, self.named_feature_axis(expression, value))
+            for expression, value in mix.operands
+        )
+        plans: List[Optional[tuple]] = []
+        for expression, value in mix.operands:
+            plan = self.sink_fix_plan(expression, value)
+            if plan is None or plan not in plans:
+                plans.append(plan)
+        fix = ("all", tuple(plans)) if None not in plans else None
+        first_name, first_value, _ = named[0]
+        self.report(Pending("CLN005", mix.node, first_value, first_name, op=op, fix_plan=fix, operands=named))
 
     def sink_fix_plan(self, expression: cst.CSTNode, value: Value) -> Optional[tuple]:
         if value.binding is not None:
-            return ("insert-after", value.binding, value.library, value.binding.feature_axis)
+            # inside an inlined helper the comparison is the helper's, not this caller's
+            compared = None if self.call_stack else expression
+            return ("insert-after", value.binding, value.binding.library, value.binding.feature_axis, compared)
         origin = value.origin
         inline = origin is not None and self.contains(expression, origin.node)
         if inline and value.kind is Kind.RAW and value.library == "torch":
-            return ("wrap", origin.node)  # type: ignore[union-attr]
+            return ("wrap", origin.node, value.library, -1)  # type: ignore[union-attr]
         return None
 
     @staticmethod
@@ -92,8 +125,19 @@ class SinkChecker:
             on_features = shapes.position(rank, axis) == rank + first.feature_axis  # type: ignore[arg-type]
         if on_features:
             assert isinstance(node, cst.Call)
-            self.check_sink(node, "sum of a product", [(node, first), (node, second)])
+            left, right = self.product_operands(node)
+            self.check_sink(node, "sum of a product", [(left, first), (right, second)])
         return UNKNOWN
+
+    @staticmethod
+    def product_operands(call: cst.Call) -> Tuple[cst.CSTNode, cst.CSTNode]:
+        """The two factors of ``(a * b).sum()`` / ``torch.sum(a * b)``; the call when hidden."""
+        product: cst.CSTNode = call.func.value if isinstance(call.func, cst.Attribute) else call
+        if product is call and call.args:
+            product = call.args[0].value
+        if isinstance(product, cst.BinaryOperation) and isinstance(product.operator, cst.Multiply):
+            return product.left, product.right
+        return call, call
 
     def check_einsum(self, node: cst.Call, args: List[Tuple[cst.Arg, Value]]) -> None:
         if not args:

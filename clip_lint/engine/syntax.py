@@ -51,13 +51,30 @@ def literal_string(node: Optional[cst.CSTNode]) -> Optional[str]:
 
 def find_arg(call: cst.Call, position: Optional[int], keywords: Sequence[str]) -> Optional[cst.Arg]:
     """The argument at a position (counting positional ones) or with one of the keywords."""
-    positional = [arg for arg in call.args if arg.keyword is None and not arg.star]
-    for arg in call.args:
+    return find_arg_in(call.args, position, keywords)
+
+
+def find_arg_in(args: Sequence[cst.Arg], position: Optional[int], keywords: Sequence[str]) -> Optional[cst.Arg]:
+    """``find_arg`` over a list of arguments (a function's, after its input)."""
+    positional = [arg for arg in args if arg.keyword is None and not arg.star]
+    for arg in args:
         if arg.keyword is not None and arg.keyword.value in keywords:
             return arg
     if position is not None and 0 <= position < len(positional):
         return positional[position]
     return None
+
+
+def find_parameter(call: cst.Call, parameters: Sequence[str], name: str) -> Optional[cst.Arg]:
+    """The argument a call passes for parameter ``name``: by keyword, or at its place in
+    ``parameters`` (the positional order; a name not in it is keyword-only)."""
+    position = parameters.index(name) if name in parameters else None
+    return find_arg(call, position, (name,))
+
+
+def unpacks_arguments(call: cst.Call) -> bool:
+    """``f(*args)`` or ``f(**kwargs)``: which argument is which can't be read."""
+    return any(arg.star for arg in call.args)
 
 
 def axis_of(arg: Optional[cst.Arg]) -> object:
@@ -80,3 +97,22 @@ def last_component(name: str) -> str:
 
 def is_none(node: cst.CSTNode) -> bool:
     return isinstance(node, cst.Name) and node.value == "None"
+
+
+def literal_sizes(args: Sequence[cst.Arg]) -> Optional[List[Optional[int]]]:
+    """The sizes given to ``expand``/``repeat``/``tile``, one per axis: int literals or None.
+
+    As separate arguments or one tuple or list; None when their number is unknown (``*sizes``,
+    a variable holding a shape).
+    """
+    values: Sequence[cst.BaseExpression] = [arg.value for arg in args if arg.keyword is None]
+    if any(arg.star for arg in args):
+        return None
+    if len(values) == 1 and isinstance(values[0], (cst.Tuple, cst.List)):
+        elements = values[0].elements
+        if any(isinstance(element, cst.StarredElement) for element in elements):
+            return None
+        values = [element.value for element in elements]
+    elif len(values) == 1 and literal_int(values[0]) is None:
+        return None
+    return [literal_int(value) for value in values]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, replace
-from typing import Optional, Tuple
+from typing import FrozenSet, Optional, Tuple
 
 import libcst as cst
 
@@ -50,12 +50,26 @@ class Origin:
 class Binding:
     """The statement that bound a feature value to a name, where a fix can follow it."""
 
-    __slots__ = ("target", "statement", "feature_axis")
+    __slots__ = ("target", "statement", "feature_axis", "library")
 
-    def __init__(self, target: str, statement: cst.CSTNode, feature_axis: int = -1) -> None:
+    def __init__(self, target: str, statement: cst.CSTNode, feature_axis: int = -1, library: str = "torch") -> None:
         self.target = target
         self.statement = statement
         self.feature_axis = feature_axis  # of the value as bound, which a fix normalizes
+        self.library = library  # of the value as bound: a later .numpy() copy doesn't change it
+
+
+class Mix:
+    """Where raw features of different encoders were added or averaged together (CLN005).
+
+    Kept on the value that results, normalized or not, until it reaches a similarity op.
+    """
+
+    __slots__ = ("node", "operands")
+
+    def __init__(self, node: cst.CSTNode, operands: Tuple[Tuple[cst.CSTNode, "Value"], ...]) -> None:
+        self.node = node
+        self.operands = operands  # (expression, value) of each raw operand, for names and fixes
 
 
 @dataclass(frozen=True)
@@ -65,6 +79,7 @@ class Value:
     kind: Kind
     rank: Optional[int] = None  # number of axes, when known (2 for a [B, D] batch)
     feature_axis: int = -1  # which axis holds the features, as a negative index
+    ones: FrozenSet[int] = frozenset()  # axes known to have size 1 (negative indices), with a known rank
     origin: Optional[Origin] = None
     binding: Optional[Binding] = None
     library: str = "torch"
@@ -74,6 +89,8 @@ class Value:
     tag: str = ""  # MODEL/OUTPUT: "projection" | "normalizing"; RAW: "output-object"; NORM: its stage
     norm_call: Optional[cst.CSTNode] = None  # NORM: the call that computed it, for fixes
     instance: object = None  # INSTANCE: the object (``imports.Instance``), compared by identity
+    mix: Optional[Mix] = None  # features: a mix of different encoders' raw features it comes from
+    sources: Tuple["Value", ...] = ()  # RAW container elements: the raw values of different calls in it
 
     @property
     def is_feature(self) -> bool:
@@ -81,6 +98,14 @@ class Value:
 
     def but(self, **changes: object) -> "Value":
         return replace(self, **changes)
+
+    @property
+    def shape(self) -> Tuple[Optional[int], int, FrozenSet[int]]:
+        """``(rank, feature_axis, ones)``, as ``shapes`` computes with it."""
+        return self.rank, self.feature_axis, self.ones if self.rank is not None else frozenset()
+
+    def with_shape(self, shape: Tuple[Optional[int], int, FrozenSet[int]], **changes: object) -> "Value":
+        return replace(self, rank=shape[0], feature_axis=shape[1], ones=shape[2], **changes)
 
 
 ANY_AXIS = "any"
@@ -114,10 +139,18 @@ def merge(first: Value, second: Value) -> Value:
     same_shape = first.rank == second.rank and first.feature_axis == second.feature_axis
     rank = first.rank if same_shape else None
     feature_axis = first.feature_axis if same_shape else -1
+    ones = first.ones & second.ones if same_shape else frozenset()
     binding = first.binding if first.binding is second.binding else None
     library = first.library if first.library == second.library else "torch"
     return first.but(
-        rank=rank, feature_axis=feature_axis, binding=binding, library=library, origin=first.origin or second.origin
+        rank=rank,
+        feature_axis=feature_axis,
+        ones=ones,
+        binding=binding,
+        library=library,
+        origin=first.origin or second.origin,
+        mix=first.mix or second.mix,
+        sources=first.sources if first.sources is second.sources else (),
     )
 
 
@@ -132,6 +165,20 @@ def merge_instances(first: Value, second: Value) -> Value:
     for name in set(one.state) ^ set(other.state):  # type: ignore[attr-defined]
         state[name] = UNKNOWN
     return first.but(instance=type(one)(one.cls, state))  # type: ignore[attr-defined, call-arg]
+
+
+def gather(first: Value, second: Value) -> Value:
+    """Join two elements of one container: raw features of different calls are both in it."""
+    merged = merge(first, second)
+    if merged.kind is not Kind.RAW or first.kind is not Kind.RAW or second.kind is not Kind.RAW:
+        return merged
+    if first.origin is None or second.origin is None or first.origin is second.origin:
+        return merged
+    sources = list(first.sources or (first,))
+    for source in second.sources or (second,):
+        if all(source.origin is not known.origin for known in sources):
+            sources.append(source)
+    return merged.but(sources=tuple(sources))
 
 
 def merge_envs(first: dict, second: dict) -> dict:

@@ -44,9 +44,10 @@ def test_fix_fixture_pairs(tmp_path: Path, case: str) -> None:
     assert "fixed" not in second.stdout.splitlines()[-1]
 
 
-def test_unsafe_fix_is_reported_and_left_alone_without_opt_in(tmp_path: Path) -> None:
+@pytest.mark.parametrize("case", ["unsafe_escapes", "unsafe_escapes_helper"])
+def test_unsafe_fix_is_reported_and_left_alone_without_opt_in(tmp_path: Path, case: str) -> None:
     target = tmp_path / "unsafe.py"
-    shutil.copy(FIXTURES / "fix" / "unsafe_escapes.in.py", target)
+    shutil.copy(FIXTURES / "fix" / f"{case}.in.py", target)
     original = target.read_bytes()
     _, report = run_json(target.name, cwd=tmp_path)
     assert [(f["code"], f["fix"]["safe"], f["fix"]["applicable"]) for f in report["findings"]] == [
@@ -59,7 +60,7 @@ def test_unsafe_fix_is_reported_and_left_alone_without_opt_in(tmp_path: Path) ->
     assert run_cli("--diff", target.name, cwd=tmp_path).stdout == ""
     opted_in = run_cli("--fix", "--unsafe-fixes", target.name, cwd=tmp_path)
     assert opted_in.returncode == 0
-    assert target.read_text() == (FIXTURES / "fix" / "unsafe_escapes.unsafe.out.py").read_text()
+    assert target.read_text() == (FIXTURES / "fix" / f"{case}.unsafe.out.py").read_text()
 
 
 def test_diff_writes_nothing_and_applies_cleanly(tmp_path: Path) -> None:
@@ -81,7 +82,7 @@ def test_fix_exit_code_and_summary(tmp_path: Path) -> None:
     (tmp_path / "bug.py").write_text(BUGGY, encoding="utf-8")
     result = run_cli("--fix", "bug.py", cwd=tmp_path)
     assert result.returncode == 0
-    assert result.stdout.splitlines()[-1] == "Checked 1 file: fixed 1 finding, 0 remaining."
+    assert result.stdout.splitlines()[-1] == "Fixed 1 finding in 1 file (0 left)."
 
 
 def test_fix_keeps_line_endings_and_permissions(tmp_path: Path) -> None:

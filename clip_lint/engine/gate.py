@@ -1,0 +1,110 @@
+"""The gates that run before any parse: text tests that need neither libcst nor the engine.
+
+A run (or a warm cache) that stops here never imports libcst, so nothing here may.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import re
+from typing import TYPE_CHECKING, List, Optional, Tuple
+
+from clip_lint.gate import passes_gate
+from clip_lint.options import AnalysisOptions
+
+if TYPE_CHECKING:  # pragma: no cover
+    from clip_lint.engine.project import Project
+
+__all__ = ["COMPARISON", "compares", "needs_analysis", "passes_gate", "project_imports", "scan_imports"]
+
+#: Text that may compare or normalize (a decorator's @ passes too: the ast check after it is exact): a module that never
+#: names an encoder is parsed only with one of these and an import that leads to features.
+COMPARISON = re.compile(
+    r"@|matmul|einsum|\bmm\(|bmm\(|\bdot\(|\binner\(|tensordot|\bnorm\s*\(|normalize"
+)
+
+
+COMPARING_CALLS = frozenset({"matmul", "einsum", "mm", "bmm", "dot", "inner", "tensordot", "norm", "normalize"})
+
+
+def compares(tree: ast.Module) -> bool:
+    """Whether a module's code compares or normalizes anything: ``@``, or a call named so."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
+            return True
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name in COMPARING_CALLS:
+                return True
+    return False
+
+
+def needs_analysis(source: str, options: AnalysisOptions, path: Optional[str], project: Optional["Project"]) -> bool:
+    """The gate, with a project: an encoder word, or an import that leads to one and code that
+    may compare or normalize what it hands over."""
+    if passes_gate(source, options):
+        return True
+    if project is None or path is None or not COMPARISON.search(source):
+        return False
+    return project_imports(source, options, path, project)[1]
+
+
+def project_imports(
+    source: str, options: AnalysisOptions, path: str, project: "Project"
+) -> Tuple[Tuple[str, ...], bool]:
+    """The local names a module imports from project modules that may matter, and whether
+    one of those may hand it features.
+
+    A cheap test from the import lines' text: it lets a module that never names an encoder
+    through the gate when one of its imports leads to one, and keeps the code that calls a
+    helper which may compare or normalize what it is given.
+    """
+    names: List[str] = []
+    hands_features = False
+    for module, level, imported in scan_imports(source):
+        target = project.resolve(path, module, level)
+        if target is None:
+            continue
+        for name, local in imported:
+            if name:
+                features, compares = project.imported_name_matters(target, name, options.extra_encoders)
+            else:  # ``import a.b``: the module as a whole
+                features = project.mentions_features(target, options.extra_encoders)
+                compares = project.mentions_comparisons(target)
+            if features or compares:
+                names.append(local)
+            hands_features = hands_features or features
+    return tuple(sorted(set(names))), hands_features
+
+
+# --- import lines, without a parse -------------------------------------------------------------
+
+_FROM_IMPORT = re.compile(r"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+\(?([^\n#)]*)", re.MULTILINE)
+_IMPORT = re.compile(r"^[ \t]*import[ \t]+([^\n#;]+)", re.MULTILINE)
+_AS = re.compile(r"^([\w.]+)(?:\s+as\s+(\w+))?$")
+
+
+@functools.lru_cache(maxsize=512)  # the gates ask it of the same modules again and again
+def scan_imports(text: str) -> List[Tuple[str, int, List[Tuple[str, str]]]]:
+    """(module, level, [(imported name, local name)]) for each import line of ``text``; shared, don't mutate.
+
+    ``import a.b`` gives ``("a.b", 0, [])`` with local name ``a``; names of a ``from``
+    import that continue on later lines are missed (the gate only needs some of them).
+    """
+    found: List[Tuple[str, int, List[Tuple[str, str]]]] = []
+    for match in _FROM_IMPORT.finditer(text):
+        names = []
+        for part in match.group(3).split(","):
+            alias = _AS.match(part.strip())
+            if alias and alias.group(1) != "*":
+                names.append((alias.group(1), alias.group(2) or alias.group(1)))
+        found.append((match.group(2), len(match.group(1)), names))
+    for match in _IMPORT.finditer(text):
+        for part in match.group(1).split(","):
+            alias = _AS.match(part.strip())
+            if alias:
+                module = alias.group(1)
+                found.append((module, 0, [("", alias.group(2) or module.split(".")[0])]))
+    return found

@@ -1,0 +1,389 @@
+"""A pre-filter on Python's ``ast``: a module where no encoder output can reach a similarity op or
+a normalization has no finding, and needs no libcst parse.
+
+It follows every value that could carry encoder output, by name and regardless of order or
+scope: local and global names, attribute names, the parameters and returns of the module's own
+functions. That is a superset of the flows the engine (``clip_lint/engine/``) follows, so a
+module it rejects has no finding, and a module it keeps is analysed exactly as before. Its
+vocabulary comes from ``clip_lint/facts.py``.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
+
+from clip_lint import facts
+from clip_lint.options import AnalysisOptions
+from clip_lint.speedups import enabled
+
+_DEFAULT_OPTIONS = AnalysisOptions()
+
+
+def _last(dotted: str) -> str:
+    return dotted.rsplit(".", 1)[-1]
+
+
+def _names_in_facts() -> FrozenSet[str]:
+    """Every function, method, class and field name the tables know, by last component.
+
+    A call to one of them may pass features on (``x.float()``, ``torch.cat``); unknown calls give
+    the engine an unknown value. Taking every table keeps this a superset when a table grows.
+    """
+    names: Set[str] = set()
+    for table, value in vars(facts).items():
+        if table.startswith("_") or not table.isupper():
+            continue  # not a table: the module's builtins, imports and helpers
+        items: Iterable[object] = ()
+        if isinstance(value, str):
+            items = (value,)
+        elif isinstance(value, dict):
+            items = list(value) + list(value.values())
+        elif isinstance(value, (frozenset, set, tuple)):
+            items = value
+        names.update(_last(item) for item in items if isinstance(item, str) and item.replace(".", "").isidentifier())
+    return frozenset(names)
+
+
+def _last_names(*tables: Iterable[str]) -> FrozenSet[str]:
+    return frozenset(_last(name) for table in tables for name in table)
+
+
+PASSING_CALLS = _names_in_facts()
+# Where the engine reports, by last name; the operators ``@`` and ``/`` are the other places.
+#: Similarity ops (CLN001/CLN004) and normalizing functions (CLN002): one input that may carry
+#: features is enough.
+COMPARING_CALLS = _last_names(
+    facts.SIMILARITY_FUNCTIONS,
+    facts.SIMILARITY_METHODS,
+    facts.EINSUM_FUNCTIONS,
+    facts.INDEX_SINK_METHODS,
+    facts.NORMALIZE_FUNCTIONS,
+)
+#: A division normalizes (CLN002/CLN003) only features divided by their norm: two inputs.
+DIVIDING_CALLS = _last_names(facts.DIVISION_FUNCTIONS, facts.DIVISION_METHODS, facts.INPLACE_DIVISION_METHODS)
+#: A sum compares (CLN001) only an elementwise product of two feature values.
+SUMMING_CALLS = _last_names(facts.PRODUCT_SUM_FUNCTIONS, facts.PRODUCT_SUM_METHODS)
+#: Multiplications that make such a product from two feature values.
+MULTIPLYING_CALLS = frozenset(facts.SCALING_METHODS)
+#: Attributes that keep what their object carries (``x.T``, ``out.pooler_output``).
+PASSING_ATTRIBUTES = facts.PASSTHROUGH_ATTRIBUTES | facts.FEATURES_OUTPUT_FIELDS
+#: Operators whose result carries what an operand carries; ``@`` gives a plain score.
+PASSING_OPERATORS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
+#: Operators checked after the fixed point: ``@`` compares, ``/`` may normalize, ``*`` may make a
+#: product of two feature values that a sum then compares.
+CHECKED_OPERATORS = (ast.MatMult, ast.Div, ast.Mult)
+DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+#: Fields that never hold code the engine runs: contexts, operators, names as strings, annotations.
+_SKIPPED_FIELDS = frozenset(
+    {"ctx", "op", "ops", "type_comment", "kind", "conversion", "id", "attr", "arg", "name", "asname",
+     "module", "level", "names", "annotation", "returns", "type_ignores", "is_async", "simple", "tag"}
+)
+_CHILD_FIELDS: Dict[type, Tuple[str, ...]] = {}
+
+
+def _child_fields(kind: type) -> Tuple[str, ...]:
+    fields = _CHILD_FIELDS.get(kind)
+    if fields is None:
+        # Scalars (a Constant's value, a pattern's attribute names) have no fields.
+        every = getattr(kind, "_fields", ())
+        fields = _CHILD_FIELDS[kind] = tuple(field for field in every if field not in _SKIPPED_FIELDS)
+    return fields
+
+
+def may_report(
+    tree: ast.Module, options: AnalysisOptions = _DEFAULT_OPTIONS, project_names: Iterable[str] = ()
+) -> bool:
+    """False only when no value that may hold encoder output reaches a similarity op or a norm.
+
+    ``project_names`` are functions of other modules known to return, normalize or compare
+    features: each counts as a source, a pass-through and a sink.
+    """
+    if not enabled("prefilter"):
+        return True
+    try:
+        return _Flows(tree, options, frozenset(project_names)).may_report()
+    except Exception:  # a bug here must cost time, never a finding: let the engine decide
+        return True
+
+
+class _Flows:
+    """The module's flows, collected in one walk, then followed to a fixed point."""
+
+    def __init__(self, tree: ast.Module, options: AnalysisOptions, project_names: FrozenSet[str]) -> None:
+        self.sources = facts.ENCODER_METHODS | frozenset(options.extra_encoders)
+        self.project_names = project_names
+        self.normalizers = frozenset(_last(name) for name in options.extra_normalizers)
+        self.passing = PASSING_CALLS | self.normalizers | project_names
+        self.comparing = COMPARING_CALLS | project_names
+        self.aliases: Dict[str, Set[str]] = {}
+        self.assignments: List[Tuple[ast.AST, ast.AST]] = []  # (target, value)
+        self.returns: List[Tuple[str, ast.AST]] = []  # (function name, value)
+        self.calls: List[ast.Call] = []
+        self.sinks: List[ast.AST] = []
+        self.definitions: Dict[str, List[Tuple[List[str], int]]] = {}  # name -> (parameters, offset)
+        self.carrying: Set[str] = set()  # names, and ".attr" for attributes
+        self.returning: Set[str] = set()
+        self.names_of: Dict[int, Tuple[str, ...]] = {}
+        # An encoder method or embedding field read anywhere: without one, nothing carries features.
+        self.source_attributes = self.sources | facts.EMBEDDING_FIELDS | project_names
+        self.has_source = False
+        self._collect(tree.body)
+
+    # --- collection ---------------------------------------------------------------------------
+
+    def _collect(self, body: List[ast.stmt], function: Optional[str] = None) -> None:
+        """One walk over ``body``; each function's body is walked on its own, to know its returns.
+
+        What the engine never runs is skipped: decorators, defaults, annotations, class bases
+        and lambda bodies.
+        """
+        stack: List[ast.AST] = list(body)
+        while stack:
+            node = stack.pop()
+            kind = type(node)
+            if kind is ast.Name or kind is ast.Constant:
+                continue
+            if kind is ast.Attribute:
+                self.has_source = self.has_source or node.attr in self.source_attributes  # type: ignore[attr-defined]
+                stack.append(node.value)  # type: ignore[attr-defined]
+                continue
+            if kind is ast.Call:
+                self.calls.append(node)  # type: ignore[arg-type]
+            elif kind is ast.BinOp:
+                if isinstance(node.op, CHECKED_OPERATORS):  # type: ignore[attr-defined]
+                    self.sinks.append(node)
+            elif kind is ast.Assign:
+                self.assignments.extend((target, node.value) for target in node.targets)  # type: ignore[attr-defined]
+            elif kind is ast.AnnAssign or kind is ast.NamedExpr:
+                if node.value is not None:  # type: ignore[attr-defined]
+                    self.assignments.append((node.target, node.value))  # type: ignore[attr-defined]
+            elif kind is ast.AugAssign:
+                if isinstance(node.op, PASSING_OPERATORS):  # type: ignore[attr-defined]
+                    self.assignments.append((node.target, node.value))  # type: ignore[attr-defined]
+                if isinstance(node.op, CHECKED_OPERATORS):  # type: ignore[attr-defined]
+                    self.sinks.append(node)
+            elif kind is ast.For or kind is ast.AsyncFor or kind is ast.comprehension:
+                self.assignments.append((node.target, node.iter))  # type: ignore[attr-defined]
+            elif kind is ast.Return:
+                if node.value is not None and function is not None:  # type: ignore[attr-defined]
+                    self.returns.append((function, node.value))  # type: ignore[attr-defined]
+            elif kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
+                self._define(node, in_class=False)
+                self._collect(node.body, node.name)  # type: ignore[attr-defined]
+                continue
+            elif kind is ast.ClassDef:
+                for statement in node.body:  # type: ignore[attr-defined]
+                    if isinstance(statement, DEFINITIONS):
+                        self._define(statement, in_class=True)
+                        self._collect(statement.body, statement.name)
+                    else:
+                        stack.append(statement)
+                continue
+            elif kind is ast.Lambda:
+                continue
+            elif kind is ast.Import or kind is ast.ImportFrom:
+                for alias in node.names:  # type: ignore[attr-defined]
+                    if alias.asname is not None:
+                        self.aliases.setdefault(alias.asname, set()).add(_last(alias.name))
+                continue
+            for field in _CHILD_FIELDS.get(kind) or _child_fields(kind):
+                child = getattr(node, field)
+                if type(child) is list:
+                    stack.extend(child)
+                elif child is not None:
+                    stack.append(child)
+
+    def _define(self, node: ast.AST, in_class: bool) -> None:
+        arguments = node.args  # type: ignore[attr-defined]
+        parameters = [a.arg for a in arguments.posonlyargs + arguments.args]
+        if arguments.vararg is not None:
+            parameters.append(arguments.vararg.arg)
+        parameters.extend(a.arg for a in arguments.kwonlyargs)
+        if arguments.kwarg is not None:
+            parameters.append(arguments.kwarg.arg)
+        # A method is inlined at ``self.method(...)``: its first parameter is the receiver.
+        offset = 1 if in_class else 0
+        self.definitions.setdefault(node.name, []).append((parameters, offset))  # type: ignore[attr-defined]
+
+    # --- the fixed point ------------------------------------------------------------------------
+
+    def may_report(self) -> bool:
+        self.names_of = {id(call): self._callee_names(call) for call in self.calls}
+        if not self.has_source and not any(
+            name in self.project_names for names in self.names_of.values() for name in names
+        ):
+            return False
+        following = [
+            call
+            for call in self.calls
+            if any(name in self.definitions for name in self.names_of[id(call)])
+            or (isinstance(call.func, ast.Attribute) and call.func.attr in facts.CONTAINER_ADD_METHODS)
+        ]
+        changed = True
+        while changed:
+            changed = False
+            for target, value in self.assignments:
+                if self.carries(value):
+                    changed |= self._mark_target(target)
+            for function, value in self.returns:
+                if function not in self.returning and self.carries(value):
+                    self.returning.add(function)
+                    changed = True
+            for call in following:
+                changed |= self._follow_call(call)
+        products = any(self._multiplies(node) for node in self.sinks) or any(
+            self._multiplies_call(call) for call in self.calls
+        )
+        return any(self._reports(node) for node in self.sinks) or any(
+            self._reports_call(call, products) for call in self.calls
+        )
+
+    def _mark(self, key: str) -> bool:
+        if key in self.carrying:
+            return False
+        self.carrying.add(key)
+        return True
+
+    def _mark_target(self, target: ast.AST) -> bool:
+        kind = type(target)
+        if kind is ast.Name:
+            return self._mark(target.id)  # type: ignore[attr-defined]
+        if kind is ast.Attribute:
+            return self._mark("." + target.attr)  # type: ignore[attr-defined]
+        if kind is ast.Subscript or kind is ast.Starred:
+            return self._mark_target(target.value)  # type: ignore[attr-defined]
+        if kind is ast.Tuple or kind is ast.List:
+            changed = False
+            for element in target.elts:  # type: ignore[attr-defined]
+                changed |= self._mark_target(element)
+            return changed
+        return False
+
+    def _follow_call(self, call: ast.Call) -> bool:
+        """Arguments into the parameters of the module's functions; list.append into the list."""
+        changed = False
+        names = self.callee_names(call)
+        positional = [argument for argument in call.args if not isinstance(argument, ast.Starred)]
+        func = call.func
+        if isinstance(func, ast.Attribute) and func.attr in facts.CONTAINER_ADD_METHODS:
+            if any(self.carries(argument) for argument in call.args):
+                changed |= self._mark_target(func.value)
+        for name in names:
+            for parameters, offset in self.definitions.get(name, ()):
+                # The engine binds the positional arguments that are not starred, in order.
+                for parameter, argument in zip(parameters[offset:], positional):
+                    if parameter not in self.carrying and self.carries(argument):
+                        changed |= self._mark(parameter)
+                for keyword in call.keywords:
+                    if keyword.arg in parameters and keyword.arg not in self.carrying and self.carries(keyword.value):
+                        changed |= self._mark(keyword.arg)
+        return changed
+
+    def callee_names(self, call: ast.Call) -> Tuple[str, ...]:
+        names = self.names_of.get(id(call))
+        return self._callee_names(call) if names is None else names
+
+    def _callee_names(self, call: ast.Call) -> Tuple[str, ...]:
+        """The called name, and what an import alias of it names (``l2n`` for ``normalize``)."""
+        func = call.func
+        if isinstance(func, ast.Attribute):
+            return (func.attr,)
+        if isinstance(func, ast.Name):
+            aliases = self.aliases.get(func.id)
+            return (func.id, *aliases) if aliases else (func.id,)
+        return ()
+
+    # --- what an expression may carry ---------------------------------------------------------
+
+    def carries(self, node: ast.AST) -> bool:
+        kind = type(node)
+        if kind is ast.Name:
+            return node.id in self.carrying  # type: ignore[attr-defined]
+        if kind is ast.Attribute:
+            attr = node.attr  # type: ignore[attr-defined]
+            if attr in facts.EMBEDDING_FIELDS or "." + attr in self.carrying:
+                return True
+            return attr in PASSING_ATTRIBUTES and self.carries(node.value)  # type: ignore[attr-defined]
+        if kind is ast.Call:
+            return self._call_carries(node)  # type: ignore[arg-type]
+        if kind is ast.Subscript or kind is ast.Starred or kind is ast.NamedExpr or kind is ast.Await:
+            return self.carries(node.value)  # type: ignore[attr-defined]
+        if kind is ast.BinOp:
+            return isinstance(node.op, PASSING_OPERATORS) and (  # type: ignore[attr-defined]
+                self.carries(node.left) or self.carries(node.right)  # type: ignore[attr-defined]
+            )
+        if kind is ast.UnaryOp:
+            return isinstance(node.op, ast.USub) and self.carries(node.operand)  # type: ignore[attr-defined]
+        if kind is ast.IfExp:
+            return self.carries(node.body) or self.carries(node.orelse)  # type: ignore[attr-defined]
+        if kind is ast.Tuple or kind is ast.List:
+            return any(self.carries(element) for element in node.elts)  # type: ignore[attr-defined]
+        if kind is ast.ListComp or kind is ast.SetComp or kind is ast.GeneratorExp:
+            return self.carries(node.elt)  # type: ignore[attr-defined]
+        return False
+
+    def _call_carries(self, call: ast.Call) -> bool:
+        func = call.func
+        if isinstance(func, ast.Attribute) and func.attr in self.sources:
+            return True
+        names = self.callee_names(call)
+        if any(name in self.returning or name in self.project_names for name in names):
+            return True
+        if not any(name in self.passing or facts.NORMALIZING_NAME_FRAGMENT in name.lower() for name in names):
+            return False
+        return self._inputs_carry(call)
+
+    def _inputs_carry(self, call: ast.Call) -> bool:
+        return self._carrying_inputs(call, enough=1) >= 1
+
+    def _carrying_inputs(self, call: ast.Call, enough: int) -> int:
+        """How many of the receiver and arguments may carry features (counting up to ``enough``)."""
+        func = call.func
+        inputs = [func.value] if isinstance(func, ast.Attribute) else []
+        inputs += call.args
+        inputs += [keyword.value for keyword in call.keywords]
+        count = 0
+        for node in inputs:
+            if self.carries(node):
+                count += 1
+                if count >= enough:
+                    break
+        return count
+
+    # --- where findings are reported ------------------------------------------------------------
+
+    def _operands(self, node: ast.AST) -> Tuple[ast.AST, ast.AST]:
+        if isinstance(node, ast.BinOp):
+            return node.left, node.right
+        return node.target, node.value  # type: ignore[attr-defined]
+
+    def _multiplies(self, node: ast.AST) -> bool:
+        """A product of two values that may both be features (the engine's PRODUCT)."""
+        if not isinstance(node.op, ast.Mult):  # type: ignore[attr-defined]
+            return False
+        left, right = self._operands(node)
+        return self.carries(left) and self.carries(right)
+
+    def _multiplies_call(self, call: ast.Call) -> bool:
+        names = self.callee_names(call)
+        return any(name in MULTIPLYING_CALLS for name in names) and self._carrying_inputs(call, enough=2) >= 2
+
+    def _reports(self, node: ast.AST) -> bool:
+        left, right = self._operands(node)
+        operator = node.op  # type: ignore[attr-defined]
+        if isinstance(operator, ast.MatMult):
+            return self.carries(left) or self.carries(right)
+        if isinstance(operator, ast.Div):  # features divided by a norm of features
+            return self.carries(left) and self.carries(right)
+        return False
+
+    def _reports_call(self, call: ast.Call, products: bool) -> bool:
+        names = self.callee_names(call)
+        if any(name in self.comparing for name in names):
+            return self._inputs_carry(call)
+        if any(name in DIVIDING_CALLS for name in names):
+            return self._carrying_inputs(call, enough=2) >= 2
+        if products and any(name in SUMMING_CALLS for name in names):
+            return self._inputs_carry(call)
+        return False
