@@ -7,6 +7,7 @@ sinks and inlining. This file holds the driver and the reporting of findings.
 from __future__ import annotations
 
 import ast
+import os
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
@@ -28,6 +29,7 @@ from clip_lint.options import AnalysisOptions
 DEFAULT_OPTIONS = AnalysisOptions()
 #: Calls that a finding looks through to name the value: dtype and device moves, transposes.
 NAMED_THROUGH_METHODS = facts.PASSTHROUGH_METHODS | facts.REVERSING_TRANSPOSES | facts.SWAPPING_TRANSPOSES
+FOREIGN_STATEMENTS = 2_000
 
 
 class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalization, SinkChecker, Inliner, Linker):
@@ -55,12 +57,15 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
         self.line_length = options.line_length
         self.extra_encoders = tuple(options.extra_encoders)
         self.project = project
-        self.home = ModuleScope(module, path if project is not None else None, "", home=True, text=self.text)
+        home_path = os.path.realpath(path) if project is not None and path is not None else None
+        self.home = ModuleScope(module, home_path, "", home=True, text=self.text)
         self.scope = self.home
         self.scopes: Dict[str, Optional[ModuleScope]] = {}
         self.consulted: Dict[str, Set[str]] = {}
         self.probed: Dict[int, bool] = {}
         self.probing = 0
+        #: Statements that calls into other modules (and objects' methods) may run, of the budget.
+        self.foreign_statements_left = FOREIGN_STATEMENTS
         self.pending: Dict[Tuple[str, int], Pending] = {}
         self.deferred: Dict[int, Tuple[cst.CSTNode, Pending, str]] = {}
         self.escaped: Set[Binding] = set()  # the objects themselves: an id() can be reused once freed

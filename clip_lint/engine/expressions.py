@@ -10,6 +10,7 @@ from clip_lint import facts
 from clip_lint.engine import shapes
 from clip_lint.engine.frames import Frame
 from clip_lint.engine.imports import ValueRef
+from clip_lint.engine.linking import VALUE_ONLY
 from clip_lint.engine.syntax import (
     dotted_name,
     is_none,
@@ -65,7 +66,7 @@ class ExpressionEvaluator:
         if key is not None and key in frame.env:
             return frame.env[key]
         if key is not None and key.partition(".")[0] in self.scope.imports:
-            found = self.reference(node, frame)
+            found = self.reference(node, frame, VALUE_ONLY)
             if isinstance(found, ValueRef):
                 return found.value
         base = self.eval(node.value, frame)

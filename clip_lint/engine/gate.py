@@ -68,9 +68,12 @@ def project_imports(
         if target is None:
             continue
         for name, local in imported:
-            sub = project.submodule(target, name) if name else None
-            features = project.mentions_features(sub or target, options.extra_encoders)
-            if features or project.mentions_comparisons(sub or target):
+            if name:
+                features, compares = project.imported_name_matters(target, name, options.extra_encoders)
+            else:  # ``import a.b``: the module as a whole
+                features = project.mentions_features(target, options.extra_encoders)
+                compares = project.mentions_comparisons(target)
+            if features or compares:
                 names.append(local)
             hands_features = hands_features or features
     return tuple(sorted(set(names))), hands_features

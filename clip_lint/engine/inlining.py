@@ -195,6 +195,9 @@ class Inliner:
             return self.replay(summary), callers
         if not self.budget.allows(len(self.call_stack)):
             return None
+        if crossing and self.foreign_statements_left <= 0:
+            return None  # the project's other modules have had their share of this module's budget
+        spent_before = self.budget.module_left
         caller_env = frame.env
         self.remember(node)
         self.call_stack.append((function, node))
@@ -211,6 +214,8 @@ class Inliner:
         finally:
             self.call_stack.pop()
             self.top_statement = caller_top
+            if crossing and self.scope.home:  # type: ignore[attr-defined]
+                self.foreign_statements_left -= spent_before - self.budget.module_left
         normalized = tuple(
             (name, callee.env.get(name, UNKNOWN)) for name in sorted(callee.inplace & set(callers))
         )

@@ -31,6 +31,9 @@ from clip_lint.engine.syntax import dotted_name, literal_string
 from clip_lint.engine.values import UNKNOWN, Kind, Origin, Value
 from clip_lint.locator import children_in_source_order
 
+#: A ``wanted`` for lookups that only a module global's value can answer (a name read, not called).
+VALUE_ONLY = "value"
+
 #: What an instance call runs, in order of preference.
 CALL_METHODS: Tuple[str, ...] = ("__call__", "forward")
 
@@ -128,11 +131,13 @@ class Linker:
         """
         if depth > self.project.budgets.import_depth:  # type: ignore[union-attr]
             return None
-        if not wanted and path not in self.scopes:
+        if wanted is not True and path not in self.scopes:
             self.consult(path, name)
             forwarded = self.project.reexport(path, name)
             if forwarded is not None:
                 return self.lookup_in(forwarded[0], forwarded[1], depth + 1, wanted)
+            if wanted == VALUE_ONLY and self.project.defines(path, name):
+                return None  # a function or class read, not called: nothing to follow
             if not self.project.may_matter(path, name, self.extra_encoders):
                 return self.submodule_reference(path, name)
         scope = self.scope_of(path)
@@ -163,10 +168,17 @@ class Linker:
                 return found
         return None
 
-    def star_lookup(self, scope: ModuleScope, star: ImportTarget, name: str, depth: int) -> Optional[Reference]:
+    def star_lookup(
+        self, scope: ModuleScope, star: ImportTarget, name: str, depth: int, wanted: object = False
+    ) -> Optional[Reference]:
         if self.project is None or scope.path is None or depth > self.project.budgets.import_depth:
             return None
         path = self.project.resolve(scope.path, star.module, star.level)
+        if path is None or not self.project.mentions_name(path, name):
+            return None  # a text test first: builtins and most names never reach a parse
+        unwanted = wanted is not True and path not in self.scopes
+        if unwanted and not self.project.may_matter(path, name, self.extra_encoders):
+            return None
         source = self.scope_of(path)
         if source is None:
             return None
@@ -179,7 +191,8 @@ class Linker:
     def reference(self, node: cst.CSTNode, frame: Frame, wanted: bool = False) -> Optional[Reference]:
         """What a name or dotted name refers to, when it leads into a project module or class.
 
-        ``wanted``: the use may hand it features, so look even where the text says nothing.
+        ``wanted``: True when the use may hand it features, so look even where the text says
+        nothing; ``VALUE_ONLY`` when only a global's value can matter.
         """
         if isinstance(node, cst.Name):
             name = node.value
@@ -193,7 +206,7 @@ class Linker:
             if not scope.home and name in scope.functions:
                 return FunctionRef(scope, scope.functions[name])
             for star in scope.stars:
-                found = self.star_lookup(scope, star, name, 0)
+                found = self.star_lookup(scope, star, name, 0, wanted)
                 if found is not None:
                     return found
             return None
@@ -218,7 +231,7 @@ class Linker:
         """The value of a global that an import names (``from models import VISION``)."""
         if name not in self.scope.imports and not self.scope.stars:
             return UNKNOWN
-        found = self.reference(cst.Name(name), frame)
+        found = self.reference(cst.Name(name), frame, VALUE_ONLY)
         return found.value if isinstance(found, ValueRef) else UNKNOWN
 
     def class_of_annotation(self, annotation: Optional[cst.Annotation], frame: Frame) -> Optional[ClassRef]:
@@ -244,26 +257,33 @@ class Linker:
         while stack:
             expression = stack.pop()
             key = dotted_name(expression)
-            if key is not None and carries_features(frame.env.get(key, UNKNOWN)):
-                return True
+            if key is not None:
+                if self.carries_features(frame.env.get(key, UNKNOWN)):
+                    return True
+                if isinstance(expression, cst.Name):
+                    continue
             if isinstance(expression, cst.Attribute) and expression.attr.value in facts.EMBEDDING_FIELDS:
                 return True
             if isinstance(expression, cst.Call):
                 func = expression.func
                 if isinstance(func, cst.Attribute) and func.attr.value in self.encoders:
                     return True
-                stack.append(func)
-                stack.extend(arg.value for arg in expression.args)
-            elif isinstance(expression, cst.Attribute):
-                stack.append(expression.value)
-            elif isinstance(expression, (cst.BinaryOperation, cst.Subscript, cst.UnaryOperation)):
-                stack.extend(children_in_source_order(expression))
-            elif isinstance(expression, (cst.List, cst.Tuple)):
-                stack.extend(element.value for element in expression.elements)
-            elif not isinstance(expression, (cst.Name, cst.BaseNumber, cst.BaseString, cst.SubscriptElement,
-                                             cst.Index, cst.Slice, cst.Ellipsis)):
-                return True  # a comprehension, a lambda...: can't tell without evaluating
+                if self.may_produce_features(func):
+                    return True
+            stack.extend(children_in_source_order(expression))
         return False
+
+    def may_produce_features(self, func: cst.BaseExpression) -> bool:
+        """Whether a called name is one of the project's that may return features (a text test)."""
+        name = dotted_name(func)
+        if name is None:
+            return False
+        head = name.partition(".")[0]
+        scope = self.scope
+        if head in scope.functions:
+            return head in self.relevant_names(scope)
+        target = scope.imports.get(head)
+        return target is not None and self.leads_to_features(scope, target)
 
     def call_reference(
         self, found: Reference, node: cst.Call, args: List[Tuple[cst.Arg, Value]], frame: Frame
@@ -330,9 +350,24 @@ class Linker:
         """Whether a call into another module, or an object's method, can matter: it is handed
         features (or a model, an object), or its code may reach an encoder or a CLIP model."""
         values = [value for _, value in args] + list((state or {}).values())
-        if any(carries_features(value) for value in values):
+        if any(self.carries_features(value) for value in values):
             return True
         return function.name.value in self.relevant_names(scope)
+
+    def carries_features(self, value: Value, depth: int = 0) -> bool:
+        """Whether a value is, holds or may produce features (an object of a relevant class)."""
+        if value.is_feature or value.kind in INTERESTING_KINDS:
+            return True
+        if depth > 2:
+            return False
+        if value.kind in (Kind.CONTAINER, Kind.TUPLE):
+            return any(self.carries_features(part, depth + 1) for part in value.parts)
+        if value.kind is Kind.INSTANCE:
+            instance: Instance = value.instance  # type: ignore[assignment]
+            if instance.cls.name in self.relevant_names(instance.cls.scope):
+                return True
+            return any(self.carries_features(v, depth + 1) for v in instance.state.values())
+        return False
 
     def relevant_names(self, scope: ModuleScope) -> FrozenSet[str]:
         """The definitions and globals of a module whose code may reach features (a text test)."""
@@ -397,13 +432,7 @@ class Linker:
         return self.probed[key]
 
 
-INTERESTING_KINDS = frozenset({Kind.MODEL, Kind.OUTPUT, Kind.INSTANCE, Kind.NORM, Kind.PRODUCT, Kind.IP_INDEX})
-
-
-def carries_features(value: Value) -> bool:
-    if value.is_feature or value.kind in INTERESTING_KINDS:
-        return True
-    return value.kind in (Kind.CONTAINER, Kind.TUPLE) and any(carries_features(part) for part in value.parts)
+INTERESTING_KINDS = frozenset({Kind.MODEL, Kind.OUTPUT, Kind.NORM, Kind.PRODUCT, Kind.IP_INDEX})
 
 
 def is_main_guard(statement: cst.CSTNode) -> bool:

@@ -46,8 +46,9 @@ TOP_LEVEL = "<top-level>"  # a consulted-names entry: every top-level statement 
 class Budgets:
     """How far one file's analysis may reach into the project before it gives up (silently)."""
 
-    modules_per_file: int = 24
+    modules_per_file: int = 12
     import_depth: int = 6
+    module_bytes: int = 100_000  # a bigger module is not parsed: what it defines stays unknown
 
 
 @dataclass
@@ -62,22 +63,24 @@ class FileAnalysis:
 class LoadedModule:
     """One project module's text, read once; its trees are parsed only when asked for."""
 
-    def __init__(self, path: str, text: Optional[str]) -> None:
+    def __init__(self, path: str, text: Optional[str], parse: bool = True) -> None:
         self.path = path
         self.text = text
+        self.parse = parse  # False for a module over the size budget: it contributes nothing
         self._cst: object = None
         self._ast: object = None
         self._parsed = False
         self._ast_done = False
         self._summaries: Optional[List[Tuple[ast.stmt, bytes]]] = None
         self.top_level_names: Optional[FrozenSet[str]] = None
+        self.comparing: Optional[FrozenSet[str]] = None
 
     @property
     def cst(self):
         """The libcst module, or None when it can't be read or parsed."""
         if not self._parsed:
             self._parsed = True
-            if self.text is not None:
+            if self.text is not None and self.parse:
                 import libcst
 
                 try:
@@ -177,10 +180,11 @@ class Project:
     # --- where modules live
 
     def inside(self, path: str) -> bool:
+        """Whether a path is the project's own code: under the root, not in any site-packages."""
         real = os.path.realpath(path)
         if real != self.root and not real.startswith(self.root + os.sep):
             return False
-        return not FOREIGN_FOLDERS.intersection(real[len(self.root):].split(os.sep))
+        return not FOREIGN_FOLDERS.intersection(real.split(os.sep))
 
     def search_roots(self, importer: str) -> Tuple[str, ...]:
         """Folders an absolute import is looked up in, in Python's order for this file."""
@@ -265,7 +269,7 @@ class Project:
             text: Optional[str] = _decode(data)
         except OSError:
             text = None
-        loaded = LoadedModule(path, text)
+        loaded = LoadedModule(path, text, parse=status.st_size <= self.budgets.module_bytes)
         _LOADED[path] = (stamp, loaded)
         return loaded
 
@@ -339,7 +343,9 @@ class Project:
                     if sub is not None:
                         relevant = self.mentions_features(sub, extra_words)
                     else:
-                        relevant = alias.name in self.relevant_functions(target, extra_words)
+                        relevant = self.mentions_features(target, extra_words) and (
+                            alias.name in self.relevant_functions(target, extra_words)
+                        )
                     if relevant:
                         leads.add(alias.asname or alias.name)
             cached = self._relevant[key] = (loaded, relevant_definitions(loaded.text, leads, extra_words, loaded.tree))
@@ -352,20 +358,70 @@ class Project:
         classes = {s.name for s in loaded.tree.body if isinstance(s, ast.ClassDef)}
         return self.relevant_names(path, extra_words) - classes
 
+    def mentions_name(self, path: str, name: str) -> bool:
+        loaded = self.load(path)
+        if loaded is None or loaded.text is None:
+            return False
+        return re.search(rf"\b{re.escape(name)}\b", loaded.text) is not None
+
     def reexport(self, path: str, name: str) -> Optional[Tuple[str, str]]:
         """(module file, name there) when the module at ``path`` only imports ``name``."""
         loaded = self.load(path)
-        if loaded is None or loaded.text is None or not re.search(rf"import\b[^\n]*\b{re.escape(name)}\b", loaded.text):
+        if loaded is None or loaded.text is None or not re.search(rf"\b{re.escape(name)}\b", loaded.text):
             return None  # the text test first: most modules are never parsed
         if loaded.tree is None:
             return None
-        for statement in loaded.tree.body:
+        for statement in _imports_in(loaded.tree.body):
             if isinstance(statement, ast.ImportFrom):
                 for alias in statement.names:
                     if (alias.asname or alias.name) == name:
                         target = self.resolve(path, statement.module or "", statement.level or 0)
                         return (target, alias.name) if target is not None else None
         return None
+
+    def imported_name_matters(self, path: str, name: str, extra_words: Tuple[str, ...] = ()) -> Tuple[bool, bool]:
+        """For ``from <path> import name``: (may hand over features, may compare or normalize).
+
+        Text tests on the module, then on the name's own definition (following re-exports).
+        """
+        sub = self.submodule(path, name)
+        if sub is not None:
+            return self.mentions_features(sub, extra_words), self.mentions_comparisons(sub)
+        for _ in range(self.budgets.import_depth):
+            forwarded = self.reexport(path, name)
+            if forwarded is None:
+                break
+            path, name = forwarded
+        features = self.mentions_features(path, extra_words) and name in self.relevant_names(path, extra_words)
+        compares = self.mentions_comparisons(path) and name in self.comparing_names(path)
+        return features, compares
+
+    def comparing_names(self, path: str) -> FrozenSet[str]:
+        """Top-level functions and classes whose own code compares or normalizes (a text test)."""
+        from clip_lint.slicing import SINK_OR_NORM
+
+        loaded = self.load(path)
+        if loaded is None or loaded.text is None or loaded.tree is None:
+            return frozenset()
+        if loaded.comparing is None:
+            lines = loaded.text.splitlines(keepends=True)
+            loaded.comparing = frozenset(
+                node.name
+                for node in loaded.tree.body
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                and SINK_OR_NORM.search("".join(lines[node.lineno - 1: node.end_lineno]))
+            )
+        return loaded.comparing
+
+    def defines(self, path: str, name: str) -> bool:
+        """Whether a module defines ``name`` with ``def`` or ``class`` at its top level."""
+        loaded = self.load(path)
+        if loaded is None or loaded.tree is None:
+            return False
+        return any(
+            isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and s.name == name
+            for s in loaded.tree.body
+        )
 
     def may_matter(self, path: str, name: str, extra_words: Tuple[str, ...] = ()) -> bool:
         """Whether a name of a module may reach features; re-exports and ``*`` imports may."""
@@ -437,15 +493,40 @@ def relevant_definitions(
     pattern = feature_words_pattern(extra_words)
     words = {name: set(WORD.findall(code)) for name, code in texts.items()}
     classes = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
+    globals_ = set(texts) - classes - _defined_functions(tree)
     leads = set(leads)
     relevant = {name for name, code in texts.items() if pattern.search(code) or words[name] & leads}
     grown = True
     while grown:
-        passing = relevant - classes  # using a class hands over no features by itself
-        more = {name for name in texts if name not in relevant and words[name] & passing}
+        # Calling a class hands over no features by itself; an object kept in a global may.
+        more = {
+            name for name in texts
+            if name not in relevant and words[name] & (relevant if name in globals_ else relevant - classes)
+        }
         relevant |= more
         grown = bool(more)
     return frozenset(relevant)
+
+
+def _defined_functions(tree: ast.Module) -> FrozenSet[str]:
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.ClassDef):
+            names |= {item.name for item in node.body if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    return frozenset(names)
+
+
+def _imports_in(statements: Iterable[ast.stmt]) -> Iterable[ast.stmt]:
+    """The import statements at the top level, also inside ``if`` / ``try`` blocks there."""
+    for statement in statements:
+        if isinstance(statement, (ast.Import, ast.ImportFrom)):
+            yield statement
+        elif isinstance(statement, (ast.If, ast.Try)):
+            blocks = [statement.body, statement.orelse] + [h.body for h in getattr(statement, "handlers", [])]
+            for block in blocks:
+                yield from _imports_in(block)
 
 
 def _top_level_names(loaded: LoadedModule) -> FrozenSet[str]:
