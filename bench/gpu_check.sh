@@ -15,6 +15,8 @@ echo "cuda tests exit: $?" | tee -a "$OUT/cuda_tests.txt"
 timeout 150 $PY bench/runtime_overhead.py --device all 2>&1 | tee "$OUT/bench.txt"
 echo "bench exit: $?" | tee -a "$OUT/bench.txt"
 
+timeout 60 $PY bench/check_host_time.py 2>&1 | grep -v "USDT\|ERROR:" | tee "$OUT/check_host_time.txt"
+
 # hypothesis, open_clip and clip-anytorch may be missing there: the suite drops those parts
 ignore=()
 $PY -c "import hypothesis" 2>/dev/null || ignore+=(--ignore=tests/runtime/test_runtime_properties.py)

@@ -1,8 +1,11 @@
-"""Read the command's settings from ``[tool.clip-lint]`` in pyproject.toml or ``[clip-lint]`` in setup.cfg.
+"""Find and read the command's configuration, per file, as ruff does.
 
-Both files feed the same ``Options`` that the flake8 plugin uses. The nearest directory (from
-the working directory upwards) whose pyproject.toml or setup.cfg has the section wins; an
-unknown key or a value of the wrong type is a ``ConfigError`` (exit code 2).
+A directory *has a config* when one of its files carries a section clip-lint reads:
+``[tool.clip-lint]`` in pyproject.toml, ``[clip-lint]`` in setup.cfg, or the plugin's keys
+(``clip-encoders``, ``clip-normalizers``) under ``[flake8]`` in setup.cfg, tox.ini or .flake8.
+A file is checked with the config of the nearest such directory above it; within one
+directory ``[tool.clip-lint]`` wins over ``[clip-lint]``, which wins over ``[flake8]``, key
+by key. Unknown keys, wrong types and unknown codes are a ``ConfigError`` (exit code 2).
 """
 
 from __future__ import annotations
@@ -10,15 +13,18 @@ from __future__ import annotations
 import configparser
 import os
 import sys
-from dataclasses import dataclass, replace
-from typing import Any, Dict, Optional, Tuple
+from dataclasses import dataclass, field, replace
+from typing import Any, Dict, List, Optional, Tuple
 
-from clip_lint.options import CONFIG_KEYS, Options
+from clip_lint.options import INT, LIST, TABLE, ConfigKey, Options, flake8_keys, key_by_spelling
+from clip_lint.selection import UnknownCodeError, check_codes
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python < 3.11 only
     import tomli as tomllib
+
+CONFIG_FILES = ("pyproject.toml", "setup.cfg", "tox.ini", ".flake8")
 
 
 class ConfigError(Exception):
@@ -26,64 +32,147 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
-class LoadedConfig:
-    """The options read and where from (``path`` None: built-in defaults)."""
+class Section:
+    """One section's raw values and how to read them."""
 
-    options: Options
-    path: Optional[str] = None
+    path: str
+    title: str  # "[tool.clip-lint]", "[clip-lint]" or "[flake8]"
+    values: Dict[str, Any]
+    toml: bool = False
 
     @property
-    def root(self) -> str:
-        """The directory that relative exclude patterns are matched from."""
-        return os.path.dirname(os.path.abspath(self.path)) if self.path else os.getcwd()
+    def where(self) -> str:
+        return f"{self.title} in {self.path}"
 
 
-def find_config(start: str) -> Optional[Tuple[str, Dict[str, Any]]]:
-    """The nearest file with a clip-lint section, and that section's raw values."""
-    directory = os.path.abspath(start)
-    while True:
-        for name in ("pyproject.toml", "setup.cfg"):
-            candidate = os.path.join(directory, name)
-            if os.path.isfile(candidate):
-                section = read_section(candidate)
-                if section is not None:
-                    return candidate, section
-        parent = os.path.dirname(directory)
-        if parent == directory:
-            return None
-        directory = parent
+@dataclass(frozen=True)
+class LoadedConfig:
+    """The options read, the files they came from (none: built-in defaults) and their folder."""
+
+    options: Options = field(default_factory=Options)
+    paths: Tuple[str, ...] = ()
+    root: str = "."
+
+    @property
+    def path(self) -> Optional[str]:
+        return self.paths[0] if self.paths else None
 
 
-def read_section(path: str) -> Optional[Dict[str, Any]]:
-    """The clip-lint section of one pyproject.toml or setup.cfg (None if it has none)."""
+def read_sections(path: str) -> List[Section]:
+    """The sections of one config file that clip-lint reads, highest precedence first."""
     try:
-        if path.endswith(".toml"):
+        if os.path.basename(path).endswith(".toml"):
             with open(path, "rb") as handle:
                 document = tomllib.load(handle)
-            section = document.get("tool", {}).get("clip-lint")
-            return None if section is None else dict(section)
-        parser = configparser.ConfigParser(interpolation=None)
+            tool = document.get("tool", {})
+            section = tool.get("clip-lint") if isinstance(tool, dict) else None
+            if section is None:
+                return []
+            if not isinstance(section, dict):
+                raise ConfigError(f"[tool.clip-lint] in {path} must be a table")
+            return [Section(path, "[tool.clip-lint]", dict(section), toml=True)]
+        parser = configparser.RawConfigParser()
         parser.read(path, encoding="utf-8")
-        return dict(parser["clip-lint"]) if parser.has_section("clip-lint") else None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, configparser.Error) as error:
         raise ConfigError(f"cannot read {path}: {error}") from error
+    sections = []
+    if parser.has_section("clip-lint") and os.path.basename(path) == "setup.cfg":
+        sections.append(Section(path, "[clip-lint]", dict(parser["clip-lint"])))
+    if parser.has_section("flake8"):
+        plugin_keys = flake8_keys()
+        values = {key: value for key, value in parser["flake8"].items() if key in plugin_keys}
+        if values:
+            sections.append(Section(path, "[flake8]", values))
+    return sections
 
 
-def load_config(explicit: Optional[str] = None, start: str = ".") -> LoadedConfig:
-    """Options from ``explicit`` (a pyproject.toml or setup.cfg path) or the nearest config."""
-    if explicit is not None:
-        if not os.path.isfile(explicit):
-            raise ConfigError(f"config file {explicit} does not exist")
-        section = read_section(explicit)
-        return LoadedConfig(options_from_section(section or {}, explicit), explicit)
-    found = find_config(start)
-    if found is None:
-        return LoadedConfig(_with_project_line_length(Options(), start))
-    path, section = found
-    return LoadedConfig(_with_project_line_length(options_from_section(section, path), start), path)
+def options_from_sections(sections: List[Section]) -> Options:
+    """Options from ``sections`` (highest precedence first): each field from the first that sets it."""
+    values: Dict[str, Any] = {}
+    for section in reversed(sections):
+        values.update(_section_values(section))
+    return replace(Options(), **values)
 
 
-def _with_project_line_length(options: Options, start: str) -> Options:
+def _section_values(section: Section) -> Dict[str, Any]:
+    spellings = flake8_keys() if section.title == "[flake8]" else key_by_spelling()
+    values: Dict[str, Any] = {}
+    for name, raw in section.values.items():
+        key = spellings.get(name)
+        if key is None:
+            known = ", ".join(sorted({key.name for key in spellings.values()}))
+            raise ConfigError(f"unknown key '{name}' in {section.where}; known keys: {known}")
+        value = _read_value(key, name, raw, section)
+        if key.holds_codes:
+            _check_key_codes(key, name, value, section)
+        if key.field in values and key.kind == LIST:  # a key and its alias: both count
+            value = values[key.field] + value
+        values[key.field] = value
+    return values
+
+
+def _check_key_codes(key: ConfigKey, name: str, value: Any, section: Section) -> None:
+    codes = [code for _, codes in value for code in codes] if key.kind == TABLE else list(value)
+    try:
+        check_codes(codes, f"'{name}' of {section.where}")
+    except UnknownCodeError as error:
+        raise ConfigError(str(error)) from error
+
+
+def _read_value(key: ConfigKey, name: str, raw: Any, section: Section) -> Any:
+    if key.kind == TABLE:
+        return _read_table(name, raw, section)
+    if key.kind == INT:
+        return _positive_int(raw, name, section.where)
+    if not section.toml:  # an ini value: comma- or newline-separated
+        return _split(raw)
+    if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
+        return tuple(item.strip() for item in raw if item.strip())
+    raise ConfigError(f"'{name}' in {section.where} must be a {LIST}, not {_toml_type(raw)}: {raw!r}")
+
+
+def _read_table(name: str, raw: Any, section: Section) -> Tuple[Tuple[str, Tuple[str, ...]], ...]:
+    """``{glob = [codes]}`` in TOML; ``glob: CODES`` lines (flake8's form) in an ini file."""
+    if not section.toml:
+        entries = []
+        for line in str(raw).splitlines():
+            if not line.strip():
+                continue
+            glob, colon, codes = line.partition(":")
+            if not colon or not glob.strip():
+                raise ConfigError(f"'{name}' in {section.where}: expected 'glob: CODES', got {line.strip()!r}")
+            entries.append((glob.strip(), _split(codes)))
+        return tuple(entries)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"'{name}' in {section.where} must be a {TABLE}, not {_toml_type(raw)}: {raw!r}")
+    for glob, codes in raw.items():
+        if not (isinstance(codes, list) and all(isinstance(code, str) for code in codes)):
+            raise ConfigError(
+                f"'{name}' in {section.where}: the codes for {glob!r} must be a {LIST}, "
+                f"not {_toml_type(codes)}: {codes!r}"
+            )
+    return tuple((glob, tuple(code.strip() for code in codes)) for glob, codes in raw.items())
+
+
+def _split(raw: str) -> Tuple[str, ...]:
+    return tuple(item.strip() for item in str(raw).replace("\n", ",").split(",") if item.strip())
+
+
+def _toml_type(value: Any) -> str:
+    names = {str: "a string", bool: "a boolean", int: "an integer", float: "a number", dict: "a table"}
+    return names.get(type(value), "a list with non-strings" if isinstance(value, list) else type(value).__name__)
+
+
+def _positive_int(raw: Any, key: str, where: str) -> int:
+    """A positive integer, or its digits (setup.cfg)."""
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw > 0:
+        return raw
+    if isinstance(raw, str) and raw.strip().isdigit() and int(raw) > 0:
+        return int(raw)
+    raise ConfigError(f"'{key}' in {where} must be a positive integer, not {raw!r}")
+
+
+def with_project_line_length(options: Options, start: str) -> Options:
     """Without a ``line-length`` of its own, fixes keep to the project's formatter or flake8."""
     if options.line_length:
         return options
@@ -126,35 +215,76 @@ def _line_length_in(path: str) -> Optional[int]:
     return min(lengths) if lengths else None
 
 
-def options_from_section(section: Dict[str, Any], path: str) -> Options:
-    """Validate a section's keys and values and build ``Options`` from them."""
-    where = f"[tool.clip-lint] in {path}" if path.endswith(".toml") else f"[clip-lint] in {path}"
-    values: Dict[str, Any] = {}
-    for key, raw in section.items():
-        field_name = CONFIG_KEYS.get(key) or CONFIG_KEYS.get(key.replace("_", "-"))
-        if field_name is None:
-            known = ", ".join(sorted(CONFIG_KEYS))
-            raise ConfigError(f"unknown key '{key}' in {where}; known keys: {known}")
-        if field_name == "line_length":
-            values[field_name] = _positive_int(raw, key, where)
-        else:
-            values[field_name] = values.get(field_name, ()) + _string_list(raw, key, where)
-    return replace(Options(), **values)
+def read_directory(directory: str) -> Optional[LoadedConfig]:
+    """The config of ``directory`` itself (None when none of its files has a clip-lint section)."""
+    sections = []
+    for name in CONFIG_FILES:
+        candidate = os.path.join(directory, name)
+        if os.path.isfile(candidate):
+            sections.extend(read_sections(candidate))
+    if not sections:
+        return None
+    paths = tuple(dict.fromkeys(section.path for section in sections))
+    return LoadedConfig(with_project_line_length(options_from_sections(sections), directory), paths, directory)
 
 
-def _positive_int(raw: Any, key: str, where: str) -> int:
-    """A positive integer, or its digits (setup.cfg)."""
-    if isinstance(raw, int) and not isinstance(raw, bool) and raw > 0:
-        return raw
-    if isinstance(raw, str) and raw.strip().isdigit() and int(raw) > 0:
-        return int(raw)
-    raise ConfigError(f"'{key}' in {where} must be a positive integer, not {raw!r}")
+def load_explicit(path: str) -> LoadedConfig:
+    """The config of ``--config PATH``: a file with a section clip-lint reads, or an error."""
+    if os.path.isdir(path):
+        raise ConfigError(f"--config {path} is a folder; name a file: {', '.join(CONFIG_FILES)}")
+    if not os.path.isfile(path):
+        raise ConfigError(f"--config {path} does not exist")
+    sections = read_sections(path)
+    if not sections:
+        raise ConfigError(
+            f"--config {path} has no clip-lint settings: expected [tool.clip-lint] (pyproject.toml), "
+            "[clip-lint] (setup.cfg) or clip-encoders / clip-normalizers under [flake8]"
+        )
+    directory = os.path.dirname(os.path.abspath(path))
+    return LoadedConfig(with_project_line_length(options_from_sections(sections), directory), (path,), directory)
 
 
-def _string_list(raw: Any, key: str, where: str) -> Tuple[str, ...]:
-    """A list of strings, or one string of comma- or newline-separated items (setup.cfg)."""
-    if isinstance(raw, str):
-        return tuple(item.strip() for item in raw.replace("\n", ",").split(",") if item.strip())
-    if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
-        return tuple(item.strip() for item in raw if item.strip())
-    raise ConfigError(f"'{key}' in {where} must be a list of strings, not {type(raw).__name__}: {raw!r}")
+class ConfigResolver:
+    """The config of each file: ``--config`` when given, else the nearest one above the file.
+
+    A file with no config above it gets the one found from the working directory (or the
+    defaults). Directories are read once.
+    """
+
+    def __init__(self, explicit: Optional[str] = None) -> None:
+        self._explicit = load_explicit(explicit) if explicit is not None else None
+        self._by_directory: Dict[str, Optional[LoadedConfig]] = {}
+        self._fallback: Optional[LoadedConfig] = None
+
+    def for_path(self, path: str) -> LoadedConfig:
+        if self._explicit is not None:
+            return self._explicit
+        absolute = os.path.abspath(path)
+        start = absolute if os.path.isdir(absolute) else os.path.dirname(absolute)
+        return self._nearest(start) or self._default()
+
+    def _default(self) -> LoadedConfig:
+        if self._fallback is None:
+            self._fallback = self._nearest(os.getcwd()) or LoadedConfig(
+                with_project_line_length(Options(), os.getcwd()), root=os.getcwd()
+            )
+        return self._fallback
+
+    def _nearest(self, directory: str) -> Optional[LoadedConfig]:
+        visited = []
+        found: Optional[LoadedConfig] = None
+        while True:
+            if directory in self._by_directory:
+                found = self._by_directory[directory]
+                break
+            visited.append(directory)
+            found = read_directory(directory)
+            if found is not None:
+                break
+            parent = os.path.dirname(directory)
+            if parent == directory:
+                break
+            directory = parent
+        for seen in visited:
+            self._by_directory[seen] = found
+        return found

@@ -1,9 +1,16 @@
-"""The one option model shared by the flake8 plugin and the ``clip-lint`` command."""
+"""The one option model shared by the flake8 plugin and the ``clip-lint`` command.
+
+``CONFIG_KEYS`` is the single table of configuration keys: the name in ``[tool.clip-lint]``,
+the name flake8 reads under ``[flake8]`` (where the plugin has the option), the command-line
+flag and the value's type. The config reader, the command and docs/cli.md follow it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Dict, Optional, Tuple
+
+PerFileIgnores = Tuple[Tuple[str, Tuple[str, ...]], ...]  # (glob, codes), in the config's order
 
 
 @dataclass(frozen=True)
@@ -22,25 +29,71 @@ class Options:
     extra_encoders: Tuple[str, ...] = ()
     extra_normalizers: Tuple[str, ...] = ()
     select: Tuple[str, ...] = ()
+    extend_select: Tuple[str, ...] = ()
     ignore: Tuple[str, ...] = ()
     exclude: Tuple[str, ...] = ()
     extend_exclude: Tuple[str, ...] = ()
+    per_file_ignores: PerFileIgnores = ()
     line_length: int = 0  # 0: the project's formatter or flake8 setting, else 88
 
     @property
     def analysis(self) -> AnalysisOptions:
         return AnalysisOptions(self.extra_encoders, self.extra_normalizers, self.line_length or 88)
 
+    @property
+    def effective_select(self) -> Tuple[str, ...]:
+        """``select`` (default: every code) plus ``extend-select``."""
+        from clip_lint.selection import DEFAULT_SELECT
 
-# Keys accepted in [tool.clip-lint] / [clip-lint], mapped to Options fields.
-CONFIG_KEYS = {
-    "encoders": "extra_encoders",
-    "extra-encoders": "extra_encoders",
-    "normalizers": "extra_normalizers",
-    "extra-normalizers": "extra_normalizers",
-    "select": "select",
-    "ignore": "ignore",
-    "exclude": "exclude",
-    "extend-exclude": "extend_exclude",
-    "line-length": "line_length",
-}
+        return (self.select or DEFAULT_SELECT) + self.extend_select
+
+
+LIST, TABLE, INT = "list of strings", "table of glob = list of codes", "positive integer"
+
+
+@dataclass(frozen=True)
+class ConfigKey:
+    """One configuration key and where it can be spelled."""
+
+    name: str  # in [tool.clip-lint] (pyproject.toml) and [clip-lint] (setup.cfg)
+    field: str  # the Options field
+    kind: str = LIST
+    flake8: Optional[str] = None  # the key flake8 reads under [flake8], if the plugin has it
+    flag: Optional[str] = None  # the command-line flag
+    aliases: Tuple[str, ...] = ()
+    holds_codes: bool = False
+
+
+CONFIG_KEYS: Tuple[ConfigKey, ...] = (
+    ConfigKey("extra-encoders", "extra_encoders", flake8="clip-encoders", flag="--extra-encoders",
+              aliases=("encoders", "clip-encoders")),
+    ConfigKey("extra-normalizers", "extra_normalizers", flake8="clip-normalizers", flag="--extra-normalizers",
+              aliases=("normalizers", "clip-normalizers")),
+    ConfigKey("select", "select", flag="--select", holds_codes=True),
+    ConfigKey("extend-select", "extend_select", flag="--extend-select", holds_codes=True),
+    ConfigKey("ignore", "ignore", flag="--ignore", holds_codes=True),
+    ConfigKey("exclude", "exclude", flag="--exclude"),
+    ConfigKey("extend-exclude", "extend_exclude", flag="--extend-exclude"),
+    ConfigKey("per-file-ignores", "per_file_ignores", kind=TABLE, holds_codes=True),
+    ConfigKey("line-length", "line_length", kind=INT),
+)  # fmt: skip
+
+
+def key_by_spelling() -> Dict[str, ConfigKey]:
+    """Every accepted spelling (name or alias, with ``-`` or ``_``) -> its key."""
+    spellings: Dict[str, ConfigKey] = {}
+    for key in CONFIG_KEYS:
+        for name in (key.name, *key.aliases):
+            spellings[name] = key
+            spellings[name.replace("-", "_")] = key
+    return spellings
+
+
+def flake8_keys() -> Dict[str, ConfigKey]:
+    """The ``[flake8]`` keys clip-lint reads (with ``-`` or ``_``), -> their key."""
+    keys: Dict[str, ConfigKey] = {}
+    for key in CONFIG_KEYS:
+        if key.flake8:
+            keys[key.flake8] = key
+            keys[key.flake8.replace("-", "_")] = key
+    return keys

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import xml.etree.ElementTree as ElementTree
+from collections import Counter
 from dataclasses import dataclass
+from urllib.parse import quote
 from typing import Callable, Dict, List, Sequence
 
 from clip_lint import __version__
@@ -21,6 +24,7 @@ FORMATS = ("text", "json", "sarif", "github", "junit")
 JSON_SCHEMA_VERSION = 1
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/clip-lint/clip-lint"
+STDIN = "-"
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,7 @@ class Summary:
     fixable: int
     unsafe_fixable: int
     fixed: int
+    files_fixed: int = 0
     errors: int = 0
     skipped_blocks: int = 0  # unparsable notebook cells and Markdown blocks that mention no encoder
 
@@ -44,6 +49,7 @@ class Summary:
             fixable=sum(finding.fixable for finding in findings),
             unsafe_fixable=sum(finding.fix_safe is False and not finding.fixable for finding in findings),
             fixed=sum(result.fixed for result in results),
+            files_fixed=sum(1 for result in results if result.fixed),
             errors=sum(len(result.errors) for result in results),
             skipped_blocks=sum(result.skipped_blocks for result in results),
         )
@@ -56,7 +62,21 @@ def position(result: FileResult, finding: Reported) -> str:
     return f"{result.path}:{finding.line}:{finding.col + 1}"
 
 
-def render(format_name: str, results: Sequence[FileResult], color: bool = False, fix_mode: bool = False) -> str:
+@dataclass(frozen=True)
+class View:
+    """How the report is shown: the command's output flags."""
+
+    color: bool = False
+    fix_mode: bool = False
+    show_source: bool = False
+    statistics: bool = False
+    quiet: int = 0  # 1: no summary line; 2: nothing at all
+
+
+STATISTICS_FORMATS = ("text", "json")
+
+
+def render(format_name: str, results: Sequence[FileResult], view: View = View()) -> str:
     """The whole report in ``format_name``."""
     renderers: Dict[str, Callable[[Sequence[FileResult]], str]] = {
         "json": render_json,
@@ -64,8 +84,12 @@ def render(format_name: str, results: Sequence[FileResult], color: bool = False,
         "github": render_github,
         "junit": render_junit,
     }
+    if view.quiet >= 2:
+        return ""
+    if view.statistics:
+        return render_statistics(format_name, results, view)
     if format_name == "text":
-        return render_text(results, color, fix_mode)
+        return render_text(results, view)
     return renderers[format_name](results)
 
 
@@ -76,41 +100,83 @@ def _paint(text: str, code: str, color: bool) -> str:
     return f"\x1b[{code}m{text}\x1b[0m" if color else text
 
 
-def render_text(results: Sequence[FileResult], color: bool = False, fix_mode: bool = False) -> str:
+def render_text(results: Sequence[FileResult], view: View = View()) -> str:
     lines = []
     for result in results:
         for finding in result.findings:
-            where = _paint(position(result, finding), "1", color)
-            lines.append(f"{where}: {_paint(finding.code, '1;31', color)} {finding.message}")
+            where = _paint(position(result, finding), "1", view.color)
+            lines.append(f"{where}: {_paint(finding.code, '1;31', view.color)} {finding.message}")
+            if view.show_source and finding.source:
+                lines.extend(source_with_caret(finding.source, finding.col))
         lines.extend(f"{result.path}: error: {error}" for error in result.errors)
-    lines.append(summary_line(Summary.of(results), fix_mode))
-    return "\n".join(lines) + "\n"
+    if not view.quiet:
+        lines.append(summary_line(Summary.of(results), view.fix_mode))
+    return "".join(line + "\n" for line in lines)
 
 
-def _plural(count: int, word: str) -> str:
+def source_with_caret(source: str, col: int) -> List[str]:
+    """The line and a caret under column ``col`` (0-based), as flake8's --show-source prints them.
+
+    Tabs before the column are kept so the caret lines up in a terminal.
+    """
+    indent = "".join(char if char == "\t" else " " for char in source[:col])
+    return [source.rstrip("\r\n"), indent + "^"]
+
+
+def render_statistics(format_name: str, results: Sequence[FileResult], view: View = View()) -> str:
+    """The number of findings per code (``--statistics``), instead of the findings themselves."""
+    from clip_lint.rules import RULES
+
+    counts: Dict[str, List[Reported]] = {}
+    for result in results:
+        for finding in result.findings:
+            counts.setdefault(finding.code, []).append(finding)
+    rows = [
+        {
+            "code": code,
+            "name": RULES[code].name if code in RULES else code,
+            "count": len(found),
+            "fixable": sum(finding.fixable for finding in found),
+        }
+        for code, found in sorted(counts.items(), key=lambda item: (-len(item[1]), item[0]))
+    ]
+    if format_name == "json":
+        return json.dumps(rows, indent=2) + "\n"
+    width = max((len(str(row["count"])) for row in rows), default=1)
+    lines = [
+        f"{row['count']:>{width}}  {row['code']}  {'[*] ' if row['fixable'] else ''}{row['name']}" for row in rows
+    ]
+    if not view.quiet:
+        lines.append(summary_line(Summary.of(results), view.fix_mode))
+    return "".join(line + "\n" for line in lines)
+
+
+def plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def summary_line(summary: Summary, fix_mode: bool = False) -> str:
     """``Checked 3 files: 2 findings (1 fixable with --fix).``, or what --fix did."""
-    checked = f"Checked {_plural(summary.files_checked, 'file')}"
-    errors = f", {_plural(summary.errors, 'error')}" if summary.errors else ""
+    checked = f"Checked {plural(summary.files_checked, 'file')}"
+    errors = f", {plural(summary.errors, 'error')}" if summary.errors else ""
     if summary.skipped_blocks:
-        errors += f", {_plural(summary.skipped_blocks, 'unparsable block')} skipped"
+        errors += f", {plural(summary.skipped_blocks, 'unparsable block')} skipped"
     if fix_mode and summary.fixed:
-        remaining = f"{summary.findings} remaining{_fixable_note(summary, True)}"
-        return f"{checked}: fixed {_plural(summary.fixed, 'finding')}, {remaining}{errors}."
+        fixed = f"Fixed {plural(summary.fixed, 'finding')} in {plural(summary.files_fixed, 'file')}"
+        return f"{fixed} ({summary.findings} left{_fixable_note(summary, True, inner=True)}{errors})."
     if not summary.findings:
         return f"{checked}: no findings{errors}."
-    return f"{checked}: {_plural(summary.findings, 'finding')}{_fixable_note(summary, False)}{errors}."
+    return f"{checked}: {plural(summary.findings, 'finding')}{_fixable_note(summary, False)}{errors}."
 
 
-def _fixable_note(summary: Summary, fix_mode: bool) -> str:
+def _fixable_note(summary: Summary, fix_mode: bool, inner: bool = False) -> str:
     notes = []
     if summary.fixable:
         notes.append(f"{summary.fixable} fixable" + ("" if fix_mode else " with --fix"))
     if summary.unsafe_fixable:
         notes.append(f"{summary.unsafe_fixable} more with --unsafe-fixes")
+    if inner:
+        return "".join(", " + note for note in notes)
     if not notes:
         return " (0 fixable)" if summary.findings else ""
     return " (" + ", ".join(notes) + ")"
@@ -163,25 +229,55 @@ def _rule_descriptors() -> List[dict]:
 
     descriptors = []
     for code, rule in sorted(RULES.items()):
-        summary = getattr(rule, "summary", code)
+        markdown = render_rule_markdown(code)
         descriptors.append(
             {
                 "id": code,
-                "name": getattr(rule, "name", code),
-                "shortDescription": {"text": summary},
-                "fullDescription": {"text": getattr(rule, "what_it_does", "") or summary},
-                "help": {"text": summary, "markdown": render_rule_markdown(code)},
+                "name": rule.name,
+                "shortDescription": {"text": rule.short_description},
+                "fullDescription": {
+                    "text": rule.what_it_does.replace("`", "") or rule.short_description,
+                    "markdown": rule.what_it_does or rule.short_description,
+                },
+                "help": {"text": _markdown_to_text(markdown), "markdown": markdown},
+                "helpUri": f"{INFORMATION_URI}#{rule.anchor}",
                 "defaultConfiguration": {"level": "error"},
             }
         )
     return descriptors
 
 
-def _uri(path: str) -> str:
-    return path.replace(os.sep, "/")
+def _markdown_to_text(markdown: str) -> str:
+    """The rule's docs as plain text: no heading marks, emphasis, fences or backticks."""
+    lines = []
+    for line in markdown.splitlines():
+        if line.startswith("```"):
+            continue
+        lines.append(line.lstrip("#").strip() if line.startswith("#") else line.replace("**", "").replace("`", ""))
+    return "\n".join(lines).strip() + "\n"
 
 
-def _sarif_result(result: FileResult, finding: Reported, rule_index: Dict[str, int]) -> dict:
+def file_uri(absolute: str) -> str:
+    """A ``file://`` URI for an absolute path, percent-encoded (``100%.py`` -> ``100%25.py``)."""
+    posix = absolute.replace(os.sep, "/")
+    if not posix.startswith("/"):  # a Windows drive path
+        posix = "/" + posix
+    return "file://" + quote(posix, safe="/:")
+
+
+def artifact_location(path: str, root: str) -> dict:
+    """The file's URI: relative to ``%SRCROOT%`` (``root``) when it lies under it, else absolute."""
+    if path == STDIN:
+        return {"uri": "stdin"}
+    absolute = os.path.abspath(path)
+    same_drive = os.path.splitdrive(absolute)[0] == os.path.splitdrive(root)[0]
+    relative = os.path.relpath(absolute, root) if same_drive else ""
+    if not relative or relative == ".." or relative.startswith(".." + os.sep) or os.path.isabs(relative):
+        return {"uri": file_uri(absolute)}
+    return {"uri": quote(relative.replace(os.sep, "/"), safe="/"), "uriBaseId": "%SRCROOT%"}
+
+
+def _sarif_result(result: FileResult, finding: Reported, rule_index: Dict[str, int], root: str) -> dict:
     region: dict = {"startLine": max(finding.file_line, 1)}
     message = finding.message
     if finding.cell is None:
@@ -193,12 +289,7 @@ def _sarif_result(result: FileResult, finding: Reported, rule_index: Dict[str, i
         "level": "error",
         "message": {"text": message},
         "locations": [
-            {
-                "physicalLocation": {
-                    "artifactLocation": {"uri": _uri(result.path), "uriBaseId": "%SRCROOT%"},
-                    "region": region,
-                }
-            }
+            {"physicalLocation": {"artifactLocation": artifact_location(result.path, root), "region": region}}
         ],
     }
     if finding.code in rule_index:
@@ -208,17 +299,13 @@ def _sarif_result(result: FileResult, finding: Reported, rule_index: Dict[str, i
     return record
 
 
-def _artifact(result: FileResult) -> dict:
-    return {"uri": _uri(result.path), "uriBaseId": "%SRCROOT%"}
-
-
-def _sarif_invocation(results: Sequence[FileResult]) -> dict:
+def _sarif_invocation(results: Sequence[FileResult], root: str) -> dict:
     """Paths that could not be read or written, as the run's error notifications."""
     notifications = [
         {
             "level": "error",
             "message": {"text": error},
-            "locations": [{"physicalLocation": {"artifactLocation": _artifact(result)}}],
+            "locations": [{"physicalLocation": {"artifactLocation": artifact_location(result.path, root)}}],
         }
         for result in results
         for error in result.errors
@@ -229,7 +316,7 @@ def _sarif_invocation(results: Sequence[FileResult]) -> dict:
 def render_sarif(results: Sequence[FileResult]) -> str:
     rules = _rule_descriptors()
     rule_index = {rule["id"]: index for index, rule in enumerate(rules)}
-    root = os.getcwd().replace(os.sep, "/").rstrip("/") + "/"
+    root = os.getcwd()
     run = {
         "tool": {
             "driver": {
@@ -239,10 +326,12 @@ def render_sarif(results: Sequence[FileResult]) -> str:
                 "rules": rules,
             }
         },
-        "originalUriBaseIds": {"%SRCROOT%": {"uri": "file://" + ("" if root.startswith("/") else "/") + root}},
+        "originalUriBaseIds": {"%SRCROOT%": {"uri": file_uri(root).rstrip("/") + "/"}},
         "columnKind": "unicodeCodePoints",
-        "results": [_sarif_result(result, finding, rule_index) for result in results for finding in result.findings],
-        "invocations": [_sarif_invocation(results)],
+        "results": [
+            _sarif_result(result, finding, rule_index, root) for result in results for finding in result.findings
+        ],
+        "invocations": [_sarif_invocation(results, root)],
     }
     return json.dumps({"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}, indent=2) + "\n"
 
@@ -279,27 +368,57 @@ def render_github(results: Sequence[FileResult]) -> str:
 # --- junit ------------------------------------------------------------------------------------
 
 
+def junit_classname(path: str) -> str:
+    """The module path, dotted and without its extension: ``src/pkg/mod.py`` -> ``src.pkg.mod``."""
+    if path == STDIN:
+        return "stdin"
+    relative = os.path.relpath(os.path.abspath(path))
+    if relative.startswith(".."):
+        relative = os.path.abspath(path)
+    stem, _ = os.path.splitext(relative)
+    parts = [part for part in stem.replace(os.sep, "/").split("/") if part not in ("", ".", "..")]
+    return ".".join(parts) or "stdin"
+
+
+_SUBJECT = re.compile(r"'([^']+)'")
+
+
+def junit_test_names(findings: Sequence[Reported]) -> List[str]:
+    """Names that survive lines moving: the code and the subject the message names.
+
+    A second finding with the same code and subject in one file gets ``#2``, in file order.
+    """
+    names, seen = [], Counter()  # type: List[str], Counter
+    for finding in findings:
+        subject = _SUBJECT.search(finding.message)
+        name = f"{finding.code} {subject.group(1)}" if subject and finding.code != "CLN900" else finding.code
+        seen[name] += 1
+        names.append(name if seen[name] == 1 else f"{name} #{seen[name]}")
+    return names
+
+
 def render_junit(results: Sequence[FileResult]) -> str:
-    """One test suite per file, one failing test case per finding (a passing one if clean)."""
+    """One test suite for the run; one failing test case per finding, a passing one per clean file."""
     summary = Summary.of(results)
-    suites = ElementTree.Element(
-        "testsuites", name="clip-lint", tests=str(summary.findings + summary.errors + _clean_files(results)),
-        failures=str(summary.findings), errors=str(summary.errors),
-    )  # fmt: skip
+    counts = {
+        "tests": str(summary.findings + summary.errors + _clean_files(results)),
+        "failures": str(summary.findings),
+        "errors": str(summary.errors),
+    }
+    suites = ElementTree.Element("testsuites", name="clip-lint", **counts)
+    suite = ElementTree.SubElement(suites, "testsuite", name="clip-lint", skipped="0", **counts)
     for result in results:
-        count = len(result.findings)
-        suite = ElementTree.SubElement(
-            suites, "testsuite", name=result.path, tests=str(max(count + len(result.errors), 1)), failures=str(count),
-            errors=str(len(result.errors)),
-        )  # fmt: skip
+        classname = junit_classname(result.path)
         for error in result.errors:
-            case = ElementTree.SubElement(suite, "testcase", name="clip-lint", classname=result.path)
+            case = ElementTree.SubElement(suite, "testcase", name="clip-lint", classname=classname, file=result.path)
             ElementTree.SubElement(case, "error", message=error).text = f"{result.path}: {error}"
         if not result.findings and not result.errors:
-            ElementTree.SubElement(suite, "testcase", name="clip-lint", classname=result.path)
-        for finding in result.findings:
+            ElementTree.SubElement(suite, "testcase", name="clip-lint", classname=classname, file=result.path)
+        for finding, name in zip(result.findings, junit_test_names(result.findings)):
             where = position(result, finding)
-            case = ElementTree.SubElement(suite, "testcase", name=f"{finding.code} at {where}", classname=result.path)
+            case = ElementTree.SubElement(
+                suite, "testcase", name=name, classname=classname, file=result.path, line=str(finding.file_line)
+            )
             failure = ElementTree.SubElement(case, "failure", message=finding.message, type=finding.code)
             failure.text = f"{where}: {finding.code} {finding.message}"
     ElementTree.indent(suites)

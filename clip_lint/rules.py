@@ -27,6 +27,20 @@ class Rule:
     # For a similarity op with several operands to report: one finding names them all.
     message_many: str = ""
     fix_title_many: str = ""
+    summary: str = ""  # one line for listings and SARIF; default: the first sentence of what_it_does
+
+    @property
+    def short_description(self) -> str:
+        if self.summary:
+            return self.summary
+        first = self.what_it_does.split(". ")[0].rstrip(".")
+        return first + "."
+
+    @property
+    def anchor(self) -> str:
+        """The GitHub anchor of the rule's README section (``### CODE (name)``)."""
+        heading = f"{self.code} ({self.name})".lower()
+        return "".join(ch for ch in heading if ch.isalnum() or ch in "- ").replace(" ", "-")
 
 
 _REFERENCES = (
@@ -41,6 +55,7 @@ RULES: Dict[str, Rule] = {
         Rule(
             code="CLN001",
             name="unnormalized-features-in-similarity",
+            summary="An encoder output reaches a similarity op without L2 normalization along the feature dim.",
             message=(
                 "'{name}' (from {source}) reaches '{op}'{site} without L2 normalization; "
                 "use F.normalize({name}, dim={feature_dim}) or divide by .norm(dim={feature_dim}, keepdim=True)"
@@ -87,9 +102,10 @@ RULES: Dict[str, Rule] = {
                 "logits = 100.0 * image_features @ text_features.T\n"
             ),
             options=(
-                "`--clip-encoders` (flake8) / `encoders` (`[tool.clip-lint]`): extra method names "
-                "that return raw features. `--clip-normalizers` / `normalizers`: extra function "
-                "names that normalize their argument."
+                "`extra-encoders`: extra method names that return raw features; `extra-normalizers`: "
+                "extra function names that normalize their argument. Both front ends read them from "
+                "`[tool.clip-lint]`, and as `clip-encoders` / `clip-normalizers` from `[flake8]` "
+                "(see the configuration table)."
             ),
             fix_safety=(
                 "Inserts `x = x / x.norm(dim=-1, keepdim=True)` after the assignment that produced "
@@ -109,6 +125,7 @@ RULES: Dict[str, Rule] = {
         Rule(
             code="CLN002",
             name="normalized-over-wrong-axis",
+            summary="Features normalized over the wrong axis (dim=0 of a [B, D] batch) or over no axis.",
             message=(
                 "'{name}' (from {source}) is normalized over {detail}{site}; "
                 "normalize each vector over the feature dim: dim={feature_dim}"
@@ -146,6 +163,7 @@ RULES: Dict[str, Rule] = {
         Rule(
             code="CLN003",
             name="norm-without-keepdim",
+            summary="Features divided by a norm without keepdim=True, which broadcasts across the wrong axis.",
             message=(
                 "'{name}' (from {source}) is divided by a norm without keepdim=True{site}, "
                 "which broadcasts across the wrong axis; use .norm(dim={feature_dim}, keepdim=True)"
@@ -176,6 +194,7 @@ RULES: Dict[str, Rule] = {
         Rule(
             code="CLN004",
             name="pooled-features-not-renormalized",
+            summary="A mean or sum of normalized embeddings reaches a similarity op without re-normalization.",
             message=(
                 "'{name}' is a mean or sum of normalized embeddings (from {source}) "
                 "and reaches '{op}'{site} without re-normalization; "
@@ -277,6 +296,7 @@ RULES: Dict[str, Rule] = {
         Rule(
             code="CLN900",
             name="cannot-analyse",
+            summary="The file could not be analysed (unreadable, undecodable, or libcst cannot parse it).",
             message="clip-lint could not analyse this file: {reason}",
             fix_title="",
             what_it_does=(

@@ -19,7 +19,7 @@ from clip_lint.findings import Finding
 from clip_lint.fixer import fix_is_mappable, is_applicable, plan_round, unified_diff
 from clip_lint.options import AnalysisOptions
 from clip_lint.parse_guard import nesting_problem
-from clip_lint.selection import is_enabled, is_suppressed
+from clip_lint.selection import has_file_noqa, is_enabled, is_suppressed
 
 PARSE_ERROR = "CLN900"
 MAX_FIX_ROUNDS = 5
@@ -55,6 +55,7 @@ class Reported:
     fix_title: Optional[str] = None
     fix_safe: Optional[bool] = None
     fixable: bool = False
+    source: str = ""  # the line as the user sees it (in a notebook: the cell's line), for --show-source
 
 
 @dataclass
@@ -209,25 +210,13 @@ def analyse(document: Document, analysis: AnalysisOptions) -> List[Located]:
     if document.problem is not None or not document.segments:
         return []
     if document.kind == PYTHON:
-        too_deep = _too_deep(document.text, analysis)
-        if too_deep is not None:
-            line, col, reason = too_deep
-            return [(Finding(PARSE_ERROR, line, col, cannot_analyse_message(reason)), document.segments[0].lines)]
         findings = _engine(document.text, analysis, document.path)
         return [(finding, document.segments[0].lines) for finding in findings]
     source, lines = document.analysis_source()
-    if _too_deep(source, analysis) is None:
-        findings = _engine(source, analysis, document.path)
-        if not any(f.code == PARSE_ERROR for f in findings):
-            return [(finding, lines) for finding in findings]
+    findings = _engine(source, analysis, document.path)
+    if not any(f.code == PARSE_ERROR for f in findings):
+        return [(finding, lines) for finding in findings]
     return _analyse_around_broken_segments(document, analysis)
-
-
-def _too_deep(source: str, analysis: AnalysisOptions) -> Optional[Tuple[int, int, str]]:
-    """Why libcst must not see ``source`` (it could crash the interpreter), for code the engine reads."""
-    from clip_lint.engine import passes_gate
-
-    return nesting_problem(source) if passes_gate(source, analysis) else None
 
 
 def _engine(source: str, analysis: AnalysisOptions, path: str) -> List[Finding]:
@@ -301,6 +290,8 @@ def _visible(document: Document, settings: Settings) -> List[Located]:
         if not _enabled(PARSE_ERROR, settings):
             return []
         return [(Finding(PARSE_ERROR, problem.line, problem.col, cannot_analyse_message(problem.message)), ())]
+    if has_file_noqa([document.text] if document.kind == PYTHON else [s.text for s in document.segments]):
+        return []  # "# flake8: noqa" / "# clip-lint: noqa" exempts the whole file, as in flake8
     notices: List[Located] = [
         (Finding(PARSE_ERROR, notice.line, notice.col, cannot_analyse_message(notice.message)), ())
         for notice in document.notices
@@ -341,7 +332,15 @@ def _report(document: Document, located: Located, settings: Settings) -> Reporte
         fix_title=fix.title if fix else None,
         fix_safe=fix.safe if fix else None,
         fixable=fix is not None and is_applicable(fix, settings.unsafe_fixes) and fix_is_mappable(fix, lines, document),
+        source=_source_line(finding, lines),
     )
+
+
+def _source_line(finding: Finding, lines: Sequence[CodeLine]) -> str:
+    if not 1 <= finding.line <= len(lines):
+        return ""
+    origin = lines[finding.line - 1]
+    return " " * origin.col_offset + origin.text
 
 
 def _locate(document: Document, finding: Finding, lines: Sequence[CodeLine]) -> Tuple[int, int, Optional[int], int]:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import re
-from typing import Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Optional, Sequence, Tuple
+
+if TYPE_CHECKING:
+    import pathspec
 
 DEFAULT_SELECT: Tuple[str, ...] = ("CLN",)
 
@@ -43,3 +48,67 @@ def is_suppressed(code: str, line: str) -> bool:
     if codes is None:
         return False
     return not codes or any(code.startswith(prefix) for prefix in codes)
+
+
+# A file-level exemption, as flake8 reads it: a line that starts with the comment. As in
+# flake8, anything after ``noqa`` (even codes) still exempts the whole file.
+FILE_NOQA = re.compile(r"^[ \t]*# (?:flake8|clip-lint)[:=]\s*noqa", re.IGNORECASE | re.MULTILINE)
+
+
+def has_file_noqa(texts: Sequence[str]) -> bool:
+    """True when one of ``texts`` (a file, or its cells and code blocks) opts out of checking."""
+    return any(FILE_NOQA.search(text) for text in texts)
+
+
+class UnknownCodeError(ValueError):
+    """A code or prefix that names no rule; the message names the nearest known codes."""
+
+
+def known_codes() -> Tuple[str, ...]:
+    """Every rule code, from the rules table."""
+    from clip_lint.rules import RULES
+
+    return tuple(sorted(RULES))
+
+
+def check_codes(codes: Sequence[str], where: str, known: Optional[Sequence[str]] = None) -> None:
+    """Raise ``UnknownCodeError`` for the first of ``codes`` that is no code or prefix of one.
+
+    Codes are case-sensitive, as in ruff: ``cln001`` is refused with a hint to ``CLN001``.
+    """
+    known = tuple(known) if known is not None else known_codes()
+    for code in codes:
+        if not code or not any(rule.startswith(code) for rule in known):
+            raise UnknownCodeError(f"unknown code or prefix {code!r} in {where}; {_hint(code, known)}")
+
+
+def _hint(code: str, known: Sequence[str]) -> str:
+    import difflib
+
+    if code.upper() != code and any(rule.startswith(code.upper()) for rule in known):
+        return f"codes are case-sensitive: did you mean {code.upper()!r}?"
+    nearest = difflib.get_close_matches(code.upper(), known, n=3, cutoff=0.5)
+    known_list = ", ".join(known)
+    if nearest:
+        suggestions = " or ".join(repr(name) for name in nearest)
+        return f"did you mean {suggestions}? (codes are case-sensitive; known: {known_list})"
+    return f"codes are case-sensitive; known codes: {known_list}"
+
+
+@functools.lru_cache(maxsize=None)
+def _glob_spec(pattern: str) -> "pathspec.PathSpec":
+    import pathspec
+
+    return pathspec.GitIgnoreSpec.from_lines([pattern])
+
+
+def matches_glob(pattern: str, path: str, root: str) -> bool:
+    """Whether gitignore-style ``pattern``, relative to ``root``, names ``path``.
+
+    A path outside ``root`` is matched by its name only.
+    """
+    spec = _glob_spec(pattern)
+    relative = os.path.relpath(os.path.abspath(path), os.path.abspath(root)).replace(os.sep, "/")
+    if not relative.startswith("../") and spec.match_file(relative):
+        return True
+    return spec.match_file(os.path.basename(os.path.normpath(path)))

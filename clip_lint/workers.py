@@ -14,7 +14,7 @@ import multiprocessing
 import signal
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Union
 
 from clip_lint.runner import (
     FIX,
@@ -30,9 +30,22 @@ from clip_lint.runner import (
 
 CHUNKS_PER_WORKER = 4
 
+Worker = Callable[[str, Settings], FileResult]  # a module-level function, so that it pickles
 
-def run_checks(files: Sequence[str], settings: Settings, jobs: int) -> List[FileResult]:
-    """Check ``files`` in up to ``jobs`` worker processes, in the order given."""
+
+def run_checks(
+    files: Sequence[str],
+    settings: Union[Settings, Sequence[Settings]],
+    jobs: int,
+    worker: Worker = check_path,
+    on_result: Callable[[], None] = lambda: None,
+) -> List[FileResult]:
+    """Check ``files`` in up to ``jobs`` worker processes, in the order given.
+
+    ``settings`` is one for all files or one per file (each file's own config);
+    ``on_result`` is called in this process as each file's result arrives (progress).
+    """
+    per_file = dict(zip(files, [settings] * len(files) if isinstance(settings, Settings) else settings))
     results: Dict[str, FileResult] = {}
     try:
         import clip_lint.engine  # noqa: F401  (imported once here, inherited by forked workers)
@@ -40,33 +53,44 @@ def run_checks(files: Sequence[str], settings: Settings, jobs: int) -> List[File
         pool = ProcessPoolExecutor(max_workers=max(1, min(jobs, len(files))))
     except (OSError, NotImplementedError, ImportError):
         # no process pool here (a sandbox without semaphores): check in this process
-        return [_finish(check_path(path, settings), settings) for path in files]
+        return [_done(_finish(worker(path, per_file[path]), per_file[path]), on_result) for path in files]
     with pool:
-        unfinished = _run_pool(pool, files, settings, jobs, results)
+        unfinished = _run_pool(pool, files, per_file, jobs, results, worker, on_result)
     for path in sorted(unfinished):
-        results[path] = _check_alone(path, settings)
+        results[path] = _done(_check_alone(path, per_file[path], worker), on_result)
     return [results[path] for path in files]
 
 
+def _done(result: FileResult, on_result: Callable[[], None]) -> FileResult:
+    on_result()
+    return result
+
+
 def _run_pool(
-    pool: ProcessPoolExecutor, files: Sequence[str], settings: Settings, jobs: int, results: Dict[str, FileResult]
+    pool: ProcessPoolExecutor,
+    files: Sequence[str],
+    per_file: Dict[str, Settings],
+    jobs: int,
+    results: Dict[str, FileResult],
+    worker: Worker,
+    on_result: Callable[[], None],
 ) -> List[str]:
     """Run the pool to the end; the files of every chunk a dead worker left without a result."""
     size = max(1, len(files) // (max(jobs, 1) * CHUNKS_PER_WORKER))
     chunks = [list(files[start:start + size]) for start in range(0, len(files), size)]
-    futures = {pool.submit(_check_chunk, chunk, settings): chunk for chunk in chunks}
+    futures = {pool.submit(_check_chunk, chunk, [per_file[path] for path in chunk], worker): chunk for chunk in chunks}
     unfinished: List[str] = []
     for future in as_completed(futures):
         try:
             for result in future.result():
-                results[result.path] = _finish(result, settings)
+                results[result.path] = _done(_finish(result, per_file[result.path]), on_result)
         except BrokenProcessPool:
             unfinished.extend(futures[future])
     return unfinished
 
 
-def _check_chunk(paths: Sequence[str], settings: Settings) -> List[FileResult]:
-    return [check_path(path, settings) for path in paths]
+def _check_chunk(paths: Sequence[str], settings: Sequence[Settings], worker: Worker = check_path) -> List[FileResult]:
+    return [worker(path, file_settings) for path, file_settings in zip(paths, settings)]
 
 
 def _finish(result: FileResult, settings: Settings) -> FileResult:
@@ -76,11 +100,11 @@ def _finish(result: FileResult, settings: Settings) -> FileResult:
     return result
 
 
-def _check_alone(path: str, settings: Settings) -> FileResult:
+def _check_alone(path: str, settings: Settings, worker: Worker = check_path) -> FileResult:
     """Check one file in a process of its own; its death becomes a CLN900 for that file."""
     context = multiprocessing.get_context()
     receiving, sending = context.Pipe(duplex=False)
-    process = context.Process(target=_send_result, args=(path, settings, sending), daemon=True)
+    process = context.Process(target=_send_result, args=(path, settings, sending, worker), daemon=True)
     process.start()
     sending.close()
     result: Optional[FileResult] = None
@@ -96,8 +120,10 @@ def _check_alone(path: str, settings: Settings) -> FileResult:
     return _finish(result, settings)
 
 
-def _send_result(path: str, settings: Settings, sending: "multiprocessing.connection.Connection") -> None:
-    sending.send(check_path(path, settings))
+def _send_result(
+    path: str, settings: Settings, sending: "multiprocessing.connection.Connection", worker: Worker = check_path
+) -> None:
+    sending.send(worker(path, settings))
     sending.close()
 
 

@@ -106,30 +106,40 @@ GENERIC_INTERNAL_SCOPES: tuple[str, ...] = ("forward", "get_logits")
 
 @dataclass(frozen=True)
 class Contraction:
-    """Which dims of each operand a similarity op sums away (negative indices).
+    """Which dims of each operand a similarity op sums away (negative indices), and where they are.
 
-    `right_if_vector` is used when the right operand is 1-D (`a @ v`).
-    A `None` dims entry means the op needs its arguments to find them (einsum, tensordot).
+    `right_if_vector` is used when the right operand is 1-D (`a @ v`). `operands` gives the
+    position and keyword name of the left and right operand. A `None` dims entry means the op
+    needs its arguments to find them (einsum, tensordot).
     """
 
     left: tuple[int, ...] | None
     right: tuple[int, ...] | None
     right_if_vector: tuple[int, ...] = (-1,)
+    operands: tuple[tuple[int, str], tuple[int, str]] = ((0, "input"), (1, "other"))
 
 
 _MATMUL = Contraction(left=(-1,), right=(-2,))
+_MM = Contraction(left=(-1,), right=(-2,), operands=((0, "input"), (1, "mat2")))
 _LAST = Contraction(left=(-1,), right=(-1,))
+_ADDMM = Contraction(left=(-1,), right=(-2,), operands=((1, "mat1"), (2, "mat2")))
+_BADDBMM = Contraction(left=(-1,), right=(-2,), operands=((1, "batch1"), (2, "batch2")))
+_ADDMV = Contraction(left=(-1,), right=(-1,), operands=((1, "mat"), (2, "vec")))
 
 # torch names (function or Tensor method) of ops that compare two feature tensors.
 SIMILARITY_OPS: dict[str, Contraction] = {
     "matmul": _MATMUL,
     "__matmul__": _MATMUL,
-    "mm": _MATMUL,
-    "bmm": _MATMUL,
-    "dot": _LAST,
+    "__rmatmul__": _MATMUL,
+    "mm": _MM,
+    "bmm": _MM,
+    "dot": Contraction(left=(-1,), right=(-1,), operands=((0, "input"), (1, "tensor"))),
     "vdot": _LAST,
     "inner": _LAST,
-    "linear": _LAST,  # F.linear(input, weight): a similarity only when the weight is features
+    "linear": Contraction(left=(-1,), right=(-1,), operands=((0, "input"), (1, "weight"))),
+    "addmm": _ADDMM, "addmm_": _ADDMM,
+    "baddbmm": _BADDBMM, "baddbmm_": _BADDBMM, "addbmm": _BADDBMM, "addbmm_": _BADDBMM,
+    "addmv": _ADDMV, "addmv_": _ADDMV,
     "einsum": Contraction(left=None, right=None),
     "tensordot": Contraction(left=None, right=None),
 }
@@ -142,7 +152,8 @@ CARRYING_OPS: frozenset[str] = frozenset(
         "__getitem__", "T", "mT", "t", "transpose", "swapaxes", "permute", "view", "reshape",
         "view_as", "reshape_as", "squeeze", "unsqueeze", "flatten", "narrow", "select",
         "index_select", "expand", "expand_as", "chunk", "split", "unbind", "tensor_split",
-        "cat", "concat", "concatenate", "stack", "roll", "flip",
+        "cat", "concat", "concatenate", "stack", "roll", "flip", "unflatten", "repeat",
+        "long", "int", "short", "cfloat", "cdouble",
     }
 )
 # Carrying ops after which a recognized unit axis is still known (others fall back to numerics).
@@ -150,9 +161,25 @@ AXIS_KEEPING_OPS: frozenset[str] = frozenset(
     {
         "float", "half", "bfloat16", "double", "to", "type", "type_as", "cuda", "cpu",
         "clone", "detach", "contiguous", "requires_grad_", "pin_memory", "neg", "__neg__",
-        "chunk", "split", "unbind", "roll", "flip",
+        "roll", "flip",
     }
 )
+# Reshapes: a unit last axis is kept when the last dim keeps its size (each row stays one row).
+RESHAPING_OPS: frozenset[str] = frozenset(
+    {"view", "reshape", "view_as", "reshape_as", "flatten", "unflatten", "squeeze", "expand", "expand_as",
+     "repeat"}
+)
+# Ops along one dim: name -> (position, keyword, default, whether the dim disappears).
+# Along the unit axis they cut rows apart; along another they keep it (shifted if a dim goes).
+DIM_OPS: dict[str, tuple[int, str, int | None, bool]] = {
+    "select": (1, "dim", None, True),
+    "unbind": (1, "dim", 0, True),
+    "narrow": (1, "dim", None, False),
+    "index_select": (1, "dim", None, False),
+    "chunk": (2, "dim", 0, False),
+    "split": (2, "dim", 0, False),
+    "tensor_split": (2, "dim", 0, False),
+}
 JOIN_OPS: frozenset[str] = frozenset({"cat", "concat", "concatenate", "stack"})
 TRANSPOSE_OPS: frozenset[str] = frozenset({"T", "mT", "t", "transpose", "swapaxes"})
 
@@ -163,6 +190,13 @@ SCALING_OPS: dict[str, str] = {
     "__itruediv__": "/", "true_divide_": "/",
 }
 IN_PLACE_OPS: frozenset[str] = frozenset({"mul_", "__imul__", "div_", "__itruediv__", "true_divide_"})
+# Writes into a tensor in place (besides scaling): after one, a unit mark is stale and numerics decide.
+# Any other Tensor method whose name ends in `_` counts as one too, unless listed as not a write.
+IN_PLACE_WRITES: frozenset[str] = frozenset(
+    {"__setitem__", "__iadd__", "__isub__", "__ipow__", "__iand__", "__ior__", "__ixor__",
+     "__ilshift__", "__irshift__", "__ifloordiv__", "__imod__"}
+)
+NOT_WRITES: frozenset[str] = frozenset({"requires_grad_", "share_memory_", "detach_", "retain_grad_"})
 
 # Reductions over the batch: the mean of unit vectors is not a unit vector.
 AGGREGATE_OPS: frozenset[str] = frozenset({"mean", "sum", "nanmean"})
@@ -189,14 +223,32 @@ TOLERANCES: dict[str, float] = {
     "float32": 1e-3,
     "float16": 5e-3,
     "bfloat16": 3e-2,
+    "complex128": 1e-3,
+    "complex64": 1e-3,
 }
 DEFAULT_TOLERANCE = 3e-2  # any other floating dtype (fp8 and friends)
 
-# Path fragments of frames that are not the user's code, for "where did this happen".
-LIBRARY_PATH_FRAGMENTS: tuple[str, ...] = (
-    "/torch/", "/runtime_check/", "/open_clip/", "/clip/model.py", "/clip/clip.py",
-    "/transformers/", "/_pytest/", "/pluggy/", "/contextlib.py", "/functools.py",
+# Packages whose frames are not the user's code, for "where did this happen". A frame belongs to
+# one when its module (`__name__`) is in the package and its file lies in that package's installed
+# folder: a user's own folder that happens to be called `open_clip` or `torch` is not a library.
+LIBRARY_PACKAGES: tuple[str, ...] = (
+    "torch", "runtime_check", "open_clip", "clip", "transformers", "_pytest", "pytest", "pluggy",
+    "contextlib", "functools", "typing",
 )
+
+# Why an operand is not unit, by what the checker saw; the static rule with the same meaning is named.
+CAUSES: dict[str, str] = {
+    "nan": "a row has a NaN or Inf norm (a zero row divided by its norm gives NaN; F.normalize keeps it at zero)",
+    "zero": "a row is all zeros (norm 0): an empty feature can't be compared by cosine",
+    "mean": "CLN004: it is the mean of unit vectors, which is not a unit vector: renormalize after .mean()",
+    "no_axis": ("CLN002: it was divided by a norm taken over all elements (no dim): "
+                "each row must be normalized on its own"),
+    "no_keepdim": ("CLN003: it was divided by a norm taken without keepdim=True: "
+                   "the norms broadcast along the wrong dim"),
+    "wrong_axis": "CLN002: it was normalized along dim {axis}, but the similarity contracts dim {contracted}",
+    "changed": "it was normalized, then changed by a later op (see the ops since)",
+    "never": "CLN001: it was never L2-normalized",
+}
 
 FIX_HINT = (
     "normalize along the feature dim before comparing: "

@@ -19,12 +19,12 @@ import torch
 
 from .facts import GENERIC_ENCODERS, GENERIC_INTERNAL_SCOPES, MODEL_FAMILIES, EncoderSite, ModelFamily
 from .frames import user_location
-from .provenance import FeatureState, Provenance
-from .settings import CheckSettings, ToleranceSpec, current_settings, dtype_name, modes_active
+from .provenance import MODE_SESSION, FeatureState, Provenance, Session
+from .settings import CheckSettings, Overrides, ToleranceSpec, current_settings, dtype_name, modes_active
 from .tracking import enter_model, exit_model, provenance_of, track
 
 Model = TypeVar("Model")
-_GUARD_SETTINGS = "_clip_guard_settings"
+_GUARD_STATE = "_clip_guard_state"
 _ORIGINAL = "__clip_original__"
 
 
@@ -75,17 +75,31 @@ def tag_output(result: Any, site: EncoderSite, provenance: Provenance) -> Any:
     return result
 
 
-def _settings_for(model: Any) -> CheckSettings:
-    return model.__dict__.get(_GUARD_SETTINGS) or current_settings()
+class GuardState:
+    """What guard() left on a module: its own overrides, and the session unguard() ends."""
+
+    def __init__(self, overrides: Overrides) -> None:
+        self.overrides = overrides
+        self.session = Session()
+
+
+def _settings_for(model: Any) -> tuple[CheckSettings, Session]:
+    """A guard's own overrides on top of the innermost assert_mode (or the global settings)."""
+    state = model.__dict__.get(_GUARD_STATE)
+    if state is None:
+        return current_settings(), MODE_SESSION
+    return current_settings().with_overrides(state.overrides), state.session
 
 
 def _features_provenance(model: Any, site: EncoderSite, normalized: bool, dtype: str) -> Provenance:
     state = FeatureState.UNIT if normalized else FeatureState.RAW
     step = f"{site.method}(normalize=True)" if normalized else site.method
+    settings, session = _settings_for(model)
     return Provenance(
         encoder=f"{type(model).__name__}.{site.method}",
         origin=user_location(),
-        settings=_settings_for(model),
+        settings=settings,
+        session=session,
         chain=(step,),
         dtypes=frozenset({dtype}),
         state=state,
@@ -111,7 +125,7 @@ def encoder_wrapper(original: Callable, site: EncoderSite, always: bool) -> Call
 
     @torch.compiler.disable  # frame walks and bookkeeping: a clean graph break when compiled
     def track_result(self, result, args, kwargs):
-        if not (always or modes_active() or _GUARD_SETTINGS in self.__dict__):
+        if not (always or modes_active() or _GUARD_STATE in self.__dict__):
             return result
         normalized = _normalizes_itself(original, site, self, args, kwargs)
         provenance = _features_provenance(self, site, normalized, _first_tensor_dtype(result, site))
@@ -221,10 +235,14 @@ def is_guarded(model: Any) -> bool:
     return "__clip_base__" in type(model).__dict__
 
 
-def _guard_one(module: Any, settings: CheckSettings) -> None:
+def _guard_one(module: Any, overrides: Overrides) -> None:
     if not is_guarded(module):
         module.__class__ = guarded_class(type(module))
-    module.__dict__[_GUARD_SETTINGS] = settings
+    state = module.__dict__.get(_GUARD_STATE)
+    if state is None or state.session.ended:
+        module.__dict__[_GUARD_STATE] = GuardState(overrides)
+    else:  # guarded already: keep its settings, update only the ones given now
+        state.overrides = state.overrides.merged(overrides)
 
 
 def guard(model: Model, *, tolerance: ToleranceSpec = None, strict: bool | None = None,
@@ -232,9 +250,11 @@ def guard(model: Model, *, tolerance: ToleranceSpec = None, strict: bool | None 
     """Instrument a CLIP model in place (and any supported submodule); returns the model.
 
     Features from its encoders are tracked, and checked when they enter a similarity op.
-    The keyword arguments override the global settings (see `runtime_check.configure`).
+    The keyword arguments override the global settings (see `runtime_check.configure`) and any
+    active assert_mode's; they must be valid (ValueError otherwise). Guarding a guarded model
+    keeps its settings and updates only the ones given.
     """
-    settings = current_settings().overridden(tolerance, strict, check_recognized)
+    overrides = Overrides.of(tolerance, strict, check_recognized)
     family_classes = dict(_loaded_family_classes())
     targets = [m for m in _modules(model) if any(k in family_classes for k in type(m).__mro__)]
     if model not in targets and sites_for(type(model))[0]:
@@ -245,16 +265,22 @@ def guard(model: Model, *, tolerance: ToleranceSpec = None, strict: bool | None 
             "(encode_image/encode_text/get_image_features/get_text_features) to guard"
         )
     for target in targets:
-        _guard_one(target, settings)
+        _guard_one(target, overrides)
     return model
 
 
 def unguard(model: Model) -> Model:
-    """Undo guard(): restore the original classes; returns the model."""
+    """Undo guard(): restore the original classes; returns the model.
+
+    Features its encoders returned while guarded are no longer checked (they behave as plain
+    tensors, though their type stays `TrackedFeatures`).
+    """
     for module in _modules(model):
         if is_guarded(module):
             module.__class__ = type(module).__clip_base__
-        module.__dict__.pop(_GUARD_SETTINGS, None)
+        state = module.__dict__.pop(_GUARD_STATE, None)
+        if state is not None:
+            state.session.ended = True
     return model
 
 

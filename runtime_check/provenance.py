@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from .settings import CheckSettings
+from .settings import CheckSettings, modes_active
 
 MAX_CHAIN = 24
 
@@ -22,6 +22,38 @@ class FeatureState(enum.Enum):
 FEATURE_STATES = frozenset({FeatureState.RAW, FeatureState.UNIT, FeatureState.MEAN_OF_UNIT})
 
 
+class Flaw(enum.Enum):
+    """What was wrong with the last normalization attempt that was not recognized."""
+
+    NONE = ""
+    NO_AXIS = "no axis"  # divided by a norm over all elements
+    NO_KEEPDIM = "no keepdim"  # divided by a [B] norm: it broadcasts along the feature axis
+
+
+class Session:
+    """Who asked for tracking: a guard() (until unguard) or the assert_modes of a context."""
+
+    def __init__(self) -> None:
+        self.ended = False
+
+    @property
+    def active(self) -> bool:
+        return not self.ended
+
+
+class _ModeSession(Session):
+    @property
+    def active(self) -> bool:
+        return modes_active()
+
+    def __reduce__(self):
+        return "MODE_SESSION"
+
+
+# Features an assert_mode tracked are checked wherever an assert_mode is active in the context.
+MODE_SESSION = _ModeSession()
+
+
 @dataclass(frozen=True, eq=False)
 class Provenance:
     """Immutable record attached to a tracked tensor; every op derives a new one."""
@@ -33,12 +65,14 @@ class Provenance:
     dtypes: frozenset[str]
     state: FeatureState = FeatureState.RAW
     unit_axis: int | None = None  # negative index of the unit axis when state is UNIT
-    scale: tuple[tuple[str, Any], ...] = ()  # ("*" or "/", python number or one-element tensor)
-    normalized_axis: Any = None  # last normalization attempt that was not recognized (for wording)
+    scale: tuple[tuple[str, Any], ...] = ()  # ("*" or "/", python float or one-element tensor)
+    normalized_axis: int | None = None  # axis of the last normalization attempt (for wording)
+    flaw: Flaw = Flaw.NONE  # what was wrong with that attempt, when known
     norm_source: "Provenance | None" = None  # NORM: the features whose norm this is
     norm_axis: int | None = None  # NORM: the reduced axis (negative), None for all axes
     norm_keepdim: bool = False
     factors: tuple[Any, Any] | None = None  # PRODUCT: the two tracked operands
+    session: Session = MODE_SESSION
 
     def derive(self, step: str, dtype: str | None = None, **changes: Any) -> "Provenance":
         chain = self.chain if len(self.chain) >= MAX_CHAIN else self.chain + (step,)

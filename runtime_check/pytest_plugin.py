@@ -16,6 +16,7 @@ import pytest
 from .errors import UnnormalizedFeaturesError
 
 _MODE_KEY = pytest.StashKey[Any]()
+_ALWAYS_KEY = pytest.StashKey[bool]()
 _MARKERS = (
     "clip_assert: run this test under runtime_check.assert_mode (CLIP features must be L2-normalized)",
     "no_clip_assert: never run this test under runtime_check.assert_mode, even with --clip-assert",
@@ -35,9 +36,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   help="same as --clip-assert, for every run")
 
 
+_INSTALL_HINT = "the runtime checker needs torch: install clip-lint[runtime]"
+
+
+def _torch_missing() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return True
+    return False
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    """Read the switches once: a bad ini value or a missing torch is one error at start-up."""
     for marker in _MARKERS:
         config.addinivalue_line("markers", marker)
+    try:
+        from_ini = config.getini("clip_assert")
+    except (ValueError, pytest.UsageError) as error:  # pytest 9 raises UsageError itself
+        raise pytest.UsageError(f"invalid `clip_assert` ini value ({error}): use true or false") from None
+    always = bool(config.getoption("clip_assert") or from_ini)
+    if always and _torch_missing():
+        switch = "--clip-assert" if config.getoption("clip_assert") else "clip_assert = true"
+        raise pytest.UsageError(f"{switch}: {_INSTALL_HINT}")
+    config.stash[_ALWAYS_KEY] = always
 
 
 def _checking_wanted(item: pytest.Item) -> bool:
@@ -47,16 +70,16 @@ def _checking_wanted(item: pytest.Item) -> bool:
         return False
     if item.get_closest_marker("clip_assert") is not None:
         return True
-    return bool(item.config.getoption("clip_assert") or item.config.getini("clip_assert"))
+    return item.config.stash.get(_ALWAYS_KEY, False)
 
 
 def _user_traceback(traceback: types.TracebackType | None) -> types.TracebackType | None:
     """The same traceback without the frames of torch, runtime_check and the model libraries."""
-    from .frames import is_library
+    from .frames import is_library_frame
 
     kept = []
     while traceback is not None:
-        if not is_library(traceback.tb_frame.f_code.co_filename):
+        if not is_library_frame(traceback.tb_frame):
             kept.append(traceback)
         traceback = traceback.tb_next
     rebuilt = None
@@ -73,6 +96,8 @@ def _raise_for_user(error: UnnormalizedFeaturesError) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
     if _checking_wanted(item):
+        if _torch_missing():  # asked for by a marker or the fixture
+            pytest.fail(f"clip_assert: {_INSTALL_HINT}", pytrace=False)
         from .mode import assert_mode
 
         mode = assert_mode()

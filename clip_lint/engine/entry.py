@@ -14,6 +14,7 @@ from clip_lint.engine.imports import scan_imports
 from clip_lint.findings import Finding
 from clip_lint.indentation import Reindented, expand_indentation
 from clip_lint.options import AnalysisOptions
+from clip_lint.parse_guard import nesting_problem
 from clip_lint.slicing import slice_source
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -111,6 +112,10 @@ def _analyze(
         if sliced is not source:
             text, tree = sliced, None  # the tree no longer matches the text
     # Where ast fails, libcst may still parse it (newer syntax than this Python's).
+    too_deep = nesting_problem(text)  # libcst's parser would overflow the C stack: never hand it over
+    if too_deep is not None:
+        line, col, reason = too_deep
+        return [_cannot_analyse(reason, line, col)], {}
     reindented: Optional[Reindented] = None
     try:
         module = cst.parse_module(text)

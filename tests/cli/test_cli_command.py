@@ -199,14 +199,12 @@ def test_fix_leaves_bad_files_byte_for_byte(tmp_path: Path) -> None:
     assert path.read_bytes() == data
 
 
-def test_a_missing_path_is_reported_not_fatal(tmp_path: Path) -> None:
+def test_a_missing_path_is_a_usage_error(tmp_path: Path) -> None:
+    # as in ruff: a path named on the command line that does not exist is exit 2 (io's walk)
     write(tmp_path, "bug.py", BUGGY)
     result = run_cli("nope.py", "bug.py", cwd=tmp_path)
-    assert result.returncode == 1
-    assert sorted((f["path"], f["code"]) for f in finding_lines(result.stdout)) == [
-        ("bug.py", "CLN001"),
-        ("nope.py", "CLN900"),
-    ]
+    assert result.returncode == 2
+    assert result.stderr == "clip-lint: error: nope.py: no such file or directory\n"
 
 
 # --- discovery ------------------------------------------------------------------------------
@@ -319,7 +317,7 @@ def test_stdin_fix_prints_the_fixed_code(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert result.stdout != BUGGY
     assert run_cli("-", cwd=tmp_path, input=result.stdout).returncode == 0
-    assert "fixed 1 finding" in result.stderr
+    assert result.stderr == "Fixed 1 finding in 1 file (0 left).\n"
 
 
 # --- parallel workers -----------------------------------------------------------------------

@@ -43,7 +43,9 @@ def test_documented_command_runs(tmp_path: Path, command: str) -> None:
     result = run_cli(*words[1:], cwd=tmp_path)
     assert result.returncode in (0, 1), result.stderr
     assert "Traceback" not in result.stderr
-    if "--format json" in command:
+    if command.startswith("clip-lint rules"):
+        assert "CLN001" in result.stdout
+    elif "--format json" in command:
         assert json.loads(result.stdout)["findings"]
     if "--format sarif" in command:
         schema = json.loads((REPO / "tests" / "data" / "sarif-schema-2.1.0.json").read_text())
@@ -63,5 +65,6 @@ def test_documented_hook_ids_exist() -> None:
         assert hook["language"] == "python"
         assert hook["types_or"] == ["python", "pyi", "jupyter", "markdown"]
         assert f"- id: {hook['id']}" in DOC.read_text(encoding="utf-8")
+        assert hook["require_serial"] is True  # one clip-lint, whose own pool runs in parallel
     assert "--fix" in hooks[1]["entry"] and "--fix" not in hooks[0]["entry"]
-    assert "additional_dependencies: [clip-lint]" in DOC.read_text(encoding="utf-8")
+    assert "additional_dependencies: [\"clip-lint @ git+file://" in DOC.read_text(encoding="utf-8")

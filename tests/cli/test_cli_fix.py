@@ -82,7 +82,7 @@ def test_fix_exit_code_and_summary(tmp_path: Path) -> None:
     (tmp_path / "bug.py").write_text(BUGGY, encoding="utf-8")
     result = run_cli("--fix", "bug.py", cwd=tmp_path)
     assert result.returncode == 0
-    assert result.stdout.splitlines()[-1] == "Checked 1 file: fixed 1 finding, 0 remaining."
+    assert result.stdout.splitlines()[-1] == "Fixed 1 finding in 1 file (0 left)."
 
 
 def test_fix_keeps_line_endings_and_permissions(tmp_path: Path) -> None:

@@ -132,20 +132,41 @@ def test_github_escapes_commas_and_colons_in_paths(tmp_path: Path) -> None:
     assert props["file"] == "a%2Cb%3Ac.py"
 
 
-def test_junit_xml(project: Path) -> None:
+def test_junit_xml_one_suite_dotted_classnames_and_stable_names(project: Path) -> None:
+    (project / "pkg" / "sub").mkdir(parents=True)
+    (project / "pkg" / "sub" / "model.py").write_text(BUGGY, encoding="utf-8")
     result = run_cli("--format", "junit", ".", cwd=project)
     assert result.returncode == 1
     root = ElementTree.fromstring(result.stdout.encode("utf-8"))
     _, report = run_json(".", cwd=project)
     assert root.tag == "testsuites"
-    suites = {suite.get("name"): suite for suite in root.findall("testsuite")}
-    assert set(suites) == {"bug.py", "clean.py", "nb.ipynb", "README.md"}
-    assert int(root.get("failures")) == len(report["findings"])
-    failures = [case.find("failure") for suite in suites.values() for case in suite.findall("testcase")]
-    assert sum(failure is not None for failure in failures) == len(report["findings"])
-    clean_cases = suites["clean.py"].findall("testcase")
-    assert len(clean_cases) == 1 and clean_cases[0].find("failure") is None
-    for suite_name, suite in suites.items():
-        expected = [f for f in report["findings"] if f["path"] == suite_name]
-        assert int(suite.get("failures")) == len(expected)
-        assert sorted(case.find("failure").get("type") for case in suite.findall("testcase") if case.find("failure") is not None) == sorted(f["code"] for f in expected)
+    [suite] = root.findall("testsuite")
+    findings = report["findings"]
+    assert int(suite.get("failures")) == int(root.get("failures")) == len(findings)
+    assert int(suite.get("tests")) == int(root.get("tests")) == len(findings) + 1  # clean.py passes
+    cases = suite.findall("testcase")
+    failing = [case for case in cases if case.find("failure") is not None]
+    assert len(failing) == len(findings)
+    for case, finding in zip(failing, findings):
+        assert case.get("file") == finding["path"]
+        assert case.get("classname") == finding["path"].rsplit(".", 1)[0].replace("/", ".")
+        assert case.find("failure").get("type") == finding["code"]
+        assert case.get("name").startswith(finding["code"])
+        assert ":" not in case.get("name")  # no line:col, so a case keeps its history when lines move
+        if finding["cell"] is None:
+            assert case.get("line") == str(finding["line"])
+    classnames = {case.get("classname") for case in cases}
+    assert {"pkg.sub.model", "nb", "README", "bug", "clean"} <= classnames
+    names = [case.get("name") for case in failing if case.get("classname") == "bug"]
+    assert names == ["CLN001 image_features"]
+
+
+def test_junit_names_survive_moved_lines(tmp_path: Path) -> None:
+    (tmp_path / "bug.py").write_text(BUGGY, encoding="utf-8")
+    before = ElementTree.fromstring(run_cli("--format", "junit", "bug.py", cwd=tmp_path).stdout.encode())
+    (tmp_path / "bug.py").write_text("\n\n# a comment moves everything down\n" + BUGGY, encoding="utf-8")
+    after = ElementTree.fromstring(run_cli("--format", "junit", "bug.py", cwd=tmp_path).stdout.encode())
+    name_of = lambda root: [(c.get("classname"), c.get("name")) for c in root.iter("testcase")]  # noqa: E731
+    line_of = lambda root: [int(c.get("line")) for c in root.iter("testcase")]  # noqa: E731
+    assert name_of(before) == name_of(after)
+    assert [line + 3 for line in line_of(before)] == line_of(after)

@@ -55,8 +55,8 @@ def clip_lint_json(*args: Arg, cwd: Path, prefix: Sequence[str] = ()) -> dict:
     return json.loads(result.stdout)
 
 
-def flake8(*args: Arg, cwd: Path) -> "subprocess.CompletedProcess[str]":
-    return run([sys.executable, "-m", "flake8", "--isolated", "--select", "CLN", *args], cwd)
+def flake8(*args: Arg, cwd: Path, timeout: float = TIMEOUT) -> "subprocess.CompletedProcess[str]":
+    return run([sys.executable, "-m", "flake8", "--isolated", "--select", "CLN", *args], cwd, timeout)
 
 
 def codes(report: dict, path: Optional[str] = None) -> List[str]:

@@ -54,7 +54,7 @@ def test_a_file_that_kills_its_worker_is_cln900_and_other_fixes_are_written(tmp_
     assert result.returncode == 1, result.stderr
     assert "m_deep.py:1:1: CLN900" in result.stdout and "crashed the Python interpreter" in result.stdout
     assert "SIGSEGV" in result.stdout
-    assert "fixed 2 findings" in result.stdout
+    assert "Fixed 2 findings in 2 files (1 left)." in result.stdout
     for name in ("a_good.py", "b_good.py"):
         assert "norm(" in (tmp_path / name).read_text()
     assert (tmp_path / "m_deep.py").read_text() == deep_parens()

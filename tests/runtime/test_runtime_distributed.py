@@ -31,7 +31,7 @@ def test_correct_contrastive_step_passes_on_every_rank(outcomes) -> None:
 
 def test_rank_that_skips_normalization_fails_locally(outcomes) -> None:
     error = outcomes[1]["buggy"].get("error", "")
-    assert "operand of `matmul` is not L2-normalized" in error
+    assert "operands of `matmul` are not L2-normalized" in error  # both sides raw on that rank
     assert "get_image_features" in error and "ops since: get_image_features -> cat" in error
 
 

@@ -254,7 +254,7 @@ def test_checker_failures_never_surface_as_type_error(monkeypatch) -> None:
     model = runtime_check.guard(build_openai_clip())
     with torch.no_grad():
         image = model.encode_image(images())
-    monkeypatch.setattr(tracking, "unit_norm_stats", broken)
+    monkeypatch.setattr(tracking, "row_norms", broken)
     with pytest.raises(runtime_check.errors.CheckerInternalError, match="bug inside the checker"):
         image @ image.T  # noqa: CLN001 (deliberate)
 
@@ -298,16 +298,21 @@ def test_batch_of_one_keepdim_statistics_are_not_mistaken_for_scales() -> None:
             100.0 * image @ unit_text.T  # noqa: CLN001 (deliberate)
 
 
-def test_device_ledger_keeps_the_first_violation_and_a_count() -> None:
+def test_device_ledger_folds_extremes_per_site_with_no_host_read() -> None:
     """The deferred (CUDA) bookkeeping, exercised on CPU tensors: pure tensor ops, no sync needed."""
     from runtime_check.verdicts import _DeviceLedger
 
     ledger = _DeviceLedger(torch.device("cpu"))
-    ledger.record(3, torch.tensor([0.0, 1.0]))  # a passing check
-    ledger.record(4, torch.tensor([2.0, 7.5]))  # first violation
-    ledger.record(5, torch.tensor([1.0, 9.0]))  # a later one: counted, details not kept
-    assert ledger.read_and_reset() == [4.0, 2.0, 2.0, 7.5]
-    assert ledger.read_and_reset() == [-1.0, 0.0, 0.0, 0.0]
+    ledger.record(3, torch.tensor([1.0002, -0.9999]))  # a passing check: [max, -min]
+    ledger.record(4, torch.tensor([7.5, -2.0]))  # a violation at another site
+    ledger.record(4, torch.tensor([9.0, -3.0]))  # the same site again: the extremes widen
+    ledger.record(5, torch.tensor([float("nan"), float("nan")]))
+    ledger.record(5, torch.tensor([1.0, -1.0]))  # NaN stays
+    rows = ledger.read_and_reset()
+    assert rows[3][:2] == pytest.approx([1.0002, -0.9999]) and rows[4][:2] == [9.0, -2.0]
+    assert all(value != value for value in rows[5][:2])
+    assert rows[0] == [float("-inf")] * 4  # never recorded
+    assert ledger.read_and_reset()[4] == [float("-inf")] * 4
 
 
 def test_keyword_transposes_and_in_place_ops_on_plain_tensors() -> None:

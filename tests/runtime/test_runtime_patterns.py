@@ -51,7 +51,7 @@ def test_buggy_pattern_raises(case: FamilyCase, pattern: Pattern, mode: str) -> 
         with pytest.raises(runtime_check.UnnormalizedFeaturesError) as caught:
             pattern.run(a, b, model)
     message = str(caught.value)
-    assert message.startswith(f"{pattern.operand} operand of"), message
+    assert message.startswith(f"{pattern.operand} operand"), message
     assert pattern.cause in message, message
     for step in pattern.chain:
         assert step in message.split("ops since:")[1].splitlines()[0], message

@@ -84,5 +84,10 @@ def test_any_batch_with_a_row_outside_the_tolerance_fails(batch, dtype, scale, d
     elif factor == 0.0:
         assert "all zeros" in message
     else:
+        # the true norm of the worst row, and the same with the scalar scale divided out
         reported = float(re.search(r"worst row norm (\S+)", message).group(1).rstrip(";"))
-        assert abs(reported - factor) <= 2 * tolerance * max(1.0, factor)
+        true_norm = scale * factor
+        assert abs(reported - true_norm) <= 2 * tolerance * max(1.0, true_norm)
+        if scale != 1.0:
+            unscaled = float(re.search(r"\((\S+) with the scalar scale divided out\)", message).group(1))
+            assert abs(unscaled - factor) <= 2 * tolerance * max(1.0, factor)

@@ -10,6 +10,10 @@ from pathlib import Path
 
 import pytest
 
+# In-process pytester runs drop the modules they imported afterwards; torch._dynamo (which the
+# checker's torch.compiler.disable loads) can't be imported twice, so load it here, once.
+import runtime_check.tracking  # noqa: F401,E402
+
 pytest_plugins = ["pytester"]
 
 HERE = Path(__file__).parent
@@ -98,7 +102,8 @@ def test_fixture_checks_a_single_test(suite: pytest.Pytester) -> None:
     suite.makepyfile(test_suite=SUITE.replace("def test_buggy():", "def test_buggy(clip_assert):"))
     result = suite.runpytest(*_plugin_args())
     result.assert_outcomes(failed=1, passed=1)
-    result.stdout.fnmatch_lines(["*UnnormalizedFeaturesError: left operand of `matmul`*", "FAILED*test_buggy*"])
+    result.stdout.fnmatch_lines(["*UnnormalizedFeaturesError: left and right operands of `matmul`*",
+                                 "FAILED*test_buggy*"])
 
 
 def test_violation_in_a_fixture_fails_at_setup_with_the_flag(suite: pytest.Pytester) -> None:
@@ -147,3 +152,46 @@ def test_package_import_does_not_import_torch() -> None:
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                             cwd=HERE.parent.parent)
     assert output.stdout.strip() == "False"
+
+
+@pytest.fixture
+def without_torch(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """Subprocess runs in which `import torch` fails, as on an install without the runtime extra."""
+    import os
+
+    stub = pytester.mkdir("no_torch")
+    (stub / "torch").mkdir()
+    (stub / "torch" / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'torch'\", name='torch')\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(stub), os.environ.get("PYTHONPATH", "")]))
+    pytester.makepyfile(test_plain="def test_one():\n    pass\n\ndef test_two():\n    pass\n")
+    return pytester
+
+
+def test_flag_without_torch_is_one_usage_error_at_start_up(without_torch: pytest.Pytester) -> None:
+    result = without_torch.runpytest_subprocess(*_plugin_args(), "--clip-assert", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    output = result.stdout.str() + result.stderr.str()
+    assert output.count("install clip-lint[runtime]") == 1
+    assert "ModuleNotFoundError" not in output and "test_one" not in output
+    without_torch.makeini("[pytest]\nclip_assert = true\n")
+    result = without_torch.runpytest_subprocess(*_plugin_args(), "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "clip_assert = true: the runtime checker needs torch" in result.stderr.str()
+
+
+def test_marker_without_torch_fails_that_test_with_the_hint(without_torch: pytest.Pytester) -> None:
+    without_torch.makepyfile(test_marked=(
+        "import pytest\n\n@pytest.mark.clip_assert\ndef test_checked():\n    pass\n\ndef test_plain():\n    pass\n"))
+    result = without_torch.runpytest_subprocess(*_plugin_args(), "-p", "no:cacheprovider", "test_marked.py")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*clip_assert: the runtime checker needs torch: install clip-lint?runtime?"])
+
+
+def test_bad_ini_value_is_one_configuration_error(suite: pytest.Pytester) -> None:
+    suite.makeini("[pytest]\nclip_assert = maybe\n")
+    result = suite.runpytest_subprocess(*_plugin_args(), "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    output = result.stdout.str() + result.stderr.str()
+    assert output.count("invalid `clip_assert` ini value") == 1
+    assert "test_buggy" not in output
