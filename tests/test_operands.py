@@ -74,3 +74,15 @@ def test_raw_and_pooled_give_one_cln001_naming_both() -> None:
 def test_a_self_similarity_names_its_operand_once() -> None:
     (finding,) = analyze_source("x = model.encode_image(images)\ns = x @ x.T\n")
     assert finding.message.startswith("'x' (from encode_image, line 1) reaches '@'")
+
+
+def test_a_torch_value_compared_as_numpy_is_fixed_with_torch_where_it_is_bound() -> None:
+    source = (
+        "import numpy as np\n"
+        "img = model.encode_image(images)\n"
+        "txt = F.normalize(model.encode_text(tokens), dim=-1)\n"
+        "s = np.dot(img.cpu().numpy(), txt.cpu().numpy().T)\n"
+    )
+    (finding,) = analyze_source(source)
+    fixed = apply_edits(source, finding.fix.edits)
+    assert "img = img / img.norm(dim=-1, keepdim=True)\n" in fixed

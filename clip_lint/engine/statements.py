@@ -383,7 +383,7 @@ class StatementRunner:
         at_home_line = self.scope.home and isinstance(self.current_line, cst.SimpleStatementLine)
         if value.kind in (Kind.RAW, Kind.POOLED) and at_home_line:
             self.remember(self.current_line)
-            return value.but(binding=Binding(key, self.current_line, value.feature_axis))
+            return value.but(binding=Binding(key, self.current_line, value.feature_axis, value.library))
         if value.is_feature:
             return value.but(binding=None)
         return value

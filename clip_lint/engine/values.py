@@ -50,12 +50,13 @@ class Origin:
 class Binding:
     """The statement that bound a feature value to a name, where a fix can follow it."""
 
-    __slots__ = ("target", "statement", "feature_axis")
+    __slots__ = ("target", "statement", "feature_axis", "library")
 
-    def __init__(self, target: str, statement: cst.CSTNode, feature_axis: int = -1) -> None:
+    def __init__(self, target: str, statement: cst.CSTNode, feature_axis: int = -1, library: str = "torch") -> None:
         self.target = target
         self.statement = statement
         self.feature_axis = feature_axis  # of the value as bound, which a fix normalizes
+        self.library = library  # of the value as bound: a later .numpy() copy doesn't change it
 
 
 class Mix:
