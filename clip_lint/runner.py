@@ -118,18 +118,21 @@ def check_bytes(path: str, data: bytes, settings: Settings, kind: Optional[str] 
 def _check(path: str, data: bytes, settings: Settings, kind: Optional[str]) -> FileResult:
     original = load_document(path, data, kind)
     result = FileResult(path, original.kind, encoding=original.encoding)
-    document = original
+    document, located = original, None
     if settings.mode != CHECK and original.problem is None:
-        fixed, result.fixed, first_round = _fix_rounds(original, settings)
-        before, after = _encoded_text(original), _encoded_text(fixed)
-        if after != before:
-            if settings.mode == DIFF:
-                result.diff = unified_diff(path, before, after)
-            else:
-                result.output = after
-                result.unfixed_findings = [_report(original, located, settings) for located in first_round]
-                document = fixed
-    result.findings = [_report(document, located, settings) for located in _visible(document, settings)]
+        rounds = _fix_rounds(original, settings)
+        result.fixed = rounds.fixed
+        located = rounds.original_findings
+        before, after = _encoded_text(original), _encoded_text(rounds.document)
+        if after != before and settings.mode == DIFF:
+            result.diff = unified_diff(path, before, after)  # only --diff prints it: never built for --fix
+        elif after != before:
+            result.output = after
+            result.unfixed_findings = [_report(original, found, settings) for found in located]
+            document, located = rounds.document, rounds.final_findings
+    if located is None:
+        located = _visible(document, settings)
+    result.findings = [_report(document, found, settings) for found in located]
     result.skipped_blocks = document.skipped_blocks
     return result
 
@@ -380,29 +383,42 @@ def _selected(findings: List[Reported], settings: Settings) -> List[Reported]:
 # --- fixing ---------------------------------------------------------------------------------
 
 
-def _fix_rounds(document: Document, settings: Settings) -> Tuple[Document, int, List[Located]]:
+@dataclass
+class _Rounds:
+    """What fixing in rounds did: the last document, the fixes, and findings already computed."""
+
+    document: Document
+    fixed: int
+    original_findings: List[Located]
+    final_findings: Optional[List[Located]]  # of ``document``, when the last round computed them
+
+
+def _fix_rounds(document: Document, settings: Settings) -> _Rounds:
     """Fix in rounds until nothing fixable is left; a round that breaks parsing is undone.
 
-    Also returns the findings of the unfixed document (its first round's).
+    Each analysis is done once: the unfixed document's findings and, when the rounds stop
+    because nothing fixable is left, the fixed document's are kept for the report.
     """
     fixed = 0
-    first_round: Optional[List[Located]] = None
+    original: Optional[List[Located]] = None
+    broken: Optional[int] = None  # how many segments libcst rejects in ``document``
     for _ in range(MAX_FIX_ROUNDS):
         visible = _visible(document, settings)
-        if first_round is None:
-            first_round = visible
+        original = visible if original is None else original
         plan = plan_round(document, visible, settings.unsafe_fixes)
         if not plan.applied:
-            break
+            return _Rounds(document, fixed, original, visible)
         try:
             new_text = document.render(plan.new_texts(document))
         except ValueError:
-            break
+            return _Rounds(document, fixed, original, visible)
         candidate = parse_document(document.path, document.kind, new_text, document.bom, document.encoding)
-        if candidate.problem is not None or _broken_segments(candidate) > _broken_segments(document):
-            break
-        document, fixed = candidate, fixed + plan.applied
-    return document, fixed, first_round or []
+        broken = _broken_segments(document) if broken is None else broken
+        candidate_broken = _broken_segments(candidate) if candidate.problem is None else broken + 1
+        if candidate_broken > broken:
+            return _Rounds(document, fixed, original, visible)
+        document, fixed, broken = candidate, fixed + plan.applied, candidate_broken
+    return _Rounds(document, fixed, original or [], None)
 
 
 def _broken_segments(document: Document) -> int:

@@ -13,11 +13,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from reliability_helpers import (
     BUGGY,
     INPUTS,
+    REPO,
     clip_lint,
     clip_lint_json,
     clip_lint_unguarded,
@@ -189,6 +191,7 @@ def test_failed_write_is_an_error_in_every_format(tmp_path: Path) -> None:
     assert report["summary"]["fixed"] == 0 and report["summary"]["errors"] == 1
     assert codes(report) == ["CLN001"]  # the finding is still in the file
     assert report["errors"][0]["path"] == "ro/a.py"
+    jsonschema.validate(sarif, json.loads((REPO / "tests" / "data" / "sarif-schema-2.1.0.json").read_text()))
     invocation = sarif["runs"][0]["invocations"][0]
     assert invocation["executionSuccessful"] is False
     assert "cannot write" in invocation["toolExecutionNotifications"][0]["message"]["text"]
