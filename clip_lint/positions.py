@@ -254,22 +254,36 @@ class FixBuilder:
         body = self.analyzer.module.body
         anchor: Optional[cst.CSTNode] = None
         for index, statement in enumerate(body):
+            # only simple statements are located here: a def's position costs a full pass
+            if not (is_import(statement) or (index == 0 and is_docstring(statement))):
+                continue
             if statement not in self.positions or self.positions[statement].start.line >= site_line:
                 break
-            if is_import(statement) or (index == 0 and is_docstring(statement)):
-                anchor = statement
+            anchor = statement
         if anchor is not None:
             end_line = self.positions[anchor].end.line
             end = (end_line, len(self.lines[end_line - 1]))
             return TextEdit(end, end, "\n" + import_line)
         # the first statement; a bare ``pass`` may stand for a notebook's magic line
         first = next((statement for statement in body if not is_pass(statement)), None)
-        if first is None or first not in self.positions:
+        line = self.first_line_of(first) if first is not None else None
+        if first is None or line is None:
             return TextEdit((1, 0), (1, 0), import_line + "\n")
-        start = (self.positions[first].start.line, 0)
+        start = (line, 0)
         # two blank lines before a top-level def or class (E302)
         gap = "\n\n\n" if isinstance(first, (cst.FunctionDef, cst.ClassDef)) else "\n"
         return TextEdit(start, start, import_line + gap)
+
+    def first_line_of(self, statement: cst.CSTNode) -> Optional[int]:
+        """The line a top-level statement starts on (its decorators included)."""
+        module = self.analyzer.module
+        if module.body and statement is module.body[0]:
+            # counted from the module's header: no position pass needed
+            line = 1 + len(module.header) + len(getattr(statement, "leading_lines", ()))
+            text = self.lines[line - 1].strip() if line <= len(self.lines) else ""
+            if text and not text.startswith("#"):
+                return line
+        return self.positions[statement].start.line if statement in self.positions else None
 
 
 def is_import(statement: cst.CSTNode) -> bool:

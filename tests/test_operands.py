@@ -49,7 +49,7 @@ def test_both_raw_give_one_finding_that_names_both_and_fixes_both() -> None:
         "'c' (from encode_image, line 1) and 'd' (from encode_text, line 2) reach '@' without L2 "
         "normalization; use F.normalize(c, dim=-1) and F.normalize(d, dim=-1)"
     )
-    assert finding.fix.title == "Normalize 'c' and 'd' along the feature dim where they are produced"
+    assert finding.fix.title == "Normalize 'c' and 'd' along the feature dim"
     assert apply_edits(source, finding.fix.edits) == (
         "c = model.encode_image(images)\nc = c / c.norm(dim=-1, keepdim=True)\n"
         "d = model.encode_text(tokens)\nd = d / d.norm(dim=-1, keepdim=True)\ns = c @ d.T\n"

@@ -27,9 +27,9 @@ from clip_lint.findings import Finding
 from clip_lint.options import AnalysisOptions
 
 DEFAULT_OPTIONS = AnalysisOptions()
-FOREIGN_STATEMENTS = 2_000
 #: Calls that a finding looks through to name the value: dtype and device moves, transposes.
 NAMED_THROUGH_METHODS = facts.PASSTHROUGH_METHODS | facts.REVERSING_TRANSPOSES | facts.SWAPPING_TRANSPOSES
+FOREIGN_STATEMENTS = 2_000
 
 
 class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalization, SinkChecker, Inliner, Linker):

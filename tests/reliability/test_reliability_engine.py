@@ -1,6 +1,6 @@
 """Reproductions whose fix lies in the engine (other work items of the reliability and
-precision issues). Those whose work is not merged yet are marked ``xfail(strict=True)``:
-an unexpected pass then fails, as a reminder to drop the marker.
+precision issues): positional norm arguments, fixes that must not rebind a name, and
+layouts libcst or the pre-parse check used to miss.
 
 The hang and slow ones (exponential inlining) are in test_reliability_nightly.py.
 """
@@ -14,8 +14,6 @@ from pathlib import Path
 import pytest
 
 from reliability_helpers import INPUTS, clip_lint, clip_lint_json, codes, flake8
-
-ENGINE = "engine work of issue 8/9, not yet merged: "
 
 
 def flake8_lines(path: Path, cwd: Path) -> list:
@@ -40,13 +38,11 @@ def test_black_operator_first_layout_is_analysed(tmp_path: Path) -> None:
     assert ours == flake8_lines(path, tmp_path)
 
 
-@pytest.mark.xfail(strict=True, reason=ENGINE + "p, dim, keepdim passed by position (positional-argument fix)")
 def test_positional_norm_arguments_are_read_by_position(tmp_path: Path) -> None:
     path = INPUTS / "fix_corrupts_positional_norm.py"
     assert clip_lint_lines(path, tmp_path) == flake8_lines(path, tmp_path) == []
 
 
-@pytest.mark.xfail(strict=True, reason=ENGINE + "the fix must not rebind an existing F (issue 9 item 6)")
 @pytest.mark.parametrize("name", ["pyspark_F.py", "loopvar_F.py"])
 def test_fix_never_rebinds_an_existing_F(tmp_path: Path, name: str) -> None:
     shutil.copy(INPUTS / "fix_shadows_F" / name, tmp_path / name)
