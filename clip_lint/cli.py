@@ -17,6 +17,7 @@ from typing import List, Optional, Sequence, Tuple
 from clip_lint import __version__
 from clip_lint.config import ConfigError, load_config
 from clip_lint.discovery import Discovery, iter_files
+from clip_lint.engine.cache import NO_CACHE, CacheConfig
 from clip_lint.options import Options
 from clip_lint.reporting import FORMATS, Summary, render, summary_line
 from clip_lint.runner import CHECK, DIFF, FIX, FileResult, Settings, check_bytes, check_path
@@ -57,9 +58,28 @@ def build_parser() -> argparse.ArgumentParser:
     running = parser.add_argument_group("running")
     running.add_argument("-j", "--jobs", type=_positive_int, metavar="N", help="worker processes (default: CPUs)")
     running.add_argument("--stdin-filename", metavar="NAME", help="the name (and kind) of the code read from stdin")
+    _add_cache_arguments(parser)
     parser.add_argument("--explain", metavar="CODE", help="print a rule's documentation and exit")
     parser.add_argument("--version", action="version", version=f"clip-lint {__version__}")
     return parser
+
+
+def _add_cache_arguments(parser: argparse.ArgumentParser) -> None:
+    caching = parser.add_argument_group("cache")
+    caching.add_argument("--no-cache", action="store_true", help="don't read or write the cache")
+    caching.add_argument(
+        "--cache-dir", metavar="DIR", help="the cache's folder (default: .clip_lint_cache at the project root)"
+    )
+
+
+def cache_config(options: Options, args: argparse.Namespace, config_root: str) -> CacheConfig:
+    """--no-cache or ``cache = false`` turn it off; --cache-dir, then CLIP_LINT_CACHE_DIR, then
+    ``cache-dir`` (relative to its config file) say where it lives."""
+    if args.no_cache or not options.cache:
+        return NO_CACHE
+    configured = os.path.join(config_root, options.cache_dir) if options.cache_dir else None
+    chosen = CacheConfig(directory=args.cache_dir).with_environment()
+    return CacheConfig(chosen.enabled, chosen.directory or configured)
 
 
 def _positive_int(value: str) -> int:
@@ -98,7 +118,8 @@ def run_checks(files: Sequence[str], settings: Settings, jobs: int) -> List[File
     """Check ``files`` in ``jobs`` worker processes (in this process when one is enough)."""
     if jobs <= 1 or len(files) < 2:
         return [check_path(path, settings) for path in files]
-    import clip_lint.engine  # noqa: F401  (imported once here, inherited by forked workers)
+    if not settings.cache.enabled:  # with a cache, a warm run needs no engine at all
+        import clip_lint.engine.entry  # noqa: F401  (imported once here, inherited by forked workers)
 
     workers = min(jobs, len(files))
     chunksize = max(1, len(files) // (workers * 4))
@@ -163,12 +184,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_USAGE
     options = merge_options(loaded.options, args)
     settings = Settings(options.analysis, options.select, options.ignore, _mode(args), args.unsafe_fixes)
+    settings = replace(settings, cache=cache_config(options, args, loaded.root))
     paths = args.paths or ["."]
     if STDIN in paths:
         if len(paths) > 1:
             print("clip-lint: error: '-' (stdin) can't be combined with other paths", file=sys.stderr)
             return EXIT_USAGE
-        return _check_stdin(args, settings)
+        return _check_stdin(args, replace(settings, cache=NO_CACHE))
     discovery = Discovery(options.exclude, options.extend_exclude, loaded.root)
     files = iter_files(paths, discovery)
     results = run_checks(files, settings, args.jobs or os.cpu_count() or 1)

@@ -11,7 +11,7 @@ import configparser
 import os
 import sys
 from dataclasses import dataclass, replace
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from clip_lint.options import CONFIG_KEYS, Options
 
@@ -92,6 +92,9 @@ def options_from_section(section: Dict[str, Any], path: str) -> Options:
         if field_name is None:
             known = ", ".join(sorted(CONFIG_KEYS))
             raise ConfigError(f"unknown key '{key}' in {where}; known keys: {known}")
+        if field_name in CACHE_FIELDS:
+            values[field_name] = CACHE_FIELDS[field_name](raw, key, where)
+            continue
         values[field_name] = values.get(field_name, ()) + _string_list(raw, key, where)
     return replace(Options(), **values)
 
@@ -103,3 +106,24 @@ def _string_list(raw: Any, key: str, where: str) -> Tuple[str, ...]:
     if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
         return tuple(item.strip() for item in raw if item.strip())
     raise ConfigError(f"'{key}' in {where} must be a list of strings, not {type(raw).__name__}: {raw!r}")
+
+
+# --- the cache's keys: `cache = false` and `cache-dir = "DIR"` -----------------------------------
+
+
+def _boolean(raw: Any, key: str, where: str) -> bool:
+    """A TOML boolean, or setup.cfg's true/false, yes/no, on/off, 1/0."""
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in configparser.ConfigParser.BOOLEAN_STATES:
+        return configparser.ConfigParser.BOOLEAN_STATES[raw.strip().lower()]
+    raise ConfigError(f"'{key}' in {where} must be true or false, not {raw!r}")
+
+
+def _folder(raw: Any, key: str, where: str) -> str:
+    if isinstance(raw, str) and raw.strip():
+        return raw.strip()
+    raise ConfigError(f"'{key}' in {where} must be a folder name, not {raw!r}")
+
+
+CACHE_FIELDS: Dict[str, Callable[[Any, str, str], Any]] = {"cache": _boolean, "cache_dir": _folder}

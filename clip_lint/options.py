@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Optional, Tuple
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,9 @@ class Options:
     ignore: Tuple[str, ...] = ()
     exclude: Tuple[str, ...] = ()
     extend_exclude: Tuple[str, ...] = ()
+    # The cache (clip_lint.engine.cache): on unless turned off; cache_dir None means the project root's.
+    cache: bool = True
+    cache_dir: Optional[str] = None
 
     @property
     def analysis(self) -> AnalysisOptions:
@@ -40,4 +43,6 @@ CONFIG_KEYS = {
     "ignore": "ignore",
     "exclude": "exclude",
     "extend-exclude": "extend_exclude",
+    "cache": "cache",
+    "cache-dir": "cache_dir",
 }

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Tuple
 
 from clip_lint.documents import NOTEBOOK, PYTHON, CodeLine, Document, Problem, load_document, parse_document
+from clip_lint.engine.cache import NO_CACHE, CacheConfig, check_source
 from clip_lint.findings import Finding
 from clip_lint.fixer import is_applicable, plan_round, unified_diff
 from clip_lint.options import AnalysisOptions
@@ -31,6 +32,7 @@ class Settings:
     ignore: Tuple[str, ...] = ()
     mode: str = CHECK
     unsafe_fixes: bool = False
+    cache: CacheConfig = NO_CACHE
 
 
 @dataclass(frozen=True)
@@ -134,17 +136,15 @@ def _write(path: str, text: str, encoding: str = "utf-8") -> Optional[str]:
 # --- analysis and location ------------------------------------------------------------------
 
 
-def analyse(document: Document, analysis: AnalysisOptions) -> List[Located]:
+def analyse(document: Document, analysis: AnalysisOptions, cache: CacheConfig = NO_CACHE) -> List[Located]:
     """All engine findings of ``document``, each with the line map it is located by."""
-    from clip_lint.engine import analyze_source
-
     if document.problem is not None or not document.segments:
         return []
     if document.kind == PYTHON:
-        findings = analyze_source(document.text, analysis)
+        findings = check_source(document.path, document.text, analysis, cache)
         return [(finding, document.segments[0].lines) for finding in findings]
     source, lines = document.analysis_source()
-    findings = analyze_source(source, analysis)
+    findings = check_source(document.path, source, analysis, cache)
     if not any(f.code == PARSE_ERROR for f in findings):
         return [(finding, lines) for finding in findings]
     return _analyse_around_broken_segments(document, analysis)
@@ -202,7 +202,7 @@ def _visible(document: Document, settings: Settings) -> List[Located]:
         return [(Finding(PARSE_ERROR, problem.line, problem.col, _cannot_analyse_message(problem.message)), ())]
     return [
         (finding, lines)
-        for finding, lines in analyse(document, settings.analysis)
+        for finding, lines in analyse(document, settings.analysis, settings.cache)
         if _enabled(finding.code, settings) and not _silenced(finding, lines)
     ]
 

@@ -9,22 +9,35 @@ domain fact from ``clip_lint/facts.py``. The stages live in their own modules:
 - ``frames``: scopes, classes, and findings before positions;
 - ``statements``, ``expressions``, ``calls``, ``normalization``, ``sinks``, ``inlining``:
   the mixins that make up the ``Analyzer`` (``analyzer``);
-- ``entry``: ``analyze_source``, what the front ends call.
+- ``gate``: the substring test before any parse;
+- ``entry``: ``analyze_source``, what the front ends call;
+- ``cache``: findings kept on disk between runs, checked before ``entry`` is even imported.
+
+The names below are imported on first use: a run whose files all come from the cache never
+imports libcst.
 """
 
-from clip_lint.engine.analyzer import Analyzer
-from clip_lint.engine.entry import DEFAULT_OPTIONS, analyze_source, passes_gate
-from clip_lint.engine.frames import Pending
-from clip_lint.engine.sinks import einsum_contracts_last
-from clip_lint.engine.syntax import dotted_name, find_arg
+from __future__ import annotations
 
-__all__ = [
-    "Analyzer",
-    "DEFAULT_OPTIONS",
-    "Pending",
-    "analyze_source",
-    "dotted_name",
-    "einsum_contracts_last",
-    "find_arg",
-    "passes_gate",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Analyzer": "clip_lint.engine.analyzer",
+    "DEFAULT_OPTIONS": "clip_lint.engine.gate",
+    "Pending": "clip_lint.engine.frames",
+    "analyze_source": "clip_lint.engine.entry",
+    "dotted_name": "clip_lint.engine.syntax",
+    "einsum_contracts_last": "clip_lint.engine.sinks",
+    "find_arg": "clip_lint.engine.syntax",
+    "passes_gate": "clip_lint.engine.gate",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -7,18 +7,11 @@ from typing import List, Optional, Tuple
 
 import libcst as cst
 
-from clip_lint import facts
 from clip_lint.engine.analyzer import DEFAULT_OPTIONS, Analyzer
+from clip_lint.engine.gate import passes_gate
 from clip_lint.findings import Finding
 from clip_lint.options import AnalysisOptions
 from clip_lint.slicing import slice_source
-
-
-def passes_gate(source: str, options: AnalysisOptions = DEFAULT_OPTIONS) -> bool:
-    """A substring test that runs before any parse: no encoder word, no finding."""
-    return any(word in source for word in facts.GATE_WORDS) or any(
-        word in source for word in options.extra_encoders
-    )
 
 
 def analyze_source(
