@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -266,3 +267,57 @@ def test_concurrent_runs_of_both_front_ends_agree_and_leave_whole_entries(tmp_pa
     assert len(entries(cache_dir)) >= len(gated)
     for entry in entries(cache_dir):
         assert json.loads(entry.read_text())["key"] == entry.stem
+
+
+# --- the same findings, cache on or off, cold or warm ---------------------------------------------
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def fixture_runs(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, List[str]]:
+    """Every front end over the whole fixture set: without a cache, then cold, then warm."""
+    cache_dir = str(tmp_path_factory.mktemp("fixture-cache"))
+    runs: Dict[str, List[str]] = {}
+    # flake8 reads the repository's setup.cfg (clip-encoders); clip-lint is told the same.
+    front_ends = {
+        "flake8": lambda *cache: flake8(*cache, "fixtures/", cwd=REPO).stdout,
+        "clip-lint": lambda *cache: clip_lint(
+            *cache, "--format", "json", "--extra-encoders", "embed_images", "fixtures/", cwd=REPO
+        ).stdout,
+        "clip-lint --diff": lambda *cache: clip_lint(*cache, "--diff", "--unsafe-fixes", "fixtures/fix/", cwd=REPO).stdout,
+    }
+    flags = {
+        "flake8": (("--clip-no-cache",), ("--clip-cache-dir", cache_dir)),
+        "clip-lint": (("--no-cache",), ("--cache-dir", cache_dir)),
+        "clip-lint --diff": (("--no-cache",), ("--cache-dir", cache_dir)),
+    }
+    for name, run in front_ends.items():
+        off, on = flags[name]
+        runs[name] = [run(*off), run(*on), run(*on)]
+    return runs
+
+
+@pytest.mark.parametrize("front_end", ["flake8", "clip-lint", "clip-lint --diff"])
+def test_findings_are_identical_with_the_cache_off_cold_and_warm(fixture_runs: Dict[str, List[str]], front_end: str) -> None:
+    without, cold, warm = fixture_runs[front_end]
+    assert without == cold == warm
+    assert "CLN001" in without or "+" in without  # the runs did find (or fix) something
+
+
+def test_a_warm_run_does_not_import_libcst(project: Path) -> None:
+    """The plugin's cost on a warm run is a hash and a read per file: no libcst import."""
+    probe = (
+        "import sys\n"
+        "from flake8.main.cli import main as flake8\n"
+        "from clip_lint.cli import main as clip_lint\n"
+        "flake8(['--select', 'CLN', 'pkg']) if sys.argv[1] == 'flake8' else clip_lint(['-j', '1', 'pkg'])\n"
+        "print('libcst imported' if 'libcst' in sys.modules else 'libcst not imported')\n"
+    )
+    for front_end in ("flake8", "clip-lint"):
+        shutil.rmtree(project / CACHE_DIR_NAME, ignore_errors=True)
+        run = [sys.executable, "-c", probe, front_end]
+        cold = subprocess.run(run, capture_output=True, text=True, cwd=project, env=clean_env())
+        warm = subprocess.run(run, capture_output=True, text=True, cwd=project, env=clean_env())
+        assert "CLN001" in cold.stdout and cold.stdout.endswith("libcst imported\n"), cold.stderr
+        assert "CLN001" in warm.stdout and warm.stdout.endswith("libcst not imported\n"), warm.stderr
