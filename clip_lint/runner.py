@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from functools import partial
 from typing import List, Optional, Sequence, Tuple
 
 from clip_lint.documents import NOTEBOOK, PYTHON, CodeLine, Document, Problem, load_document, parse_document
-from clip_lint.engine.cache import NO_CACHE, CacheConfig, check_source
+from clip_lint.engine.cache import NO_CACHE, CacheConfig, cached_parse_error, check_source
 from clip_lint.findings import Finding
 from clip_lint.fixer import is_applicable, plan_round, unified_diff
 from clip_lint.options import AnalysisOptions
@@ -147,18 +148,16 @@ def analyse(document: Document, analysis: AnalysisOptions, cache: CacheConfig = 
     findings = check_source(document.path, source, analysis, cache)
     if not any(f.code == PARSE_ERROR for f in findings):
         return [(finding, lines) for finding in findings]
-    return _analyse_around_broken_segments(document, analysis)
+    return _analyse_around_broken_segments(document, analysis, cache)
 
 
-def _analyse_around_broken_segments(document: Document, analysis: AnalysisOptions) -> List[Located]:
+def _analyse_around_broken_segments(document: Document, analysis: AnalysisOptions, cache: CacheConfig) -> List[Located]:
     """Report each unparseable cell or block on its own and analyse the others together."""
-    from clip_lint.engine import analyze_source
-
     located: List[Located] = []
     good: List[int] = []
     for index, segment in enumerate(document.segments):
         source, lines = document.analysis_source([index])
-        reason = _parse_error(source)
+        reason = cached_parse_error(document.path, source, cache, partial(_parse_error, source))
         if reason is None:
             good.append(index)
             continue
@@ -167,7 +166,7 @@ def _analyse_around_broken_segments(document: Document, analysis: AnalysisOption
         located.append((Finding(PARSE_ERROR, 1, 0, message), lines))
     if good:
         source, lines = document.analysis_source(good)
-        located.extend((finding, lines) for finding in analyze_source(source, analysis))
+        located.extend((finding, lines) for finding in check_source(document.path, source, analysis, cache))
     return located
 
 

@@ -314,10 +314,13 @@ def test_a_warm_run_does_not_import_libcst(project: Path) -> None:
         "flake8(['--select', 'CLN', 'pkg']) if sys.argv[1] == 'flake8' else clip_lint(['-j', '1', 'pkg'])\n"
         "print('libcst imported' if 'libcst' in sys.modules else 'libcst not imported')\n"
     )
+    # A Markdown file with a broken block takes the command's block-by-block path.
+    (project / "pkg" / "notes.md").write_text("```python\nx = model.encode_image(\n```\n\n```python\n" + BUGGY + "```\n")
     for front_end in ("flake8", "clip-lint"):
         shutil.rmtree(project / CACHE_DIR_NAME, ignore_errors=True)
         run = [sys.executable, "-c", probe, front_end]
         cold = subprocess.run(run, capture_output=True, text=True, cwd=project, env=clean_env())
         warm = subprocess.run(run, capture_output=True, text=True, cwd=project, env=clean_env())
         assert "CLN001" in cold.stdout and cold.stdout.endswith("libcst imported\n"), cold.stderr
-        assert "CLN001" in warm.stdout and warm.stdout.endswith("libcst not imported\n"), warm.stderr
+        assert warm.stdout == cold.stdout.replace("libcst imported", "libcst not imported"), warm.stderr
+    assert "notes.md:2:1: CLN900" in warm.stdout and "notes.md:8:5: CLN001" in warm.stdout

@@ -33,7 +33,8 @@ CACHE_DIR_ENV = "CLIP_LINT_CACHE_DIR"
 NO_CACHE_ENV = "CLIP_LINT_NO_CACHE"
 PROJECT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 FORMAT = 1  # bump when the layout of an entry changes
-FINDINGS, SUMMARIES = "findings", "summaries"
+FINDINGS, SUMMARIES, PARSE_ERRORS = "findings", "summaries", "parse-errors"
+KINDS = (FINDINGS, SUMMARIES, PARSE_ERRORS)
 STDIN_NAMES = ("", "-", "stdin")
 
 # https://bford.info/cachedir/: backup and archiving tools skip a folder holding this file.
@@ -112,7 +113,7 @@ class Cache:
         """The cache in ``directory``, made (with its CACHEDIR.TAG and .gitignore) if need be;
         None when the folder can't be made or written."""
         try:
-            for kind in (FINDINGS, SUMMARIES):
+            for kind in KINDS:
                 os.makedirs(os.path.join(directory, kind), exist_ok=True)
             for name, text in (("CACHEDIR.TAG", CACHEDIR_TAG), (".gitignore", GITIGNORE)):
                 if not os.path.exists(os.path.join(directory, name)):
@@ -231,6 +232,26 @@ def cached_analysis(
     findings, consulted = analyze()
     cache.write(FINDINGS, key, {"consulted": consulted, "findings": [encode_finding(f) for f in findings]})
     return findings
+
+
+def cached_parse_error(
+    path: str, source: str, config: CacheConfig, parse_error: Callable[[], Optional[str]]
+) -> Optional[str]:
+    """Why libcst rejects ``source`` (None: it parses), from the cache when it has been asked before.
+
+    The command asks it of every cell or code block when a notebook or a Markdown file
+    doesn't parse as a whole; remembering the answer keeps libcst out of warm runs there too.
+    """
+    cache = open_cache(config, path)
+    if cache is None:
+        return parse_error()
+    key = entry_key(PARSE_ERRORS, content_hash(source), options=AnalysisOptions())
+    entry = cache.read(PARSE_ERRORS, key)
+    if entry is not None and (entry.get("reason") is None or isinstance(entry.get("reason"), str)):
+        return entry.get("reason")
+    reason = parse_error()
+    cache.write(PARSE_ERRORS, key, {"reason": reason})
+    return reason
 
 
 def _valid_findings(entry: Dict[str, Any], summary_hash: Callable[[str], Optional[str]]) -> Optional[List[Finding]]:
