@@ -12,8 +12,7 @@ import tokenize
 from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 from clip_lint import __version__
-from clip_lint.engine.cache import NO_CACHE, CacheConfig, check_source
-from clip_lint.engine.gate import passes_gate
+from clip_lint.engine.cache import NO_CACHE, CacheConfig, check_source, needs_check
 from clip_lint.findings import Finding
 from clip_lint.options import AnalysisOptions
 from clip_lint.rules import format_message
@@ -81,14 +80,14 @@ class Plugin:
 
     def run(self) -> Iterator[Tuple[int, int, str, type]]:
         source = "".join(self.lines)
-        if not passes_gate(source, self.options):
+        if not needs_check(self.filename, source, self.options):
             return
         # flake8 quietly decodes undecodable bytes as latin-1; Python itself would refuse the file.
         problem = undecodable(self.filename)
         if problem:
             findings = [problem]
         else:
-            findings = check_source(self.filename, source, self.options, self.cache, tree=self.tree)
+            findings = check_source(self.filename, source, self.options, self.cache, tree=self.tree, gated=True)
         for finding in findings:
             yield finding.line, finding.col, finding.text, type(self)
 

@@ -28,13 +28,19 @@ def build_findings(analyzer: "Analyzer", pendings: List["Pending"]) -> List[Find
     for pending in pendings:
         start = positions[pending.node].start
         origin = pending.subject.origin
-        encoder, line = "an encoder", "?"
-        if origin is not None and origin.node in positions:
+        encoder, line, source = "an encoder", "?", "an encoder, line ?"
+        if origin is not None and origin.scope is not None:
+            encoder, line = origin.encoder, origin.scope.line_of(origin.node)
+            source = f"{encoder} via {origin.scope.display}:{line}"
+        elif origin is not None and origin.node in positions:
             encoder, line = origin.encoder, str(positions[origin.node].start.line)
+            source = f"{encoder}, line {line}"
         fields = dict(
             name=pending.name,
             encoder=encoder,
             line=line,
+            source=source,
+            site=site_of(pending),
             op=pending.op,
             detail=pending.detail,
             feature_dim=feature_dim_of(pending.subject),
@@ -44,6 +50,14 @@ def build_findings(analyzer: "Analyzer", pendings: List["Pending"]) -> List[Find
         findings.append(Finding(pending.code, start.line, start.column, message, fix))
     findings.sort(key=lambda f: (f.line, f.col, f.code))
     return findings
+
+
+def site_of(pending: "Pending") -> str:
+    """Where in another module a finding happened: `` in 'helper()' at utils/scoring.py:12``."""
+    if pending.site is None:
+        return ""
+    scope, node, helper = pending.site
+    return f" in '{helper}()' at {scope.display}:{scope.line_of(node)}"
 
 
 def feature_dim_of(value) -> int:

@@ -39,7 +39,7 @@ RULES: Dict[str, Rule] = {
             code="CLN001",
             name="unnormalized-features-in-similarity",
             message=(
-                "'{name}' (from {encoder}, line {line}) reaches '{op}' without L2 normalization; "
+                "'{name}' (from {source}) reaches '{op}'{site} without L2 normalization; "
                 "use F.normalize({name}, dim={feature_dim}) or divide by .norm(dim={feature_dim}, keepdim=True)"
             ),
             fix_title="Normalize '{name}' along the feature dim where it is produced",
@@ -95,7 +95,7 @@ RULES: Dict[str, Rule] = {
             code="CLN002",
             name="normalized-over-wrong-axis",
             message=(
-                "'{name}' (from {encoder}, line {line}) is normalized over {detail}; "
+                "'{name}' (from {source}) is normalized over {detail}{site}; "
                 "normalize each vector over the feature dim: dim={feature_dim}"
             ),
             fix_title="Normalize over the feature dim (dim={feature_dim})",
@@ -130,7 +130,7 @@ RULES: Dict[str, Rule] = {
             code="CLN003",
             name="norm-without-keepdim",
             message=(
-                "'{name}' (from {encoder}, line {line}) is divided by a norm without keepdim=True, "
+                "'{name}' (from {source}) is divided by a norm without keepdim=True{site}, "
                 "which broadcasts across the wrong axis; use .norm(dim={feature_dim}, keepdim=True)"
             ),
             fix_title="Add keepdim=True to the norm",
@@ -159,8 +159,9 @@ RULES: Dict[str, Rule] = {
             code="CLN004",
             name="pooled-features-not-renormalized",
             message=(
-                "'{name}' is a mean or sum of normalized embeddings (from {encoder}, line {line}) "
-                "and reaches '{op}' without re-normalization; divide it by its norm (dim={feature_dim}) after pooling"
+                "'{name}' is a mean or sum of normalized embeddings (from {source}) "
+                "and reaches '{op}'{site} without re-normalization; "
+                "divide it by its norm (dim={feature_dim}) after pooling"
             ),
             fix_title="Re-normalize '{name}' after pooling",
             what_it_does=(

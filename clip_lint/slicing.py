@@ -28,19 +28,31 @@ SINK_OR_NORM = re.compile(
 )
 
 
-def relevance_pattern(extra_encoders: Iterable[str] = ()) -> Pattern[str]:
-    """Text that makes a definition relevant: an encoder call or an embedding field read."""
+def relevance_pattern(extra_encoders: Iterable[str] = (), imported_names: Iterable[str] = ()) -> Pattern[str]:
+    """Text that makes a definition relevant: an encoder call, an embedding field read, or a
+    name imported from a project module that may hand over features."""
     encoders = "|".join(sorted(map(re.escape, facts.ENCODER_METHODS | set(extra_encoders))))
     fields = "|".join(sorted(map(re.escape, facts.EMBEDDING_FIELDS)))
-    return re.compile(rf"\.\s*(?:{encoders})\s*\(|\.\s*(?:{fields})\b")
+    names = "|".join(sorted(map(re.escape, imported_names)))
+    imported = rf"|\b(?:{names})\b" if names else ""
+    return re.compile(rf"\.\s*(?:{encoders})\s*\(|\.\s*(?:{fields})\b{imported}")
 
 
 _DEFAULT_PATTERN = relevance_pattern()
 
 
-def slice_source(source: str, tree: ast.Module, extra_encoders: Tuple[str, ...] = ()) -> Optional[str]:
-    """The source with irrelevant definitions blanked; None when nothing is relevant."""
-    pattern = relevance_pattern(extra_encoders) if extra_encoders else _DEFAULT_PATTERN
+def slice_source(
+    source: str, tree: ast.Module, extra_encoders: Tuple[str, ...] = (), imported_names: Tuple[str, ...] = ()
+) -> Optional[str]:
+    """The source with irrelevant definitions blanked; None when nothing is relevant.
+
+    ``imported_names`` are names imported from project modules that may hand over
+    features: code that uses them is kept, and may compare or normalize in those modules.
+    """
+    if extra_encoders or imported_names:
+        pattern = relevance_pattern(extra_encoders, imported_names)
+    else:
+        pattern = _DEFAULT_PATTERN
     if not pattern.search(source):
         return None
     lines = split_lines_keepends(source)
@@ -53,6 +65,8 @@ def slice_source(source: str, tree: ast.Module, extra_encoders: Tuple[str, ...] 
         sliced = "".join(lines)
     else:
         sliced = source
+    if imported_names and pattern.search(sliced):
+        return sliced  # an imported helper may compare or normalize what it is handed
     return sliced if SINK_OR_NORM.search(sliced) else None
 
 

@@ -151,17 +151,17 @@ def test_the_engine_fingerprint_is_part_of_the_key(monkeypatch: pytest.MonkeyPat
     assert cache_module.findings_key("a.py", BUGGY, AnalysisOptions()) != before
 
 
-def test_an_entry_holds_only_while_the_modules_it_consulted_keep_their_summary(tmp_path: Path) -> None:
+def test_an_entry_holds_only_while_what_it_depended_on_is_unchanged(tmp_path: Path) -> None:
     config = CacheConfig(directory=str(tmp_path / "cache"))
     summaries = {"helpers.py": "summary-1"}
     calls: List[int] = []
 
     def analyze():
         calls.append(1)
-        return [Finding("CLN001", 3, 4, f"seen with {summaries['helpers.py']}")], {"helpers.py": summaries["helpers.py"]}
+        return [Finding("CLN001", 3, 4, f"seen with {summaries['helpers.py']}")], dict(summaries)
 
     def check() -> str:
-        findings = cached_analysis("main.py", BUGGY, AnalysisOptions(), config, analyze, summaries.get)
+        findings = cached_analysis("main.py", BUGGY, AnalysisOptions(), config, analyze, summaries.__eq__)
         return findings[0].message
 
     assert check() == "seen with summary-1" and check() == "seen with summary-1" and len(calls) == 1
@@ -324,3 +324,83 @@ def test_a_warm_run_does_not_import_libcst(project: Path) -> None:
         assert "CLN001" in cold.stdout and cold.stdout.endswith("libcst imported\n"), cold.stderr
         assert warm.stdout == cold.stdout.replace("libcst imported", "libcst not imported"), warm.stderr
     assert "notes.md:2:1: CLN900" in warm.stdout and "notes.md:8:5: CLN001" in warm.stdout
+
+
+# --- never stale across modules -------------------------------------------------------------------
+
+CALLER = '''\
+from app.helpers import embed, similarity
+
+
+def score(model, images, tokens):
+    image_features = embed(model, images)
+    text_features = model.encode_text(tokens)
+    text_features = text_features / text_features.norm(dim=-1, keepdim=True)
+    return similarity(image_features, text_features)
+'''
+NORMALIZING_HELPER = '''\
+import torch
+
+
+def embed(model, images):
+    features = model.encode_image(images)
+    return features / features.norm(dim=-1, keepdim=True)
+
+
+def similarity(queries, keys):
+    return torch.matmul(queries, keys.T)
+'''
+RAW_HELPER = NORMALIZING_HELPER.replace("    return features / features.norm(dim=-1, keepdim=True)\n", "    return features\n")
+
+
+@pytest.fixture
+def two_modules(tmp_path: Path) -> Path:
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'demo'\n")
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__init__.py").write_text("")
+    (tmp_path / "app" / "helpers.py").write_text(NORMALIZING_HELPER)
+    (tmp_path / "app" / "main.py").write_text(CALLER)
+    return tmp_path
+
+
+def caller_codes(front_end, project: Path) -> List[str]:
+    output = front_end("app/main.py", cwd=project).stdout
+    return [line.split()[1] for line in output.splitlines() if line.startswith("app/main.py:")]
+
+
+@pytest.mark.parametrize("front_end", [flake8, clip_lint])
+def test_an_edit_to_a_helper_module_shows_in_its_caller(two_modules: Path, front_end) -> None:
+    helper = two_modules / "app" / "helpers.py"
+    assert caller_codes(front_end, two_modules) == []
+    helper.write_text(RAW_HELPER)  # embed() now returns raw features
+    assert caller_codes(front_end, two_modules) == ["CLN001"]
+    assert caller_codes(front_end, two_modules) == ["CLN001"]  # warm
+    helper.write_text(NORMALIZING_HELPER)
+    assert caller_codes(front_end, two_modules) == []
+
+
+@pytest.mark.parametrize("front_end", [flake8, clip_lint])
+def test_a_helper_module_that_appears_or_starts_to_compare_shows_in_its_caller(two_modules: Path, front_end) -> None:
+    helper = two_modules / "app" / "helpers.py"
+    helper.unlink()
+    assert caller_codes(front_end, two_modules) == []
+    helper.write_text(RAW_HELPER.replace("torch.matmul(queries, keys.T)", "(queries, keys)"))
+    assert caller_codes(front_end, two_modules) == []  # raw features, but nothing compares them
+    helper.write_text(RAW_HELPER)
+    assert caller_codes(front_end, two_modules) == ["CLN001"]
+
+
+def test_an_edit_that_keeps_the_helpers_summary_keeps_the_callers_entry(two_modules: Path) -> None:
+    helper = two_modules / "app" / "helpers.py"
+    documented = RAW_HELPER.replace("def embed(model, images):\n", 'def embed(model, images):\n    """Docs."""\n')
+    helper.write_text(documented)
+    assert caller_codes(clip_lint, two_modules) == ["CLN001"]
+    (caller_entry,) = entries(two_modules / CACHE_DIR_NAME)
+    written = (caller_entry.stat().st_ino, caller_entry.stat().st_mtime_ns)
+    # Another docstring and a comment, on the same lines, change no summary: the entry is read, not rewritten.
+    helper.write_text(documented.replace('"""Docs."""', '"""Other docs."""').replace("import torch\n", "import torch  # one\n"))
+    assert caller_codes(clip_lint, two_modules) == ["CLN001"]
+    assert (caller_entry.stat().st_ino, caller_entry.stat().st_mtime_ns) == written
+    helper.write_text(documented.replace("return features\n", "return features.float()\n"))
+    assert caller_codes(clip_lint, two_modules) == ["CLN001"]
+    assert (caller_entry.stat().st_ino, caller_entry.stat().st_mtime_ns) != written  # analysed again

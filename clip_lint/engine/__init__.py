@@ -9,9 +9,12 @@ domain fact from ``clip_lint/facts.py``. The stages live in their own modules:
 - ``frames``: scopes, classes, and findings before positions;
 - ``statements``, ``expressions``, ``calls``, ``normalization``, ``sinks``, ``inlining``:
   the mixins that make up the ``Analyzer`` (``analyzer``);
-- ``gate``: the substring test before any parse;
-- ``entry``: ``analyze_source``, what the front ends call;
-- ``cache``: findings kept on disk between runs, checked before ``entry`` is even imported.
+- ``imports`` and ``linking``: names that lead into the project's other modules and classes;
+- ``project``: finding and reading those modules, and ``analyze_file``;
+- ``gate``: the text tests before any parse (an encoder word, an import that leads to one);
+- ``entry``: the parse, and ``analyze_source`` for one module on its own;
+- ``cache``: findings kept on disk between runs, checked before ``entry`` is even imported;
+  ``check_source`` is what the front ends call.
 
 The names below are imported on first use: a run whose files all come from the cache never
 imports libcst.
@@ -30,6 +33,7 @@ _EXPORTS = {
     "dotted_name": "clip_lint.engine.syntax",
     "einsum_contracts_last": "clip_lint.engine.sinks",
     "find_arg": "clip_lint.engine.syntax",
+    "needs_analysis": "clip_lint.engine.gate",
     "passes_gate": "clip_lint.engine.gate",
 }
 

@@ -15,7 +15,9 @@ from clip_lint import facts
 from clip_lint.engine.calls import CallEvaluator
 from clip_lint.engine.expressions import ExpressionEvaluator
 from clip_lint.engine.frames import ClassInfo, Frame, Pending
+from clip_lint.engine.imports import ModuleScope
 from clip_lint.engine.inlining import Inliner
+from clip_lint.engine.linking import Linker
 from clip_lint.engine.normalization import Normalization
 from clip_lint.engine.sinks import SinkChecker
 from clip_lint.engine.statements import StatementRunner
@@ -26,8 +28,12 @@ from clip_lint.options import AnalysisOptions
 DEFAULT_OPTIONS = AnalysisOptions()
 
 
-class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalization, SinkChecker, Inliner):
-    """Runs one module. Create one per module; call ``run()`` once."""
+class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalization, SinkChecker, Inliner, Linker):
+    """Runs one module. Create one per module; call ``run()`` once.
+
+    With a ``project`` (``engine.project.Project``) and the module's ``path``, calls into
+    the project's other modules are followed too; ``consulted`` then names what was read.
+    """
 
     def __init__(
         self,
@@ -35,28 +41,57 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
         options: AnalysisOptions = DEFAULT_OPTIONS,
         text: Optional[str] = None,
         tree: Optional[ast.Module] = None,
+        project: Optional[object] = None,
+        path: Optional[str] = None,
     ) -> None:
-        self.module = module
         self.text = module.code if text is None else text
         self.tree = tree
         self.encoders = facts.ENCODER_METHODS | frozenset(options.extra_encoders)
         self.extra_normalizers = frozenset(options.extra_normalizers)
-        self.aliases: Dict[str, str] = dict(facts.DEFAULT_ALIASES)
-        self.imported: Dict[str, str] = {}
-        self.functions: Dict[str, cst.FunctionDef] = {}
-        self.classes: Dict[str, ClassInfo] = {}
+        self.project = project
+        self.home = ModuleScope(module, path if project is not None else None, "", home=True)
+        self.scope = self.home
+        self.scopes: Dict[str, Optional[ModuleScope]] = {}
+        self.consulted: Dict[str, Set[str]] = {}
+        self.probed: Dict[int, bool] = {}
+        self.probing = 0
         self.pending: Dict[Tuple[str, int], Pending] = {}
         self.deferred: Dict[int, Tuple[cst.CSTNode, Pending, str]] = {}
         self.escaped: Set[Binding] = set()  # the objects themselves: an id() can be reused once freed
         self.mute = 0
         self.call_stack: List[Tuple[cst.FunctionDef, cst.Call]] = []
         self.current_line: Optional[cst.CSTNode] = None
-        self.module_frame = Frame(env={})
         # The top-level statement being run, and where each node a report may locate lives:
         # the locator then indexes only those statements.
         self.top_statement: Optional[cst.CSTNode] = None
         self.top_of_definition: Dict[int, cst.CSTNode] = {}
         self.top_of_node: Dict[int, cst.CSTNode] = {}
+
+    # The names of the module being run: the checked one's, or another project module's.
+
+    @property
+    def module(self) -> cst.Module:
+        return self.scope.module
+
+    @property
+    def aliases(self) -> Dict[str, str]:
+        return self.scope.aliases
+
+    @property
+    def imported(self) -> Dict[str, str]:
+        return self.scope.imported
+
+    @property
+    def functions(self) -> Dict[str, cst.FunctionDef]:
+        return self.scope.functions
+
+    @property
+    def classes(self) -> Dict[str, ClassInfo]:
+        return self.scope.classes
+
+    @property
+    def module_frame(self) -> Frame:
+        return self.scope.module_frame
 
     def run(self) -> List[Finding]:
         self.collect_definitions(self.module.body)
@@ -96,18 +131,23 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
                 call,
                 pending.subject,
                 pending.name,
-                op=f"{pending.op}' in '{function_name}()",
+                op=pending.op if pending.site else f"{pending.op}' in '{function_name}()",
+                detail=pending.detail,
                 fix_plan=pending.fix_plan,
+                site=pending.site,
             )
             self.pending.setdefault(("sink", call_id), moved)
 
     def remember(self, node: Optional[cst.CSTNode]) -> None:
         """Note the top-level statement a node lives in, for the locator."""
-        if node is not None and self.top_statement is not None:
+        if node is not None and self.top_statement is not None and self.scope.home:
             self.top_of_node.setdefault(id(node), self.top_statement)
 
     def report(self, pending: Pending) -> None:
         if self.mute:
+            return
+        if not self.scope.home:
+            self.report_from_project(pending)
             return
         self.remember(pending.node)
         if pending.fix_plan and pending.fix_plan[0] == "fix-norm":
@@ -119,6 +159,25 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
             return
         key = ("sink" if is_sink else pending.code, id(pending.node))
         self.pending.setdefault(key, pending)
+
+    def report_from_project(self, pending: Pending) -> None:
+        """A finding in another module belongs to the checked module's call that led there."""
+        if not self.call_stack:
+            return
+        function, call = self.call_stack[0]
+        helper = self.call_stack[-1][0].name.value
+        is_sink = pending.code in ("CLN001", "CLN004")
+        moved = Pending(
+            pending.code,
+            pending.node,
+            pending.subject,
+            pending.name,
+            op=pending.op,
+            detail=pending.detail,
+            fix_plan=pending.fix_plan if is_sink and home_edits_only(pending.fix_plan) else None,
+            site=(self.scope, pending.node, helper),
+        )
+        self.deferred.setdefault(id(call), (call, moved, function.name.value))
 
     def describe(self, expression: cst.CSTNode, value: Value) -> str:
         if value.binding is not None:
@@ -137,3 +196,11 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
                 break
         text = " ".join(self.module.code_for_node(base).split())
         return text if len(text) <= 60 else text[:57] + "..."
+
+
+def home_edits_only(plan: Optional[tuple]) -> bool:
+    """Whether a sink's fix edits only the checked module: normalizations after its own bindings.
+
+    Bindings are made only in the checked module; a fix never edits another module.
+    """
+    return plan is not None and plan[0] == "all" and all(part[0] == "insert-after" for part in plan[1])

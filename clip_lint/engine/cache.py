@@ -16,17 +16,21 @@ written means no cache. Nothing here imports libcst: a warm run never needs it.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
 import tempfile
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from clip_lint import __version__
-from clip_lint.engine.gate import passes_gate
+from clip_lint.engine.gate import needs_analysis, project_imports, scan_imports
 from clip_lint.findings import Finding, Fix, TextEdit
 from clip_lint.options import AnalysisOptions
+
+if TYPE_CHECKING:  # pragma: no cover
+    from clip_lint.engine.project import Project
 
 CACHE_DIR_NAME = ".clip_lint_cache"
 CACHE_DIR_ENV = "CLIP_LINT_CACHE_DIR"
@@ -45,8 +49,8 @@ CACHEDIR_TAG = (
 )
 GITIGNORE = "# Automatically created by clip-lint.\n*\n"
 
-#: The findings of one analysis and the modules it consulted: ``{module path: summary hash}``.
-Analysis = Tuple[List[Finding], Dict[str, str]]
+#: The findings of one analysis and what they depended on besides the file itself (JSON data).
+Analysis = Tuple[List[Finding], Any]
 
 
 @dataclass(frozen=True)
@@ -216,22 +220,31 @@ def cached_analysis(
     options: AnalysisOptions,
     config: CacheConfig,
     analyze: Callable[[], Analysis],
-    summary_hash: Callable[[str], Optional[str]] = lambda module: None,
+    still_valid: Callable[[Any], bool] = lambda depends: not depends,
 ) -> List[Finding]:
-    """``analyze()``'s findings, from the cache while the file and every module it consulted
-    still read the same; otherwise analysed and stored."""
+    """``analyze()``'s findings, from the cache while the file reads the same and
+    ``still_valid`` accepts what the entry says they depended on; otherwise analysed and stored."""
     cache = open_cache(config, path)
     if cache is None:
         return analyze()[0]
     key = findings_key(path, source, options)
     entry = cache.read(FINDINGS, key)
     if entry is not None:
-        findings = _valid_findings(entry, summary_hash)
+        findings = _valid_findings(entry, still_valid)
         if findings is not None:
             return findings
-    findings, consulted = analyze()
-    cache.write(FINDINGS, key, {"consulted": consulted, "findings": [encode_finding(f) for f in findings]})
+    findings, depends = analyze()
+    cache.write(FINDINGS, key, {"depends": depends, "findings": [encode_finding(f) for f in findings]})
     return findings
+
+
+def _valid_findings(entry: Dict[str, Any], still_valid: Callable[[Any], bool]) -> Optional[List[Finding]]:
+    try:
+        if not still_valid(entry["depends"]):
+            return None
+        return [decode_finding(item) for item in entry["findings"]]
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        return None
 
 
 def cached_parse_error(
@@ -252,16 +265,6 @@ def cached_parse_error(
     reason = parse_error()
     cache.write(PARSE_ERRORS, key, {"reason": reason})
     return reason
-
-
-def _valid_findings(entry: Dict[str, Any], summary_hash: Callable[[str], Optional[str]]) -> Optional[List[Finding]]:
-    try:
-        consulted = entry["consulted"]
-        if any(summary_hash(module) != recorded for module, recorded in consulted.items()):
-            return None
-        return [decode_finding(item) for item in entry["findings"]]
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return None
 
 
 def encode_finding(finding: Finding) -> Dict[str, Any]:
@@ -302,7 +305,89 @@ def _str(value: Any) -> str:
     return value
 
 
+# --- what the findings depend on in the rest of the project ---------------------------------------
+
+
+class ProjectDependencies:
+    """What a file's findings depend on outside the file, recorded and checked again.
+
+    - ``imports``: the project gate's answer for the file (which imported names may matter,
+      whether one may hand it features) and where each of its import lines leads, so that a
+      helper module that appears, disappears or starts to matter re-analyses the file;
+    - ``modules``: for each module the analysis consulted, the names it read, their summary
+      hash and where that module's own imports lead. Summary hashes are cached by the
+      module's content, so checking them reads each module but parses none.
+    """
+
+    def __init__(self, project: "Project", path: str, source: str, options: AnalysisOptions, config: CacheConfig):
+        self.project, self.path, self.source, self.options = project, path, source, options
+        self.cache = open_cache(config, path)
+
+    def record(self, consulted: Dict[str, str], names: Dict[str, Tuple[str, ...]]) -> Dict[str, Any]:
+        modules = {}
+        for module, summary in consulted.items():
+            read = list(names.get(module, ()))
+            text = self._text(module)
+            if text is not None and self.cache is not None:
+                self.cache.write(SUMMARIES, self._summary_key(text, read), {"hash": summary})
+            modules[module] = [summary, read, self._resolutions(module, text or "")]
+        return {"imports": self._imports(), "modules": modules}
+
+    def still_valid(self, depends: Dict[str, Any]) -> bool:
+        if depends["imports"] != self._imports():
+            return False
+        for module, (summary, read, resolutions) in depends["modules"].items():
+            text = self._text(module)
+            if self.summary_hash(module, read, text) != summary:
+                return False
+            if self._resolutions(module, text or "") != resolutions:
+                return False
+        return True
+
+    def summary_hash(self, module: str, read: List[str], text: Optional[str]) -> str:
+        if text is None or self.cache is None:
+            return self.project.summary_hash(module, read)
+        key = self._summary_key(text, read)
+        entry = self.cache.read(SUMMARIES, key)
+        if entry is not None and isinstance(entry.get("hash"), str):
+            return entry["hash"]
+        summary = self.project.summary_hash(module, read)
+        self.cache.write(SUMMARIES, key, {"hash": summary})
+        return summary
+
+    def _summary_key(self, text: str, read: List[str]) -> str:
+        return entry_key(SUMMARIES, content_hash(text), "\0".join(read), options=self.options)
+
+    def _text(self, module: str) -> Optional[str]:
+        loaded = self.project.load(module)
+        return None if loaded is None else loaded.text
+
+    def _imports(self) -> List[Any]:
+        names, hands_features = project_imports(self.source, self.options, self.path, self.project)
+        return [list(names), hands_features, self._resolutions(self.path, self.source)]
+
+    def _resolutions(self, importer: str, text: str) -> List[Any]:
+        found = []
+        for module, level, imported in scan_imports(text):
+            target = self.project.resolve(importer, module, level)
+            subs = [self.project.submodule(target, name) if target and name else None for name, _ in imported]
+            found.append([module, level, target, subs])
+        return found
+
+
 # --- what the front ends call ------------------------------------------------------------------------
+
+
+def project_for(path: str) -> Optional["Project"]:
+    """The project the file at ``path`` belongs to; None for code read from stdin."""
+    from clip_lint.engine.project import Project
+
+    return None if path in STDIN_NAMES else Project.for_path(path)
+
+
+def needs_check(path: str, source: str, options: AnalysisOptions) -> bool:
+    """The gate: an encoder word in the file, or an import of a project module that leads to one."""
+    return needs_analysis(source, options, path, project_for(path))
 
 
 def check_source(
@@ -310,19 +395,29 @@ def check_source(
     source: str,
     options: AnalysisOptions,
     config: CacheConfig,
-    **engine_arguments: Any,
+    *,
+    tree: Optional[ast.Module] = None,
+    gated: bool = False,
 ) -> List[Finding]:
     """The engine's findings for the file at ``path`` with this ``source``, through the cache.
 
-    ``engine_arguments`` go to ``analyze_source`` (flake8 hands over its ``ast`` tree).
-    The engine, and libcst with it, is imported only when the cache misses.
+    ``gated``: the caller has already asked ``needs_check``. ``tree`` is the file's ``ast``,
+    when the caller has it (flake8 does). The engine, and libcst with it, is imported only
+    when the cache can't answer.
     """
-    if not passes_gate(source, options):
+    project = project_for(path)
+    if not gated and not needs_analysis(source, options, path, project):
         return []
-
-    def analyze() -> Analysis:
+    if project is None:
         from clip_lint.engine.entry import analyze_source
 
-        return analyze_source(source, options, **engine_arguments), {}
+        return analyze_source(source, options, tree=tree)
+    dependencies = ProjectDependencies(project, path, source, options, config)
 
-    return cached_analysis(path, source, options, config, analyze)
+    def analyze() -> Analysis:
+        from clip_lint.engine.project import analyze_file
+
+        result = analyze_file(path, source, options, project, tree)
+        return result.findings, dependencies.record(result.consulted, result.consulted_names)
+
+    return cached_analysis(path, source, options, config, analyze, dependencies.still_valid)

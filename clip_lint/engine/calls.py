@@ -21,7 +21,6 @@ from clip_lint.engine.syntax import (
 from clip_lint.engine.values import (
     UNKNOWN,
     Kind,
-    Origin,
     Value,
     merge,
 )
@@ -56,6 +55,14 @@ class CallEvaluator:
         if qualified is not None and self.is_known_function(qualified):
             args = self.eval_args(node, frame)
             return self.call_function(qualified, node, args, frame)
+        if name is not None and name.partition(".")[0] not in frame.env:
+            found = self.reference(func, frame)
+            if found is not None:
+                args = self.eval_args(node, frame)
+                result = self.call_reference(found, node, args, frame)
+                if result is not None:
+                    return result
+                return self.call_unknown(name, node, args)
         if isinstance(func, cst.Attribute):
             method = func.attr.value
             if method in self.encoders:
@@ -70,8 +77,17 @@ class CallEvaluator:
                 if method_def is not None:
                     args = self.eval_args(node, frame)
                     return self.inline(method_def, node, args, frame, frame.class_info, skip_self=True)
+            called = frame.env.get(name) if name is not None else None
+            if called is not None and called.kind is Kind.INSTANCE:
+                args = self.eval_args(node, frame)
+                result = self.call_instance(called, None, node, args, frame)
+                return result if result is not None else self.call_unknown(name, node, args)
             receiver = self.eval(func.value, frame)
             args = self.eval_args(node, frame)
+            if receiver.kind is Kind.INSTANCE:
+                result = self.call_instance(receiver, method, node, args, frame)
+                if result is not None:
+                    return result
             return self.call_method(receiver, method, node, args, frame)
         if isinstance(func, cst.Name):
             if func.value in self.functions and func.value not in self.imported:
@@ -85,6 +101,10 @@ class CallEvaluator:
         args = self.eval_args(node, frame)
         if callee.kind is Kind.MODEL:
             return Value(Kind.OUTPUT, tag=callee.tag)
+        if callee.kind is Kind.INSTANCE:
+            result = self.call_instance(callee, None, node, args, frame)
+            if result is not None:
+                return result
         return self.call_unknown(name, node, args)
 
     def qualify(self, name: str) -> str:
@@ -113,13 +133,19 @@ class CallEvaluator:
         return [(arg, self.eval(arg.value, frame)) for arg in node.args]
 
     def call_encoder(self, node: cst.Call, method: str, frame: Frame) -> Value:
+        """An encoder call: raw features, unless the project's own method provably normalizes."""
         assert isinstance(node.func, cst.Attribute)
-        self.eval(node.func.value, frame)
+        receiver_node = node.func.value
+        is_self = isinstance(receiver_node, cst.Name) and receiver_node.value == "self"
+        receiver = self.eval(receiver_node, frame)
         self.eval_args(node, frame)
         normalize = find_arg(node, None, (facts.NORMALIZE_KEYWORD,))
-        origin = Origin(method, node)
+        origin = self.make_origin(method, node)
         self.remember(node)
         if normalize is not None and literal_bool(normalize.value) is True:
+            return Value(Kind.UNIT, rank=2, origin=origin)
+        own = self.own_encoder(None if is_self else receiver, method, frame)
+        if own is not None and self.returns_unit(*own):
             return Value(Kind.UNIT, rank=2, origin=origin)
         model = "output-object" if method in facts.OUTPUT_OBJECT_ENCODERS else ""
         return Value(Kind.RAW, rank=2, origin=origin, tag=model)
@@ -266,6 +292,8 @@ class CallEvaluator:
         return None
 
     def call_unknown(self, name: Optional[str], node: cst.Call, args: List[Tuple[cst.Arg, Value]]) -> Value:
+        if self.probing:
+            return Value(Kind.RAW)  # probing an encoder method: unknown results count as raw
         first = args[0][1] if args else UNKNOWN
         short = last_component(name) if name else ""
         if first.is_feature and facts.NORMALIZING_NAME_FRAGMENT in short.lower():

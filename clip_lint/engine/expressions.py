@@ -9,6 +9,7 @@ import libcst as cst
 from clip_lint import facts
 from clip_lint.engine import shapes
 from clip_lint.engine.frames import Frame
+from clip_lint.engine.imports import ValueRef
 from clip_lint.engine.syntax import (
     dotted_name,
     is_none,
@@ -19,7 +20,6 @@ from clip_lint.engine.values import (
     BOTTOM,
     UNKNOWN,
     Kind,
-    Origin,
     Value,
     merge,
 )
@@ -53,12 +53,19 @@ class ExpressionEvaluator:
     def eval_Name(self, node: cst.Name, frame: Frame) -> Value:
         if node.value == "None":
             return BOTTOM
-        return frame.env.get(node.value, UNKNOWN)
+        value = frame.env.get(node.value)
+        if value is None:
+            return self.imported_value(node.value, frame)
+        return value
 
     def eval_Attribute(self, node: cst.Attribute, frame: Frame) -> Value:
         key = dotted_name(node)
         if key is not None and key in frame.env:
             return frame.env[key]
+        if key is not None and key.partition(".")[0] in self.scope.imports:
+            found = self.reference(node, frame)
+            if isinstance(found, ValueRef):
+                return found.value
         base = self.eval(node.value, frame)
         attr = node.attr.value
         if attr in facts.PASSTHROUGH_ATTRIBUTES and (base.is_feature or base.kind is Kind.PARAMETER):
@@ -66,7 +73,7 @@ class ExpressionEvaluator:
         if base.kind is Kind.OUTPUT and attr in facts.EMBEDDING_FIELDS:
             if base.tag == "projection":
                 self.remember(node)
-                return Value(Kind.RAW, rank=2, origin=Origin(attr, node))
+                return Value(Kind.RAW, rank=2, origin=self.make_origin(attr, node))
             return Value(Kind.UNIT, rank=2)
         if base.kind is Kind.RAW and base.tag == "output-object" and attr in facts.FEATURES_OUTPUT_FIELDS:
             return base.but(tag="", rank=2)

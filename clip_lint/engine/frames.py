@@ -23,6 +23,7 @@ class Pending:
     op: str = ""
     detail: str = ""
     fix_plan: Optional[tuple] = None
+    site: Optional[tuple] = None  # (module scope, node, helper name) for a finding from another module
 
 
 @dataclass
@@ -33,6 +34,8 @@ class Frame:
     returns: List[Value] = field(default_factory=list)
     inplace: Set[str] = field(default_factory=set)
     class_info: Optional["ClassInfo"] = None
+    arguments: Dict[str, Value] = field(default_factory=dict)  # what a call gave each parameter
+    ended: bool = False  # the path has returned or raised: the rest of the block can't run
 
 
 @dataclass

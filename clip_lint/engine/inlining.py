@@ -22,7 +22,7 @@ MAX_INLINE_DEPTH = 3
 
 
 class Inliner:
-    """Inlines the module's own functions at their calls (a mixin of ``Analyzer``)."""
+    """Inlines the project's own functions at their calls (a mixin of ``Analyzer``)."""
 
     def inline(
         self,
@@ -32,9 +32,36 @@ class Inliner:
         frame: Frame,
         class_info: Optional[ClassInfo],
         skip_self: bool = False,
+        scope: Optional[object] = None,
     ) -> Value:
-        if len(self.call_stack) >= MAX_INLINE_DEPTH or any(f is function for f, _ in self.call_stack):
+        """Run a function (a method, for ``self.method()``) with the caller's values; its result."""
+        callee = self.run_inlined(function, node, args, frame, class_info, skip_self, scope)
+        if callee is None:
             return UNKNOWN
+        if class_info is not None:
+            for key, value in callee.env.items():
+                if key.startswith("self."):
+                    frame.env[key] = value
+        return self.returned(callee)
+
+    def run_inlined(
+        self,
+        function: cst.FunctionDef,
+        node: Optional[cst.Call],
+        args: List[Tuple[cst.Arg, Value]],
+        frame: Frame,
+        class_info: Optional[ClassInfo],
+        skip_self: bool = False,
+        scope: Optional[object] = None,
+        self_state: Optional[Dict[str, Value]] = None,
+    ) -> Optional[Frame]:
+        """Run a function's body in its own module's scope; None when it is too deep or recursive.
+
+        ``self_state`` is the state of the object a method runs on; without it, a method
+        sees the caller's ``self.<attr>`` values (a ``self.method()`` call).
+        """
+        if len(self.call_stack) >= MAX_INLINE_DEPTH or any(f is function for f, _ in self.call_stack):
+            return None
         names = self.parameter_names(function)
         if skip_self and names:
             names = names[1:]
@@ -46,15 +73,21 @@ class Inliner:
         for arg, value in args:
             if arg.keyword is not None:
                 bound[arg.keyword.value], callers[arg.keyword.value] = value, arg.value
-        env = self.global_env(frame)
-        if class_info is not None:
-            env.update({k: v for k, v in frame.env.items() if k.startswith("self.")})
+        caller_env = frame.env
         self.remember(node)
         self.call_stack.append((function, node))
         caller_top = self.top_statement
-        self.top_statement = self.top_of_definition.get(id(function), caller_top)
+        target_scope = scope if scope is not None else self.scope
         try:
-            callee = self.run_function(function, env, class_info=class_info, bound=bound)
+            with self.in_scope(target_scope):
+                env = self.global_env(frame)
+                if class_info is not None and self_state is None:
+                    env.update({k: v for k, v in caller_env.items() if k.startswith("self.")})
+                if target_scope.home:
+                    self.top_statement = self.top_of_definition.get(id(function), caller_top)
+                callee = self.run_function(
+                    function, env, class_info=class_info, bound=bound, self_state=self_state
+                )
         finally:
             self.call_stack.pop()
             self.top_statement = caller_top
@@ -62,10 +95,11 @@ class Inliner:
             key = dotted_name(callers[name])
             if key is not None and callee.env.get(name, UNKNOWN).kind is Kind.UNIT:
                 frame.env[key] = callee.env[name].but(binding=frame.env.get(key, UNKNOWN).binding)
-        if class_info is not None:
-            for key, value in callee.env.items():
-                if key.startswith("self."):
-                    frame.env[key] = value
+        return callee
+
+    @staticmethod
+    def returned(callee: Frame) -> Value:
+        """What a run function returns: its return values merged; features lose their binding."""
         result = BOTTOM
         for value in callee.returns:
             result = merge(result, value)

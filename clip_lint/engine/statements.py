@@ -7,8 +7,10 @@ from typing import Dict, List, Optional, Sequence
 import libcst as cst
 
 from clip_lint.engine.frames import LOOP_PASSES, ClassInfo, Frame
+from clip_lint.engine.imports import Instance, ImportTarget
 from clip_lint.engine.syntax import (
     dotted_name,
+    is_none,
 )
 from clip_lint.engine.values import (
     BOTTOM,
@@ -30,16 +32,22 @@ class StatementRunner:
             if isinstance(body, cst.SimpleStatementSuite):
                 self.current_line = None
                 for small in statements:
+                    if frame.ended:
+                        return
                     self.run_small(small, frame)
                 return
         else:
             statements = body  # type: ignore[assignment]
         for statement in statements:
+            if frame.ended:
+                return
             self.run_statement(statement, frame)
 
     def run_statement(self, statement: cst.CSTNode, frame: Frame) -> None:
         if isinstance(statement, cst.SimpleStatementLine):
             for small in statement.body:
+                if frame.ended:
+                    break
                 self.current_line = statement
                 self.run_small(small, frame)
             self.current_line = None
@@ -58,7 +66,10 @@ class StatementRunner:
                 self.assign(target.target, value, frame)
         elif isinstance(small, cst.AnnAssign):
             if small.value is not None:
-                self.assign(small.target, self.eval(small.value, frame), frame)
+                value = self.eval(small.value, frame)
+                if value.kind is Kind.UNKNOWN:
+                    value = self.annotated(small.annotation, frame)
+                self.assign(small.target, value, frame)
         elif isinstance(small, cst.AugAssign):
             self.run_augassign(small, frame)
         elif isinstance(small, cst.Expr):
@@ -67,6 +78,10 @@ class StatementRunner:
             value = self.eval(small.value, frame) if small.value is not None else UNKNOWN
             self.note_escape(value)
             frame.returns.append(value)
+            frame.ended = True
+        elif isinstance(small, cst.Raise):
+            self.visit_children(small, frame)
+            frame.ended = True
         elif isinstance(small, cst.Import):
             self.run_import(small)
         elif isinstance(small, cst.ImportFrom):
@@ -81,15 +96,19 @@ class StatementRunner:
                 continue
             if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
                 self.bind_alias(alias.asname.name.value, full)
+                self.record_import(alias.asname.name.value, ImportTarget(full))
             else:
                 head = full.split(".")[0]
                 self.bind_alias(head, head)
+                self.record_import(head, ImportTarget(head))
 
     def run_import_from(self, node: cst.ImportFrom) -> None:
-        if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
-            return
-        base = dotted_name(node.module)
+        base = dotted_name(node.module) if node.module is not None else ""
         if base is None:
+            return
+        level = len(node.relative)
+        if isinstance(node.names, cst.ImportStar):
+            self.record_import("*", ImportTarget(base, level, "*"))
             return
         for alias in node.names:
             name = dotted_name(alias.name)
@@ -98,7 +117,9 @@ class StatementRunner:
             local = name
             if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
                 local = alias.asname.name.value
-            self.bind_alias(local, f"{base}.{name}")
+            self.record_import(local, ImportTarget(base, level, name))
+            if not level and base:
+                self.bind_alias(local, f"{base}.{name}")
 
     def bind_alias(self, local: str, full: str) -> None:
         self.aliases[local] = full
@@ -106,16 +127,52 @@ class StatementRunner:
 
     def run_If(self, node: cst.If, frame: Frame) -> None:
         self.eval(node.test, frame)
+        decided = self.none_test(node.test, frame)
+        if decided is not None:
+            branch = node.body if decided else node.orelse
+            if isinstance(branch, cst.If):
+                self.run_If(branch, frame)
+            elif branch is not None:
+                self.run_block(branch if decided else branch.body, frame)
+            return
         before = dict(frame.env)
         self.run_block(node.body, frame)
-        after_body = frame.env
-        frame.env = before
+        after_body, body_ended = frame.env, frame.ended
+        frame.env, frame.ended = before, False
         if node.orelse is not None:
             if isinstance(node.orelse, cst.If):
                 self.run_If(node.orelse, frame)
             else:
                 self.run_block(node.orelse.body, frame)
+        if body_ended and not frame.ended:
+            return  # only the other branch continues
+        if frame.ended and not body_ended:
+            frame.env, frame.ended = after_body, False
+            return
         frame.env = merge_envs(after_body, frame.env)
+
+    @staticmethod
+    def none_test(test: cst.BaseExpression, frame: Frame) -> Optional[bool]:
+        """``param is None`` / ``is not None`` on a parameter the call gave: which branch runs.
+
+        Only a parameter still holding what the call passed is decided (``model(images, None)``).
+        """
+        if not (isinstance(test, cst.Comparison) and len(test.comparisons) == 1):
+            return None
+        target, comparison = test.left, test.comparisons[0]
+        negated = isinstance(comparison.operator, cst.IsNot)
+        if not (isinstance(comparison.operator, (cst.Is, cst.IsNot)) and is_none(comparison.comparator)):
+            return None
+        if not isinstance(target, cst.Name) or target.value not in frame.arguments:
+            return None
+        value = frame.arguments[target.value]
+        if frame.env.get(target.value) is not value:
+            return None
+        if value.kind is Kind.BOTTOM:
+            return not negated
+        if value.kind is Kind.UNKNOWN:
+            return None
+        return negated
 
     def run_loop(self, frame: Frame, body: object, bind_target) -> None:
         """Run a loop body until the states settle (two passes), reporting on the last."""
@@ -125,12 +182,14 @@ class StatementRunner:
             if not last:
                 self.mute += 1
             try:
+                frame.ended = False
                 bind_target()
                 self.run_block(body, frame)
             finally:
                 if not last:
                     self.mute -= 1
             frame.env = merge_envs(entry, frame.env)
+        frame.ended = False  # the body may not run at all
 
     def run_For(self, node: cst.For, frame: Frame) -> None:
         element = self.element_of(self.eval(node.iter, frame))
@@ -157,10 +216,10 @@ class StatementRunner:
             self.run_block(node.orelse.body, frame)
         merged = frame.env
         for handler in node.handlers:
-            frame.env = merge_envs(entry, merged)
+            frame.env, frame.ended = merge_envs(entry, merged), False
             self.run_block(handler.body, frame)
             merged = merge_envs(merged, frame.env)
-        frame.env = merged
+        frame.env, frame.ended = merged, False
         if getattr(node, "finalbody", None) is not None:
             self.run_block(node.finalbody.body, frame)
 
@@ -171,10 +230,11 @@ class StatementRunner:
         entry = dict(frame.env)
         merged: Optional[Dict[str, Value]] = None
         for case in node.cases:
-            frame.env = dict(entry)
+            frame.env, frame.ended = dict(entry), False
             self.run_block(case.body, frame)
             merged = frame.env if merged is None else merge_envs(merged, frame.env)
         frame.env = merge_envs(entry, merged or {})
+        frame.ended = False
 
     def run_FunctionDef(self, node: cst.FunctionDef, frame: Frame) -> None:
         if self.top_statement is not None:
@@ -218,16 +278,54 @@ class StatementRunner:
         env: Dict[str, Value],
         class_info: Optional[ClassInfo] = None,
         bound: Optional[Dict[str, Value]] = None,
+        self_state: Optional[Dict[str, Value]] = None,
     ) -> Frame:
         frame = Frame(env=env, class_info=class_info)
         if class_info is not None:
             frame.env.update(class_info.attrs)
-        for param in self.parameter_names(node):
-            frame.env[param] = (bound or {}).get(param, UNKNOWN)
+        if self_state:
+            frame.env.update(self_state)
+        calling = bound is not None
+        bound = bound or {}
+        for index, param in enumerate(self.parameter_nodes(node)):
+            name = param.name.value
+            if name in bound:
+                frame.env[name] = frame.arguments[name] = bound[name]
+            elif calling and is_none(param.default):
+                frame.env[name] = frame.arguments[name] = BOTTOM
+            elif index == 0 and class_info is not None:
+                frame.env[name] = UNKNOWN  # self
+            else:
+                frame.env[name] = self.unbound_parameter(param, frame)
         saved_line = self.current_line
         self.run_block(node.body, frame)
         self.current_line = saved_line
         return frame
+
+    def unbound_parameter(self, param: cst.Param, frame: Frame) -> Value:
+        """A parameter no call gives: an object of its annotated class, else unknown.
+
+        While an encoder method is probed, unknown inputs count as raw features.
+        """
+        value = self.annotated(param.annotation, frame)
+        if value.kind is Kind.UNKNOWN and self.probing:
+            return Value(Kind.RAW)
+        return value
+
+    def annotated(self, annotation: Optional[cst.Annotation], frame: Frame) -> Value:
+        cls = self.class_of_annotation(annotation, frame)
+        return Value(Kind.INSTANCE, instance=Instance(cls, {})) if cls is not None else UNKNOWN
+
+    @staticmethod
+    def parameter_nodes(node: cst.FunctionDef) -> List[cst.Param]:
+        params = node.params
+        ordered = list(params.posonly_params) + list(params.params)
+        if isinstance(params.star_arg, cst.Param):
+            ordered.append(params.star_arg)
+        ordered.extend(params.kwonly_params)
+        if params.star_kwarg is not None:
+            ordered.append(params.star_kwarg)
+        return ordered
 
     @staticmethod
     def parameter_names(node: cst.FunctionDef) -> List[str]:
@@ -278,7 +376,8 @@ class StatementRunner:
             self.assign(target.value, UNKNOWN, frame)
 
     def bound(self, value: Value, key: str) -> Value:
-        if value.kind in (Kind.RAW, Kind.POOLED) and isinstance(self.current_line, cst.SimpleStatementLine):
+        at_home_line = self.scope.home and isinstance(self.current_line, cst.SimpleStatementLine)
+        if value.kind in (Kind.RAW, Kind.POOLED) and at_home_line:
             self.remember(self.current_line)
             return value.but(binding=Binding(key, self.current_line, value.feature_axis))
         if value.is_feature:

@@ -26,22 +26,25 @@ class Kind(enum.Enum):
     OUTPUT = "output"  # the forward output of such a model
     IP_INDEX = "ip_index"  # an inner-product vector index
     PARAMETER = "parameter"  # a learned weight: products with it are linear heads
+    INSTANCE = "instance"  # an object of a class the project defines
 
 
 FEATURE_KINDS = frozenset({Kind.RAW, Kind.UNIT, Kind.POOLED, Kind.REPORTED})
 
 
 class Origin:
-    """Where features came from: the encoder's name and its call node.
+    """Where features came from: the encoder's name, its call node, and its module.
 
-    Compared by identity: libcst nodes compare structurally, which is slow.
+    ``scope`` is None in the checked module, else the other module's scope (messages name
+    its file and line). Compared by identity: libcst nodes compare structurally, which is slow.
     """
 
-    __slots__ = ("encoder", "node")
+    __slots__ = ("encoder", "node", "scope")
 
-    def __init__(self, encoder: str, node: cst.CSTNode) -> None:
+    def __init__(self, encoder: str, node: cst.CSTNode, scope: object = None) -> None:
         self.encoder = encoder
         self.node = node
+        self.scope = scope
 
 
 class Binding:
@@ -70,6 +73,7 @@ class Value:
     keepdim: bool = False  # NORM
     tag: str = ""  # MODEL/OUTPUT: "projection" | "normalizing"; RAW: "output-object"; NORM: its stage
     norm_call: Optional[cst.CSTNode] = None  # NORM: the call that computed it, for fixes
+    instance: object = None  # INSTANCE: the object (``imports.Instance``), compared by identity
 
     @property
     def is_feature(self) -> bool:
@@ -103,6 +107,8 @@ def merge(first: Value, second: Value) -> Value:
         return first.but(parts=tuple(merge(a, b) for a, b in zip(first.parts, second.parts)))
     if kind in (Kind.MODEL, Kind.OUTPUT):
         return first if first.tag == second.tag else UNKNOWN
+    if kind is Kind.INSTANCE:
+        return merge_instances(first, second)
     if kind in (Kind.NORM, Kind.PRODUCT):
         return first if first == second else UNKNOWN
     same_shape = first.rank == second.rank and first.feature_axis == second.feature_axis
@@ -113,6 +119,19 @@ def merge(first: Value, second: Value) -> Value:
     return first.but(
         rank=rank, feature_axis=feature_axis, binding=binding, library=library, origin=first.origin or second.origin
     )
+
+
+def merge_instances(first: Value, second: Value) -> Value:
+    """Objects of the same class merge their states; of different classes, they are unknown."""
+    one, other = first.instance, second.instance
+    if one is other:
+        return first
+    if one.cls != other.cls:  # type: ignore[attr-defined]
+        return UNKNOWN
+    state = merge_envs(one.state, other.state)  # type: ignore[attr-defined]
+    for name in set(one.state) ^ set(other.state):  # type: ignore[attr-defined]
+        state[name] = UNKNOWN
+    return first.but(instance=type(one)(one.cls, state))  # type: ignore[attr-defined, call-arg]
 
 
 def merge_envs(first: dict, second: dict) -> dict:

@@ -1,0 +1,126 @@
+"""Imports and module scopes: what a name bound by an import refers to, and each module's state.
+
+The analysis runs in one ``ModuleScope`` at a time: the checked file's (``home``), or, while
+it follows a call into another project module, that module's. ``scan_imports``, which reads
+the import lines of a text without parsing it, lives with the gates in ``gate``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+import libcst as cst
+
+from clip_lint import facts
+from clip_lint.engine.frames import ClassInfo, Frame
+from clip_lint.engine.gate import scan_imports  # noqa: F401 (re-exported)
+from clip_lint.engine.values import Value
+
+
+@dataclass(frozen=True)
+class ImportTarget:
+    """What an import binds: a module (``attr`` None) or a name in a module, maybe relative."""
+
+    module: str
+    level: int = 0
+    attr: Optional[str] = None
+
+
+class ModuleScope:
+    """One module's names as the analysis sees them: imports, definitions and globals."""
+
+    def __init__(self, module: cst.Module, path: Optional[str], display: str, home: bool) -> None:
+        self.module = module
+        self.path = path
+        self.display = display
+        self.home = home
+        self.aliases: Dict[str, str] = dict(facts.DEFAULT_ALIASES)
+        self.imported: Dict[str, str] = {}
+        self.functions: Dict[str, cst.FunctionDef] = {}
+        self.classes: Dict[str, ClassInfo] = {}
+        self.module_frame = Frame(env={})
+        self.imports: Dict[str, ImportTarget] = {}
+        self.stars: List[ImportTarget] = []
+        self.class_refs: Dict[str, "ClassRef"] = {}
+        self._locator: object = None
+
+    def class_ref(self, name: str) -> Optional["ClassRef"]:
+        info = self.classes.get(name)
+        if info is None:
+            return None
+        ref = self.class_refs.get(name)
+        if ref is None or ref.info is not info:
+            ref = self.class_refs[name] = ClassRef(self, name, info)
+        return ref
+
+    def line_of(self, node: cst.CSTNode) -> str:
+        """The 1-based line of a node of this module, for messages ("?" when unknown)."""
+        from clip_lint.locator import Locator
+
+        if self._locator is None:
+            self._locator = Locator(self.module, self.module.code)
+        where = self._locator.get(node)  # type: ignore[attr-defined]
+        return str(where.start.line) if where is not None else "?"
+
+    def declared_all(self) -> Optional[Tuple[str, ...]]:
+        """The names in a literal ``__all__``, or None when the module has none."""
+        for statement in self.module.body:
+            if not isinstance(statement, cst.SimpleStatementLine):
+                continue
+            for small in statement.body:
+                if (
+                    isinstance(small, cst.Assign)
+                    and any(isinstance(t.target, cst.Name) and t.target.value == "__all__" for t in small.targets)
+                    and isinstance(small.value, (cst.List, cst.Tuple))
+                ):
+                    return tuple(
+                        e.value.evaluated_value
+                        for e in small.value.elements
+                        if isinstance(e.value, cst.SimpleString) and isinstance(e.value.evaluated_value, str)
+                    )
+        return None
+
+
+# --- what a name refers to -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FunctionRef:
+    scope: ModuleScope
+    node: cst.FunctionDef
+
+
+@dataclass(frozen=True)
+class ClassRef:
+    scope: ModuleScope
+    name: str
+    info: ClassInfo = field(compare=False)
+
+
+@dataclass(frozen=True)
+class ModuleRef:
+    """A module bound by ``import a.b``: its dotted name, and its file when it has one."""
+
+    dotted: str
+    level: int
+    importer: Optional[str]
+    path: Optional[str]
+
+
+@dataclass(frozen=True)
+class ValueRef:
+    value: Value
+
+
+Reference = object  # one of FunctionRef, ClassRef, ModuleRef, ValueRef
+
+
+class Instance:
+    """An object of a project class: its class and its ``self.<attr>`` state, as far as known."""
+
+    __slots__ = ("cls", "state")
+
+    def __init__(self, cls: ClassRef, state: Dict[str, Value]) -> None:
+        self.cls = cls
+        self.state = state

@@ -1,0 +1,310 @@
+"""Names that lead into other modules and classes: imports, project classes and their objects.
+
+A mixin of ``Analyzer``. It resolves an imported name to the project module that defines
+it (through re-exports and ``*`` imports), runs that module's top level once (muted) for
+its globals, builds objects of the project's classes by running ``__init__``, runs their
+methods (``forward`` / ``__call__`` when the object is called), and decides what a
+project's own encoder method returns.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Dict, Iterator, List, Optional, Tuple
+
+import libcst as cst
+
+from clip_lint import facts
+from clip_lint.engine.frames import Frame
+from clip_lint.engine.imports import (
+    ClassRef,
+    FunctionRef,
+    ImportTarget,
+    Instance,
+    ModuleRef,
+    ModuleScope,
+    Reference,
+    ValueRef,
+)
+from clip_lint.engine.syntax import dotted_name, literal_string
+from clip_lint.engine.values import UNKNOWN, Kind, Origin, Value
+
+#: What an instance call runs, in order of preference.
+CALL_METHODS: Tuple[str, ...] = ("__call__", "forward")
+
+
+class Linker:
+    """Follows names across modules and into the project's classes (a mixin of ``Analyzer``)."""
+
+    # --- scopes
+
+    @contextmanager
+    def in_scope(self, scope: ModuleScope) -> Iterator[None]:
+        saved = self.scope
+        self.scope = scope
+        try:
+            yield
+        finally:
+            self.scope = saved
+
+    def make_origin(self, encoder: str, node: cst.CSTNode) -> Origin:
+        return Origin(encoder, node, None if self.scope.home else self.scope)
+
+    def consult(self, path: str, name: str) -> None:
+        self.consulted.setdefault(path, set()).add(name)
+
+    def scope_of(self, path: Optional[str]) -> Optional[ModuleScope]:
+        """The scope of a project module, built once per analysis (within the modules budget)."""
+        if path is None or self.project is None:
+            return None
+        if path == self.home.path:
+            return self.home
+        if path in self.scopes:
+            return self.scopes[path]
+        if len(self.scopes) >= self.project.budgets.modules_per_file:
+            return None
+        from clip_lint.engine.project import TOP_LEVEL
+
+        loaded = self.project.load(path)
+        module = loaded.cst if loaded is not None else None
+        self.consult(path, TOP_LEVEL)
+        if module is None:
+            self.scopes[path] = None
+            return None
+        scope = ModuleScope(module, path, self.project.display(path), home=False)
+        self.scopes[path] = scope
+        self.run_top_level(scope)
+        return scope
+
+    def run_top_level(self, scope: ModuleScope) -> None:
+        """Learn a module's definitions, imports and globals; function bodies run only when called."""
+        saved_top, saved_line = self.top_statement, self.current_line
+        with self.in_scope(scope):
+            self.collect_definitions(scope.module.body)
+            self.mute += 1
+            try:
+                for statement in scope.module.body:
+                    if not isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+                        self.run_statement(statement, scope.module_frame)
+            finally:
+                self.mute -= 1
+        self.top_statement, self.current_line = saved_top, saved_line
+
+    # --- imports
+
+    def record_import(self, local: str, target: ImportTarget) -> None:
+        if target.attr == "*":
+            self.scope.stars.append(target)
+        else:
+            self.scope.imports[local] = target
+
+    def resolve_target(self, scope: ModuleScope, target: ImportTarget, depth: int = 0) -> Optional[Reference]:
+        if self.project is None or scope.path is None:
+            return None
+        path = self.project.resolve(scope.path, target.module, target.level)
+        if target.attr is None:
+            return ModuleRef(target.module, target.level, scope.path, path)
+        if path is None:
+            return None
+        return self.lookup_in(path, target.attr, depth + 1)
+
+    def lookup_in(self, path: str, name: str, depth: int = 0) -> Optional[Reference]:
+        """What ``name`` is in the module at ``path``: a definition, a global, a re-export, a submodule."""
+        if depth > self.project.budgets.import_depth:  # type: ignore[union-attr]
+            return None
+        scope = self.scope_of(path)
+        if scope is not None:
+            self.consult(path, name)
+            found = self.lookup_name(scope, name, depth)
+            if found is not None:
+                return found
+        sub = self.project.submodule(path, name)  # type: ignore[union-attr]
+        if sub is not None:
+            return ModuleRef(name, 0, None, sub)
+        return None
+
+    def lookup_name(self, scope: ModuleScope, name: str, depth: int = 0) -> Optional[Reference]:
+        if name in scope.functions:
+            return FunctionRef(scope, scope.functions[name])
+        if name in scope.classes:
+            return scope.class_ref(name)
+        if name in scope.imports:
+            return self.resolve_target(scope, scope.imports[name], depth)
+        value = scope.module_frame.env.get(name)
+        if value is not None and value.kind is not Kind.UNKNOWN:
+            return ValueRef(value)
+        for star in scope.stars:
+            found = self.star_lookup(scope, star, name, depth)
+            if found is not None:
+                return found
+        return None
+
+    def star_lookup(self, scope: ModuleScope, star: ImportTarget, name: str, depth: int) -> Optional[Reference]:
+        if self.project is None or scope.path is None or depth > self.project.budgets.import_depth:
+            return None
+        path = self.project.resolve(scope.path, star.module, star.level)
+        source = self.scope_of(path)
+        if source is None:
+            return None
+        exported = source.declared_all()
+        if (exported is not None and name not in exported) or (exported is None and name.startswith("_")):
+            return None
+        self.consult(source.path, name)  # type: ignore[arg-type]
+        return self.lookup_name(source, name, depth + 1)
+
+    def reference(self, node: cst.CSTNode, frame: Frame) -> Optional[Reference]:
+        """What a name or dotted name refers to, when it leads into a project module or class."""
+        if isinstance(node, cst.Name):
+            name = node.value
+            if name in frame.env:
+                return None
+            scope = self.scope
+            if name in scope.imports:
+                return self.resolve_target(scope, scope.imports[name])
+            if name in scope.classes:
+                return scope.class_ref(name)
+            if not scope.home and name in scope.functions:
+                return FunctionRef(scope, scope.functions[name])
+            for star in scope.stars:
+                found = self.star_lookup(scope, star, name, 0)
+                if found is not None:
+                    return found
+            return None
+        if isinstance(node, cst.Attribute):
+            base = self.reference(node.value, frame)
+            if isinstance(base, ModuleRef):
+                return self.module_attribute(base, node.attr.value)
+        return None
+
+    def module_attribute(self, module: ModuleRef, name: str) -> Optional[Reference]:
+        if module.path is not None:
+            found = self.lookup_in(module.path, name)
+            if found is not None:
+                return found
+        if module.importer is None or self.project is None:
+            return None
+        dotted = f"{module.dotted}.{name}"
+        path = self.project.resolve(module.importer, dotted, module.level)
+        return ModuleRef(dotted, module.level, module.importer, path) if path is not None else None
+
+    def imported_value(self, name: str, frame: Frame) -> Value:
+        """The value of a global that an import names (``from models import VISION``)."""
+        if name not in self.scope.imports and not self.scope.stars:
+            return UNKNOWN
+        found = self.reference(cst.Name(name), frame)
+        return found.value if isinstance(found, ValueRef) else UNKNOWN
+
+    def class_of_annotation(self, annotation: Optional[cst.Annotation], frame: Frame) -> Optional[ClassRef]:
+        """The project class a parameter or attribute annotation names (``model: DualEncoder``)."""
+        if annotation is None:
+            return None
+        node = annotation.annotation
+        text = literal_string(node)
+        if text is not None:
+            try:
+                node = cst.parse_expression(text)
+            except Exception:  # not an expression: no class
+                return None
+        found = self.reference(node, Frame(env={}))
+        return found if isinstance(found, ClassRef) else None
+
+    # --- calls into the project
+
+    def call_reference(
+        self, found: Reference, node: cst.Call, args: List[Tuple[cst.Arg, Value]], frame: Frame
+    ) -> Optional[Value]:
+        """Call a project function, build an object of a project class, or call a known object."""
+        if isinstance(found, FunctionRef):
+            return self.inline(found.node, node, args, frame, None, scope=found.scope)
+        if isinstance(found, ClassRef):
+            return self.instantiate(found, node, args, frame)
+        if isinstance(found, ValueRef) and found.value.kind is Kind.INSTANCE:
+            return self.call_instance(found.value, None, node, args, frame)
+        if isinstance(found, ValueRef) and found.value.kind is Kind.MODEL:
+            return Value(Kind.OUTPUT, tag=found.value.tag)
+        return None
+
+    def instantiate(self, cls: ClassRef, node: cst.Call, args: List[Tuple[cst.Arg, Value]], frame: Frame) -> Value:
+        """An object of a project class, its state as ``__init__`` leaves it."""
+        state: Dict[str, Value] = {}
+        init = cls.info.methods.get("__init__")
+        if init is not None:
+            callee = self.run_inlined(init, node, args, frame, cls.info, True, cls.scope, {})
+            if callee is not None:
+                state = {k: v for k, v in callee.env.items() if k.startswith("self.")}
+        return Value(Kind.INSTANCE, instance=Instance(cls, state))
+
+    def call_instance(
+        self,
+        receiver: Value,
+        method: Optional[str],
+        node: cst.Call,
+        args: List[Tuple[cst.Arg, Value]],
+        frame: Frame,
+    ) -> Optional[Value]:
+        """Run a method of a project object (``None``: the object is called), updating its state."""
+        instance: Instance = receiver.instance  # type: ignore[assignment]
+        methods = instance.cls.info.methods
+        names = CALL_METHODS if method is None else (method,)
+        function = next((methods[name] for name in names if name in methods), None)
+        if function is None:
+            if method in facts.MODEL_PASSTHROUGH_METHODS:
+                return receiver
+            return None
+        callee = self.run_inlined(function, node, args, frame, instance.cls.info, True, instance.cls.scope,
+                                  dict(instance.state))
+        if callee is None:
+            return UNKNOWN
+        state = dict(instance.state)
+        state.update((k, v) for k, v in callee.env.items() if k.startswith("self."))
+        key = dotted_name(node.func.value) if isinstance(node.func, cst.Attribute) else dotted_name(node.func)
+        if key is not None and key in frame.env:
+            frame.env[key] = receiver.but(instance=Instance(instance.cls, state))
+        return self.returned(callee)
+
+    # --- the project's own encoder methods
+
+    def own_encoder(
+        self, receiver: Optional[Value], method: str, frame: Frame
+    ) -> Optional[Tuple[ClassRef, cst.FunctionDef]]:
+        """The project's definition of an encoder method, when the receiver's class is known."""
+        if receiver is None:
+            info = frame.class_info
+            if info is None or method not in info.methods:
+                return None
+            ref = next((r for r in self.class_refs_of(info)), None)
+            return (ref, info.methods[method]) if ref is not None else None
+        if receiver.kind is not Kind.INSTANCE:
+            return None
+        cls: ClassRef = receiver.instance.cls  # type: ignore[union-attr]
+        function = cls.info.methods.get(method)
+        return (cls, function) if function is not None else None
+
+    def class_refs_of(self, info: object) -> Iterator[ClassRef]:
+        for scope in [self.scope, self.home, *[s for s in self.scopes.values() if s is not None]]:
+            for name, candidate in scope.classes.items():
+                if candidate is info:
+                    yield scope.class_ref(name)  # type: ignore[misc]
+
+    def returns_unit(self, cls: ClassRef, function: cst.FunctionDef) -> bool:
+        """Whether an encoder method's body provably returns unit features.
+
+        Its body runs muted, with every unknown call and parameter taken as raw features:
+        only a normalization on every path makes the result unit.
+        """
+        key = id(function)
+        if key not in self.probed:
+            self.probed[key] = False  # a recursive probe reads as "not unit"
+            self.mute += 1
+            self.probing += 1
+            try:
+                callee = self.run_inlined(function, None, [], Frame(env={}), cls.info, True, cls.scope, {})
+            finally:
+                self.mute -= 1
+                self.probing -= 1
+            self.probed[key] = callee is not None and self.returned(callee).kind is Kind.UNIT
+        return self.probed[key]
+
+
+def unit_encoder_result(origin: Origin) -> Value:
+    return Value(Kind.UNIT, rank=2, origin=origin)
