@@ -305,6 +305,23 @@ def test_findings_are_identical_with_the_cache_off_cold_and_warm(fixture_runs: D
     assert "CLN001" in without or "+" in without  # the runs did find (or fix) something
 
 
+PROJECTS = sorted(path for path in (REPO / "fixtures" / "projects").iterdir() if path.is_dir())
+
+
+@pytest.mark.parametrize("project_root", PROJECTS, ids=[path.name for path in PROJECTS])
+def test_fixture_projects_give_the_same_findings_with_the_cache_off_cold_and_warm(
+    project_root: Path, tmp_path: Path
+) -> None:
+    cache = str(tmp_path / "cache")
+    flake8_flags = (("--clip-no-cache",), ("--clip-cache-dir", cache), ("--clip-cache-dir", cache))
+    flake8_runs = [flake8("--isolated", *flags, ".", cwd=project_root).stdout for flags in flake8_flags]
+    command_flags = (("--no-cache",), ("--cache-dir", cache), ("--cache-dir", cache))
+    command_runs = [clip_lint("--format", "json", *flags, ".", cwd=project_root).stdout for flags in command_flags]
+    assert flake8_runs[0] == flake8_runs[1] == flake8_runs[2]
+    assert command_runs[0] == command_runs[1] == command_runs[2]
+    assert isinstance(json.loads(command_runs[0])["findings"], list)
+
+
 def test_a_warm_run_does_not_import_libcst(project: Path) -> None:
     """The plugin's cost on a warm run is a hash and a read per file: no libcst import."""
     probe = (
