@@ -8,23 +8,59 @@ and unzip each into its own folder. flake8 runs single-process (``--jobs=1``), a
 issue's numbers do. "Cold" is an empty cache folder, so it includes writing every entry;
 "warm" is a folder filled by an earlier run. Every cache folder is a temporary one: the
 trees are never written to. Timings are medians of interleaved runs, ratios against a
-baseline taken in the same run.
+baseline taken in the same run; each is given as wall time and as CPU time (user + system
+of the run's processes), which a busy machine disturbs less.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Sequence, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from lint_speed import RUNNER, interleaved, python_files, report, timed  # noqa: E402
+from lint_speed import RUNNER, python_files  # noqa: E402
 
 DEFAULT_TREES = [Path("/work/corpora/open_clip"), Path("/work/corpora/lavis")]
+
+
+def timed(command: Sequence[str]) -> Tuple[float, float]:
+    """Wall and CPU seconds of one run of ``command``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    result = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if result.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(command[:4])} ... failed ({result.returncode}):\n{result.stderr[-2000:]}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def interleaved(commands: Dict[str, Callable[[], Tuple[float, float]]], runs: int) -> Dict[str, Tuple[float, float]]:
+    samples: Dict[str, List[Tuple[float, float]]] = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, run in commands.items():
+            samples[name].append(run())
+    return {
+        name: (statistics.median(w for w, _ in values), statistics.median(c for _, c in values))
+        for name, values in samples.items()
+    }
+
+
+def report(title: str, medians: Dict[str, Tuple[float, float]], baseline: str) -> None:
+    wall0, cpu0 = medians[baseline]
+    print(f"\n{title} (ratios against {baseline})")
+    print(f"  {'':<40} {'wall':>8} {'ratio':>7}   {'cpu':>8} {'ratio':>7}")
+    for name, (wall, cpu) in medians.items():
+        print(f"  {name:<40} {wall:7.2f}s {wall / wall0:7.3f}   {cpu:7.2f}s {cpu / cpu0:7.3f}")
 
 
 class Folders:
@@ -46,13 +82,13 @@ def flake8_cache(tree: Path, runs: int, scratch: Path) -> None:
     folders = Folders(scratch / "flake8")
     warm = str(scratch / "flake8-warm")
     timed([*RUNNER, "--clip-cache-dir", warm, *common])
-    commands: Dict[str, Callable[[], float]] = {
-        "flake8 alone (E,F,W)": lambda: timed([*RUNNER, "--without-clip-lint", *common]),
-        "flake8 + clip-lint, --clip-no-cache": lambda: timed([*RUNNER, "--clip-no-cache", *common]),
-        "flake8 + clip-lint, cold cache": lambda: timed([*RUNNER, "--clip-cache-dir", folders.fresh(), *common]),
-        "flake8 + clip-lint, warm cache": lambda: timed([*RUNNER, "--clip-cache-dir", warm, *common]),
+    commands: Dict[str, Callable[[], Tuple[float, float]]] = {
+        "flake8 alone": lambda: timed([*RUNNER, "--without-clip-lint", *common]),
+        "+ clip-lint, --clip-no-cache": lambda: timed([*RUNNER, "--clip-no-cache", *common]),
+        "+ clip-lint, cold cache": lambda: timed([*RUNNER, "--clip-cache-dir", folders.fresh(), *common]),
+        "+ clip-lint, warm cache": lambda: timed([*RUNNER, "--clip-cache-dir", warm, *common]),
     }
-    report(f"flake8 -j1 on {tree.name}", interleaved(commands, runs), "flake8 alone (E,F,W)")
+    report(f"flake8 -j1 on {tree.name}", interleaved(commands, runs), "flake8 alone")
 
 
 def clip_lint_cache(tree: Path, runs: int, scratch: Path, jobs: List[str]) -> None:
@@ -64,7 +100,7 @@ def clip_lint_cache(tree: Path, runs: int, scratch: Path, jobs: List[str]) -> No
     folders = Folders(scratch / "clip-lint")
     warm = str(scratch / "clip-lint-warm")
     timed([command, "--cache-dir", warm, *common])
-    commands: Dict[str, Callable[[], float]] = {
+    commands: Dict[str, Callable[[], Tuple[float, float]]] = {
         "clip-lint cold cache": lambda: timed([command, "--cache-dir", folders.fresh(), *common]),
         "clip-lint --no-cache": lambda: timed([command, "--no-cache", *common]),
         "clip-lint warm cache": lambda: timed([command, "--cache-dir", warm, *common]),

@@ -5,6 +5,7 @@ A warm cache answers right after them, so nothing here may import libcst.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING, List, Optional, Tuple
 
@@ -63,8 +64,9 @@ _IMPORT = re.compile(r"^[ \t]*import[ \t]+([^\n#;]+)", re.MULTILINE)
 _AS = re.compile(r"^([\w.]+)(?:\s+as\s+(\w+))?$")
 
 
+@functools.lru_cache(maxsize=512)  # the gate and the cache's checks ask it of the same modules again and again
 def scan_imports(text: str) -> List[Tuple[str, int, List[Tuple[str, str]]]]:
-    """(module, level, [(imported name, local name)]) for each import line of ``text``.
+    """(module, level, [(imported name, local name)]) for each import line of ``text``; shared, don't mutate.
 
     ``import a.b`` gives ``("a.b", 0, [])`` with local name ``a``; names of a ``from``
     import that continue on later lines are missed (the gate only needs some of them).

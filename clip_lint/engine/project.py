@@ -25,15 +25,19 @@ to import but that was not in the project is not recorded.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 from clip_lint import facts
 from clip_lint.findings import Finding
 from clip_lint.options import AnalysisOptions
+
+#: (module, level, imported names) of one import statement.
+ImportLine = Tuple[str, int, Tuple[str, ...]]
 
 ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 FOREIGN_FOLDERS = frozenset({"site-packages", "dist-packages", "__pycache__"})
@@ -145,6 +149,8 @@ class Project:
         self.budgets = budgets
         self._resolved: Dict[Tuple[Tuple[str, ...], str], Optional[str]] = {}
         self._mentions_memo: Dict[Tuple[str, Tuple[str, Tuple[str, ...]]], bool] = {}
+        # Set by the cache: remember(text, compute) gives compute()'s JSON-able answer for a module text.
+        self.remember: Optional[Callable[[str, Callable[[], Any]], Any]] = None
 
     @classmethod
     def for_path(cls, path: str) -> "Project":
@@ -157,12 +163,14 @@ class Project:
 
     # --- where modules live
 
+    @functools.lru_cache(maxsize=None)  # noqa: B019 (projects live as long as the process)
     def inside(self, path: str) -> bool:
         real = os.path.realpath(path)
         if real != self.root and not real.startswith(self.root + os.sep):
             return False
         return not FOREIGN_FOLDERS.intersection(real[len(self.root):].split(os.sep))
 
+    @functools.lru_cache(maxsize=None)  # noqa: B019 (memoized: the cache checks resolutions of every run)
     def search_roots(self, importer: str) -> Tuple[str, ...]:
         """Folders an absolute import is looked up in, in Python's order for this file."""
         folder = os.path.dirname(os.path.realpath(importer))
@@ -266,18 +274,31 @@ class Project:
         answer = False
         if loaded is not None and loaded.text is not None:
             answer = bool(pattern.search(loaded.text))
-            if not answer and depth < self.budgets.import_depth and loaded.tree is not None:
+            imports = self.top_level_imports(loaded) if not answer and depth < self.budgets.import_depth else None
+            if imports is not None:
                 answer = any(
-                    self._mentions(target, key, pattern, depth + 1)
-                    for target in self.imported_files(path, loaded.tree.body)
+                    self._mentions(target, key, pattern, depth + 1) for target in self.import_targets(path, imports)
                 )
         self._mentions_memo[memo] = answer
         return answer
 
+    def top_level_imports(self, loaded: LoadedModule) -> Optional[List[ImportLine]]:
+        """``import_statements`` of a module's top level (None: it doesn't parse); the cache,
+        when it is on, remembers them by the module's content, so a warm run parses nothing."""
+        if loaded.text is None:
+            return None
+        if self.remember is not None:
+            return self.remember(loaded.text, lambda: _top_level_imports(loaded))
+        return _top_level_imports(loaded)
+
     def imported_files(self, importer: str, statements: Iterable[ast.stmt]) -> List[str]:
         """The project files named by the import statements among ``statements`` (not nested ones)."""
+        return self.import_targets(importer, import_statements(statements))
+
+    def import_targets(self, importer: str, imports: Iterable[ImportLine]) -> List[str]:
+        """The project files that ``imports`` (from ``import_statements``) name."""
         files: List[str] = []
-        for module, level, names in import_statements(statements):
+        for module, level, names in imports:
             target = self.resolve(importer, module, level)
             if target is None:
                 continue
@@ -313,7 +334,11 @@ def _decode(data: bytes) -> Optional[str]:
     return None if problem is not None else text
 
 
-def import_statements(statements: Iterable[ast.stmt]) -> List[Tuple[str, int, Tuple[str, ...]]]:
+def _top_level_imports(loaded: LoadedModule) -> Optional[List[ImportLine]]:
+    return None if loaded.tree is None else import_statements(loaded.tree.body)
+
+
+def import_statements(statements: Iterable[ast.stmt]) -> List[ImportLine]:
     """(module, level, imported names) for the imports among top-level statements and their blocks."""
     found: List[Tuple[str, int, Tuple[str, ...]]] = []
     for statement in statements:
