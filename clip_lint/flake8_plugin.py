@@ -80,7 +80,7 @@ class Plugin:
 
     def run(self) -> Iterator[Tuple[int, int, str, type]]:
         source = "".join(self.lines)
-        if not needs_check(self.filename, source, self.options, self.cache):
+        if not needs_check(self.filename, source, self.options):
             return
         # flake8 quietly decodes undecodable bytes as latin-1; Python itself would refuse the file.
         problem = undecodable(self.filename)

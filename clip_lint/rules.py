@@ -57,13 +57,16 @@ RULES: Dict[str, Rule] = {
                 "and nothing crashes."
             ),
             known_problems=(
-                "Flows are followed within one module. Features built in another module, read "
-                "back from disk or returned by an unknown call are unknown and stay silent; "
-                "use the runtime checker (`runtime_check`) for those. When a value is raw on one "
-                "branch and normalized on the other, the merge is unknown and stays silent. "
-                "Sources are known by name: a model whose own `get_text_features` already "
-                "normalizes (transformers' VideoPrism with `apply_l2norm`) is reported at its "
-                "callers; silence those lines with `# noqa: CLN001`."
+                "Flows are followed through the project's own modules, never into installed "
+                "packages. Features read back from disk, built by a library's own wrapper or "
+                "returned by an unknown call are unknown and stay silent; use the runtime checker "
+                "(`runtime_check`) for those. When a value is raw on one branch and normalized on "
+                "the other, the merge is unknown and stays silent. A method named like an encoder "
+                "is a raw source unless the receiver's class is known (built here, annotated, or "
+                "`self`) and its body provably normalizes; an object made by a factory function "
+                "(`open_clip.create_model`) has no known class, so its normalizing "
+                "`get_text_features` (transformers' VideoPrism with `apply_l2norm`) is still "
+                "reported at its callers; silence those lines with `# noqa: CLN001`."
             ),
             example=(
                 "image_features = model.encode_image(images)\n"

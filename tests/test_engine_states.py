@@ -189,10 +189,19 @@ def test_code_too_deep_to_analyse_is_one_cln900_finding() -> None:
     assert "could not analyse" in findings[0].message
 
 
-def test_libcst_parse_error_is_one_cln900_finding_with_the_reason() -> None:
+def test_a_syntax_error_is_one_cln900_finding_with_pythons_reason_and_position() -> None:
     findings = analyze_source("x = model.encode_image(i)\nf(**{}, *a)\ns = x @ x.T\n")
-    assert [(f.code, f.line) for f in findings] == [("CLN900", 2)]
+    assert [(f.code, f.line, f.col) for f in findings] == [("CLN900", 2, 8)]
+    assert "Python cannot parse it: iterable argument unpacking follows keyword argument unpacking" in (
+        findings[0].message
+    )
+
+
+def test_a_nul_byte_is_reported_where_it_is_and_no_other_position_is_quoted() -> None:
+    findings = analyze_source("import torch\nx = 1\0\n# encode_image @\n")
+    assert [(f.code, f.line, f.col) for f in findings] == [("CLN900", 2, 5)]
     assert "libcst cannot parse it" in findings[0].message
+    assert "error at" not in findings[0].message
 
 
 def test_extra_encoders_and_normalizers() -> None:

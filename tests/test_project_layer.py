@@ -128,3 +128,20 @@ def test_consulted_modules_and_summary_hashes(tmp_path: Path) -> None:
     normalizing = helper.replace("return model.encode_image(images)", "return F.normalize(model.encode_image(images))")
     assert rehash(normalizing) != base
     assert check(main).findings == []
+
+
+def test_cross_module_knowledge_silences_what_one_module_alone_reports() -> None:
+    from clip_lint.engine import analyze_source
+
+    cases = {
+        "helpers/lib/app.py": "    return image_features @ text_features.T\n",  # an in-place normalizing helper
+        "own_models/towers/loss.py": "    return model.encode_image(images) @ model.encode_text(tokens).T\n",
+    }
+    for relative, silenced_line in cases.items():
+        path = PROJECTS / relative
+        text = path.read_text()
+        line = text[: text.index(silenced_line)].count("\n") + 1
+        project = Project(str(PROJECTS / relative.split("/")[0]))
+        alone = {f.line for f in analyze_source(text, OPTIONS) if f.code == "CLN001"}
+        together = {f.line for f in analyze_file(str(path), text, OPTIONS, project).findings}
+        assert line in alone and line not in together, relative

@@ -16,7 +16,7 @@ from clip_lint.engine.calls import CallEvaluator
 from clip_lint.engine.expressions import ExpressionEvaluator
 from clip_lint.engine.frames import ClassInfo, Frame, Pending
 from clip_lint.engine.imports import ModuleScope
-from clip_lint.engine.inlining import Inliner
+from clip_lint.engine.inlining import InlineBudget, Inliner, InlineSummary
 from clip_lint.engine.linking import Linker
 from clip_lint.engine.normalization import Normalization
 from clip_lint.engine.sinks import SinkChecker
@@ -48,8 +48,9 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
         self.tree = tree
         self.encoders = facts.ENCODER_METHODS | frozenset(options.extra_encoders)
         self.extra_normalizers = frozenset(options.extra_normalizers)
+        self.extra_encoders = tuple(options.extra_encoders)
         self.project = project
-        self.home = ModuleScope(module, path if project is not None else None, "", home=True)
+        self.home = ModuleScope(module, path if project is not None else None, "", home=True, text=self.text)
         self.scope = self.home
         self.scopes: Dict[str, Optional[ModuleScope]] = {}
         self.consulted: Dict[str, Set[str]] = {}
@@ -58,6 +59,9 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
         self.pending: Dict[Tuple[str, int], Pending] = {}
         self.deferred: Dict[int, Tuple[cst.CSTNode, Pending, str]] = {}
         self.escaped: Set[Binding] = set()  # the objects themselves: an id() can be reused once freed
+        self.escape_log: List[Binding] = []  # the same, in order: a memoized call replays its part
+        self.report_attempts = 0  # reports made or muted: a call that made none can be memoized
+        self.inline_memo: Dict[tuple, InlineSummary] = {}
         self.mute = 0
         self.call_stack: List[Tuple[cst.FunctionDef, cst.Call]] = []
         self.current_line: Optional[cst.CSTNode] = None
@@ -66,6 +70,7 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
         self.top_statement: Optional[cst.CSTNode] = None
         self.top_of_definition: Dict[int, cst.CSTNode] = {}
         self.top_of_node: Dict[int, cst.CSTNode] = {}
+        self.budget = InlineBudget()
 
     # The names of the module being run: the checked one's, or another project module's.
 
@@ -95,8 +100,10 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
 
     def run(self) -> List[Finding]:
         self.collect_definitions(self.module.body)
+        self.budget.start_module()
         for statement in self.module.body:
             self.top_statement = statement
+            self.budget.start_unit()
             self.run_statement(statement, self.module_frame)
         self.settle_deferred()
         if not self.pending:
@@ -144,6 +151,7 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
             self.top_of_node.setdefault(id(node), self.top_statement)
 
     def report(self, pending: Pending) -> None:
+        self.report_attempts += 1
         if self.mute:
             return
         if not self.scope.home:

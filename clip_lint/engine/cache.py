@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import tempfile
-from functools import partial
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
@@ -38,8 +37,8 @@ CACHE_DIR_ENV = "CLIP_LINT_CACHE_DIR"
 NO_CACHE_ENV = "CLIP_LINT_NO_CACHE"
 PROJECT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 FORMAT = 1  # bump when the layout of an entry changes
-FINDINGS, SUMMARIES, PARSE_ERRORS, IMPORTS = "findings", "summaries", "parse-errors", "imports"
-KINDS = (FINDINGS, SUMMARIES, PARSE_ERRORS, IMPORTS)
+FINDINGS, SUMMARIES, PARSE_ERRORS = "findings", "summaries", "parse-errors"
+KINDS = (FINDINGS, SUMMARIES, PARSE_ERRORS)
 STDIN_NAMES = ("", "-", "stdin")
 
 # https://bford.info/cachedir/: backup and archiving tools skip a folder holding this file.
@@ -385,47 +384,16 @@ _RESOLUTIONS: Dict[Tuple[str, str], List[Any]] = {}
 # --- what the front ends call ------------------------------------------------------------------------
 
 
-def project_for(path: str, config: CacheConfig) -> Optional["Project"]:
-    """The project the file at ``path`` belongs to (None for code read from stdin), remembering
-    its modules' import lines in the cache."""
+def project_for(path: str) -> Optional["Project"]:
+    """The project the file at ``path`` belongs to; None for code read from stdin."""
     from clip_lint.engine.project import Project
 
-    if path in STDIN_NAMES:
-        return None
-    project = Project.for_path(path)
-    cache = open_cache(config, path)
-    project.remember = None if cache is None else partial(_remembered_imports, cache)
-    return project
+    return None if path in STDIN_NAMES else Project.for_path(path)
 
 
-def _remembered_imports(cache: Cache, text: str, compute: Callable[[], Any]) -> Any:
-    key = entry_key(IMPORTS, content_hash(text), options=AnalysisOptions())
-    entry = cache.read(IMPORTS, key)
-    if entry is not None and _import_lines(entry.get("lines", False)):
-        return entry["lines"]
-    lines = compute()
-    cache.write(IMPORTS, key, {"lines": lines})
-    return lines
-
-
-def _import_lines(lines: Any) -> bool:
-    """Whether a cached value has the shape of ``import_statements``'s answer (or is None)."""
-    if lines is None:
-        return True
-    return isinstance(lines, list) and all(
-        isinstance(line, list)
-        and len(line) == 3
-        and isinstance(line[0], str)
-        and type(line[1]) is int
-        and isinstance(line[2], list)
-        and all(isinstance(name, str) for name in line[2])
-        for line in lines
-    )
-
-
-def needs_check(path: str, source: str, options: AnalysisOptions, config: CacheConfig = NO_CACHE) -> bool:
+def needs_check(path: str, source: str, options: AnalysisOptions) -> bool:
     """The gate: an encoder word in the file, or an import of a project module that leads to one."""
-    return needs_analysis(source, options, path, project_for(path, config))
+    return needs_analysis(source, options, path, project_for(path))
 
 
 def check_source(
@@ -443,18 +411,20 @@ def check_source(
     when the caller has it (flake8 does). The engine, and libcst with it, is imported only
     when the cache can't answer.
     """
-    project = project_for(path, config)
+    project = project_for(path)
     if not gated and not needs_analysis(source, options, path, project):
         return []
     if project is None:
         from clip_lint.engine.entry import analyze_source
 
         return analyze_source(source, options, tree=tree)
+    from clip_lint.engine.project import analyze_file
+
+    if open_cache(config, path) is None:  # no summary hashes needed: they cost a parse per module
+        return analyze_file(path, source, options, project, tree, hashes=False).findings
     dependencies = ProjectDependencies(project, path, source, options, config)
 
     def analyze() -> Analysis:
-        from clip_lint.engine.project import analyze_file
-
         result = analyze_file(path, source, options, project, tree)
         return result.findings, dependencies.record(result.consulted, result.consulted_names)
 

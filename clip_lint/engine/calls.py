@@ -56,7 +56,7 @@ class CallEvaluator:
             args = self.eval_args(node, frame)
             return self.call_function(qualified, node, args, frame)
         if name is not None and name.partition(".")[0] not in frame.env:
-            found = self.reference(func, frame)
+            found = self.reference(func, frame, self.may_hand_features(node, frame))
             if found is not None:
                 args = self.eval_args(node, frame)
                 result = self.call_reference(found, node, args, frame)
@@ -307,6 +307,7 @@ class CallEvaluator:
     def note_escape(self, value: Value) -> None:
         if value.binding is not None:
             self.escaped.add(value.binding)
+            self.escape_log.append(value.binding)
 
     def callee_text(self, node: cst.Call) -> str:
         return " ".join(self.module.code_for_node(node.func).split())

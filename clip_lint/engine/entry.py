@@ -3,18 +3,35 @@
 from __future__ import annotations
 
 import ast
+import re
 from typing import TYPE_CHECKING, Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
 from clip_lint.engine.analyzer import DEFAULT_OPTIONS, Analyzer
-from clip_lint.engine.gate import needs_analysis, passes_gate, project_imports  # noqa: F401 (re-exported)
+from clip_lint.engine.gate import COMPARISON, needs_analysis, passes_gate, project_imports  # noqa: F401 (re-exported)
 from clip_lint.findings import Finding
 from clip_lint.options import AnalysisOptions
 from clip_lint.slicing import slice_source
 
 if TYPE_CHECKING:  # pragma: no cover
     from clip_lint.engine.project import Project
+
+
+COMPARING_CALLS = frozenset({"matmul", "einsum", "mm", "bmm", "dot", "inner", "tensordot", "norm", "normalize"})
+
+
+def compares(tree: ast.Module) -> bool:
+    """Whether a module's code compares or normalizes anything: ``@``, or a call named so."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
+            return True
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name in COMPARING_CALLS:
+                return True
+    return False
 
 
 def analyze_source(
@@ -59,11 +76,14 @@ def _analyze(
     hands_features = False
     if project is not None and path is not None:
         imported_names, hands_features = project_imports(source, options, path, project)
-    if use_gate and not passes_gate(source, options) and not hands_features:
+    gated = use_gate and not passes_gate(source, options)
+    if gated and not (hands_features and COMPARISON.search(source)):
         return [], {}
     syntax_error: Optional[SyntaxError] = None
     if tree is None:
         tree, syntax_error = _parse_ast(source)
+    if gated and tree is not None and not compares(tree):
+        return [], {}
     text = source
     if tree is not None:
         sliced = slice_source(source, tree, options.extra_encoders, imported_names)
@@ -75,7 +95,7 @@ def _analyze(
     try:
         module = cst.parse_module(text)
     except Exception as error:  # ParserSyntaxError, RecursionError, and a few others on odd input
-        return [_parse_failure(error, syntax_error)], {}
+        return [_parse_failure(error, syntax_error, text)], {}
     analyzer = Analyzer(module, options, text, tree, project, path)
     try:
         findings = analyzer.run()
@@ -95,17 +115,30 @@ def _parse_ast(source: str) -> Tuple[Optional[ast.Module], Optional[SyntaxError]
         return None, None
 
 
-def _parse_failure(error: Exception, syntax_error: Optional[SyntaxError]) -> Finding:
-    """CLN900 for a module libcst can't parse, at the line Python's own parser names."""
-    if isinstance(error, cst.ParserSyntaxError):
-        reason = f"libcst cannot parse it: {error.message}"
-        line, col = error.raw_line, error.raw_column
-    else:
-        reason = f"libcst cannot parse it: {type(error).__name__}"
-        line, col = 1, 0
+LIBCST_POSITION = re.compile(r"error at (\d+):(\d+):\s*")
+
+
+def _parse_failure(error: Exception, syntax_error: Optional[SyntaxError], source: str) -> Finding:
+    """CLN900 for a module libcst can't parse, at the position the failing parser names.
+
+    Where Python's own parser fails too, its message and position are the ones a user
+    knows; otherwise libcst's, with its own "error at L:C" moved into the position.
+    """
     if syntax_error is not None and syntax_error.lineno:
-        line, col = syntax_error.lineno, max((syntax_error.offset or 1) - 1, 0)
-    return _cannot_analyse(reason, line, col)
+        col = max((syntax_error.offset or 1) - 1, 0)
+        return _cannot_analyse(f"Python cannot parse it: {syntax_error.msg}", syntax_error.lineno, col)
+    if not isinstance(error, cst.ParserSyntaxError):
+        return _cannot_analyse(f"libcst cannot parse it: {type(error).__name__}")
+    message, line, col = error.message, error.raw_line, error.raw_column
+    named = LIBCST_POSITION.search(message)
+    if named is not None:
+        line, col = int(named.group(1)), int(named.group(2)) - 1
+        message = message[: named.start()] + message[named.end() :]
+    nul = source.find("\0")
+    if nul >= 0 and "\\0" in message:
+        line = source.count("\n", 0, nul) + 1
+        col = nul - (source.rfind("\n", 0, nul) + 1)
+    return _cannot_analyse(f"libcst cannot parse it: {message}", line, col)
 
 
 def _cannot_analyse(reason: str, line: int = 1, col: int = 0) -> Finding:

@@ -17,6 +17,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 DEFAULT_OPTIONS = AnalysisOptions()
 
+#: Text that compares or normalizes (narrower than the slicer's test): a module that never
+#: names an encoder is parsed only with one of these and an import that leads to features.
+COMPARISON = re.compile(
+    r"(?m)^[ \t]*[^@\s#].*@|matmul|einsum|\bmm\(|bmm\(|\bdot\(|\binner\(|tensordot|\bnorm\s*\(|normalize"
+)
+
 
 def passes_gate(source: str, options: AnalysisOptions = DEFAULT_OPTIONS) -> bool:
     """A substring test that runs before any parse: no encoder word, no finding."""
@@ -26,10 +32,13 @@ def passes_gate(source: str, options: AnalysisOptions = DEFAULT_OPTIONS) -> bool
 
 
 def needs_analysis(source: str, options: AnalysisOptions, path: Optional[str], project: Optional["Project"]) -> bool:
-    """The gate, with a project: an encoder word, or an import that leads to one."""
+    """The gate, with a project: an encoder word, or an import that leads to one and code that
+    may compare or normalize what it hands over."""
     if passes_gate(source, options):
         return True
-    return project is not None and path is not None and project_imports(source, options, path, project)[1]
+    if project is None or path is None or not COMPARISON.search(source):
+        return False
+    return project_imports(source, options, path, project)[1]
 
 
 def project_imports(

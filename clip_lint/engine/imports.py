@@ -8,7 +8,7 @@ the import lines of a text without parsing it, lives with the gates in ``gate``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, FrozenSet, List, Optional, Tuple
 
 import libcst as cst
 
@@ -30,8 +30,11 @@ class ImportTarget:
 class ModuleScope:
     """One module's names as the analysis sees them: imports, definitions and globals."""
 
-    def __init__(self, module: cst.Module, path: Optional[str], display: str, home: bool) -> None:
+    def __init__(
+        self, module: cst.Module, path: Optional[str], display: str, home: bool, text: Optional[str] = None
+    ) -> None:
         self.module = module
+        self.text = module.code if text is None else text
         self.path = path
         self.display = display
         self.home = home
@@ -43,6 +46,8 @@ class ModuleScope:
         self.imports: Dict[str, ImportTarget] = {}
         self.stars: List[ImportTarget] = []
         self.class_refs: Dict[str, "ClassRef"] = {}
+        self.resolved: Dict[Tuple[ImportTarget, bool], object] = {}
+        self.relevant: Optional[FrozenSet[str]] = None  # see ``Linker.relevant_names``
         self._locator: object = None
 
     def class_ref(self, name: str) -> Optional["ClassRef"]:

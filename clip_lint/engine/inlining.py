@@ -1,7 +1,9 @@
-"""Calls into the module's own functions and methods: run the body with the caller's values."""
+"""Calls into the project's own functions and methods: run the body with the caller's values."""
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 import libcst as cst
@@ -12,17 +14,129 @@ from clip_lint.engine.syntax import (
 )
 from clip_lint.engine.values import (
     BOTTOM,
+    Binding,
     UNKNOWN,
     Kind,
     Value,
     merge,
 )
 
-MAX_INLINE_DEPTH = 3
+
+@dataclass
+class InlineBudget:
+    """How much inlining one module may do before calls degrade to unknown (silent).
+
+    Inlining is context-sensitive, so a dense call graph, or calls inside nested loops,
+    multiplies the work. Three bounds keep a module's analysis finite: the call depth,
+    statements run inside inlined bodies per unit (a top-level statement or one method
+    of a class) and per module, and a wall-clock deadline as the last resort.
+    """
+
+    max_depth: int = 3
+    statements_per_unit: int = 4_000
+    statements_per_module: int = 60_000
+    seconds_per_module: float = 20.0
+    unit_left: int = 0
+    module_left: int = 0
+    deadline: float = field(default=0.0)
+    exhausted: bool = False
+
+    def start_module(self) -> None:
+        self.module_left = self.statements_per_module
+        self.deadline = time.monotonic() + self.seconds_per_module
+        self.start_unit()
+
+    def start_unit(self) -> None:
+        self.unit_left = self.statements_per_unit
+
+    def spend(self) -> None:
+        self.unit_left -= 1
+        self.module_left -= 1
+
+    def allows(self, depth: int) -> bool:
+        if depth >= self.max_depth:
+            return False
+        if self.unit_left <= 0 or self.module_left <= 0 or time.monotonic() > self.deadline:
+            self.exhausted = True
+            return False
+        return True
+
+
+@dataclass(frozen=True)
+class InlineSummary:
+    """What one inlined call did to its caller, kept to replay the same call for free.
+
+    Only calls that made no report (not even a muted one) are kept, so a replay is exact
+    whatever the reporting state: its effects are the return value, the arguments it
+    normalized in place, the ``self.`` attributes it left, and the values that escaped.
+    """
+
+    result: Value
+    normalized_arguments: Tuple[Tuple[str, Value], ...]
+    self_attributes: Tuple[Tuple[str, Value], ...]
+    escaped: Tuple[Binding, ...]
+    class_info: Optional[ClassInfo]  # held so that the id() in the key stays its own
 
 
 class Inliner:
-    """Inlines the project's own functions at their calls (a mixin of ``Analyzer``)."""
+    """Inlines the project's own functions at their calls (a mixin of ``Analyzer``).
+
+    A call into another module runs there (its scope: imports, globals); the same budget
+    and memo apply, so a deep or dense project degrades to unknown like a dense module.
+    """
+
+    def inline_key(
+        self,
+        function: cst.FunctionDef,
+        bound: Dict[str, Value],
+        frame: Frame,
+        class_info: Optional[ClassInfo],
+        scope: object,
+        self_state: Optional[Dict[str, Value]],
+    ) -> Optional[tuple]:
+        """Everything an inlined run reads: arguments, globals, ``self.`` state, the call stack."""
+        if self_state is not None:
+            attributes: Optional[frozenset] = frozenset(self_state.items())
+        elif class_info:
+            attributes = frozenset((k, v) for k, v in frame.env.items() if k.startswith("self."))
+        else:
+            attributes = None
+        try:
+            return (
+                function,
+                id(class_info),
+                frozenset(bound.items()),
+                attributes,
+                self_state is not None,
+                frozenset(scope.module_frame.env.items()),  # type: ignore[attr-defined]
+                len(self.call_stack),
+                frozenset(id(f) for f, _ in self.call_stack),
+                self.probing,
+            )
+        except TypeError:  # an unhashable value: run it
+            return None
+
+    def replay(self, summary: InlineSummary) -> InlineSummary:
+        for binding in summary.escaped:
+            self.escaped.add(binding)
+            self.escape_log.append(binding)
+        return summary
+
+    def apply(self, summary: InlineSummary, callers: Dict[str, cst.CSTNode], frame: Frame) -> Value:
+        """Give the caller what the call did: normalized arguments, ``self.`` state, the result."""
+        self.apply_arguments(summary, callers, frame)
+        frame.env.update(summary.self_attributes)
+        return summary.result
+
+    def apply_arguments(self, summary: InlineSummary, callers: Dict[str, cst.CSTNode], frame: Frame) -> None:
+        for name, value in summary.normalized_arguments:
+            self.update_argument(frame, callers[name], value)
+
+    @staticmethod
+    def update_argument(frame: Frame, expression: cst.CSTNode, value: Value) -> None:
+        key = dotted_name(expression)
+        if key is not None and value.kind is Kind.UNIT:
+            frame.env[key] = value.but(binding=frame.env.get(key, UNKNOWN).binding)
 
     def inline(
         self,
@@ -35,14 +149,11 @@ class Inliner:
         scope: Optional[object] = None,
     ) -> Value:
         """Run a function (a method, for ``self.method()``) with the caller's values; its result."""
-        callee = self.run_inlined(function, node, args, frame, class_info, skip_self, scope)
-        if callee is None:
+        outcome = self.run_inlined(function, node, args, frame, class_info, skip_self, scope)
+        if outcome is None:
             return UNKNOWN
-        if class_info is not None:
-            for key, value in callee.env.items():
-                if key.startswith("self."):
-                    frame.env[key] = value
-        return self.returned(callee)
+        summary, callers = outcome
+        return self.apply(summary, callers, frame)
 
     def run_inlined(
         self,
@@ -54,13 +165,14 @@ class Inliner:
         skip_self: bool = False,
         scope: Optional[object] = None,
         self_state: Optional[Dict[str, Value]] = None,
-    ) -> Optional[Frame]:
-        """Run a function's body in its own module's scope; None when it is too deep or recursive.
+    ) -> Optional[Tuple[InlineSummary, Dict[str, cst.CSTNode]]]:
+        """Run a function's body in its own module's scope: what it did, and the argument
+        expressions by parameter. None when it is recursive or over the budget.
 
         ``self_state`` is the state of the object a method runs on; without it, a method
         sees the caller's ``self.<attr>`` values (a ``self.method()`` call).
         """
-        if len(self.call_stack) >= MAX_INLINE_DEPTH or any(f is function for f, _ in self.call_stack):
+        if any(f is function for f, _ in self.call_stack):
             return None
         names = self.parameter_names(function)
         if skip_self and names:
@@ -73,35 +185,46 @@ class Inliner:
         for arg, value in args:
             if arg.keyword is not None:
                 bound[arg.keyword.value], callers[arg.keyword.value] = value, arg.value
+        target_scope = scope if scope is not None else self.scope
+        crossing = not target_scope.home or self_state is not None  # type: ignore[attr-defined]
+        if crossing and not self.probing and not self.worth_running(function, args, self_state, target_scope):
+            return None
+        key = self.inline_key(function, bound, frame, class_info, target_scope, self_state)
+        summary = self.inline_memo.get(key) if key is not None else None
+        if summary is not None:
+            return self.replay(summary), callers
+        if not self.budget.allows(len(self.call_stack)):
+            return None
         caller_env = frame.env
         self.remember(node)
         self.call_stack.append((function, node))
         caller_top = self.top_statement
-        target_scope = scope if scope is not None else self.scope
+        reports_before, escapes_before = self.report_attempts, len(self.escape_log)
         try:
             with self.in_scope(target_scope):
                 env = self.global_env(frame)
                 if class_info is not None and self_state is None:
                     env.update({k: v for k, v in caller_env.items() if k.startswith("self.")})
-                if target_scope.home:
+                if target_scope.home:  # type: ignore[attr-defined]
                     self.top_statement = self.top_of_definition.get(id(function), caller_top)
-                callee = self.run_function(
-                    function, env, class_info=class_info, bound=bound, self_state=self_state
-                )
+                callee = self.run_function(function, env, class_info=class_info, bound=bound, self_state=self_state)
         finally:
             self.call_stack.pop()
             self.top_statement = caller_top
-        for name in callee.inplace & set(callers):
-            key = dotted_name(callers[name])
-            if key is not None and callee.env.get(name, UNKNOWN).kind is Kind.UNIT:
-                frame.env[key] = callee.env[name].but(binding=frame.env.get(key, UNKNOWN).binding)
-        return callee
+        normalized = tuple(
+            (name, callee.env.get(name, UNKNOWN)) for name in sorted(callee.inplace & set(callers))
+        )
+        attributes = tuple((k, v) for k, v in callee.env.items() if k.startswith("self.")) if class_info else ()
+        result = self.returned(callee.returns)
+        summary = InlineSummary(result, normalized, attributes, tuple(self.escape_log[escapes_before:]), class_info)
+        if key is not None and self.report_attempts == reports_before:
+            self.inline_memo[key] = summary
+        return summary, callers
 
     @staticmethod
-    def returned(callee: Frame) -> Value:
-        """What a run function returns: its return values merged; features lose their binding."""
+    def returned(returns: List[Value]) -> Value:
         result = BOTTOM
-        for value in callee.returns:
+        for value in returns:
             result = merge(result, value)
         if result.kind is Kind.BOTTOM:
             return UNKNOWN

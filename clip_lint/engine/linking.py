@@ -10,12 +10,13 @@ project's own encoder method returns.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, FrozenSet, Iterator, List, Optional, Tuple
 
 import libcst as cst
 
 from clip_lint import facts
 from clip_lint.engine.frames import Frame
+from clip_lint.engine.project import relevant_definitions
 from clip_lint.engine.imports import (
     ClassRef,
     FunctionRef,
@@ -28,6 +29,7 @@ from clip_lint.engine.imports import (
 )
 from clip_lint.engine.syntax import dotted_name, literal_string
 from clip_lint.engine.values import UNKNOWN, Kind, Origin, Value
+from clip_lint.locator import children_in_source_order
 
 #: What an instance call runs, in order of preference.
 CALL_METHODS: Tuple[str, ...] = ("__call__", "forward")
@@ -71,7 +73,7 @@ class Linker:
         if module is None:
             self.scopes[path] = None
             return None
-        scope = ModuleScope(module, path, self.project.display(path), home=False)
+        scope = ModuleScope(module, path, self.project.display(path), home=False, text=loaded.text)
         self.scopes[path] = scope
         self.run_top_level(scope)
         return scope
@@ -84,7 +86,7 @@ class Linker:
             self.mute += 1
             try:
                 for statement in scope.module.body:
-                    if not isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+                    if not isinstance(statement, (cst.FunctionDef, cst.ClassDef)) and not is_main_guard(statement):
                         self.run_statement(statement, scope.module_frame)
             finally:
                 self.mute -= 1
@@ -98,30 +100,52 @@ class Linker:
         else:
             self.scope.imports[local] = target
 
-    def resolve_target(self, scope: ModuleScope, target: ImportTarget, depth: int = 0) -> Optional[Reference]:
+    def resolve_target(
+        self, scope: ModuleScope, target: ImportTarget, depth: int = 0, wanted: bool = True
+    ) -> Optional[Reference]:
         if self.project is None or scope.path is None:
             return None
+        if depth == 0:
+            key = (target, wanted)
+            if key not in scope.resolved:
+                scope.resolved[key] = self.find_target(scope, target, depth, wanted)
+            return scope.resolved[key]
+        return self.find_target(scope, target, depth, wanted)
+
+    def find_target(self, scope: ModuleScope, target: ImportTarget, depth: int, wanted: bool) -> Optional[Reference]:
         path = self.project.resolve(scope.path, target.module, target.level)
         if target.attr is None:
             return ModuleRef(target.module, target.level, scope.path, path)
         if path is None:
             return None
-        return self.lookup_in(path, target.attr, depth + 1)
+        return self.lookup_in(path, target.attr, depth + 1, wanted)
 
-    def lookup_in(self, path: str, name: str, depth: int = 0) -> Optional[Reference]:
-        """What ``name`` is in the module at ``path``: a definition, a global, a re-export, a submodule."""
+    def lookup_in(self, path: str, name: str, depth: int = 0, wanted: bool = True) -> Optional[Reference]:
+        """What ``name`` is in the module at ``path``: a definition, a global, a re-export, a submodule.
+
+        Unless ``wanted`` (the call hands over features), a module is parsed only for a name
+        whose code may reach features.
+        """
         if depth > self.project.budgets.import_depth:  # type: ignore[union-attr]
             return None
+        if not wanted and path not in self.scopes:
+            self.consult(path, name)
+            forwarded = self.project.reexport(path, name)
+            if forwarded is not None:
+                return self.lookup_in(forwarded[0], forwarded[1], depth + 1, wanted)
+            if not self.project.may_matter(path, name, self.extra_encoders):
+                return self.submodule_reference(path, name)
         scope = self.scope_of(path)
         if scope is not None:
             self.consult(path, name)
             found = self.lookup_name(scope, name, depth)
             if found is not None:
                 return found
+        return self.submodule_reference(path, name)
+
+    def submodule_reference(self, path: str, name: str) -> Optional[Reference]:
         sub = self.project.submodule(path, name)  # type: ignore[union-attr]
-        if sub is not None:
-            return ModuleRef(name, 0, None, sub)
-        return None
+        return ModuleRef(name, 0, None, sub) if sub is not None else None
 
     def lookup_name(self, scope: ModuleScope, name: str, depth: int = 0) -> Optional[Reference]:
         if name in scope.functions:
@@ -152,15 +176,18 @@ class Linker:
         self.consult(source.path, name)  # type: ignore[arg-type]
         return self.lookup_name(source, name, depth + 1)
 
-    def reference(self, node: cst.CSTNode, frame: Frame) -> Optional[Reference]:
-        """What a name or dotted name refers to, when it leads into a project module or class."""
+    def reference(self, node: cst.CSTNode, frame: Frame, wanted: bool = False) -> Optional[Reference]:
+        """What a name or dotted name refers to, when it leads into a project module or class.
+
+        ``wanted``: the use may hand it features, so look even where the text says nothing.
+        """
         if isinstance(node, cst.Name):
             name = node.value
             if name in frame.env:
                 return None
             scope = self.scope
             if name in scope.imports:
-                return self.resolve_target(scope, scope.imports[name])
+                return self.resolve_target(scope, scope.imports[name], 0, wanted)
             if name in scope.classes:
                 return scope.class_ref(name)
             if not scope.home and name in scope.functions:
@@ -173,12 +200,12 @@ class Linker:
         if isinstance(node, cst.Attribute):
             base = self.reference(node.value, frame)
             if isinstance(base, ModuleRef):
-                return self.module_attribute(base, node.attr.value)
+                return self.module_attribute(base, node.attr.value, wanted)
         return None
 
-    def module_attribute(self, module: ModuleRef, name: str) -> Optional[Reference]:
+    def module_attribute(self, module: ModuleRef, name: str, wanted: bool = False) -> Optional[Reference]:
         if module.path is not None:
-            found = self.lookup_in(module.path, name)
+            found = self.lookup_in(module.path, name, 0, wanted)
             if found is not None:
                 return found
         if module.importer is None or self.project is None:
@@ -210,6 +237,34 @@ class Linker:
 
     # --- calls into the project
 
+    def may_hand_features(self, node: cst.Call, frame: Frame) -> bool:
+        """Whether a call's arguments may carry features: a name bound to them, an encoder call
+        or an embedding field among them (read from the syntax, without evaluating)."""
+        stack: List[cst.CSTNode] = [arg.value for arg in node.args]
+        while stack:
+            expression = stack.pop()
+            key = dotted_name(expression)
+            if key is not None and carries_features(frame.env.get(key, UNKNOWN)):
+                return True
+            if isinstance(expression, cst.Attribute) and expression.attr.value in facts.EMBEDDING_FIELDS:
+                return True
+            if isinstance(expression, cst.Call):
+                func = expression.func
+                if isinstance(func, cst.Attribute) and func.attr.value in self.encoders:
+                    return True
+                stack.append(func)
+                stack.extend(arg.value for arg in expression.args)
+            elif isinstance(expression, cst.Attribute):
+                stack.append(expression.value)
+            elif isinstance(expression, (cst.BinaryOperation, cst.Subscript, cst.UnaryOperation)):
+                stack.extend(children_in_source_order(expression))
+            elif isinstance(expression, (cst.List, cst.Tuple)):
+                stack.extend(element.value for element in expression.elements)
+            elif not isinstance(expression, (cst.Name, cst.BaseNumber, cst.BaseString, cst.SubscriptElement,
+                                             cst.Index, cst.Slice, cst.Ellipsis)):
+                return True  # a comprehension, a lambda...: can't tell without evaluating
+        return False
+
     def call_reference(
         self, found: Reference, node: cst.Call, args: List[Tuple[cst.Arg, Value]], frame: Frame
     ) -> Optional[Value]:
@@ -229,9 +284,10 @@ class Linker:
         state: Dict[str, Value] = {}
         init = cls.info.methods.get("__init__")
         if init is not None:
-            callee = self.run_inlined(init, node, args, frame, cls.info, True, cls.scope, {})
-            if callee is not None:
-                state = {k: v for k, v in callee.env.items() if k.startswith("self.")}
+            outcome = self.run_inlined(init, node, args, frame, cls.info, True, cls.scope, {})
+            if outcome is not None:
+                self.apply_arguments(*outcome, frame)
+                state = dict(outcome[0].self_attributes)
         return Value(Kind.INSTANCE, instance=Instance(cls, state))
 
     def call_instance(
@@ -251,16 +307,51 @@ class Linker:
             if method in facts.MODEL_PASSTHROUGH_METHODS:
                 return receiver
             return None
-        callee = self.run_inlined(function, node, args, frame, instance.cls.info, True, instance.cls.scope,
-                                  dict(instance.state))
-        if callee is None:
+        outcome = self.run_inlined(function, node, args, frame, instance.cls.info, True, instance.cls.scope,
+                                   dict(instance.state))
+        if outcome is None:
             return UNKNOWN
+        summary, callers = outcome
+        self.apply_arguments(summary, callers, frame)
         state = dict(instance.state)
-        state.update((k, v) for k, v in callee.env.items() if k.startswith("self."))
+        state.update(summary.self_attributes)
         key = dotted_name(node.func.value) if isinstance(node.func, cst.Attribute) else dotted_name(node.func)
         if key is not None and key in frame.env:
             frame.env[key] = receiver.but(instance=Instance(instance.cls, state))
-        return self.returned(callee)
+        return summary.result
+
+    def worth_running(
+        self,
+        function: cst.FunctionDef,
+        args: List[Tuple[cst.Arg, Value]],
+        state: Optional[Dict[str, Value]],
+        scope: ModuleScope,
+    ) -> bool:
+        """Whether a call into another module, or an object's method, can matter: it is handed
+        features (or a model, an object), or its code may reach an encoder or a CLIP model."""
+        values = [value for _, value in args] + list((state or {}).values())
+        if any(carries_features(value) for value in values):
+            return True
+        return function.name.value in self.relevant_names(scope)
+
+    def relevant_names(self, scope: ModuleScope) -> FrozenSet[str]:
+        """The definitions and globals of a module whose code may reach features (a text test)."""
+        if scope.relevant is None:
+            if self.project is not None and scope.path is not None and not scope.home:
+                scope.relevant = self.project.relevant_names(scope.path, self.extra_encoders)
+            else:
+                leads = {local for local, target in scope.imports.items() if self.leads_to_features(scope, target)}
+                scope.relevant = relevant_definitions(scope.text, leads, self.extra_encoders)
+        return scope.relevant
+
+    def leads_to_features(self, scope: ModuleScope, target: ImportTarget) -> bool:
+        if self.project is None or scope.path is None:
+            return False
+        path = self.project.resolve(scope.path, target.module, target.level)
+        if path is None:
+            return False
+        sub = self.project.submodule(path, target.attr) if target.attr else None
+        return self.project.mentions_features(sub or path, self.extra_encoders)
 
     # --- the project's own encoder methods
 
@@ -298,13 +389,26 @@ class Linker:
             self.mute += 1
             self.probing += 1
             try:
-                callee = self.run_inlined(function, None, [], Frame(env={}), cls.info, True, cls.scope, {})
+                outcome = self.run_inlined(function, None, [], Frame(env={}), cls.info, True, cls.scope, {})
             finally:
                 self.mute -= 1
                 self.probing -= 1
-            self.probed[key] = callee is not None and self.returned(callee).kind is Kind.UNIT
+            self.probed[key] = outcome is not None and outcome[0].result.kind is Kind.UNIT
         return self.probed[key]
 
 
-def unit_encoder_result(origin: Origin) -> Value:
-    return Value(Kind.UNIT, rank=2, origin=origin)
+INTERESTING_KINDS = frozenset({Kind.MODEL, Kind.OUTPUT, Kind.INSTANCE, Kind.NORM, Kind.PRODUCT, Kind.IP_INDEX})
+
+
+def carries_features(value: Value) -> bool:
+    if value.is_feature or value.kind in INTERESTING_KINDS:
+        return True
+    return value.kind in (Kind.CONTAINER, Kind.TUPLE) and any(carries_features(part) for part in value.parts)
+
+
+def is_main_guard(statement: cst.CSTNode) -> bool:
+    """``if __name__ == "__main__":``: a script's body, which an import does not run."""
+    if not isinstance(statement, cst.If) or not isinstance(statement.test, cst.Comparison):
+        return False
+    left = statement.test.left
+    return isinstance(left, cst.Name) and left.value == "__name__"

@@ -30,14 +30,11 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple
+from typing import Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 from clip_lint import facts
 from clip_lint.findings import Finding
 from clip_lint.options import AnalysisOptions
-
-#: (module, level, imported names) of one import statement.
-ImportLine = Tuple[str, int, Tuple[str, ...]]
 
 ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 FOREIGN_FOLDERS = frozenset({"site-packages", "dist-packages", "__pycache__"})
@@ -73,6 +70,8 @@ class LoadedModule:
         self._ast: object = None
         self._parsed = False
         self._ast_done = False
+        self._summaries: Optional[List[Tuple[ast.stmt, bytes]]] = None
+        self.top_level_names: Optional[FrozenSet[str]] = None
 
     @property
     def cst(self):
@@ -87,6 +86,21 @@ class LoadedModule:
                 except Exception:  # ParserSyntaxError, RecursionError: contributes nothing
                     self._cst = None
         return self._cst
+
+    def statement_summaries(self) -> Optional[List[Tuple[ast.stmt, bytes]]]:
+        """Each top-level statement with its ``ast`` dump (docstrings dropped), computed once."""
+        if self._summaries is None and self.text is not None:
+            try:
+                private = ast.parse(self.text)  # its own tree: docstrings are dropped in place
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                return None
+            if self.cst is None:
+                return None
+            _drop_docstrings(private)
+            self._summaries = [
+                (statement, ast.dump(statement, include_attributes=True).encode()) for statement in private.body
+            ]
+        return self._summaries
 
     @property
     def tree(self) -> Optional[ast.Module]:
@@ -148,9 +162,9 @@ class Project:
         self.root = os.path.realpath(root)
         self.budgets = budgets
         self._resolved: Dict[Tuple[Tuple[str, ...], str], Optional[str]] = {}
+        self._roots: Dict[str, Tuple[str, ...]] = {}
+        self._relevant: Dict[Tuple[str, Tuple[str, ...]], Tuple[LoadedModule, FrozenSet[str]]] = {}
         self._mentions_memo: Dict[Tuple[str, Tuple[str, Tuple[str, ...]]], bool] = {}
-        # Set by the cache: remember(text, compute) gives compute()'s JSON-able answer for a module text.
-        self.remember: Optional[Callable[[str, Callable[[], Any]], Any]] = None
 
     @classmethod
     def for_path(cls, path: str) -> "Project":
@@ -173,7 +187,13 @@ class Project:
     @functools.lru_cache(maxsize=None)  # noqa: B019 (memoized: the cache checks resolutions of every run)
     def search_roots(self, importer: str) -> Tuple[str, ...]:
         """Folders an absolute import is looked up in, in Python's order for this file."""
-        folder = os.path.dirname(os.path.realpath(importer))
+        folder = os.path.dirname(importer)
+        found = self._roots.get(folder)
+        if found is None:
+            found = self._roots[folder] = self._search_roots(os.path.realpath(folder))
+        return found
+
+    def _search_roots(self, folder: str) -> Tuple[str, ...]:
         roots: List[str] = []
         parent = package_parent(folder)
         if parent is None:
@@ -190,7 +210,7 @@ class Project:
     def resolve(self, importer: str, module: str, level: int = 0) -> Optional[str]:
         """The file of ``module`` as imported from ``importer`` (``level`` leading dots)."""
         if level:
-            base = os.path.dirname(os.path.realpath(importer))
+            base = os.path.realpath(os.path.dirname(importer))
             for _ in range(level - 1):
                 base = os.path.dirname(base)
             roots: Tuple[str, ...] = (base,)
@@ -274,40 +294,93 @@ class Project:
         answer = False
         if loaded is not None and loaded.text is not None:
             answer = bool(pattern.search(loaded.text))
-            imports = self.top_level_imports(loaded) if not answer and depth < self.budgets.import_depth else None
-            if imports is not None:
+            if not answer and depth < self.budgets.import_depth:
                 answer = any(
-                    self._mentions(target, key, pattern, depth + 1) for target in self.import_targets(path, imports)
+                    self._mentions(target, key, pattern, depth + 1) for target in self.imported_files(path, loaded.text)
                 )
         self._mentions_memo[memo] = answer
         return answer
 
-    def top_level_imports(self, loaded: LoadedModule) -> Optional[List[ImportLine]]:
-        """``import_statements`` of a module's top level (None: it doesn't parse); the cache,
-        when it is on, remembers them by the module's content, so a warm run parses nothing."""
-        if loaded.text is None:
-            return None
-        if self.remember is not None:
-            return self.remember(loaded.text, lambda: _top_level_imports(loaded))
-        return _top_level_imports(loaded)
+    def imported_files(self, importer: str, text: str) -> List[str]:
+        """The project files that the import lines of ``text`` name (read without a parse)."""
+        from clip_lint.engine.gate import scan_imports
 
-    def imported_files(self, importer: str, statements: Iterable[ast.stmt]) -> List[str]:
-        """The project files named by the import statements among ``statements`` (not nested ones)."""
-        return self.import_targets(importer, import_statements(statements))
-
-    def import_targets(self, importer: str, imports: Iterable[ImportLine]) -> List[str]:
-        """The project files that ``imports`` (from ``import_statements``) name."""
         files: List[str] = []
-        for module, level, names in imports:
+        for module, level, names in scan_imports(text):
             target = self.resolve(importer, module, level)
             if target is None:
                 continue
             files.append(target)
-            for name in names:
-                sub = self.submodule(target, name)
+            for name, _ in names:
+                sub = self.submodule(target, name) if name else None
                 if sub is not None:
                     files.append(sub)
         return files
+
+    def relevant_names(self, path: str, extra_words: Tuple[str, ...] = ()) -> FrozenSet[str]:
+        """The definitions and globals of a module whose code may reach features, once per process.
+
+        A name imported from another project module counts when it is relevant there (and
+        not a class: building an object hands over no features by itself).
+        """
+        loaded = self.load(path)
+        if loaded is None or loaded.text is None or loaded.tree is None:
+            return frozenset()
+        key = (path, extra_words)
+        cached = self._relevant.get(key)
+        if cached is None or cached[0] is not loaded:
+            self._relevant[key] = (loaded, frozenset())  # an import cycle reads as "nothing" meanwhile
+            leads = set()
+            for statement in loaded.tree.body:
+                if not isinstance(statement, ast.ImportFrom):
+                    continue
+                target = self.resolve(path, statement.module or "", statement.level or 0)
+                if target is None:
+                    continue
+                for alias in statement.names:
+                    sub = self.submodule(target, alias.name)
+                    if sub is not None:
+                        relevant = self.mentions_features(sub, extra_words)
+                    else:
+                        relevant = alias.name in self.relevant_functions(target, extra_words)
+                    if relevant:
+                        leads.add(alias.asname or alias.name)
+            cached = self._relevant[key] = (loaded, relevant_definitions(loaded.text, leads, extra_words, loaded.tree))
+        return cached[1]
+
+    def relevant_functions(self, path: str, extra_words: Tuple[str, ...] = ()) -> FrozenSet[str]:
+        loaded = self.load(path)
+        if loaded is None or loaded.tree is None:
+            return frozenset()
+        classes = {s.name for s in loaded.tree.body if isinstance(s, ast.ClassDef)}
+        return self.relevant_names(path, extra_words) - classes
+
+    def reexport(self, path: str, name: str) -> Optional[Tuple[str, str]]:
+        """(module file, name there) when the module at ``path`` only imports ``name``."""
+        loaded = self.load(path)
+        if loaded is None or loaded.text is None or not re.search(rf"import\b[^\n]*\b{re.escape(name)}\b", loaded.text):
+            return None  # the text test first: most modules are never parsed
+        if loaded.tree is None:
+            return None
+        for statement in loaded.tree.body:
+            if isinstance(statement, ast.ImportFrom):
+                for alias in statement.names:
+                    if (alias.asname or alias.name) == name:
+                        target = self.resolve(path, statement.module or "", statement.level or 0)
+                        return (target, alias.name) if target is not None else None
+        return None
+
+    def may_matter(self, path: str, name: str, extra_words: Tuple[str, ...] = ()) -> bool:
+        """Whether a name of a module may reach features; re-exports and ``*`` imports may."""
+        if not self.mentions_features(path, extra_words):
+            return False  # a text test: nothing in the module or what it imports names features
+        loaded = self.load(path)
+        if loaded is None or loaded.tree is None:
+            return False
+        if name in self.relevant_names(path, extra_words):
+            return True
+        defined = _top_level_names(loaded)
+        return name not in defined or name in _imported_names(loaded)
 
     # --- summaries
 
@@ -316,14 +389,14 @@ class Project:
         loaded = self.load(path)
         if loaded is None or loaded.text is None:
             return "missing"
-        tree = loaded.tree
-        if tree is None or loaded.cst is None:
+        summaries = loaded.statement_summaries()
+        if summaries is None:
             return "unparsable:" + hashlib.sha256(loaded.text.encode("utf-8", "replace")).hexdigest()
         wanted = None if names is None or ALL_NAMES in names else frozenset(names)
         digest = hashlib.sha256()
-        for statement in tree.body:
+        for statement, dump in summaries:
             if _summarized(statement, wanted):
-                digest.update(ast.dump(_without_docstrings(statement), include_attributes=True).encode())
+                digest.update(dump)
         return digest.hexdigest()
 
 
@@ -334,11 +407,71 @@ def _decode(data: bytes) -> Optional[str]:
     return None if problem is not None else text
 
 
-def _top_level_imports(loaded: LoadedModule) -> Optional[List[ImportLine]]:
-    return None if loaded.tree is None else import_statements(loaded.tree.body)
+WORD = re.compile(r"[A-Za-z_]\w*")
 
 
-def import_statements(statements: Iterable[ast.stmt]) -> List[ImportLine]:
+def relevant_definitions(
+    text: str, leads: Iterable[str], extra_words: Tuple[str, ...] = (), tree: Optional[ast.Module] = None
+) -> FrozenSet[str]:
+    """Names of top-level functions, classes, methods and globals whose code may reach features:
+    it names an encoder or a CLIP model, or uses such a name or an import in ``leads``."""
+    if tree is None:
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return frozenset()
+    lines = text.splitlines(keepends=True)
+    texts: Dict[str, str] = {}
+
+    def add(name: str, node: ast.AST) -> None:
+        code = "".join(lines[node.lineno - 1: node.end_lineno])  # type: ignore[attr-defined]
+        texts[name] = texts.get(name, "") + code
+
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            add(node.name, node)
+        if isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    add(item.name, item)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            for target in _bound_names(node):
+                add(target, node)
+    pattern = feature_words_pattern(extra_words)
+    words = {name: set(WORD.findall(code)) for name, code in texts.items()}
+    classes = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
+    leads = set(leads)
+    relevant = {name for name, code in texts.items() if pattern.search(code) or words[name] & leads}
+    grown = True
+    while grown:
+        passing = relevant - classes  # using a class hands over no features by itself
+        more = {name for name in texts if name not in relevant and words[name] & passing}
+        relevant |= more
+        grown = bool(more)
+    return frozenset(relevant)
+
+
+def _top_level_names(loaded: LoadedModule) -> FrozenSet[str]:
+    if loaded.top_level_names is None:
+        names = set()
+        for statement in loaded.tree.body:  # type: ignore[union-attr]
+            if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(statement.name)
+            else:
+                names |= _bound_names(statement)
+        loaded.top_level_names = frozenset(names)
+    return loaded.top_level_names
+
+
+def _imported_names(loaded: LoadedModule) -> FrozenSet[str]:
+    names = set()
+    for statement in loaded.tree.body:  # type: ignore[union-attr]
+        if isinstance(statement, (ast.Import, ast.ImportFrom)):
+            names |= {alias.asname or alias.name.split(".")[0] for alias in statement.names}
+    return frozenset(names)
+
+
+def import_statements(statements: Iterable[ast.stmt]) -> List[Tuple[str, int, Tuple[str, ...]]]:
     """(module, level, imported names) for the imports among top-level statements and their blocks."""
     found: List[Tuple[str, int, Tuple[str, ...]]] = []
     for statement in statements:
@@ -388,12 +521,9 @@ def _bound_names(statement: ast.stmt) -> FrozenSet[str]:
     return frozenset(names)
 
 
-def _without_docstrings(statement: ast.stmt) -> ast.stmt:
-    """The statement with every docstring dropped (a copy: trees are shared per process)."""
-    import copy
-
-    statement = copy.deepcopy(statement)
-    for node in ast.walk(statement):
+def _drop_docstrings(tree: ast.Module) -> None:
+    """Drop every docstring of a tree, in place."""
+    for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if (
             isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
@@ -403,7 +533,6 @@ def _without_docstrings(statement: ast.stmt) -> ast.stmt:
             and isinstance(body[0].value.value, str)
         ):
             node.body = body[1:] or [ast.Pass()]
-    return statement
 
 
 def analyze_file(
@@ -412,13 +541,18 @@ def analyze_file(
     options: AnalysisOptions,
     project: Optional[Project] = None,
     tree: Optional[ast.Module] = None,
+    hashes: bool = True,
 ) -> FileAnalysis:
-    """Check one file of a project: its findings, and the modules (with summary hashes) consulted."""
+    """Check one file of a project: its findings, and the modules (with summary hashes) consulted.
+
+    ``hashes=False`` leaves ``consulted`` empty (the hashes cost a parse per module, and only
+    a cache needs them); ``consulted_names`` is always there.
+    """
     from clip_lint.engine.entry import analyze_with_project
 
     project = project or Project.for_path(path)
     tree = tree if isinstance(tree, ast.Module) else None
     findings, consulted = analyze_with_project(source, options, path, project, tree)
     names = {module: tuple(sorted(read)) for module, read in consulted.items()}
-    hashes = {module: project.summary_hash(module, read) for module, read in names.items()}
-    return FileAnalysis(findings, hashes, names)
+    summaries = {module: project.summary_hash(module, read) for module, read in names.items()} if hashes else {}
+    return FileAnalysis(findings, summaries, names)

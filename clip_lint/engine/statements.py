@@ -44,6 +44,8 @@ class StatementRunner:
             self.run_statement(statement, frame)
 
     def run_statement(self, statement: cst.CSTNode, frame: Frame) -> None:
+        if self.call_stack:
+            self.budget.spend()
         if isinstance(statement, cst.SimpleStatementLine):
             for small in statement.body:
                 if frame.ended:
@@ -260,6 +262,7 @@ class StatementRunner:
         self.mute += 1
         try:
             for method in info.methods.values():
+                self.budget.start_unit()
                 final = self.run_function(method, self.global_env(frame), class_info=info)
                 for key, value in final.env.items():
                     if key.startswith("self."):
@@ -267,6 +270,7 @@ class StatementRunner:
         finally:
             self.mute -= 1
         for method in info.methods.values():
+            self.budget.start_unit()
             self.run_function(method, self.global_env(frame), class_info=info)
 
     def global_env(self, frame: Frame) -> Dict[str, Value]:
