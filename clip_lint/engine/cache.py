@@ -37,8 +37,8 @@ CACHE_DIR_ENV = "CLIP_LINT_CACHE_DIR"
 NO_CACHE_ENV = "CLIP_LINT_NO_CACHE"
 PROJECT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 FORMAT = 1  # bump when the layout of an entry changes
-FINDINGS, SUMMARIES, PARSE_ERRORS = "findings", "summaries", "parse-errors"
-KINDS = (FINDINGS, SUMMARIES, PARSE_ERRORS)
+FINDINGS, SUMMARIES, PARSE_ERRORS, GATES = "findings", "summaries", "parse-errors", "gates"
+KINDS = (FINDINGS, SUMMARIES, PARSE_ERRORS, GATES)
 STDIN_NAMES = ("", "-", "stdin")
 
 # https://bford.info/cachedir/: backup and archiving tools skip a folder holding this file.
@@ -363,8 +363,35 @@ class ProjectDependencies:
         return None if loaded is None else loaded.text
 
     def _imports(self) -> List[Any]:
+        return [*self._gate_answer(), self._resolutions(self.path, self.source)]
+
+    def _gate_answer(self) -> List[Any]:
+        """``project_imports``'s answer, remembered by the content of every project module the
+        file's imports lead to (read, not parsed): while none of them changes, nothing is parsed."""
+        key = entry_key(GATES, self.path, content_hash(self.source), json.dumps(self._closure()), options=self.options)
+        entry = None if self.cache is None else self.cache.read(GATES, key)
+        answer = None if entry is None else entry.get("answer")
+        if isinstance(answer, list) and len(answer) == 2 and all(isinstance(name, str) for name in answer[0]):
+            return answer
         names, hands_features = project_imports(self.source, self.options, self.path, self.project)
-        return [list(names), hands_features, self._resolutions(self.path, self.source)]
+        answer = [list(names), hands_features]
+        if self.cache is not None:
+            self.cache.write(GATES, key, {"answer": answer})
+        return answer
+
+    def _closure(self) -> List[List[str]]:
+        """Every project module reachable through import lines from the file, with its content hash."""
+        seen: Dict[str, str] = {}
+        frontier = [(self.path, self.source)]
+        while frontier:
+            importer, text = frontier.pop()
+            for target in self.project.imported_files(importer, text):
+                if target not in seen:
+                    target_text = self._text(target)
+                    seen[target] = "missing" if target_text is None else _hashed(target_text)
+                    if target_text is not None:
+                        frontier.append((target, target_text))
+        return sorted([module, digest] for module, digest in seen.items())
 
     def _resolutions(self, importer: str, text: str) -> List[Any]:
         memo = (importer, text)  # one answer per module text and process: many files consult one module
@@ -379,6 +406,15 @@ class ProjectDependencies:
 
 
 _RESOLUTIONS: Dict[Tuple[str, str], List[Any]] = {}
+_HASHES: Dict[int, Tuple[str, str]] = {}
+
+
+def _hashed(text: str) -> str:
+    """``content_hash``, once per module text and process (project modules are read once)."""
+    known = _HASHES.get(id(text))
+    if known is None or known[0] is not text:
+        known = _HASHES[id(text)] = (text, content_hash(text))
+    return known[1]
 
 
 # --- what the front ends call ------------------------------------------------------------------------
