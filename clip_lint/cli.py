@@ -16,6 +16,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, TextIO, T
 from clip_lint import __version__
 from clip_lint.config import ConfigError, ConfigResolver, LoadedConfig
 from clip_lint.discovery import Discovery, Found, find_files
+from clip_lint.engine.cache import NO_CACHE, CacheConfig
 from clip_lint.options import Options
 from clip_lint.progress import Progress
 from clip_lint.reporting import FORMATS, STATISTICS_FORMATS, Summary, View, plural, render, summary_line
@@ -88,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     running = parser.add_argument_group("running")
     running.add_argument("-j", "--jobs", type=_jobs, metavar="N", help="worker processes, or 'auto' (default: CPUs)")
     running.add_argument("--stdin-filename", metavar="NAME", help="read stdin; NAME is its name, kind and config")
+    _add_cache_arguments(parser)
     parser.add_argument("--explain", metavar="CODE", help="print a rule's documentation and exit")
     parser.add_argument("--list-rules", action="store_true", help="list every rule (as 'clip-lint rules')")
     parser.add_argument("--version", action="version", version=f"clip-lint {__version__}")
@@ -157,6 +159,24 @@ def merge_options(config: Options, args: argparse.Namespace) -> Options:
     )
 
 
+def _add_cache_arguments(parser: argparse.ArgumentParser) -> None:
+    caching = parser.add_argument_group("cache")
+    caching.add_argument("--no-cache", action="store_true", help="don't read or write the cache")
+    caching.add_argument(
+        "--cache-dir", metavar="DIR", help="the cache's folder (default: .clip_lint_cache at the project root)"
+    )
+
+
+def cache_config(options: Options, args: argparse.Namespace, config_root: str) -> CacheConfig:
+    """--no-cache or ``cache = false`` turn it off; --cache-dir, then CLIP_LINT_CACHE_DIR, then
+    ``cache-dir`` (relative to its config file) say where it lives."""
+    if args.no_cache or not options.cache:
+        return NO_CACHE
+    configured = os.path.join(config_root, options.cache_dir) if options.cache_dir else None
+    chosen = CacheConfig(directory=args.cache_dir).with_environment()
+    return CacheConfig(chosen.enabled, chosen.directory or configured)
+
+
 class FileSettings:
     """Each file's options: its config (``--config``, or the nearest one) with the flags on top."""
 
@@ -192,7 +212,12 @@ class FileSettings:
             for code in codes
         )
         return Settings(
-            options.analysis, options.effective_select, options.ignore + per_file, self._mode, self._args.unsafe_fixes
+            options.analysis,
+            options.effective_select,
+            options.ignore + per_file,
+            self._mode,
+            self._args.unsafe_fixes,
+            cache_config(options, self._args, loaded.root),
         )
 
 
@@ -273,7 +298,7 @@ def _view(args: argparse.Namespace, stream: TextIO, fix_mode: bool = False) -> V
 def _check_stdin(args: argparse.Namespace, per_file: FileSettings, report: TextIO) -> int:
     name = args.stdin_filename or STDIN
     data = sys.stdin.buffer.read()
-    settings = per_file.settings(name)
+    settings = replace(per_file.settings(name), cache=NO_CACHE)  # stdin is never cached
     if args.stdin_filename and per_file.excluded(name):
         return _pass_through(data, settings.mode)  # excluded by name, as a file on the command line would be
     result = check_bytes(name, data, settings, None if args.stdin_filename else "python")

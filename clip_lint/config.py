@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Optional, Tuple
 
-from clip_lint.options import INT, LIST, TABLE, ConfigKey, Options, flake8_keys, key_by_spelling
+from clip_lint.options import BOOL, FOLDER, INT, LIST, TABLE, ConfigKey, Options, flake8_keys, key_by_spelling
 from clip_lint.selection import UnknownCodeError, check_codes
 
 if sys.version_info >= (3, 11):
@@ -124,6 +124,10 @@ def _read_value(key: ConfigKey, name: str, raw: Any, section: Section) -> Any:
         return _read_table(name, raw, section)
     if key.kind == INT:
         return _positive_int(raw, name, section.where)
+    if key.kind == BOOL:
+        return _boolean(raw, name, section.where)
+    if key.kind == FOLDER:
+        return _folder(raw, name, section.where)
     if not section.toml:  # an ini value: comma- or newline-separated
         return _split(raw)
     if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
@@ -170,6 +174,21 @@ def _positive_int(raw: Any, key: str, where: str) -> int:
     if isinstance(raw, str) and raw.strip().isdigit() and int(raw) > 0:
         return int(raw)
     raise ConfigError(f"'{key}' in {where} must be a positive integer, not {raw!r}")
+
+
+def _boolean(raw: Any, key: str, where: str) -> bool:
+    """A TOML boolean, or setup.cfg's true/false, yes/no, on/off, 1/0."""
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in configparser.ConfigParser.BOOLEAN_STATES:
+        return configparser.ConfigParser.BOOLEAN_STATES[raw.strip().lower()]
+    raise ConfigError(f"'{key}' in {where} must be true or false, not {raw!r}")
+
+
+def _folder(raw: Any, key: str, where: str) -> str:
+    if isinstance(raw, str) and raw.strip():
+        return raw.strip()
+    raise ConfigError(f"'{key}' in {where} must be a folder name, not {raw!r}")
 
 
 def with_project_line_length(options: Options, start: str) -> Options:

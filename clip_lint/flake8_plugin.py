@@ -1,4 +1,8 @@
-"""The flake8 front end: options in, findings out. No analysis lives here."""
+"""The flake8 front end: options in, findings out. No analysis lives here.
+
+Only the gate and the cache are imported up front; the engine (and libcst) on the first
+file the cache can't answer.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,7 @@ import tokenize
 from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 from clip_lint import __version__
-from clip_lint.engine import analyze_source, needs_analysis
-from clip_lint.engine.project import Project, analyze_file
+from clip_lint.engine.cache import NO_CACHE, CacheConfig, check_source, needs_check
 from clip_lint.findings import Finding
 from clip_lint.options import AnalysisOptions
 from clip_lint.rules import format_message
@@ -23,6 +26,7 @@ class Plugin:
     name = "clip-lint"
     version = __version__
     options = AnalysisOptions()
+    cache = CacheConfig().with_environment()
 
     def __init__(self, tree: ast.AST, lines: Sequence[str], filename: str = "") -> None:
         self.tree = tree if isinstance(tree, ast.Module) else None
@@ -45,6 +49,23 @@ class Plugin:
             comma_separated_list=True,
             help="Extra function names that L2-normalize their argument (comma separated).",
         )
+        cls._add_cache_options(parser)
+
+    @classmethod
+    def _add_cache_options(cls, parser: Any) -> None:
+        parser.add_option(
+            "--clip-no-cache",
+            action="store_true",
+            parse_from_config=True,
+            help="Don't read or write clip-lint's cache (.clip_lint_cache at the project root).",
+        )
+        parser.add_option(
+            "--clip-cache-dir",
+            default=None,
+            parse_from_config=True,
+            help="Keep clip-lint's cache in this folder (default: .clip_lint_cache at the project root; "
+            "env CLIP_LINT_CACHE_DIR).",
+        )
 
     @classmethod
     def parse_options(cls, options: Any) -> None:
@@ -52,6 +73,10 @@ class Plugin:
             extra_encoders=_names(getattr(options, "clip_encoders", ())),
             extra_normalizers=_names(getattr(options, "clip_normalizers", ())),
         )
+        if getattr(options, "clip_no_cache", False):
+            cls.cache = NO_CACHE
+        else:
+            cls.cache = CacheConfig(directory=getattr(options, "clip_cache_dir", None) or None).with_environment()
 
     def run(self) -> Iterator[Tuple[int, int, str, type]]:
         for finding in self.findings():
@@ -66,17 +91,13 @@ class Plugin:
 
     def analyse(self) -> List[Finding]:
         source = "".join(self.lines)
-        path = None if self.filename in STDIN_NAMES else self.filename
-        project = Project.for_path(path) if path is not None else None  # one per root and process
-        if not needs_analysis(source, self.options, path, project):
+        if not needs_check(self.filename, source, self.options):
             return []
         # flake8 quietly decodes undecodable bytes as latin-1; Python itself would refuse the file.
         problem = undecodable(self.filename)
         if problem:
             return [problem]
-        if project is None:
-            return analyze_source(source, self.options, tree=self.tree)
-        return analyze_file(path, source, self.options, project, self.tree, hashes=False).findings
+        return check_source(self.filename, source, self.options, self.cache, tree=self.tree, gated=True)
 
 
 def undecodable(filename: str) -> Optional[Finding]:

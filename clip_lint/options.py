@@ -35,6 +35,9 @@ class Options:
     extend_exclude: Tuple[str, ...] = ()
     per_file_ignores: PerFileIgnores = ()
     line_length: int = 0  # 0: the project's formatter or flake8 setting, else 88
+    # The cache (clip_lint.engine.cache): on unless turned off; cache_dir None means the project root's.
+    cache: bool = True
+    cache_dir: Optional[str] = None
 
     @property
     def analysis(self) -> AnalysisOptions:
@@ -49,6 +52,7 @@ class Options:
 
 
 LIST, TABLE, INT = "list of strings", "table of glob = list of codes", "positive integer"
+BOOL, FOLDER = "boolean", "folder"
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,8 @@ CONFIG_KEYS: Tuple[ConfigKey, ...] = (
     ConfigKey("extend-exclude", "extend_exclude", flag="--extend-exclude"),
     ConfigKey("per-file-ignores", "per_file_ignores", kind=TABLE, holds_codes=True),
     ConfigKey("line-length", "line_length", kind=INT),
+    ConfigKey("cache", "cache", kind=BOOL, flag="--no-cache"),
+    ConfigKey("cache-dir", "cache_dir", kind=FOLDER, flag="--cache-dir"),
 )  # fmt: skip
 
 

@@ -12,9 +12,11 @@ import re
 import stat
 import tempfile
 from dataclasses import dataclass, field
+from functools import partial
 from typing import List, Optional, Sequence, Tuple
 
 from clip_lint.documents import NOTEBOOK, PYTHON, CodeLine, Document, Problem, load_document, parse_document
+from clip_lint.engine.cache import NO_CACHE, CacheConfig, cached_parse_error, check_source
 from clip_lint.findings import Finding
 from clip_lint.fixer import fix_is_mappable, is_applicable, plan_round, unified_diff
 from clip_lint.options import AnalysisOptions
@@ -35,6 +37,7 @@ class Settings:
     ignore: Tuple[str, ...] = ()
     mode: str = CHECK
     unsafe_fixes: bool = False
+    cache: CacheConfig = NO_CACHE
 
 
 @dataclass(frozen=True)
@@ -208,31 +211,21 @@ def _copy_owner_and_mode(descriptor: int, status: os.stat_result) -> None:
 # --- analysis and location ------------------------------------------------------------------
 
 
-def analyse(document: Document, analysis: AnalysisOptions) -> List[Located]:
+def analyse(document: Document, analysis: AnalysisOptions, cache: CacheConfig = NO_CACHE) -> List[Located]:
     """All engine findings of ``document``, each with the line map it is located by."""
     if document.problem is not None or not document.segments:
         return []
     if document.kind == PYTHON:
-        findings = _engine(document.text, analysis, document.path)
+        findings = check_source(document.path, document.text, analysis, cache)
         return [(finding, document.segments[0].lines) for finding in findings]
     source, lines = document.analysis_source()
-    findings = _engine(source, analysis, document.path)
+    findings = check_source(document.path, source, analysis, cache)
     if not any(f.code == PARSE_ERROR for f in findings):
         return [(finding, lines) for finding in findings]
-    return _analyse_around_broken_segments(document, analysis)
+    return _analyse_around_broken_segments(document, analysis, cache)
 
 
-def _engine(source: str, analysis: AnalysisOptions, path: str) -> List[Finding]:
-    """The engine's findings for ``source``, read as the file at ``path`` of its project."""
-    from clip_lint.engine import analyze_source
-    from clip_lint.engine.project import analyze_file
-
-    if path in ("", "-"):
-        return analyze_source(source, analysis)
-    return analyze_file(path, source, analysis, hashes=False).findings
-
-
-def _analyse_around_broken_segments(document: Document, analysis: AnalysisOptions) -> List[Located]:
+def _analyse_around_broken_segments(document: Document, analysis: AnalysisOptions, cache: CacheConfig) -> List[Located]:
     """Report each unparseable cell or block on its own and analyse the others together.
 
     A cell or block that mentions no encoder (nor a configured name) hides nothing that
@@ -245,7 +238,7 @@ def _analyse_around_broken_segments(document: Document, analysis: AnalysisOption
     document.skipped_blocks = 0
     for index, segment in enumerate(document.segments):
         source, lines = document.analysis_source([index])
-        reason = _parse_error(source)
+        reason = cached_parse_error(document.path, source, cache, partial(_parse_error, source))
         if reason is None:
             good.append(index)
             continue
@@ -257,7 +250,7 @@ def _analyse_around_broken_segments(document: Document, analysis: AnalysisOption
         located.append((Finding(PARSE_ERROR, 1, 0, message), lines))
     if good:
         source, lines = document.analysis_source(good)
-        located.extend((finding, lines) for finding in _engine(source, analysis, document.path))
+        located.extend((finding, lines) for finding in check_source(document.path, source, analysis, cache))
     return located
 
 
@@ -302,7 +295,7 @@ def _visible(document: Document, settings: Settings) -> List[Located]:
     ]
     return notices + [
         (finding, lines)
-        for finding, lines in analyse(document, settings.analysis)
+        for finding, lines in analyse(document, settings.analysis, settings.cache)
         if _enabled(finding.code, settings) and not _silenced(finding, lines)
     ]
 

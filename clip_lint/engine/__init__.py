@@ -10,41 +10,38 @@ domain fact from ``clip_lint/facts.py``. The stages live in their own modules:
 - ``statements``, ``expressions``, ``calls``, ``normalization``, ``sinks``, ``inlining``:
   the mixins that make up the ``Analyzer`` (``analyzer``);
 - ``imports`` and ``linking``: names that lead into the project's other modules and classes;
-- ``project``: finding and reading those modules, and ``analyze_file``, what the front ends call;
-- ``entry``: the gate, the parse, and ``analyze_source`` for one module on its own.
+- ``project``: finding and reading those modules, and ``analyze_file``;
+- ``gate``: the text tests before any parse (an encoder word, an import that leads to one);
+- ``entry``: the parse, and ``analyze_source`` for one module on its own;
+- ``cache``: findings kept on disk between runs, checked before ``entry`` is even imported;
+  ``check_source`` is what the front ends call.
+
+The names below are imported on first use: a run whose files all come from the cache never
+imports libcst.
 """
 
-from importlib import import_module
+from __future__ import annotations
+
+import importlib
 from typing import Any
 
-from clip_lint.engine.entry import DEFAULT_OPTIONS, analyze_source
-from clip_lint.engine.gate import needs_analysis, passes_gate
-
-# The names below need libcst: they load on first use (PEP 562), so importing the engine for
-# ``analyze_source`` costs nothing until a module passes the gate and the pre-filter.
-_LAZY = {
+_EXPORTS = {
     "Analyzer": "clip_lint.engine.analyzer",
+    "DEFAULT_OPTIONS": "clip_lint.engine.gate",
     "Pending": "clip_lint.engine.frames",
-    "einsum_contracts_last": "clip_lint.engine.sinks",
+    "analyze_source": "clip_lint.engine.entry",
     "dotted_name": "clip_lint.engine.syntax",
+    "einsum_contracts_last": "clip_lint.engine.sinks",
     "find_arg": "clip_lint.engine.syntax",
+    "needs_analysis": "clip_lint.engine.gate",
+    "passes_gate": "clip_lint.engine.gate",
 }
+
+__all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-__all__ = [
-    "Analyzer",
-    "DEFAULT_OPTIONS",
-    "Pending",
-    "analyze_source",
-    "needs_analysis",
-    "dotted_name",
-    "einsum_contracts_last",
-    "find_arg",
-    "passes_gate",
-]
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -16,7 +16,11 @@ from clip_lint.options import AnalysisOptions
 if TYPE_CHECKING:  # pragma: no cover
     from clip_lint.engine.project import Project
 
-__all__ = ["COMPARISON", "compares", "needs_analysis", "passes_gate", "project_imports", "scan_imports"]
+__all__ = [
+    "COMPARISON", "DEFAULT_OPTIONS", "compares", "needs_analysis", "passes_gate", "project_imports", "scan_imports",
+]
+
+DEFAULT_OPTIONS = AnalysisOptions()
 
 #: Text that may compare or normalize (a decorator's @ passes too: the ast check after it is exact): a module that never
 #: names an encoder is parsed only with one of these and an import that leads to features.
@@ -86,7 +90,7 @@ _IMPORT = re.compile(r"^[ \t]*import[ \t]+([^\n#;]+)", re.MULTILINE)
 _AS = re.compile(r"^([\w.]+)(?:\s+as\s+(\w+))?$")
 
 
-@functools.lru_cache(maxsize=512)  # the gates ask it of the same modules again and again
+@functools.lru_cache(maxsize=512)  # the gate and the cache's checks ask it of the same modules again and again
 def scan_imports(text: str) -> List[Tuple[str, int, List[Tuple[str, str]]]]:
     """(module, level, [(imported name, local name)]) for each import line of ``text``; shared, don't mutate.
 

@@ -1,9 +1,8 @@
 """Imports and module scopes: what a name bound by an import refers to, and each module's state.
 
 The analysis runs in one ``ModuleScope`` at a time: the checked file's (``home``), or, while
-it follows a call into another project module, that module's. ``clip_lint.engine.gate.scan_imports`` reads the
-import lines of a text without parsing it, for the gate that decides whether a file that
-never names an encoder is worth parsing.
+it follows a call into another project module, that module's. ``scan_imports``, which reads
+the import lines of a text without parsing it, lives with the gates in ``gate``.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ import libcst as cst
 
 from clip_lint import facts
 from clip_lint.engine.frames import ClassInfo, Frame
+from clip_lint.engine.gate import scan_imports  # noqa: F401 (re-exported)
 from clip_lint.engine.values import Value
 
 
@@ -129,6 +129,3 @@ class Instance:
     def __init__(self, cls: ClassRef, state: Dict[str, Value]) -> None:
         self.cls = cls
         self.state = state
-
-
-# --- import lines, without a parse -------------------------------------------------------------

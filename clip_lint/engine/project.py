@@ -25,6 +25,7 @@ to import but that was not in the project is not recorded.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import os
 import re
@@ -179,6 +180,7 @@ class Project:
 
     # --- where modules live
 
+    @functools.lru_cache(maxsize=None)  # noqa: B019 (projects live as long as the process)
     def inside(self, path: str) -> bool:
         """Whether a path is the project's own code: under the root, not in any site-packages."""
         real = os.path.realpath(path)
@@ -186,6 +188,7 @@ class Project:
             return False
         return not FOREIGN_FOLDERS.intersection(real.split(os.sep))
 
+    @functools.lru_cache(maxsize=None)  # noqa: B019 (memoized: the cache checks resolutions of every run)
     def search_roots(self, importer: str) -> Tuple[str, ...]:
         """Folders an absolute import is looked up in, in Python's order for this file."""
         folder = os.path.dirname(importer)
