@@ -15,6 +15,14 @@ CLI = Path(sys.executable).with_name("clip-lint")
 EXPECTED_LINE = re.compile(r"^(?:cell (?P<cell>\d+):)?line (?P<line>\d+)\s+(?P<code>CLN\d{3})\b")
 
 
+def write(directory: Path, name: str, text: str) -> Path:
+    """Write ``text`` to ``directory/name`` (folders made as needed) and return the path."""
+    path = directory / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def run_cli(
     *args: Union[str, Path],
     cwd: Optional[Path] = None,

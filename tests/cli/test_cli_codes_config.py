@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import BUGGY, run_cli, run_json
+from cli_helpers import BUGGY, run_cli, run_json, write
 
 # One CLN001 (image features raw) and one CLN003 (text norm without keepdim).
 TWO_BUGS = """\
@@ -24,13 +24,6 @@ CUSTOM_ENCODER = """\
 image_features = model.embed_images(images)
 logits = image_features @ image_features.T
 """
-
-
-def write(directory: Path, name: str, text: str) -> Path:
-    path = directory / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def codes(report: dict) -> list:

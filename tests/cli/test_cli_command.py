@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import BUGGY, CLEAN, CLI, REPO, run_cli, run_json
+from cli_helpers import BUGGY, CLEAN, CLI, REPO, run_cli, run_json, write
 
 TEXT_LINE = re.compile(r"^(?P<path>.+?):(?P<line>\d+):(?P<col>\d+): (?P<code>CLN\d{3}) (?P<message>.+)$")
 SUMMARY = re.compile(r"^Checked (?P<files>\d+) files?: (?:no findings|(?P<findings>\d+) findings?.*)\.$")
@@ -27,13 +27,6 @@ text_features = model.encode_text(texts)
 text_features = text_features / text_features.norm(dim=-1)
 logits = image_features @ text_features.T
 '''
-
-
-def write(directory: Path, name: str, text: str) -> Path:
-    path = directory / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def finding_lines(stdout: str) -> list:

@@ -13,7 +13,7 @@ from typing import Dict, Optional, Tuple
 
 import pytest
 
-from cli_helpers import BUGGY, CLEAN, CLI, run_cli
+from cli_helpers import BUGGY, CLEAN, CLI, run_cli, write
 
 TWO_BUGS = """\
 image_features = model.encode_image(images)
@@ -21,13 +21,6 @@ text_features = model.encode_text(texts)
 text_features = text_features / text_features.norm(dim=-1)
 logits = image_features @ text_features.T
 """
-
-
-def write(directory: Path, name: str, text: str) -> Path:
-    path = directory / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 # --- stdin ------------------------------------------------------------------------------------

@@ -11,20 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import BUGGY, FIXTURES, run_cli, run_json
+from cli_helpers import BUGGY, FIXTURES, run_cli, run_json, write
 
 TWO_BUGS_ONE_LINE = """\
 image_features = model.encode_image(images)
 text_features = model.encode_text(texts)
 logits = image_features @ (text_features / text_features.norm(dim=-1)).T
 """
-
-
-def write(directory: Path, name: str, text: str) -> Path:
-    path = directory / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def flake8_codes(path: Path) -> list:
