@@ -76,6 +76,8 @@ def _analyze(
     if gated and not (hands_features and COMPARISON.search(source)):
         return [], {}
     syntax_error: Optional[SyntaxError] = None
+    if tree is None and project is not None and path is not None:
+        tree = project.tree_of(path, source)  # the project's memo: other files' analyses read it too
     if tree is None:
         tree, syntax_error = _parse_ast(source)
     if gated and tree is not None and not compares(tree):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Dict, List, MutableMapping, Optional, Set, Tuple
 
 import libcst as cst
 
@@ -42,5 +42,5 @@ class Frame:
 
 @dataclass
 class ClassInfo:
-    methods: Dict[str, cst.FunctionDef]
+    methods: MutableMapping[str, cst.FunctionDef]  # another module's: parsed when first read
     attrs: Dict[str, Value] = field(default_factory=dict)

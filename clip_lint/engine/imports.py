@@ -8,7 +8,7 @@ the import lines of a text without parsing it, lives with the gates in ``gate``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, List, Optional, Tuple
+from typing import Callable, Dict, FrozenSet, Generic, Iterator, List, MutableMapping, Optional, Tuple, TypeVar
 
 import libcst as cst
 
@@ -27,6 +27,57 @@ class ImportTarget:
     attr: Optional[str] = None
 
 
+Node = TypeVar("Node")
+
+
+class Definitions(MutableMapping[str, Node], Generic[Node]):
+    """A module's top-level functions (or classes) by name, each made when the analysis first asks.
+
+    Another module's definitions are parsed one at a time (``LoadedModule.definition``): a
+    name that is never looked up costs nothing. A definition that fails to parse is absent.
+    """
+
+    def __init__(self, makers: Optional[Dict[str, Callable[[], Optional[Node]]]] = None) -> None:
+        self._made: Dict[str, Node] = {}
+        self._makers: Dict[str, Callable[[], Optional[Node]]] = dict(makers or {})
+
+    def _make(self, name: str) -> bool:
+        maker = self._makers.pop(name, None)
+        if maker is None:
+            return name in self._made
+        made = maker()
+        if made is not None:
+            self._made[name] = made
+        return made is not None
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self._make(name)
+
+    def __getitem__(self, name: str) -> Node:
+        if not self._make(name):
+            raise KeyError(name)
+        return self._made[name]
+
+    def __setitem__(self, name: str, value: Node) -> None:
+        self._makers.pop(name, None)
+        self._made[name] = value
+
+    def __delitem__(self, name: str) -> None:
+        found = self._makers.pop(name, None) is not None
+        if self._made.pop(name, None) is None and not found:
+            raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*self._made, *self._makers])
+
+    def __len__(self) -> int:
+        return len(self._made) + len(self._makers)
+
+    def made(self) -> List[Tuple[str, Node]]:
+        """The definitions made so far (iterating ``items()`` would parse every one)."""
+        return list(self._made.items())
+
+
 class ModuleScope:
     """One module's names as the analysis sees them: imports, definitions and globals."""
 
@@ -40,8 +91,11 @@ class ModuleScope:
         self.home = home
         self.aliases: Dict[str, str] = dict(facts.DEFAULT_ALIASES)
         self.imported: Dict[str, str] = {}
-        self.functions: Dict[str, cst.FunctionDef] = {}
-        self.classes: Dict[str, ClassInfo] = {}
+        self.functions: MutableMapping[str, cst.FunctionDef] = {}
+        self.classes: MutableMapping[str, ClassInfo] = {}
+        #: Modules that hold some of this scope's nodes besides ``module`` (per-definition parses).
+        self.parts: List[cst.Module] = []
+        self._part_locators: Dict[int, object] = {}
         self.module_frame = Frame(env={})
         self.imports: Dict[str, ImportTarget] = {}
         self.stars: List[ImportTarget] = []
@@ -66,6 +120,13 @@ class ModuleScope:
         if self._locator is None:
             self._locator = Locator(self.module, self.module.code)
         where = self._locator.get(node)  # type: ignore[attr-defined]
+        for part in self.parts:
+            if where is not None:
+                break
+            locator = self._part_locators.get(id(part))
+            if locator is None:
+                locator = self._part_locators[id(part)] = Locator(part, part.code)
+            where = locator.get(node)  # type: ignore[attr-defined]
         return str(where.start.line) if where is not None else "?"
 
     def declared_all(self) -> Optional[Tuple[str, ...]]:

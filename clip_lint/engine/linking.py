@@ -10,15 +10,17 @@ project's own encoder method returns.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Dict, FrozenSet, Iterator, List, Optional, Tuple
+from functools import partial
+from typing import TYPE_CHECKING, Dict, FrozenSet, Iterator, List, Optional, Tuple
 
 import libcst as cst
 
 from clip_lint import facts
-from clip_lint.engine.frames import Frame
+from clip_lint.engine.frames import ClassInfo, Frame
 from clip_lint.engine.project import relevant_definitions
 from clip_lint.engine.imports import (
     ClassRef,
+    Definitions,
     FunctionRef,
     ImportTarget,
     Instance,
@@ -30,6 +32,9 @@ from clip_lint.engine.imports import (
 from clip_lint.engine.syntax import dotted_name, literal_string
 from clip_lint.engine.values import UNKNOWN, Kind, Origin, Value
 from clip_lint.locator import children_in_source_order
+
+if TYPE_CHECKING:  # pragma: no cover
+    from clip_lint.engine.project import LoadedModule
 
 #: A ``wanted`` for lookups that only a module global's value can answer (a name read, not called).
 VALUE_ONLY = "value"
@@ -71,14 +76,11 @@ class Linker:
         from clip_lint.engine.project import TOP_LEVEL
 
         loaded = self.project.load(path)
-        module = loaded.cst if loaded is not None else None
         self.consult(path, TOP_LEVEL)
-        if module is None:
-            self.scopes[path] = None
-            return None
-        scope = ModuleScope(module, path, self.project.display(path), home=False, text=loaded.text)
+        scope = foreign_scope(loaded, self.project.display(path)) if loaded is not None else None
         self.scopes[path] = scope
-        self.run_top_level(scope)
+        if scope is not None:
+            self.run_top_level(scope)
         return scope
 
     def run_top_level(self, scope: ModuleScope) -> None:
@@ -408,7 +410,8 @@ class Linker:
 
     def class_refs_of(self, info: object) -> Iterator[ClassRef]:
         for scope in [self.scope, self.home, *[s for s in self.scopes.values() if s is not None]]:
-            for name, candidate in scope.classes.items():
+            known = scope.classes.made() if isinstance(scope.classes, Definitions) else scope.classes.items()
+            for name, candidate in known:
                 if candidate is info:
                     yield scope.class_ref(name)  # type: ignore[misc]
 
@@ -433,6 +436,49 @@ class Linker:
 
 
 INTERESTING_KINDS = frozenset({Kind.MODEL, Kind.OUTPUT, Kind.NORM, Kind.PRODUCT, Kind.IP_INDEX})
+
+
+def foreign_scope(loaded: "LoadedModule", display: str) -> Optional[ModuleScope]:
+    """Another project module's scope: its top level parsed now, each definition when first looked up."""
+    if not loaded.parse or loaded.text is None:
+        return None  # over the size budget, or unreadable: it contributes nothing
+    layout = loaded.layout()
+    if layout is None:  # Python's parser fails; libcst may know newer syntax
+        whole = loaded.cst
+        return ModuleScope(whole, loaded.path, display, home=False, text=loaded.text) if whole is not None else None
+    skeleton = loaded.skeleton()
+    if skeleton is None:
+        return None  # libcst can't parse its top level: it contributes nothing
+    scope = ModuleScope(skeleton, loaded.path, display, home=False, text=loaded.text)
+
+    def function(span: Tuple[int, int]) -> Optional[cst.FunctionDef]:
+        node = loaded.definition(span)
+        if not isinstance(node, cst.FunctionDef):
+            return None
+        scope.parts.append(loaded.definition_module(span))
+        return node
+
+    def method(span: Tuple[int, int]) -> Optional[cst.FunctionDef]:
+        node = loaded.method(span)
+        if not isinstance(node, cst.FunctionDef):
+            return None
+        scope.parts.append(loaded.definition_module(("method", span)))
+        return node
+
+    def cls(span: Tuple[int, int]) -> Optional[ClassInfo]:
+        # Only a class's methods run when the analysis follows another module's class.
+        spans = layout.methods.get(span)
+        if spans is not None:
+            return ClassInfo(Definitions({name: partial(method, within) for name, within in spans.items()}))
+        node = loaded.definition(span)  # a method shares a line with the header: the class at once
+        if not isinstance(node, cst.ClassDef):
+            return None
+        scope.parts.append(loaded.definition_module(span))
+        return ClassInfo({item.name.value: item for item in node.body.body if isinstance(item, cst.FunctionDef)})
+
+    scope.functions = Definitions({name: partial(function, span) for name, span in layout.functions.items()})
+    scope.classes = Definitions({name: partial(cls, span) for name, span in layout.classes.items()})
+    return scope
 
 
 def is_main_guard(statement: cst.CSTNode) -> bool:

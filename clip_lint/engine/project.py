@@ -73,36 +73,99 @@ class LoadedModule:
         self._parsed = False
         self._ast_done = False
         self._summaries: Optional[List[Tuple[ast.stmt, bytes]]] = None
+        self._layout: Optional["Layout"] = None
+        self._skeleton: object = None
+        self._definitions: Dict[object, object] = {}  # span, or ("method", span) -> (node, module)
         self.top_level_names: Optional[FrozenSet[str]] = None
         self.comparing: Optional[FrozenSet[str]] = None
 
     @property
     def cst(self):
-        """The libcst module, or None when it can't be read or parsed."""
+        """The whole libcst module, or None when it can't be read or parsed.
+
+        The analysis reads another module through ``skeleton`` and ``definition`` instead;
+        this is for a module whose ``ast`` fails (newer syntax than this Python's).
+        """
         if not self._parsed:
             self._parsed = True
             if self.text is not None and self.parse:
-                import libcst
-
-                try:
-                    self._cst = libcst.parse_module(self.text)
-                except Exception:  # ParserSyntaxError, RecursionError: contributes nothing
-                    self._cst = None
+                self._cst = _parse_cst(self.text)
         return self._cst
 
+    # --- per-definition parses: a module is read only as far as an analysis follows it
+
+    def layout(self) -> Optional["Layout"]:
+        """Where the top-level ``def`` and ``class`` statements are, from the ``ast``; once."""
+        if self._layout is None and self.parse and self.tree is not None:
+            self._layout = Layout.of(self.text, self.tree)  # type: ignore[arg-type]
+        return self._layout
+
+    def skeleton(self):
+        """The libcst module without its top-level definitions (their lines left blank), or None.
+
+        Its imports, globals and other top-level statements are the module's own, at their
+        own lines; each definition is parsed alone, when an analysis first looks it up.
+        """
+        layout = self.layout()
+        if layout is None:
+            return None
+        if self._skeleton is None:
+            self._skeleton = _parse_cst(layout.skeleton) or False
+        return self._skeleton or None
+
+    def definition(self, span: Tuple[int, int]):
+        """The libcst node of the top-level definition on lines ``span``, parsed once; None if it fails."""
+        if span not in self._definitions:
+            layout = self.layout()
+            node = None
+            if layout is not None:
+                module = _parse_cst(layout.alone(span))
+                if module is not None and len(module.body) == 1:
+                    node = module.body[0]
+                    self._definitions[span] = (node, module)
+            if node is None:
+                self._definitions[span] = None
+        found = self._definitions[span]
+        return found[0] if found is not None else None  # type: ignore[index]
+
+    def method(self, span: Tuple[int, int]):
+        """The libcst node of the method on lines ``span``, parsed alone, once; None if it fails."""
+        key = ("method", span)
+        if key not in self._definitions:
+            layout = self.layout()
+            module = _parse_cst(layout.method_alone(span)) if layout is not None else None
+            found = None
+            if module is not None and len(module.body) == 1:
+                body = module.body[0].body.body  # type: ignore[attr-defined]
+                if len(body) == 1:
+                    found = (body[0], module)
+            self._definitions[key] = found  # type: ignore[index]
+        found = self._definitions[key]  # type: ignore[index]
+        return found[0] if found is not None else None  # type: ignore[index]
+
+    def definition_module(self, span):
+        """The libcst module that ``definition(span)`` was parsed in (for positions), or None."""
+        found = self._definitions.get(span)
+        return found[1] if found is not None else None  # type: ignore[index]
+
     def statement_summaries(self) -> Optional[List[Tuple[ast.stmt, bytes]]]:
-        """Each top-level statement with its ``ast`` dump (docstrings dropped), computed once."""
+        """Each top-level statement with its ``ast`` dump (docstrings dropped), computed once.
+
+        The dumps keep positions, so a change of indentation or line changes them; a module
+        that Python's own parser rejects has none (its summary is its text).
+        """
         if self._summaries is None and self.text is not None:
             try:
                 private = ast.parse(self.text)  # its own tree: docstrings are dropped in place
             except (SyntaxError, ValueError, RecursionError, MemoryError):
                 return None
-            if self.cst is None:
+            try:
+                _drop_docstrings(private)
+                self._summaries = [
+                    (statement, ast.dump(statement, include_attributes=True).encode()) for statement in private.body
+                ]
+            except RecursionError:  # too deep to dump (a sum of thousands of terms): hashed as text
                 return None
-            _drop_docstrings(private)
-            self._summaries = [
-                (statement, ast.dump(statement, include_attributes=True).encode()) for statement in private.body
-            ]
         return self._summaries
 
     @property
@@ -115,6 +178,97 @@ class LoadedModule:
                 except (SyntaxError, ValueError, RecursionError, MemoryError):
                     self._ast = None
         return self._ast  # type: ignore[return-value]
+
+
+def _parse_cst(text: str):
+    import libcst
+
+    from clip_lint.parse_guard import nesting_problem
+
+    if nesting_problem(text) is not None:
+        return None  # libcst would overflow the C stack on it
+    try:
+        return libcst.parse_module(text)
+    except Exception:  # ParserSyntaxError, RecursionError: contributes nothing
+        return None
+
+
+DEFINITION_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+class Layout:
+    """A module's top-level definitions by line span, and the text of the rest.
+
+    A definition's span runs from the line after the previous top-level statement (its
+    decorators and the comments above it) to its last line. Spans index ``lines`` from 1.
+    """
+
+    def __init__(
+        self,
+        lines: List[str],
+        spans: List[Tuple[int, int]],
+        functions: Dict[str, Tuple[int, int]],
+        classes: Dict[str, Tuple[int, int]],
+        methods: Dict[Tuple[int, int], Optional[Dict[str, Tuple[int, int]]]],
+    ) -> None:
+        self.lines = lines
+        self.functions = functions  # name -> span; a later definition of a name wins, as when it runs
+        self.classes = classes
+        #: class span -> its methods' spans (None: a method shares a line with the class header)
+        self.methods = methods
+        blank = set()
+        for start, end in spans:  # every definition, also one that a later one of its name hides
+            blank.update(range(start, end + 1))
+        self.skeleton = "".join("\n" if number in blank else line for number, line in enumerate(lines, 1))
+
+    @classmethod
+    def of(cls, text: str, tree: ast.Module) -> "Layout":
+        from clip_lint.textedits import split_lines_keepends
+
+        functions: Dict[str, Tuple[int, int]] = {}
+        classes: Dict[str, Tuple[int, int]] = {}
+        methods: Dict[Tuple[int, int], Optional[Dict[str, Tuple[int, int]]]] = {}
+        spans: List[Tuple[int, int]] = []
+        previous_end = 0
+        for statement in tree.body:
+            end = statement.end_lineno or statement.lineno
+            if isinstance(statement, DEFINITION_NODES):
+                span = (previous_end + 1, end)
+                if isinstance(statement, ast.ClassDef):
+                    classes[statement.name] = span
+                    methods[span] = _method_spans(statement)
+                else:
+                    functions[statement.name] = span
+                spans.append(span)
+            previous_end = end
+        return cls(split_lines_keepends(text), spans, functions, classes, methods)
+
+    def alone(self, span: Tuple[int, int]) -> str:
+        """The text of one definition, at its own lines (the lines above it left blank)."""
+        start, end = span
+        return "\n" * (start - 1) + "".join(self.lines[start - 1: end])
+
+    def method_alone(self, span: Tuple[int, int]) -> str:
+        """The text of one method, at its own lines, in a stand-in class on the line above it."""
+        start, end = span
+        return "\n" * (start - 2) + "class _:\n" + "".join(self.lines[start - 1: end])
+
+
+def _method_spans(node: ast.ClassDef) -> Optional[Dict[str, Tuple[int, int]]]:
+    """The line spans of a class's methods (a later one of a name wins), or None when they can't
+    be cut out alone: the header, or another statement, shares a line with one."""
+    header_end = max([node.lineno] + [part.end_lineno or part.lineno for part in [*node.bases, *node.keywords]])
+    spans: Dict[str, Tuple[int, int]] = {}
+    previous_end = header_end
+    for item in node.body:
+        first = min([item.lineno] + [decorator.lineno for decorator in getattr(item, "decorator_list", [])])
+        if first <= previous_end:
+            return None
+        end = item.end_lineno or item.lineno
+        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            spans[item.name] = (previous_end + 1, end)
+        previous_end = end
+    return spans
 
 
 #: Per process: path -> ((size, mtime), module). flake8 runs one process per job.
@@ -275,6 +429,11 @@ class Project:
         loaded = LoadedModule(path, text, parse=status.st_size <= self.budgets.module_bytes)
         _LOADED[path] = (stamp, loaded)
         return loaded
+
+    def tree_of(self, path: str, source: str) -> Optional[ast.Module]:
+        """The ``ast`` of the module at ``path``, parsed once per process, when ``source`` is its text."""
+        loaded = self.load(path)
+        return loaded.tree if loaded is not None and loaded.text == source else None
 
     def mentions_features(self, path: str, extra_words: Tuple[str, ...] = ()) -> bool:
         """Whether a module, or a project module it imports, names an encoder or a CLIP model.
