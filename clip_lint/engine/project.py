@@ -559,19 +559,17 @@ class Project:
         return features, compares
 
     def comparing_names(self, path: str) -> FrozenSet[str]:
-        """Top-level functions and classes whose own code compares or normalizes (a text test)."""
-        from clip_lint.slicing import SINK_OR_NORM
-
+        """Top-level functions and classes whose own code compares or normalizes: an ``@``
+        that is not a decorator's, or a name of a similarity op or normalizer in the facts
+        tables (read from the ``ast``: a word in a comment or string runs nothing)."""
         loaded = self.load(path)
         if loaded is None or loaded.text is None or loaded.tree is None:
             return frozenset()
         if loaded.comparing is None:
-            lines = loaded.text.splitlines(keepends=True)
             loaded.comparing = frozenset(
                 node.name
                 for node in loaded.tree.body
-                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-                and SINK_OR_NORM.search("".join(lines[node.lineno - 1: node.end_lineno]))
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and _compares(node)
             )
         return loaded.comparing
 
@@ -668,6 +666,29 @@ def relevant_definitions(
         relevant |= more
         grown = bool(more)
     return frozenset(relevant)
+
+
+def _compares(definition: ast.AST) -> bool:
+    """Whether a definition's code may compare or normalize: the words of ``slicing.SINK_OR_NORM``
+    as names, attributes or imported names, or the ``@`` operator."""
+    from clip_lint.slicing import sink_or_norm_words
+
+    words = sink_or_norm_words()
+    for node in ast.walk(definition):
+        kind = type(node)
+        if kind is ast.Attribute:
+            if node.attr in words:  # type: ignore[attr-defined]
+                return True
+        elif kind is ast.Name:
+            if node.id in words:  # type: ignore[attr-defined]
+                return True
+        elif kind is ast.BinOp or kind is ast.AugAssign:
+            if isinstance(node.op, ast.MatMult):  # type: ignore[attr-defined]
+                return True
+        elif kind is ast.alias:
+            if node.name.rsplit(".", 1)[-1] in words:  # type: ignore[attr-defined]
+                return True
+    return False
 
 
 def _defined_functions(tree: ast.Module) -> FrozenSet[str]:
