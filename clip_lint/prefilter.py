@@ -11,6 +11,7 @@ vocabulary comes from ``clip_lint/facts.py``.
 from __future__ import annotations
 
 import ast
+import re
 from typing import Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
 
 from clip_lint import facts
@@ -80,6 +81,7 @@ _SKIPPED_FIELDS = frozenset(
      "module", "level", "names", "annotation", "returns", "type_ignores", "is_async", "simple", "tag"}
 )
 _CHILD_FIELDS: Dict[type, Tuple[str, ...]] = {}
+_WORD = re.compile(r"[A-Za-z_]\w*")
 
 
 def _child_fields(kind: type) -> Tuple[str, ...]:
@@ -92,17 +94,26 @@ def _child_fields(kind: type) -> Tuple[str, ...]:
 
 
 def may_report(
-    tree: ast.Module, options: AnalysisOptions = _DEFAULT_OPTIONS, project_names: Iterable[str] = ()
+    tree: ast.Module,
+    options: AnalysisOptions = _DEFAULT_OPTIONS,
+    project_names: Iterable[str] = (),
+    project_code: Iterable[str] = (),
 ) -> bool:
     """False only when no value that may hold encoder output reaches a similarity op or a norm.
 
     ``project_names`` are functions of other modules known to return, normalize or compare
     features: each counts as a source, a pass-through and a sink.
+
+    ``project_code`` are names bound to other project modules' code (functions, classes,
+    modules) that may compare or normalize what they are given, but never hand features over.
+    Everything reached from one of them (an object it builds, a method or attribute of it, a
+    parameter or attribute that holds one, a function that returns one) is project code too,
+    and a call into project code passes its inputs through and may report on them.
     """
     if not enabled("prefilter"):
         return True
     try:
-        return _Flows(tree, options, frozenset(project_names)).may_report()
+        return _Flows(tree, options, frozenset(project_names), frozenset(project_code)).may_report()
     except Exception:  # a bug here must cost time, never a finding: let the engine decide
         return True
 
@@ -110,9 +121,19 @@ def may_report(
 class _Flows:
     """The module's flows, collected in one walk, then followed to a fixed point."""
 
-    def __init__(self, tree: ast.Module, options: AnalysisOptions, project_names: FrozenSet[str]) -> None:
+    def __init__(
+        self,
+        tree: ast.Module,
+        options: AnalysisOptions,
+        project_names: FrozenSet[str],
+        project_code: FrozenSet[str] = frozenset(),
+    ) -> None:
         self.sources = facts.ENCODER_METHODS | frozenset(options.extra_encoders)
         self.project_names = project_names
+        #: Names (and ".attr" for attributes) that may hold project code; grown to a fixed point.
+        self.project_code: Set[str] = set(project_code)
+        self.project_returning: Set[str] = set()  # the module's functions that may return project code
+        self.annotated: List[Tuple[str, ast.AST]] = []  # (parameter, annotation) of the module's functions
         self.normalizers = frozenset(_last(name) for name in options.extra_normalizers)
         self.passing = PASSING_CALLS | self.normalizers | project_names
         self.comparing = COMPARING_CALLS | project_names
@@ -202,6 +223,10 @@ class _Flows:
         parameters.extend(a.arg for a in arguments.kwonlyargs)
         if arguments.kwarg is not None:
             parameters.append(arguments.kwarg.arg)
+        if self.project_code:  # ``model: DualEncoder`` gives the parameter an object of that class
+            every = arguments.posonlyargs + arguments.args + arguments.kwonlyargs
+            every += [a for a in (arguments.vararg, arguments.kwarg) if a is not None]
+            self.annotated.extend((a.arg, a.annotation) for a in every if a.annotation is not None)
         # A method is inlined at ``self.method(...)``: its first parameter is the receiver.
         offset = 1 if in_class else 0
         self.definitions.setdefault(node.name, []).append((parameters, offset))  # type: ignore[attr-defined]
@@ -214,6 +239,8 @@ class _Flows:
             name in self.project_names for names in self.names_of.values() for name in names
         ):
             return False
+        if self.project_code:
+            self._follow_project_code()
         following = [
             call
             for call in self.calls
@@ -238,6 +265,94 @@ class _Flows:
         return any(self._reports(node) for node in self.sinks) or any(
             self._reports_call(call, products) for call in self.calls
         )
+
+    # --- what may hold project code -------------------------------------------------------------
+
+    def _follow_project_code(self) -> None:
+        """Grow ``project_code`` to a fixed point: assignments, returns, arguments, annotations."""
+        for parameter, annotation in self.annotated:
+            if any(isinstance(n, ast.Name) and n.id in self.project_code for n in ast.walk(annotation)) or (
+                isinstance(annotation, ast.Constant)
+                and isinstance(annotation.value, str)
+                and any(word in self.project_code for word in _WORD.findall(annotation.value))
+            ):
+                self.project_code.add(parameter)
+        changed = True
+        while changed:
+            changed = False
+            for target, value in self.assignments:
+                if self.is_project_code(value):
+                    changed |= self._mark_code(target)
+            for function, value in self.returns:
+                if function not in self.project_returning and self.is_project_code(value):
+                    self.project_returning.add(function)
+                    changed = True
+            for call in self.calls:
+                positional = [argument for argument in call.args if not isinstance(argument, ast.Starred)]
+                for name in self.callee_names(call):
+                    for parameters, offset in self.definitions.get(name, ()):
+                        for parameter, argument in zip(parameters[offset:], positional):
+                            if parameter not in self.project_code and self.is_project_code(argument):
+                                self.project_code.add(parameter)
+                                changed = True
+                        for keyword in call.keywords:
+                            if (
+                                keyword.arg in parameters
+                                and keyword.arg not in self.project_code
+                                and self.is_project_code(keyword.value)
+                            ):
+                                self.project_code.add(keyword.arg)  # type: ignore[arg-type]
+                                changed = True
+
+    def _mark_code(self, target: ast.AST) -> bool:
+        kind = type(target)
+        key = None
+        if kind is ast.Name:
+            key = target.id  # type: ignore[attr-defined]
+        elif kind is ast.Attribute:
+            key = "." + target.attr  # type: ignore[attr-defined]
+        elif kind is ast.Subscript or kind is ast.Starred:
+            return self._mark_code(target.value)  # type: ignore[attr-defined]
+        elif kind is ast.Tuple or kind is ast.List:
+            changed = False
+            for element in target.elts:  # type: ignore[attr-defined]
+                changed |= self._mark_code(element)
+            return changed
+        if key is None or key in self.project_code:
+            return False
+        self.project_code.add(key)
+        return True
+
+    def is_project_code(self, node: ast.AST) -> bool:
+        """Whether an expression may be (or give) project code: a name bound to it, its attribute,
+        what calling it returns, an element of a container of it."""
+        kind = type(node)
+        if kind is ast.Name:
+            return node.id in self.project_code  # type: ignore[attr-defined]
+        if kind is ast.Attribute:
+            return "." + node.attr in self.project_code or self.is_project_code(node.value)  # type: ignore[attr-defined]
+        if kind is ast.Call:
+            if any(name in self.project_returning for name in self.callee_names(node)):  # type: ignore[arg-type]
+                return True
+            return self.is_project_code(node.func)  # type: ignore[attr-defined]
+        if kind in (ast.Subscript, ast.Starred, ast.Await, ast.NamedExpr):
+            return self.is_project_code(node.value)  # type: ignore[attr-defined]
+        if kind is ast.IfExp:
+            return self.is_project_code(node.body) or self.is_project_code(node.orelse)  # type: ignore[attr-defined]
+        if kind in (ast.Tuple, ast.List, ast.Set):
+            return any(self.is_project_code(element) for element in node.elts)  # type: ignore[attr-defined]
+        if kind is ast.Dict:
+            return any(v is not None and self.is_project_code(v) for v in node.values)  # type: ignore[attr-defined]
+        if kind in (ast.ListComp, ast.SetComp, ast.GeneratorExp):
+            return self.is_project_code(node.elt)  # type: ignore[attr-defined]
+        if kind is ast.DictComp:
+            return self.is_project_code(node.value)  # type: ignore[attr-defined]
+        if kind is ast.BoolOp:
+            return any(self.is_project_code(v) for v in node.values)  # type: ignore[attr-defined]
+        return False
+
+    def _calls_project_code(self, call: ast.Call) -> bool:
+        return bool(self.project_code) and self.is_project_code(call.func)
 
     def _mark(self, key: str) -> bool:
         if key in self.carrying:
@@ -317,10 +432,14 @@ class _Flows:
             return isinstance(node.op, ast.USub) and self.carries(node.operand)  # type: ignore[attr-defined]
         if kind is ast.IfExp:
             return self.carries(node.body) or self.carries(node.orelse)  # type: ignore[attr-defined]
-        if kind is ast.Tuple or kind is ast.List:
+        if kind is ast.Tuple or kind is ast.List or kind is ast.Set:
             return any(self.carries(element) for element in node.elts)  # type: ignore[attr-defined]
+        if kind is ast.Dict:  # ``added_cond_kwargs={"image_embeds": embeds}``
+            return any(self.carries(value) for value in node.values)  # type: ignore[attr-defined]
         if kind is ast.ListComp or kind is ast.SetComp or kind is ast.GeneratorExp:
             return self.carries(node.elt)  # type: ignore[attr-defined]
+        if kind is ast.DictComp:
+            return self.carries(node.value)  # type: ignore[attr-defined]
         return False
 
     def _call_carries(self, call: ast.Call) -> bool:
@@ -331,7 +450,8 @@ class _Flows:
         if any(name in self.returning or name in self.project_names for name in names):
             return True
         if not any(name in self.passing or facts.NORMALIZING_NAME_FRAGMENT in name.lower() for name in names):
-            return False
+            if not self._calls_project_code(call):
+                return False
         return self._inputs_carry(call)
 
     def _inputs_carry(self, call: ast.Call) -> bool:
@@ -380,7 +500,7 @@ class _Flows:
 
     def _reports_call(self, call: ast.Call, products: bool) -> bool:
         names = self.callee_names(call)
-        if any(name in self.comparing for name in names):
+        if any(name in self.comparing for name in names) or self._calls_project_code(call):
             return self._inputs_carry(call)
         if any(name in DIVIDING_CALLS for name in names):
             return self._carrying_inputs(call, enough=2) >= 2

@@ -84,8 +84,9 @@ def _analyze(
         return [], {}
     text = source
     # A module that imports what may hand it features is judged by the project layer: the
-    # pre-filter follows one module only.
-    if tree is not None and not imported_names and not may_report(tree, options):
+    # pre-filter follows one module only. Project code that may only compare, normalize or
+    # pass on what it is given is a sink and a pass-through to it.
+    if tree is not None and not hands_features and not may_report(tree, options, project_code=imported_names):
         return [], {}
     if tree is not None and use_slicing and enabled("slicing"):
         sliced = slice_source(source, tree, options.extra_encoders, imported_names)

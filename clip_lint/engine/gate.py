@@ -59,7 +59,7 @@ def project_imports(
     source: str, options: AnalysisOptions, path: str, project: "Project"
 ) -> Tuple[Tuple[str, ...], bool]:
     """The local names a module imports from project modules that may matter, and whether
-    one of those may hand it features.
+    one of those may hand it features (a ``*`` import of a module that matters counts so).
 
     A cheap test from the import lines' text: it lets a module that never names an encoder
     through the gate when one of its imports leads to one, and keeps the code that calls a
@@ -72,6 +72,10 @@ def project_imports(
         if target is None:
             continue
         for name, local in imported:
+            if name == STAR:  # names unknown here: whatever the module may do, the engine decides
+                star = project.mentions_features(target, options.extra_encoders) or project.mentions_comparisons(target)
+                hands_features = hands_features or star
+                continue
             if name:
                 features, compares = project.imported_name_matters(target, name, options.extra_encoders)
             else:  # ``import a.b``: the module as a whole
@@ -85,7 +89,11 @@ def project_imports(
 
 # --- import lines, without a parse -------------------------------------------------------------
 
-_FROM_IMPORT = re.compile(r"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+\(?([^\n#)]*)", re.MULTILINE)
+_FROM_IMPORT = re.compile(
+    r"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]*(?:\(([^)]*)\)|((?:[^\n#;\\]|\\\r?\n)*))", re.MULTILINE
+)
+_COMMENT = re.compile(r"#[^\n]*")
+STAR = "*"
 _IMPORT = re.compile(r"^[ \t]*import[ \t]+([^\n#;]+)", re.MULTILINE)
 _AS = re.compile(r"^([\w.]+)(?:\s+as\s+(\w+))?$")
 
@@ -94,16 +102,19 @@ _AS = re.compile(r"^([\w.]+)(?:\s+as\s+(\w+))?$")
 def scan_imports(text: str) -> List[Tuple[str, int, List[Tuple[str, str]]]]:
     """(module, level, [(imported name, local name)]) for each import line of ``text``; shared, don't mutate.
 
-    ``import a.b`` gives ``("a.b", 0, [])`` with local name ``a``; names of a ``from``
-    import that continue on later lines are missed (the gate only needs some of them).
+    ``import a.b`` gives ``("a.b", 0, [("", "a")])``; ``from m import *`` gives ``("m", 0, [("*", "*")])``. A ``from`` import's names
+    may continue on later lines, in brackets or after backslashes.
     """
     found: List[Tuple[str, int, List[Tuple[str, str]]]] = []
     for match in _FROM_IMPORT.finditer(text):
         names = []
-        for part in match.group(3).split(","):
+        listed = match.group(3) if match.group(3) is not None else match.group(4).replace("\\", " ")
+        for part in _COMMENT.sub("", listed).split(","):
             alias = _AS.match(part.strip())
-            if alias and alias.group(1) != "*":
+            if alias:
                 names.append((alias.group(1), alias.group(2) or alias.group(1)))
+            elif part.strip() == STAR:
+                names.append((STAR, STAR))
         found.append((match.group(2), len(match.group(1)), names))
     for match in _IMPORT.finditer(text):
         for part in match.group(1).split(","):

@@ -566,10 +566,17 @@ class Project:
         if loaded is None or loaded.text is None or loaded.tree is None:
             return frozenset()
         if loaded.comparing is None:
+            from clip_lint.slicing import SINK_OR_NORM
+            from clip_lint.textedits import split_lines_keepends
+
+            lines = split_lines_keepends(loaded.text)
             loaded.comparing = frozenset(
                 node.name
                 for node in loaded.tree.body
-                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and _compares(node)
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                # the text test first: most definitions never name one at all
+                and SINK_OR_NORM.search("".join(lines[node.lineno - 1: node.end_lineno]))
+                and _compares(node)
             )
         return loaded.comparing
 
@@ -633,19 +640,25 @@ def relevant_definitions(
             tree = ast.parse(text)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             return frozenset()
-    lines = text.splitlines(keepends=True)
+    from clip_lint.textedits import split_lines_keepends
+
+    lines = split_lines_keepends(text)  # as Python counts lines (``str.splitlines`` splits at more)
     texts: Dict[str, str] = {}
 
-    def add(name: str, node: ast.AST) -> None:
-        code = "".join(lines[node.lineno - 1: node.end_lineno])  # type: ignore[attr-defined]
+    def add(name: str, node: ast.AST, end: Optional[int] = None) -> None:
+        code = "".join(lines[node.lineno - 1: end or node.end_lineno])  # type: ignore[attr-defined]
         texts[name] = texts.get(name, "") + code
 
     for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             add(node.name, node)
         if isinstance(node, ast.ClassDef):
+            # A class's code is its header (its bases) and its methods: the analysis runs only
+            # those. Field declarations (``image_embeds: Tensor = None``) hand nothing over.
+            add(node.name, node, max(node.lineno, node.body[0].lineno - 1))
             for item in node.body:
                 if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    add(node.name, item)
                     add(item.name, item)
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             for target in _bound_names(node):
