@@ -330,7 +330,8 @@ class _Flows:
         if kind is ast.Name:
             return node.id in self.project_code  # type: ignore[attr-defined]
         if kind is ast.Attribute:
-            return "." + node.attr in self.project_code or self.is_project_code(node.value)  # type: ignore[attr-defined]
+            attribute = "." + node.attr  # type: ignore[attr-defined]
+            return attribute in self.project_code or self.is_project_code(node.value)  # type: ignore[attr-defined]
         if kind is ast.Call:
             if any(name in self.project_returning for name in self.callee_names(node)):  # type: ignore[arg-type]
                 return True

@@ -102,8 +102,9 @@ _AS = re.compile(r"^([\w.]+)(?:\s+as\s+(\w+))?$")
 def scan_imports(text: str) -> List[Tuple[str, int, List[Tuple[str, str]]]]:
     """(module, level, [(imported name, local name)]) for each import line of ``text``; shared, don't mutate.
 
-    ``import a.b`` gives ``("a.b", 0, [("", "a")])``; ``from m import *`` gives ``("m", 0, [("*", "*")])``. A ``from`` import's names
-    may continue on later lines, in brackets or after backslashes.
+    ``import a.b`` gives ``("a.b", 0, [("", "a")])``; ``from m import *`` gives
+    ``("m", 0, [("*", "*")])``. A ``from`` import's names may continue on later lines, in
+    brackets or after backslashes.
     """
     found: List[Tuple[str, int, List[Tuple[str, str]]]] = []
     for match in _FROM_IMPORT.finditer(text):
