@@ -7,7 +7,7 @@ import re
 from typing import TYPE_CHECKING, Dict, List, Optional, Set, Tuple
 
 from clip_lint.findings import Finding
-from clip_lint.engine.gate import COMPARISON, compares, passes_gate, project_imports
+from clip_lint.engine.gate import COMPARISON, compares, passes_gate, project_code_names, project_imports
 from clip_lint.indentation import Reindented, expand_indentation
 from clip_lint.options import AnalysisOptions
 from clip_lint.parse_guard import nesting_problem
@@ -86,8 +86,10 @@ def _analyze(
     # A module that imports what may hand it features is judged by the project layer: the
     # pre-filter follows one module only. Project code that may only compare, normalize or
     # pass on what it is given is a sink and a pass-through to it.
-    if tree is not None and not hands_features and not may_report(tree, options, project_code=imported_names):
-        return [], {}
+    if tree is not None and not hands_features:
+        code = project_code_names(source, path, project) if project is not None and path is not None else ()
+        if not may_report(tree, options, project_code=code):
+            return [], {}
     if tree is not None and use_slicing and enabled("slicing"):
         sliced = slice_source(source, tree, options.extra_encoders, imported_names)
         if sliced is None:

@@ -17,7 +17,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from clip_lint.engine.project import Project
 
 __all__ = [
-    "COMPARISON", "DEFAULT_OPTIONS", "compares", "needs_analysis", "passes_gate", "project_imports", "scan_imports",
+    "COMPARISON", "DEFAULT_OPTIONS", "compares", "needs_analysis", "passes_gate", "project_code_names",
+    "project_imports", "scan_imports",
 ]
 
 DEFAULT_OPTIONS = AnalysisOptions()
@@ -85,6 +86,18 @@ def project_imports(
                 names.append(local)
             hands_features = hands_features or features
     return tuple(sorted(set(names))), hands_features
+
+
+def project_code_names(source: str, path: str, project: "Project") -> Tuple[str, ...]:
+    """Every local name a module's import lines bind to the project's own code (functions,
+    classes, globals, modules), whether or not it may matter: any may pass features on."""
+    names = set()
+    for module, level, imported in scan_imports(source):
+        target = project.resolve(path, module, level)
+        if target is None:
+            continue
+        names.update(local for name, local in imported if name != STAR)
+    return tuple(sorted(names))
 
 
 # --- import lines, without a parse -------------------------------------------------------------
