@@ -78,6 +78,7 @@ class LoadedModule:
         self._definitions: Dict[object, object] = {}  # span, or ("method", span) -> (node, module)
         self.top_level_names: Optional[FrozenSet[str]] = None
         self.comparing: Optional[FrozenSet[str]] = None
+        self.imports: Optional[list] = None  # ``gate.scan_imports`` of the text
 
     @property
     def cst(self):
@@ -322,6 +323,8 @@ class Project:
         self._roots: Dict[str, Tuple[str, ...]] = {}
         self._relevant: Dict[Tuple[str, Tuple[str, ...]], Tuple[LoadedModule, FrozenSet[str]]] = {}
         self._mentions_memo: Dict[Tuple[str, Tuple[str, Tuple[str, ...]]], bool] = {}
+        #: (module, name, extra words) -> (answer, the modules read, as loaded then)
+        self._matters: Dict[Tuple[str, str, Tuple[str, ...]], Tuple[Tuple[bool, bool], list]] = {}
 
     @classmethod
     def for_path(cls, path: str) -> "Project":
@@ -546,17 +549,58 @@ class Project:
 
         Text tests on the module, then on the name's own definition (following re-exports).
         """
+        key = (path, name, extra_words)
+        known = self._matters.get(key)
+        if known is not None and all(self.load(module) is loaded for module, loaded in known[1]):
+            return known[0]
+        read: List[Tuple[str, Optional[LoadedModule]]] = []
+        answer = self._name_matters(path, name, extra_words, 0, read)
+        self._matters[key] = (answer, read)
+        return answer
+
+    def _name_matters(
+        self, path: str, name: str, extra_words: Tuple[str, ...], depth: int, read: List[Tuple[str, object]]
+    ) -> Tuple[bool, bool]:
+        """``imported_name_matters`` for one module of a re-export chain.
+
+        Re-exports are read from the import lines' text, without a parse. Where a module both
+        imports and defines the name (an import inside a function, say), both count.
+        """
         sub = self.submodule(path, name)
         if sub is not None:
             return self.mentions_features(sub, extra_words), self.mentions_comparisons(sub)
-        for _ in range(self.budgets.import_depth):
-            forwarded = self.reexport(path, name)
-            if forwarded is None:
-                break
-            path, name = forwarded
-        features = self.mentions_features(path, extra_words) and name in self.relevant_names(path, extra_words)
-        compares = self.mentions_comparisons(path) and name in self.comparing_names(path)
+        loaded = self.load(path)
+        read.append((path, loaded))
+        if loaded is None or loaded.text is None or name not in loaded.text:
+            return False, False
+        features = compares = False
+        forwarded = self.text_reexport(path, loaded, name) if depth < self.budgets.import_depth else None
+        if forwarded is not None:
+            target, original = forwarded
+            if original:
+                features, compares = self._name_matters(target, original, extra_words, depth + 1, read)
+            else:  # ``import a.b as name``: a module
+                features, compares = self.mentions_features(target, extra_words), self.mentions_comparisons(target)
+            if not _defines_at_top(loaded.text, name):
+                return features, compares
+        features = features or (
+            self.mentions_features(path, extra_words) and name in self.relevant_names(path, extra_words)
+        )
+        compares = compares or (self.mentions_comparisons(path) and name in self.comparing_names(path))
         return features, compares
+
+    def text_reexport(self, path: str, loaded: LoadedModule, name: str) -> Optional[Tuple[str, str]]:
+        """(module file, name there; "" for a module) when an import line of the module binds ``name``."""
+        if loaded.imports is None:
+            from clip_lint.engine.gate import scan_imports
+
+            loaded.imports = scan_imports.__wrapped__(loaded.text)  # type: ignore[attr-defined]
+        for module, level, imported in loaded.imports:
+            for original, local in imported:
+                if local == name:
+                    target = self.resolve(path, module, level)
+                    return (target, original) if target is not None else None
+        return None
 
     def comparing_names(self, path: str) -> FrozenSet[str]:
         """Top-level functions and classes whose own code compares or normalizes: an ``@``
@@ -679,6 +723,18 @@ def relevant_definitions(
         relevant |= more
         grown = bool(more)
     return frozenset(relevant)
+
+
+def _defines_at_top(text: str, name: str) -> bool:
+    """Whether a line of the module may define ``name`` (``def``, ``class``, ``=``), at any
+    indentation: a fallback definition under ``try``/``if`` counts (so may a method)."""
+    escaped = re.escape(name)
+    pattern = (
+        rf"^[ \t]*(?:(?:async[ \t]+)?def|class)[ \t]+{escaped}\b"
+        rf"|^[ \t]*{escaped}\b[^\n=]*="
+        rf"|^[ \t]*[\w, \t()\[\]]*\b{escaped}\b[\w, \t()\[\]]*="
+    )
+    return re.search(pattern, text, re.MULTILINE) is not None
 
 
 def _compares(definition: ast.AST) -> bool:
