@@ -18,7 +18,6 @@ from clip_lint.documents import NOTEBOOK, PYTHON, CodeLine, Document, Problem, l
 from clip_lint.engine.cache import NO_CACHE, CacheConfig, cached_parse_error, check_source
 from clip_lint.findings import Finding, Fix
 from clip_lint.options import AnalysisOptions
-from clip_lint.parse_guard import nesting_problem
 from clip_lint.selection import has_file_noqa, is_enabled, is_suppressed
 
 PARSE_ERROR = "CLN900"
@@ -268,6 +267,8 @@ _PARSER_POSITION = re.compile(r"^(?:parser error: )?error at \d+:\d+: ")
 def _parse_error(source: str) -> Optional[str]:
     """Why libcst rejects ``source`` (None when it parses)."""
     import libcst
+
+    from clip_lint.parse_guard import nesting_problem  # deferred with libcst: only a parse needs it
 
     too_deep = nesting_problem(source)
     if too_deep is not None:
