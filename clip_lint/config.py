@@ -10,19 +10,17 @@ by key. Unknown keys, wrong types and unknown codes are a ``ConfigError`` (exit 
 
 from __future__ import annotations
 
-import configparser
 import os
 import sys
 from dataclasses import dataclass, field, replace
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from clip_lint.options import BOOL, FOLDER, INT, LIST, TABLE, ConfigKey, Options, flake8_keys, key_by_spelling
 from clip_lint.selection import UnknownCodeError, check_codes
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python < 3.11 only
-    import tomli as tomllib
+if TYPE_CHECKING:  # pragma: no cover
+    import configparser
+    from types import ModuleType
 
 CONFIG_FILES = ("pyproject.toml", "setup.cfg", "tox.ini", ".flake8")
 
@@ -58,23 +56,49 @@ class LoadedConfig:
         return self.paths[0] if self.paths else None
 
 
+# The TOML and ini parsers are imported only when a file of their kind is read: most folders
+# a run walks up through hold neither, and both cost start-up time.
+
+
+def _tomllib() -> ModuleType:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python < 3.11 only
+        import tomli as tomllib
+    return tomllib
+
+
+def _read_ini(path: str) -> configparser.RawConfigParser:
+    import configparser
+
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read(path, encoding="utf-8")
+    except (OSError, UnicodeDecodeError, configparser.Error) as error:
+        raise ConfigError(f"cannot read {path}: {error}") from error
+    return parser
+
+
+def _read_toml(path: str) -> Dict[str, Any]:
+    tomllib = _tomllib()
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"cannot read {path}: {error}") from error
+
+
 def read_sections(path: str) -> List[Section]:
     """The sections of one config file that clip-lint reads, highest precedence first."""
-    try:
-        if os.path.basename(path).endswith(".toml"):
-            with open(path, "rb") as handle:
-                document = tomllib.load(handle)
-            tool = document.get("tool", {})
-            section = tool.get("clip-lint") if isinstance(tool, dict) else None
-            if section is None:
-                return []
-            if not isinstance(section, dict):
-                raise ConfigError(f"[tool.clip-lint] in {path} must be a table")
-            return [Section(path, "[tool.clip-lint]", dict(section), toml=True)]
-        parser = configparser.RawConfigParser()
-        parser.read(path, encoding="utf-8")
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, configparser.Error) as error:
-        raise ConfigError(f"cannot read {path}: {error}") from error
+    if os.path.basename(path).endswith(".toml"):
+        tool = _read_toml(path).get("tool", {})
+        section = tool.get("clip-lint") if isinstance(tool, dict) else None
+        if section is None:
+            return []
+        if not isinstance(section, dict):
+            raise ConfigError(f"[tool.clip-lint] in {path} must be a table")
+        return [Section(path, "[tool.clip-lint]", dict(section), toml=True)]
+    parser = _read_ini(path)
     sections = []
     if parser.has_section("clip-lint") and os.path.basename(path) == "setup.cfg":
         sections.append(Section(path, "[clip-lint]", dict(parser["clip-lint"])))
@@ -180,6 +204,8 @@ def _boolean(raw: Any, key: str, where: str) -> bool:
     """A TOML boolean, or setup.cfg's true/false, yes/no, on/off, 1/0."""
     if isinstance(raw, bool):
         return raw
+    import configparser
+
     if isinstance(raw, str) and raw.strip().lower() in configparser.ConfigParser.BOOLEAN_STATES:
         return configparser.ConfigParser.BOOLEAN_STATES[raw.strip().lower()]
     raise ConfigError(f"'{key}' in {where} must be true or false, not {raw!r}")
@@ -219,19 +245,32 @@ LINE_LENGTH_FILES = ("pyproject.toml", "setup.cfg", "tox.ini", ".flake8")
 def _line_length_in(path: str) -> Optional[int]:
     if not os.path.isfile(path):
         return None
-    try:
-        if path.endswith(".toml"):
-            with open(path, "rb") as handle:
-                tools = tomllib.load(handle).get("tool", {})
-            found = [tools.get(tool, {}).get("line-length") for tool in ("black", "ruff")]
-        else:
-            parser = configparser.ConfigParser(interpolation=None)
-            parser.read(path, encoding="utf-8")
-            found = [parser.get("flake8", key, fallback=None) for key in ("max-line-length", "max_line_length")]
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, configparser.Error, AttributeError):
-        return None
+    found = _toml_line_lengths(path) if path.endswith(".toml") else _ini_line_lengths(path)
     lengths = [int(value) for value in found if str(value).strip().isdigit()]
     return min(lengths) if lengths else None
+
+
+def _toml_line_lengths(path: str) -> List[Any]:
+    """Black's and ruff's ``line-length`` (an unreadable file sets none)."""
+    tomllib = _tomllib()
+    try:
+        with open(path, "rb") as handle:
+            tools = tomllib.load(handle).get("tool", {})
+        return [tools.get(tool, {}).get("line-length") for tool in ("black", "ruff")]
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, AttributeError):
+        return []
+
+
+def _ini_line_lengths(path: str) -> List[Any]:
+    """flake8's ``max-line-length`` (an unreadable file sets none)."""
+    import configparser
+
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(path, encoding="utf-8")
+        return [parser.get("flake8", key, fallback=None) for key in ("max-line-length", "max_line_length")]
+    except (OSError, UnicodeDecodeError, configparser.Error, AttributeError):
+        return []
 
 
 def read_directory(directory: str) -> Optional[LoadedConfig]:

@@ -11,9 +11,12 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence, Tuple
 
-import pathspec
+from clip_lint.patterns import compile_patterns
+
+if TYPE_CHECKING:  # pragma: no cover
+    from clip_lint.patterns import Matcher
 
 CHECKED_SUFFIXES = (".py", ".pyi", ".ipynb", ".md", ".markdown")
 DEFAULT_EXCLUDE: Tuple[str, ...] = (
@@ -63,8 +66,8 @@ def find_files(paths: Sequence[str], discovery: Discovery) -> Found:
     """Walk ``paths``: the regular files to check (sorted, no duplicates) and every path in the way."""
     found = Found()
     files: Dict[str, None] = {}
-    walk_spec = pathspec.GitIgnoreSpec.from_lines(discovery.walk_patterns)
-    user = pathspec.GitIgnoreSpec.from_lines(discovery.user_patterns)
+    walk_spec = compile_patterns(discovery.walk_patterns)
+    user = compile_patterns(discovery.user_patterns)
     for path in paths:
         if os.path.isdir(path):
             for file in _walk(path, walk_spec, discovery, found):
@@ -113,7 +116,7 @@ def _relative(path: str, root: str) -> str:
     return relative.replace(os.sep, "/")
 
 
-def _matches(spec: pathspec.PathSpec, path: str, root: str, is_dir: bool = False) -> bool:
+def _matches(spec: Matcher, path: str, root: str, is_dir: bool = False) -> bool:
     relative = _relative(path, root)
     suffix = "/" if is_dir else ""
     if not relative.startswith("../") and spec.match_file(relative + suffix):
@@ -122,10 +125,10 @@ def _matches(spec: pathspec.PathSpec, path: str, root: str, is_dir: bool = False
     return spec.match_file(os.path.basename(os.path.normpath(path)) + suffix)
 
 
-Rules = List[Tuple[str, pathspec.PathSpec]]  # (the directory a spec is relative to, the spec)
+Rules = List[Tuple[str, "Matcher"]]  # (the directory a spec is relative to, the spec)
 
 
-def _walk(top: str, exclude: pathspec.PathSpec, discovery: Discovery, found: Found) -> Iterator[str]:
+def _walk(top: str, exclude: Matcher, discovery: Discovery, found: Found) -> Iterator[str]:
     """Files under ``top``; a folder named explicitly is walked even if a rule excludes it.
 
     As ripgrep does, rules that would exclude ``top`` itself (``clip-lint .venv/lib/...``)
@@ -192,7 +195,7 @@ def _ancestor_gitignores(top: str) -> Rules:
         directory = parent
 
 
-def _excludes(spec: pathspec.PathSpec, base: str, directory: str) -> bool:
+def _excludes(spec: Matcher, base: str, directory: str) -> bool:
     return _is_within(directory, base) and directory != base and spec.match_file(_relative(directory, base) + "/")
 
 
@@ -206,9 +209,9 @@ def _skipped(path: str, is_dir: bool, rules: Rules) -> bool:
     return any(spec.match_file(_relative(path, base) + suffix) for base, spec in rules if _is_within(path, base))
 
 
-def _read_gitignore(directory: str) -> Optional[pathspec.PathSpec]:
+def _read_gitignore(directory: str) -> Optional[Matcher]:
     try:
         with open(os.path.join(directory, ".gitignore"), encoding="utf-8", errors="replace") as handle:
-            return pathspec.GitIgnoreSpec.from_lines(handle.read().splitlines())
+            return compile_patterns(handle.read().splitlines())
     except OSError:
         return None

@@ -9,17 +9,21 @@ back into the file's text and leaves every other byte alone.
 
 from __future__ import annotations
 
-import difflib
 import io
 import json
 import re
 import tokenize
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
-from clip_lint.ipython import RunLine, dedent_cell, doctest_lines, is_automagic, strip_prompts
-from clip_lint.jsonspans import Span, parse_spans
 from clip_lint.textedits import LINE_BREAK, line_starts, split_lines, split_lines_keepends
+
+if TYPE_CHECKING:  # pragma: no cover
+    from clip_lint.ipython import RunLine
+    from clip_lint.jsonspans import Span
+
+# The readers of notebooks and Markdown (clip_lint.ipython, clip_lint.jsonspans) are imported
+# by the functions that read those kinds: a run over Python files alone never loads them.
 
 PYTHON, NOTEBOOK, MARKDOWN = "python", "notebook", "markdown"
 NOTEBOOK_SUFFIXES = (".ipynb",)
@@ -176,6 +180,8 @@ def _read_python(document: Document) -> None:
 
 
 def _read_notebook(document: Document) -> None:
+    from clip_lint.jsonspans import parse_spans
+
     try:
         root = parse_spans(document.text)
     except (json.JSONDecodeError, IndexError) as error:
@@ -277,6 +283,8 @@ def _as_ipython_runs(lines: List[str], foreign: bool) -> List[Tuple[str, RunLine
 
     A line that only a prompt made Python is not editable: a fix would have to keep the prompt.
     """
+    from clip_lint.ipython import RunLine, dedent_cell, strip_prompts
+
     if foreign:
         return [(line, RunLine(line)) for line in lines]
     dedented = dedent_cell(lines)
@@ -300,6 +308,8 @@ def _is_foreign_cell(text: str) -> bool:
 
 def _replace_magic(line: str, foreign: bool) -> str:
     """``pass`` at the line's indentation for a magic, shell, automagic or help line; else the line."""
+    from clip_lint.ipython import is_automagic
+
     if not foreign and not _LINE_MAGIC.search(line) and not is_automagic(line):
         return line
     if not line.strip():
@@ -398,6 +408,8 @@ def _closing_fence(file_lines: Sequence[str], index: int, fence: str) -> int:
 
 
 def _add_block(document: Document, number: int, file_lines: Sequence[str], first: int, end: int, indent: int) -> None:
+    from clip_lint.ipython import doctest_lines
+
     segment_index = len(document.segments)
     code_lines = []
     block = file_lines[first:end]
@@ -434,6 +446,8 @@ def _render_markdown(document: Document, new_texts: Dict[int, str]) -> str:
 
 def _unchanged_lines(old: Sequence[str], new: Sequence[str]) -> Dict[int, int]:
     """For each line of ``new`` that an edit left alone, the index of the same line in ``old``."""
+    import difflib  # deferred: only fixing a Markdown block needs it
+
     matcher = difflib.SequenceMatcher(a=list(old), b=list(new), autojunk=False)
     reused: Dict[int, int] = {}
     for tag, old_start, old_end, new_start, _ in matcher.get_opcodes():

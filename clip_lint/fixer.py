@@ -7,7 +7,6 @@ written back into the file's own text; the runner repeats this in rounds.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -184,6 +183,8 @@ def unified_diff(path: str, before: str, after: str) -> str:
     """A unified diff of a file's text, as ``git diff`` shows it."""
     if before == after:
         return ""
+    import difflib  # deferred: only --diff prints a diff
+
     lines = difflib.unified_diff(
         before.splitlines(keepends=True),
         after.splitlines(keepends=True),

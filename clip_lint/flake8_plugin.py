@@ -15,7 +15,6 @@ from clip_lint import __version__
 from clip_lint.engine.cache import NO_CACHE, CacheConfig, check_source, needs_check
 from clip_lint.findings import Finding
 from clip_lint.options import AnalysisOptions
-from clip_lint.rules import format_message
 
 STDIN_NAMES = ("stdin", "-", "")
 
@@ -86,8 +85,7 @@ class Plugin:
         try:
             return self.analyse()
         except Exception as error:  # never crash flake8: a bug of ours is one CLN900 for this file
-            reason = f"internal error {type(error).__name__}: {error}"
-            return [Finding("CLN900", 1, 0, format_message("CLN900", reason=reason))]
+            return [cannot_analyse(f"internal error {type(error).__name__}: {error}")]
 
     def analyse(self) -> List[Finding]:
         source = "".join(self.lines)
@@ -114,15 +112,21 @@ def undecodable(filename: str) -> Optional[Finding]:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except (SyntaxError, LookupError) as error:
         if "unknown encoding" in str(error):
-            return Finding("CLN900", 1, 0, format_message("CLN900", reason=f"its encoding is unusable: {error}"))
+            return cannot_analyse(f"its encoding is unusable: {error}")
         # otherwise the first lines are undecodable: the decoding below says where
     try:
         data.decode(encoding)
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
-        reason = f"its bytes are not valid {encoding} ({error.reason} at byte {error.start})"
-        return Finding("CLN900", line, 0, format_message("CLN900", reason=reason))
+        return cannot_analyse(f"its bytes are not valid {encoding} ({error.reason} at byte {error.start})", line)
     return None
+
+
+def cannot_analyse(reason: str, line: int = 1) -> Finding:
+    """The CLN900 finding for a file that can't be analysed."""
+    from clip_lint.rules import format_message  # deferred: the rules' texts are needed only here
+
+    return Finding("CLN900", line, 0, format_message("CLN900", reason=reason))
 
 
 def _names(values: Any) -> Tuple[str, ...]:

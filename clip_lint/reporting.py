@@ -11,10 +11,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import xml.etree.ElementTree as ElementTree
 from collections import Counter
 from dataclasses import dataclass
-from urllib.parse import quote
 from typing import Callable, Dict, List, Sequence
 
 from clip_lint import __version__
@@ -259,6 +257,8 @@ def _markdown_to_text(markdown: str) -> str:
 
 def file_uri(absolute: str) -> str:
     """A ``file://`` URI for an absolute path, percent-encoded (``100%.py`` -> ``100%25.py``)."""
+    from urllib.parse import quote  # deferred, as every format's own imports: only SARIF needs it
+
     posix = absolute.replace(os.sep, "/")
     if not posix.startswith("/"):  # a Windows drive path
         posix = "/" + posix
@@ -267,6 +267,8 @@ def file_uri(absolute: str) -> str:
 
 def artifact_location(path: str, root: str) -> dict:
     """The file's URI: relative to ``%SRCROOT%`` (``root``) when it lies under it, else absolute."""
+    from urllib.parse import quote
+
     if path == STDIN:
         return {"uri": "stdin"}
     absolute = os.path.abspath(path)
@@ -399,6 +401,8 @@ def junit_test_names(findings: Sequence[Reported]) -> List[str]:
 
 def render_junit(results: Sequence[FileResult]) -> str:
     """One test suite for the run; one failing test case per finding, a passing one per clean file."""
+    import xml.etree.ElementTree as ElementTree  # deferred: only JUnit output needs an XML writer
+
     summary = Summary.of(results)
     counts = {
         "tests": str(summary.findings + summary.errors + _clean_files(results)),

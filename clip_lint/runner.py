@@ -10,17 +10,14 @@ import hashlib
 import os
 import re
 import stat
-import tempfile
 from dataclasses import dataclass, field
 from functools import partial
 from typing import List, Optional, Sequence, Tuple
 
 from clip_lint.documents import NOTEBOOK, PYTHON, CodeLine, Document, Problem, load_document, parse_document
 from clip_lint.engine.cache import NO_CACHE, CacheConfig, cached_parse_error, check_source
-from clip_lint.findings import Finding
-from clip_lint.fixer import fix_is_mappable, is_applicable, plan_round, unified_diff
+from clip_lint.findings import Finding, Fix
 from clip_lint.options import AnalysisOptions
-from clip_lint.parse_guard import nesting_problem
 from clip_lint.selection import has_file_noqa, is_enabled, is_suppressed
 
 PARSE_ERROR = "CLN900"
@@ -123,6 +120,8 @@ def _check(path: str, data: bytes, settings: Settings, kind: Optional[str]) -> F
     result = FileResult(path, original.kind, encoding=original.encoding)
     document, located = original, None
     if settings.mode != CHECK and original.problem is None:
+        from clip_lint.fixer import unified_diff  # deferred, as every use of the fixer: a plain check needs none
+
         rounds = _fix_rounds(original, settings)
         result.fixed = rounds.fixed
         located = rounds.original_findings
@@ -183,6 +182,8 @@ def _replace_file(path: str, data: bytes, expected_digest: str) -> Optional[str]
         status = os.stat(target)
     except OSError as error:
         return f"cannot write the fixed file: {error.strerror or error}"
+    import tempfile  # deferred: only a run that writes fixes needs it
+
     folder, name = os.path.split(target)
     temporary = None
     try:
@@ -267,6 +268,8 @@ def _parse_error(source: str) -> Optional[str]:
     """Why libcst rejects ``source`` (None when it parses)."""
     import libcst
 
+    from clip_lint.parse_guard import nesting_problem  # deferred with libcst: only a parse needs it
+
     too_deep = nesting_problem(source)
     if too_deep is not None:
         return too_deep[2]
@@ -327,9 +330,16 @@ def _report(document: Document, located: Located, settings: Settings) -> Reporte
         file_line=file_line,
         fix_title=fix.title if fix else None,
         fix_safe=fix.safe if fix else None,
-        fixable=fix is not None and is_applicable(fix, settings.unsafe_fixes) and fix_is_mappable(fix, lines, document),
+        fixable=fix is not None and _fix_applies(fix, lines, document, settings),
         source=_source_line(finding, lines),
     )
+
+
+def _fix_applies(fix: Fix, lines: Sequence[CodeLine], document: Document, settings: Settings) -> bool:
+    """Whether ``--fix`` would apply ``fix``: allowed by the flags, and its edits map onto the file."""
+    from clip_lint.fixer import fix_is_mappable, is_applicable
+
+    return is_applicable(fix, settings.unsafe_fixes) and fix_is_mappable(fix, lines, document)
 
 
 def _source_line(finding: Finding, lines: Sequence[CodeLine]) -> str:
@@ -392,6 +402,8 @@ def _fix_rounds(document: Document, settings: Settings) -> _Rounds:
     Each analysis is done once: the unfixed document's findings and, when the rounds stop
     because nothing fixable is left, the fixed document's are kept for the report.
     """
+    from clip_lint.fixer import plan_round
+
     fixed = 0
     original: Optional[List[Located]] = None
     broken: Optional[int] = None  # how many segments libcst rejects in ``document``

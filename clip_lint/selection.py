@@ -8,7 +8,7 @@ import re
 from typing import TYPE_CHECKING, Optional, Sequence, Tuple
 
 if TYPE_CHECKING:
-    import pathspec
+    from clip_lint.patterns import Matcher
 
 DEFAULT_SELECT: Tuple[str, ...] = ("CLN",)
 
@@ -76,6 +76,8 @@ def check_codes(codes: Sequence[str], where: str, known: Optional[Sequence[str]]
 
     Codes are case-sensitive, as in ruff: ``cln001`` is refused with a hint to ``CLN001``.
     """
+    if not codes:
+        return  # nothing to look up: the rules table is not even imported
     known = tuple(known) if known is not None else known_codes()
     for code in codes:
         if not code or not any(rule.startswith(code) for rule in known):
@@ -96,10 +98,10 @@ def _hint(code: str, known: Sequence[str]) -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def _glob_spec(pattern: str) -> "pathspec.PathSpec":
-    import pathspec
+def _glob_spec(pattern: str) -> Matcher:
+    from clip_lint.patterns import compile_patterns
 
-    return pathspec.GitIgnoreSpec.from_lines([pattern])
+    return compile_patterns([pattern])
 
 
 def matches_glob(pattern: str, path: str, root: str) -> bool:
