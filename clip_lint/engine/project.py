@@ -490,10 +490,14 @@ class Project:
         not a class: building an object hands over no features by itself).
         """
         loaded = self.load(path)
-        if loaded is None or loaded.text is None or loaded.tree is None:
+        if loaded is None or loaded.text is None:
             return frozenset()
         key = (path, extra_words)
         cached = self._relevant.get(key)
+        if (cached is None or cached[0] is not loaded) and not self._may_be_relevant(path, loaded, extra_words):
+            cached = self._relevant[key] = (loaded, frozenset())  # no word that could start it: no parse
+        if loaded.tree is None:
+            return frozenset()
         if cached is None or cached[0] is not loaded:
             self._relevant[key] = (loaded, frozenset())  # an import cycle reads as "nothing" meanwhile
             leads = set()
@@ -515,6 +519,34 @@ class Project:
                         leads.add(alias.asname or alias.name)
             cached = self._relevant[key] = (loaded, relevant_definitions(loaded.text, leads, extra_words, loaded.tree))
         return cached[1]
+
+    def _may_be_relevant(self, path: str, loaded: LoadedModule, extra_words: Tuple[str, ...]) -> bool:
+        """Whether any definition of a module can be relevant: its text names an encoder, a CLIP
+        model, or something it imports from a project module that does (a text test, no parse)."""
+        if feature_words_pattern(extra_words).search(loaded.text):  # type: ignore[arg-type]
+            return True
+        if loaded.imports is None:
+            from clip_lint.engine.gate import scan_imports
+
+            loaded.imports = scan_imports.__wrapped__(loaded.text)  # type: ignore[attr-defined]
+        uses: Optional[Dict[str, int]] = None
+        for module, level, imported in loaded.imports:
+            target = self.resolve(path, module, level)
+            if target is None:
+                continue
+            for name, local in imported:
+                sub = self.submodule(target, name) if name else None
+                if not self.mentions_features(sub or target, extra_words):
+                    continue
+                if local == "*":
+                    return True
+                if uses is None:
+                    uses = {}
+                    for word in WORD.findall(loaded.text):  # type: ignore[arg-type]
+                        uses[word] = uses.get(word, 0) + 1
+                if uses.get(local, 0) > 1:  # used beyond its own import line
+                    return True
+        return False
 
     def relevant_functions(self, path: str, extra_words: Tuple[str, ...] = ()) -> FrozenSet[str]:
         loaded = self.load(path)
