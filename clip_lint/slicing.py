@@ -13,9 +13,8 @@ included).
 from __future__ import annotations
 
 import ast
-import functools
 import re
-from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Pattern, Set, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Pattern, Set, Tuple
 
 from clip_lint import facts
 from clip_lint.textedits import split_lines_keepends
@@ -37,12 +36,6 @@ def _sink_or_norm_words() -> Tuple[str, ...]:
         facts.INPLACE_NORMALIZE_FUNCTIONS, facts.SQRT_FUNCTIONS, facts.SQRT_METHODS,
     )
     return tuple(sorted({name.rsplit(".", 1)[-1] for table in tables for name in table}))
-
-
-@functools.lru_cache(maxsize=None)
-def sink_or_norm_words() -> FrozenSet[str]:
-    """The same words as a set, for tests on names in an ``ast``."""
-    return frozenset(_sink_or_norm_words())
 
 
 #: Without one of these in the kept code nothing can be reported: no similarity op (a

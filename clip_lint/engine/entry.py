@@ -68,16 +68,16 @@ def _analyze(
     path: Optional[str],
     use_slicing: bool = True,
 ) -> Tuple[List[Finding], Dict[str, Set[str]]]:
-    imported_names: Tuple[str, ...] = ()
     hands_features = False
     if project is not None and path is not None:
-        imported_names, hands_features = project_imports(source, options, path, project)
+        hands_features = project_imports(source, options, path, project)[1]
     gated = use_gate and not passes_gate(source, options)
     if gated and not (hands_features and COMPARISON.search(source)):
         return [], {}
     syntax_error: Optional[SyntaxError] = None
-    if tree is None and project is not None and path is not None:
-        tree = project.tree_of(path, source)  # the project's memo: other files' analyses read it too
+    if project is not None and path is not None:
+        # the project's memo: other files' analyses read this module's tree too (flake8 gives it)
+        tree = project.tree_of(path, source, tree)
     if tree is None:
         tree, syntax_error = _parse_ast(source)
     if gated and tree is not None and not compares(tree):
@@ -86,12 +86,12 @@ def _analyze(
     # A module that imports what may hand it features is judged by the project layer: the
     # pre-filter follows one module only. Project code that may only compare, normalize or
     # pass on what it is given is a sink and a pass-through to it.
-    if tree is not None and not hands_features:
-        code = project_code_names(source, path, project) if project is not None and path is not None else ()
-        if not may_report(tree, options, project_code=code):
-            return [], {}
+    code = project_code_names(source, path, project) if project is not None and path is not None else ()
+    if tree is not None and not hands_features and not may_report(tree, options, project_code=code):
+        return [], {}
     if tree is not None and use_slicing and enabled("slicing"):
-        sliced = slice_source(source, tree, options.extra_encoders, imported_names)
+        # Code that uses a name of the project's is kept: what it calls may compare or normalize.
+        sliced = slice_source(source, tree, options.extra_encoders, code)
         if sliced is None:
             return [], {}
         if sliced is not source:

@@ -59,12 +59,12 @@ def needs_analysis(source: str, options: AnalysisOptions, path: Optional[str], p
 def project_imports(
     source: str, options: AnalysisOptions, path: str, project: "Project"
 ) -> Tuple[Tuple[str, ...], bool]:
-    """The local names a module imports from project modules that may matter, and whether
-    one of those may hand it features (a ``*`` import of a module that matters counts so).
+    """The local names a module imports from project modules that may hand it features, and
+    whether there is one (a ``*`` import of a module that may matter counts so).
 
     A cheap test from the import lines' text: it lets a module that never names an encoder
-    through the gate when one of its imports leads to one, and keeps the code that calls a
-    helper which may compare or normalize what it is given.
+    through the gate when one of its imports leads to one. Names that may only compare,
+    normalize or pass on what they are given are the pre-filter's ``project_code_names``.
     """
     names: List[str] = []
     hands_features = False
@@ -78,13 +78,12 @@ def project_imports(
                 hands_features = hands_features or star
                 continue
             if name:
-                features, compares = project.imported_name_matters(target, name, options.extra_encoders)
+                features = project.imported_name_hands(target, name, options.extra_encoders)
             else:  # ``import a.b``: the module as a whole
                 features = project.mentions_features(target, options.extra_encoders)
-                compares = project.mentions_comparisons(target)
-            if features or compares:
+            if features:
                 names.append(local)
-            hands_features = hands_features or features
+                hands_features = True
     return tuple(sorted(set(names))), hands_features
 
 

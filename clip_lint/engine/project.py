@@ -77,7 +77,6 @@ class LoadedModule:
         self._skeleton: object = None
         self._definitions: Dict[object, object] = {}  # span, or ("method", span) -> (node, module)
         self.top_level_names: Optional[FrozenSet[str]] = None
-        self.comparing: Optional[FrozenSet[str]] = None
         self.imports: Optional[list] = None  # ``gate.scan_imports`` of the text
 
     @property
@@ -324,7 +323,7 @@ class Project:
         self._relevant: Dict[Tuple[str, Tuple[str, ...]], Tuple[LoadedModule, FrozenSet[str]]] = {}
         self._mentions_memo: Dict[Tuple[str, Tuple[str, Tuple[str, ...]]], bool] = {}
         #: (module, name, extra words) -> (answer, the modules read, as loaded then)
-        self._matters: Dict[Tuple[str, str, Tuple[str, ...]], Tuple[Tuple[bool, bool], list]] = {}
+        self._hands: Dict[Tuple[str, str, Tuple[str, ...]], Tuple[bool, list]] = {}
 
     @classmethod
     def for_path(cls, path: str) -> "Project":
@@ -433,10 +432,17 @@ class Project:
         _LOADED[path] = (stamp, loaded)
         return loaded
 
-    def tree_of(self, path: str, source: str) -> Optional[ast.Module]:
-        """The ``ast`` of the module at ``path``, parsed once per process, when ``source`` is its text."""
+    def tree_of(self, path: str, source: str, tree: Optional[ast.Module] = None) -> Optional[ast.Module]:
+        """The ``ast`` of the module at ``path``, parsed once per process, when ``source`` is its text.
+
+        A ``tree`` the caller already has (flake8's) becomes the memo's, when none is there yet.
+        """
         loaded = self.load(path)
-        return loaded.tree if loaded is not None and loaded.text == source else None
+        if loaded is None or loaded.text != source:
+            return tree
+        if tree is not None and not loaded._ast_done:
+            loaded._ast, loaded._ast_done = tree, True
+        return loaded.tree
 
     def mentions_features(self, path: str, extra_words: Tuple[str, ...] = ()) -> bool:
         """Whether a module, or a project module it imports, names an encoder or a CLIP model.
@@ -576,50 +582,46 @@ class Project:
                         return (target, alias.name) if target is not None else None
         return None
 
-    def imported_name_matters(self, path: str, name: str, extra_words: Tuple[str, ...] = ()) -> Tuple[bool, bool]:
-        """For ``from <path> import name``: (may hand over features, may compare or normalize).
+    def imported_name_hands(self, path: str, name: str, extra_words: Tuple[str, ...] = ()) -> bool:
+        """For ``from <path> import name``: whether it may hand features over (its code, or an
+        object it builds, may reach an encoder or a CLIP model).
 
         Text tests on the module, then on the name's own definition (following re-exports).
         """
         key = (path, name, extra_words)
-        known = self._matters.get(key)
+        known = self._hands.get(key)
         if known is not None and all(self.load(module) is loaded for module, loaded in known[1]):
             return known[0]
         read: List[Tuple[str, Optional[LoadedModule]]] = []
-        answer = self._name_matters(path, name, extra_words, 0, read)
-        self._matters[key] = (answer, read)
+        answer = self._name_hands(path, name, extra_words, 0, read)
+        self._hands[key] = (answer, read)
         return answer
 
-    def _name_matters(
+    def _name_hands(
         self, path: str, name: str, extra_words: Tuple[str, ...], depth: int, read: List[Tuple[str, object]]
-    ) -> Tuple[bool, bool]:
-        """``imported_name_matters`` for one module of a re-export chain.
+    ) -> bool:
+        """``imported_name_hands`` for one module of a re-export chain.
 
         Re-exports are read from the import lines' text, without a parse. Where a module both
-        imports and defines the name (an import inside a function, say), both count.
+        imports and may define the name (an import inside a function, say), both count.
         """
         sub = self.submodule(path, name)
         if sub is not None:
-            return self.mentions_features(sub, extra_words), self.mentions_comparisons(sub)
+            return self.mentions_features(sub, extra_words)
         loaded = self.load(path)
         read.append((path, loaded))
         if loaded is None or loaded.text is None or name not in loaded.text:
-            return False, False
-        features = compares = False
+            return False
         forwarded = self.text_reexport(path, loaded, name) if depth < self.budgets.import_depth else None
         if forwarded is not None:
             target, original = forwarded
             if original:
-                features, compares = self._name_matters(target, original, extra_words, depth + 1, read)
+                hands = self._name_hands(target, original, extra_words, depth + 1, read)
             else:  # ``import a.b as name``: a module
-                features, compares = self.mentions_features(target, extra_words), self.mentions_comparisons(target)
-            if not _defines_at_top(loaded.text, name):
-                return features, compares
-        features = features or (
-            self.mentions_features(path, extra_words) and name in self.relevant_names(path, extra_words)
-        )
-        compares = compares or (self.mentions_comparisons(path) and name in self.comparing_names(path))
-        return features, compares
+                hands = self.mentions_features(target, extra_words)
+            if hands or not _defines_at_top(loaded.text, name):
+                return hands
+        return self.mentions_features(path, extra_words) and name in self.relevant_names(path, extra_words)
 
     def text_reexport(self, path: str, loaded: LoadedModule, name: str) -> Optional[Tuple[str, str]]:
         """(module file, name there; "" for a module) when an import line of the module binds ``name``."""
@@ -633,28 +635,6 @@ class Project:
                     target = self.resolve(path, module, level)
                     return (target, original) if target is not None else None
         return None
-
-    def comparing_names(self, path: str) -> FrozenSet[str]:
-        """Top-level functions and classes whose own code compares or normalizes: an ``@``
-        that is not a decorator's, or a name of a similarity op or normalizer in the facts
-        tables (read from the ``ast``: a word in a comment or string runs nothing)."""
-        loaded = self.load(path)
-        if loaded is None or loaded.text is None or loaded.tree is None:
-            return frozenset()
-        if loaded.comparing is None:
-            from clip_lint.slicing import SINK_OR_NORM
-            from clip_lint.textedits import split_lines_keepends
-
-            lines = split_lines_keepends(loaded.text)
-            loaded.comparing = frozenset(
-                node.name
-                for node in loaded.tree.body
-                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-                # the text test first: most definitions never name one at all
-                and SINK_OR_NORM.search("".join(lines[node.lineno - 1: node.end_lineno]))
-                and _compares(node)
-            )
-        return loaded.comparing
 
     def defines(self, path: str, name: str) -> bool:
         """Whether a module defines ``name`` with ``def`` or ``class`` at its top level."""
@@ -767,29 +747,6 @@ def _defines_at_top(text: str, name: str) -> bool:
         rf"|^[ \t]*[\w, \t()\[\]]*\b{escaped}\b[\w, \t()\[\]]*="
     )
     return re.search(pattern, text, re.MULTILINE) is not None
-
-
-def _compares(definition: ast.AST) -> bool:
-    """Whether a definition's code may compare or normalize: the words of ``slicing.SINK_OR_NORM``
-    as names, attributes or imported names, or the ``@`` operator."""
-    from clip_lint.slicing import sink_or_norm_words
-
-    words = sink_or_norm_words()
-    for node in ast.walk(definition):
-        kind = type(node)
-        if kind is ast.Attribute:
-            if node.attr in words:  # type: ignore[attr-defined]
-                return True
-        elif kind is ast.Name:
-            if node.id in words:  # type: ignore[attr-defined]
-                return True
-        elif kind is ast.BinOp or kind is ast.AugAssign:
-            if isinstance(node.op, ast.MatMult):  # type: ignore[attr-defined]
-                return True
-        elif kind is ast.alias:
-            if node.name.rsplit(".", 1)[-1] in words:  # type: ignore[attr-defined]
-                return True
-    return False
 
 
 def _defined_functions(tree: ast.Module) -> FrozenSet[str]:
