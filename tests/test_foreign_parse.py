@@ -141,3 +141,28 @@ def test_a_later_definition_of_a_name_wins_and_both_are_blanked():
     layout = Layout.of(text, ast.parse(text))
     assert layout.functions == {"f": (5, 7)}
     assert layout.skeleton == "\n\n\nX = 1\n\n\n\n"
+
+
+def test_findings_do_not_depend_on_how_many_trees_are_kept(monkeypatch):
+    """A module's ``ast`` may be let go and parsed again: what the project layer learns is the same."""
+    import clip_lint.engine.project as project_layer
+
+    projects = Path(__file__).resolve().parent.parent / "fixtures" / "projects"
+    files = sorted(projects.rglob("*.py"))
+
+    def findings(kept: int):
+        monkeypatch.setattr(project_layer, "KEPT_TREES", kept)
+        monkeypatch.setattr(project_layer, "_LOADED", {})
+        monkeypatch.setattr(project_layer, "_TREES", project_layer.OrderedDict())
+        found = {}
+        for path in files:
+            result = analyze_file(str(path), path.read_text(), OPTIONS, Project.for_path(str(path)))
+            found[path] = [(f.code, f.line, f.col, f.message) for f in result.findings]
+        return found
+
+    monkeypatch.setattr(project_layer, "_PROJECTS", {})
+    many = findings(1000)
+    monkeypatch.setattr(project_layer, "_PROJECTS", {})
+    one = findings(1)
+    assert one == many
+    assert sum(map(len, many.values())) >= 15  # the fixture projects' expected findings

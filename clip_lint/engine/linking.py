@@ -378,7 +378,8 @@ class Linker:
                 scope.relevant = self.project.relevant_names(scope.path, self.extra_encoders)
             else:
                 leads = {local for local, target in scope.imports.items() if self.leads_to_features(scope, target)}
-                scope.relevant = relevant_definitions(scope.text, leads, self.extra_encoders)
+                tree = self.tree if scope is self.home else None  # the ast of the checked text, if unsliced
+                scope.relevant = relevant_definitions(scope.text, leads, self.extra_encoders, tree)
         return scope.relevant
 
     def leads_to_features(self, scope: ModuleScope, target: ImportTarget) -> bool:

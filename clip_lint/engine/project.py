@@ -29,6 +29,7 @@ import functools
 import hashlib
 import os
 import re
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, Iterable, List, Optional, Tuple
 
@@ -72,12 +73,12 @@ class LoadedModule:
         self._ast: object = None
         self._parsed = False
         self._ast_done = False
-        self._summaries: Optional[List[Tuple[ast.stmt, bytes]]] = None
+        self._summaries: Optional[List[Tuple["SummaryKey", bytes]]] = None
         self._layout: Optional["Layout"] = None
         self._skeleton: object = None
         self._definitions: Dict[object, object] = {}  # span, or ("method", span) -> (node, module)
-        self.top_level_names: Optional[FrozenSet[str]] = None
         self.imports: Optional[list] = None  # ``gate.scan_imports`` of the text
+        self._facts: object = None
 
     @property
     def cst(self):
@@ -148,7 +149,7 @@ class LoadedModule:
         found = self._definitions.get(span)
         return found[1] if found is not None else None  # type: ignore[index]
 
-    def statement_summaries(self) -> Optional[List[Tuple[ast.stmt, bytes]]]:
+    def statement_summaries(self) -> Optional[List[Tuple["SummaryKey", bytes]]]:
         """Each top-level statement with its ``ast`` dump (docstrings dropped), computed once.
 
         The dumps keep positions, so a change of indentation or line changes them; a module
@@ -161,8 +162,10 @@ class LoadedModule:
                 return None
             try:
                 _drop_docstrings(private)
+                # What ``_summarized`` asks of a statement, and its dump: the tree itself is let go.
                 self._summaries = [
-                    (statement, ast.dump(statement, include_attributes=True).encode()) for statement in private.body
+                    (_summary_key(statement), ast.dump(statement, include_attributes=True).encode())
+                    for statement in private.body
                 ]
             except RecursionError:  # too deep to dump (a sum of thousands of terms): hashed as text
                 return None
@@ -170,6 +173,11 @@ class LoadedModule:
 
     @property
     def tree(self) -> Optional[ast.Module]:
+        """The module's ``ast``, or None when Python can't parse it.
+
+        Only the trees of the last ``KEPT_TREES`` modules used stay in memory (a big project's
+        trees would take hundreds of MB); what was learnt from a tree is kept apart from it.
+        """
         if not self._ast_done:
             self._ast_done = True
             if self.text is not None:
@@ -177,7 +185,72 @@ class LoadedModule:
                     self._ast = ast.parse(self.text)
                 except (SyntaxError, ValueError, RecursionError, MemoryError):
                     self._ast = None
+        if self._ast is not None:
+            _keep_tree(self)
         return self._ast  # type: ignore[return-value]
+
+    def facts(self) -> Optional[TreeFacts]:
+        """``TreeFacts`` of the module, or None when Python can't parse it; once."""
+        if self._facts is None:
+            tree = self.tree
+            self._facts = TreeFacts(tree) if tree is not None else False
+        return self._facts or None
+
+    def set_tree(self, tree: ast.Module) -> None:
+        """Take a tree of exactly this text that the caller already has (flake8's)."""
+        if not self._ast_done:
+            self._ast, self._ast_done = tree, True
+            _keep_tree(self)
+
+    def drop_tree(self) -> None:
+        if self._ast is not None:
+            self._ast, self._ast_done = None, False
+
+
+class TreeFacts:
+    """What the project layer asks of a module's ``ast`` again and again, read from it once."""
+
+    def __init__(self, tree: ast.Module) -> None:
+        self.definitions = frozenset(
+            s.name for s in tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        )
+        self.classes = frozenset(s.name for s in tree.body if isinstance(s, ast.ClassDef))
+        names = set()
+        for statement in tree.body:
+            if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(statement.name)
+            else:
+                names |= _bound_names(statement)
+        self.top_level_names = frozenset(names)
+        imported = set()
+        for statement in tree.body:
+            if isinstance(statement, (ast.Import, ast.ImportFrom)):
+                imported |= {alias.asname or alias.name.split(".")[0] for alias in statement.names}
+        self.imported = frozenset(imported)
+        #: local name -> (module, level, name there), from the first top-level ``from`` import binding it
+        self.from_imports: Dict[str, Tuple[str, int, str]] = {}
+        for statement in _imports_in(tree.body):
+            if isinstance(statement, ast.ImportFrom):
+                for alias in statement.names:
+                    self.from_imports.setdefault(
+                        alias.asname or alias.name, (statement.module or "", statement.level or 0, alias.name)
+                    )
+
+
+#: How many modules' ``ast`` trees a process keeps; the others are parsed again if asked for.
+KEPT_TREES = 16
+_TREES: "OrderedDict[int, LoadedModule]" = OrderedDict()
+
+
+def _keep_tree(loaded: LoadedModule) -> None:
+    key = id(loaded)
+    if key in _TREES:
+        _TREES.move_to_end(key)
+        return
+    _TREES[key] = loaded
+    while len(_TREES) > KEPT_TREES:
+        _, oldest = _TREES.popitem(last=False)
+        oldest.drop_tree()
 
 
 def _parse_cst(text: str):
@@ -440,8 +513,8 @@ class Project:
         loaded = self.load(path)
         if loaded is None or loaded.text != source:
             return tree
-        if tree is not None and not loaded._ast_done:
-            loaded._ast, loaded._ast_done = tree, True
+        if tree is not None:
+            loaded.set_tree(tree)
         return loaded.tree
 
     def mentions_features(self, path: str, extra_words: Tuple[str, ...] = ()) -> bool:
@@ -502,7 +575,7 @@ class Project:
         cached = self._relevant.get(key)
         if (cached is None or cached[0] is not loaded) and not self._may_be_relevant(path, loaded, extra_words):
             cached = self._relevant[key] = (loaded, frozenset())  # no word that could start it: no parse
-        if loaded.tree is None:
+        if (cached is None or cached[0] is not loaded) and loaded.tree is None:
             return frozenset()
         if cached is None or cached[0] is not loaded:
             self._relevant[key] = (loaded, frozenset())  # an import cycle reads as "nothing" meanwhile
@@ -555,11 +628,10 @@ class Project:
         return False
 
     def relevant_functions(self, path: str, extra_words: Tuple[str, ...] = ()) -> FrozenSet[str]:
+        relevant = self.relevant_names(path, extra_words)
         loaded = self.load(path)
-        if loaded is None or loaded.tree is None:
-            return frozenset()
-        classes = {s.name for s in loaded.tree.body if isinstance(s, ast.ClassDef)}
-        return self.relevant_names(path, extra_words) - classes
+        found = loaded.facts() if relevant and loaded is not None else None
+        return relevant - found.classes if found is not None else frozenset()
 
     def mentions_name(self, path: str, name: str) -> bool:
         loaded = self.load(path)
@@ -572,15 +644,13 @@ class Project:
         loaded = self.load(path)
         if loaded is None or loaded.text is None or not re.search(rf"\b{re.escape(name)}\b", loaded.text):
             return None  # the text test first: most modules are never parsed
-        if loaded.tree is None:
+        found = loaded.facts()
+        imported = found.from_imports.get(name) if found is not None else None
+        if imported is None:
             return None
-        for statement in _imports_in(loaded.tree.body):
-            if isinstance(statement, ast.ImportFrom):
-                for alias in statement.names:
-                    if (alias.asname or alias.name) == name:
-                        target = self.resolve(path, statement.module or "", statement.level or 0)
-                        return (target, alias.name) if target is not None else None
-        return None
+        module, level, original = imported
+        target = self.resolve(path, module, level)
+        return (target, original) if target is not None else None
 
     def imported_name_hands(self, path: str, name: str, extra_words: Tuple[str, ...] = ()) -> bool:
         """For ``from <path> import name``: whether it may hand features over (its code, or an
@@ -639,24 +709,20 @@ class Project:
     def defines(self, path: str, name: str) -> bool:
         """Whether a module defines ``name`` with ``def`` or ``class`` at its top level."""
         loaded = self.load(path)
-        if loaded is None or loaded.tree is None:
-            return False
-        return any(
-            isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and s.name == name
-            for s in loaded.tree.body
-        )
+        found = loaded.facts() if loaded is not None else None
+        return found is not None and name in found.definitions
 
     def may_matter(self, path: str, name: str, extra_words: Tuple[str, ...] = ()) -> bool:
         """Whether a name of a module may reach features; re-exports and ``*`` imports may."""
         if not self.mentions_features(path, extra_words):
             return False  # a text test: nothing in the module or what it imports names features
         loaded = self.load(path)
-        if loaded is None or loaded.tree is None:
+        found = loaded.facts() if loaded is not None else None
+        if found is None:
             return False
         if name in self.relevant_names(path, extra_words):
             return True
-        defined = _top_level_names(loaded)
-        return name not in defined or name in _imported_names(loaded)
+        return name not in found.top_level_names or name in found.imported
 
     # --- summaries
 
@@ -670,8 +736,8 @@ class Project:
             return "unparsable:" + hashlib.sha256(loaded.text.encode("utf-8", "replace")).hexdigest()
         wanted = None if names is None or ALL_NAMES in names else frozenset(names)
         digest = hashlib.sha256()
-        for statement, dump in summaries:
-            if _summarized(statement, wanted):
+        for key, dump in summaries:
+            if _summarized(key, wanted):
                 digest.update(dump)
         return digest.hexdigest()
 
@@ -770,26 +836,6 @@ def _imports_in(statements: Iterable[ast.stmt]) -> Iterable[ast.stmt]:
                 yield from _imports_in(block)
 
 
-def _top_level_names(loaded: LoadedModule) -> FrozenSet[str]:
-    if loaded.top_level_names is None:
-        names = set()
-        for statement in loaded.tree.body:  # type: ignore[union-attr]
-            if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                names.add(statement.name)
-            else:
-                names |= _bound_names(statement)
-        loaded.top_level_names = frozenset(names)
-    return loaded.top_level_names
-
-
-def _imported_names(loaded: LoadedModule) -> FrozenSet[str]:
-    names = set()
-    for statement in loaded.tree.body:  # type: ignore[union-attr]
-        if isinstance(statement, (ast.Import, ast.ImportFrom)):
-            names |= {alias.asname or alias.name.split(".")[0] for alias in statement.names}
-    return frozenset(names)
-
-
 def import_statements(statements: Iterable[ast.stmt]) -> List[Tuple[str, int, Tuple[str, ...]]]:
     """(module, level, imported names) for the imports among top-level statements and their blocks."""
     found: List[Tuple[str, int, Tuple[str, ...]]] = []
@@ -819,14 +865,27 @@ def feature_words_pattern(extra_words: Tuple[str, ...] = ()) -> "re.Pattern[str]
     return pattern
 
 
-def _summarized(statement: ast.stmt, wanted: Optional[FrozenSet[str]]) -> bool:
-    if wanted is None or isinstance(statement, (ast.Import, ast.ImportFrom)):
-        return True
+#: A top-level statement as summaries see it: an import, a definition's name, or the names it binds.
+SummaryKey = Tuple[bool, Optional[str], FrozenSet[str]]
+
+
+def _summary_key(statement: ast.stmt) -> SummaryKey:
+    if isinstance(statement, (ast.Import, ast.ImportFrom)):
+        return True, None, frozenset()
     if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return statement.name in wanted
+        return False, statement.name, frozenset()
+    targets = {statement.name} if hasattr(statement, "name") else _bound_names(statement)  # type: ignore[attr-defined]
+    return False, None, frozenset(targets)
+
+
+def _summarized(key: SummaryKey, wanted: Optional[FrozenSet[str]]) -> bool:
+    is_import, definition, targets = key
+    if wanted is None or is_import:
+        return True
+    if definition is not None:
+        return definition in wanted
     if TOP_LEVEL in wanted:
         return True
-    targets = {statement.name} if hasattr(statement, "name") else _bound_names(statement)
     return bool(targets & (wanted | {"__all__"}))
 
 
