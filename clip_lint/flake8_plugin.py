@@ -89,7 +89,7 @@ class Plugin:
 
     def analyse(self) -> List[Finding]:
         source = "".join(self.lines)
-        if not needs_check(self.filename, source, self.options):
+        if not needs_check(self.filename, source, self.options, self.cache):
             return []
         # flake8 quietly decodes undecodable bytes as latin-1; Python itself would refuse the file.
         problem = undecodable(self.filename)

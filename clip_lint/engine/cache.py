@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from clip_lint import __version__
-from clip_lint.engine.gate import needs_analysis, project_imports, scan_imports
+from clip_lint.engine.gate import COMPARISON, needs_analysis, passes_gate, project_imports, scan_imports
 from clip_lint.findings import Finding, Fix, TextEdit
 from clip_lint.options import AnalysisOptions
 
@@ -363,9 +363,9 @@ class ProjectDependencies:
         return None if loaded is None else loaded.text
 
     def _imports(self) -> List[Any]:
-        return [*self._gate_answer(), self._resolutions(self.path, self.source)]
+        return [*self.gate_answer(), self._resolutions(self.path, self.source)]
 
-    def _gate_answer(self) -> List[Any]:
+    def gate_answer(self) -> List[Any]:
         """``project_imports``'s answer, remembered by the content of every project module the
         file's imports lead to (read, not parsed): while none of them changes, nothing is parsed."""
         key = entry_key(GATES, self.path, content_hash(self.source), json.dumps(self._closure()), options=self.options)
@@ -427,9 +427,19 @@ def project_for(path: str) -> Optional["Project"]:
     return None if path in STDIN_NAMES else Project.for_path(path)
 
 
-def needs_check(path: str, source: str, options: AnalysisOptions) -> bool:
-    """The gate: an encoder word in the file, or an import of a project module that leads to one."""
-    return needs_analysis(source, options, path, project_for(path))
+def needs_check(path: str, source: str, options: AnalysisOptions, config: Optional[CacheConfig] = None) -> bool:
+    """The gate: an encoder word in the file, or an import of a project module that leads to one.
+
+    With a cache, the project part of the answer is read from it while none of the modules the
+    file's imports lead to has changed (``ProjectDependencies``): a warm run parses nothing.
+    """
+    project = project_for(path)
+    if config is None or project is None or passes_gate(source, options) or not COMPARISON.search(source):
+        return needs_analysis(source, options, path, project)
+    dependencies = ProjectDependencies(project, path, source, options, config)
+    if dependencies.cache is None:
+        return needs_analysis(source, options, path, project)
+    return bool(dependencies.gate_answer()[1])
 
 
 def check_source(
@@ -447,9 +457,9 @@ def check_source(
     when the caller has it (flake8 does). The engine, and libcst with it, is imported only
     when the cache can't answer.
     """
-    project = project_for(path)
-    if not gated and not needs_analysis(source, options, path, project):
+    if not gated and not needs_check(path, source, options, config):
         return []
+    project = project_for(path)
     if project is None:
         from clip_lint.engine.entry import analyze_source
 
