@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
+from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Set, Tuple
 
 from clip_lint import facts
 from clip_lint.options import AnalysisOptions
@@ -282,46 +282,16 @@ class _Flows:
             changed = False
             for target, value in self.assignments:
                 if self.is_project_code(value):
-                    changed |= self._mark_code(target)
+                    changed |= self._mark_target(target, self.project_code)
             for function, value in self.returns:
                 if function not in self.project_returning and self.is_project_code(value):
                     self.project_returning.add(function)
                     changed = True
             for call in self.calls:
-                positional = [argument for argument in call.args if not isinstance(argument, ast.Starred)]
-                for name in self.callee_names(call):
-                    for parameters, offset in self.definitions.get(name, ()):
-                        for parameter, argument in zip(parameters[offset:], positional):
-                            if parameter not in self.project_code and self.is_project_code(argument):
-                                self.project_code.add(parameter)
-                                changed = True
-                        for keyword in call.keywords:
-                            if (
-                                keyword.arg in parameters
-                                and keyword.arg not in self.project_code
-                                and self.is_project_code(keyword.value)
-                            ):
-                                self.project_code.add(keyword.arg)  # type: ignore[arg-type]
-                                changed = True
-
-    def _mark_code(self, target: ast.AST) -> bool:
-        kind = type(target)
-        key = None
-        if kind is ast.Name:
-            key = target.id  # type: ignore[attr-defined]
-        elif kind is ast.Attribute:
-            key = "." + target.attr  # type: ignore[attr-defined]
-        elif kind is ast.Subscript or kind is ast.Starred:
-            return self._mark_code(target.value)  # type: ignore[attr-defined]
-        elif kind is ast.Tuple or kind is ast.List:
-            changed = False
-            for element in target.elts:  # type: ignore[attr-defined]
-                changed |= self._mark_code(element)
-            return changed
-        if key is None or key in self.project_code:
-            return False
-        self.project_code.add(key)
-        return True
+                for parameter, argument in self.bound_arguments(call):
+                    if parameter not in self.project_code and self.is_project_code(argument):
+                        self.project_code.add(parameter)
+                        changed = True
 
     def is_project_code(self, node: ast.AST) -> bool:
         """Whether an expression may be (or give) project code: a name bound to it, its attribute,
@@ -355,46 +325,51 @@ class _Flows:
     def _calls_project_code(self, call: ast.Call) -> bool:
         return bool(self.project_code) and self.is_project_code(call.func)
 
-    def _mark(self, key: str) -> bool:
-        if key in self.carrying:
+    def _mark(self, key: str, marks: Optional[Set[str]] = None) -> bool:
+        marks = self.carrying if marks is None else marks
+        if key in marks:
             return False
-        self.carrying.add(key)
+        marks.add(key)
         return True
 
-    def _mark_target(self, target: ast.AST) -> bool:
+    def _mark_target(self, target: ast.AST, marks: Optional[Set[str]] = None) -> bool:
+        """Mark what an assignment binds (in ``carrying`` unless ``marks`` is given)."""
         kind = type(target)
         if kind is ast.Name:
-            return self._mark(target.id)  # type: ignore[attr-defined]
+            return self._mark(target.id, marks)  # type: ignore[attr-defined]
         if kind is ast.Attribute:
-            return self._mark("." + target.attr)  # type: ignore[attr-defined]
+            return self._mark("." + target.attr, marks)  # type: ignore[attr-defined]
         if kind is ast.Subscript or kind is ast.Starred:
-            return self._mark_target(target.value)  # type: ignore[attr-defined]
+            return self._mark_target(target.value, marks)  # type: ignore[attr-defined]
         if kind is ast.Tuple or kind is ast.List:
             changed = False
             for element in target.elts:  # type: ignore[attr-defined]
-                changed |= self._mark_target(element)
+                changed |= self._mark_target(element, marks)
             return changed
         return False
 
     def _follow_call(self, call: ast.Call) -> bool:
         """Arguments into the parameters of the module's functions; list.append into the list."""
         changed = False
-        names = self.callee_names(call)
-        positional = [argument for argument in call.args if not isinstance(argument, ast.Starred)]
         func = call.func
         if isinstance(func, ast.Attribute) and func.attr in facts.CONTAINER_ADD_METHODS:
             if any(self.carries(argument) for argument in call.args):
                 changed |= self._mark_target(func.value)
-        for name in names:
+        for parameter, argument in self.bound_arguments(call):
+            if parameter not in self.carrying and self.carries(argument):
+                changed |= self._mark(parameter)
+        return changed
+
+    def bound_arguments(self, call: ast.Call) -> Iterator[Tuple[str, ast.AST]]:
+        """(parameter, argument) for a call of the module's own functions, by name."""
+        positional = [argument for argument in call.args if not isinstance(argument, ast.Starred)]
+        for name in self.callee_names(call):
             for parameters, offset in self.definitions.get(name, ()):
                 # The engine binds the positional arguments that are not starred, in order.
-                for parameter, argument in zip(parameters[offset:], positional):
-                    if parameter not in self.carrying and self.carries(argument):
-                        changed |= self._mark(parameter)
+                yield from zip(parameters[offset:], positional)
                 for keyword in call.keywords:
-                    if keyword.arg in parameters and keyword.arg not in self.carrying and self.carries(keyword.value):
-                        changed |= self._mark(keyword.arg)
-        return changed
+                    if keyword.arg in parameters:
+                        yield keyword.arg, keyword.value
 
     def callee_names(self, call: ast.Call) -> Tuple[str, ...]:
         names = self.names_of.get(id(call))

@@ -452,29 +452,22 @@ def foreign_scope(loaded: "LoadedModule", display: str) -> Optional[ModuleScope]
         return None  # libcst can't parse its top level: it contributes nothing
     scope = ModuleScope(skeleton, loaded.path, display, home=False, text=loaded.text)
 
-    def function(span: Tuple[int, int]) -> Optional[cst.FunctionDef]:
-        node = loaded.definition(span)
+    def function(span: Tuple[int, int], method: bool = False) -> Optional[cst.FunctionDef]:
+        node = loaded.method(span) if method else loaded.definition(span)
         if not isinstance(node, cst.FunctionDef):
             return None
-        scope.parts.append(loaded.definition_module(span))
-        return node
-
-    def method(span: Tuple[int, int]) -> Optional[cst.FunctionDef]:
-        node = loaded.method(span)
-        if not isinstance(node, cst.FunctionDef):
-            return None
-        scope.parts.append(loaded.definition_module(("method", span)))
+        scope.parts.append(loaded.part(span, method))
         return node
 
     def cls(span: Tuple[int, int]) -> Optional[ClassInfo]:
         # Only a class's methods run when the analysis follows another module's class.
         spans = layout.methods.get(span)
         if spans is not None:
-            return ClassInfo(Definitions({name: partial(method, within) for name, within in spans.items()}))
+            return ClassInfo(Definitions({name: partial(function, within, True) for name, within in spans.items()}))
         node = loaded.definition(span)  # a method shares a line with the header: the class at once
         if not isinstance(node, cst.ClassDef):
             return None
-        scope.parts.append(loaded.definition_module(span))
+        scope.parts.append(loaded.part(span, False))
         return ClassInfo({item.name.value: item for item in node.body.body if isinstance(item, cst.FunctionDef)})
 
     scope.functions = Definitions({name: partial(function, span) for name, span in layout.functions.items()})

@@ -116,38 +116,40 @@ class LoadedModule:
 
     def definition(self, span: Tuple[int, int]):
         """The libcst node of the top-level definition on lines ``span``, parsed once; None if it fails."""
-        if span not in self._definitions:
-            layout = self.layout()
-            node = None
-            if layout is not None:
-                module = _parse_cst(layout.alone(span))
-                if module is not None and len(module.body) == 1:
-                    node = module.body[0]
-                    self._definitions[span] = (node, module)
-            if node is None:
-                self._definitions[span] = None
-        found = self._definitions[span]
-        return found[0] if found is not None else None  # type: ignore[index]
+        return self._alone(span, method=False)
 
     def method(self, span: Tuple[int, int]):
         """The libcst node of the method on lines ``span``, parsed alone, once; None if it fails."""
-        key = ("method", span)
+        return self._alone(span, method=True)
+
+    def part(self, span: Tuple[int, int], method: bool):
+        """The libcst module that ``definition`` or ``method`` parsed ``span`` in (for positions)."""
+        found = self._definitions.get(("method", span) if method else span)
+        return found[1] if found is not None else None  # type: ignore[index]
+
+    def _alone(self, span: Tuple[int, int], method: bool):
+        key = ("method", span) if method else span
         if key not in self._definitions:
             layout = self.layout()
-            module = _parse_cst(layout.method_alone(span)) if layout is not None else None
+            text = None if layout is None else layout.method_alone(span) if method else layout.alone(span)
+            module = _parse_cst(text) if text is not None else None
             found = None
             if module is not None and len(module.body) == 1:
-                body = module.body[0].body.body  # type: ignore[attr-defined]
+                # a method is parsed inside a stand-in class: its only statement
+                body = module.body[0].body.body if method else module.body  # type: ignore[attr-defined]
                 if len(body) == 1:
                     found = (body[0], module)
-            self._definitions[key] = found  # type: ignore[index]
-        found = self._definitions[key]  # type: ignore[index]
+            self._definitions[key] = found
+        found = self._definitions[key]
         return found[0] if found is not None else None  # type: ignore[index]
 
-    def definition_module(self, span):
-        """The libcst module that ``definition(span)`` was parsed in (for positions), or None."""
-        found = self._definitions.get(span)
-        return found[1] if found is not None else None  # type: ignore[index]
+    def import_lines(self) -> list:
+        """``gate.scan_imports`` of the text, once (the shared cache holds only a few hundred)."""
+        if self.imports is None:
+            from clip_lint.engine.gate import scan_imports
+
+            self.imports = scan_imports.__wrapped__(self.text) if self.text is not None else []  # type: ignore
+        return self.imports
 
     def statement_summaries(self) -> Optional[List[Tuple["SummaryKey", bytes]]]:
         """Each top-level statement with its ``ast`` dump (docstrings dropped), computed once.
@@ -604,12 +606,8 @@ class Project:
         model, or something it imports from a project module that does (a text test, no parse)."""
         if feature_words_pattern(extra_words).search(loaded.text):  # type: ignore[arg-type]
             return True
-        if loaded.imports is None:
-            from clip_lint.engine.gate import scan_imports
-
-            loaded.imports = scan_imports.__wrapped__(loaded.text)  # type: ignore[attr-defined]
         uses: Optional[Dict[str, int]] = None
-        for module, level, imported in loaded.imports:
+        for module, level, imported in loaded.import_lines():
             target = self.resolve(path, module, level)
             if target is None:
                 continue
@@ -689,17 +687,13 @@ class Project:
                 hands = self._name_hands(target, original, extra_words, depth + 1, read)
             else:  # ``import a.b as name``: a module
                 hands = self.mentions_features(target, extra_words)
-            if hands or not _defines_at_top(loaded.text, name):
+            if hands or not _may_define(loaded.text, name):
                 return hands
         return self.mentions_features(path, extra_words) and name in self.relevant_names(path, extra_words)
 
     def text_reexport(self, path: str, loaded: LoadedModule, name: str) -> Optional[Tuple[str, str]]:
         """(module file, name there; "" for a module) when an import line of the module binds ``name``."""
-        if loaded.imports is None:
-            from clip_lint.engine.gate import scan_imports
-
-            loaded.imports = scan_imports.__wrapped__(loaded.text)  # type: ignore[attr-defined]
-        for module, level, imported in loaded.imports:
+        for module, level, imported in loaded.import_lines():
             for original, local in imported:
                 if local == name:
                     target = self.resolve(path, module, level)
@@ -803,7 +797,7 @@ def relevant_definitions(
     return frozenset(relevant)
 
 
-def _defines_at_top(text: str, name: str) -> bool:
+def _may_define(text: str, name: str) -> bool:
     """Whether a line of the module may define ``name`` (``def``, ``class``, ``=``), at any
     indentation: a fallback definition under ``try``/``if`` counts (so may a method)."""
     escaped = re.escape(name)
@@ -834,22 +828,6 @@ def _imports_in(statements: Iterable[ast.stmt]) -> Iterable[ast.stmt]:
             blocks = [statement.body, statement.orelse] + [h.body for h in getattr(statement, "handlers", [])]
             for block in blocks:
                 yield from _imports_in(block)
-
-
-def import_statements(statements: Iterable[ast.stmt]) -> List[Tuple[str, int, Tuple[str, ...]]]:
-    """(module, level, imported names) for the imports among top-level statements and their blocks."""
-    found: List[Tuple[str, int, Tuple[str, ...]]] = []
-    for statement in statements:
-        if isinstance(statement, ast.Import):
-            found.extend((alias.name, 0, ()) for alias in statement.names)
-        elif isinstance(statement, ast.ImportFrom):
-            names = tuple(alias.name for alias in statement.names if alias.name != "*")
-            found.append((statement.module or "", statement.level or 0, names))
-        elif isinstance(statement, (ast.If, ast.Try)):
-            blocks = [statement.body, statement.orelse] + [h.body for h in getattr(statement, "handlers", [])]
-            for block in blocks:
-                found.extend(import_statements(block))
-    return found
 
 
 _PATTERNS: Dict[Tuple[str, ...], "re.Pattern[str]"] = {}
