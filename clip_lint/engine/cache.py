@@ -368,15 +368,18 @@ class ProjectDependencies:
     def gate_answer(self) -> List[Any]:
         """``project_imports``'s answer, remembered by the content of every project module the
         file's imports lead to (read, not parsed): while none of them changes, nothing is parsed."""
-        key = entry_key(GATES, self.path, content_hash(self.source), json.dumps(self._closure()), options=self.options)
+        key = entry_key(GATES, self.path, _hashed(self.source), json.dumps(self._closure()), options=self.options)
+        known = _GATE_ANSWERS.get(key)  # the gate and the findings' check both ask it
+        if known is not None:
+            return known
         entry = None if self.cache is None else self.cache.read(GATES, key)
         answer = None if entry is None else entry.get("answer")
-        if isinstance(answer, list) and len(answer) == 2 and all(isinstance(name, str) for name in answer[0]):
-            return answer
-        names, hands_features = project_imports(self.source, self.options, self.path, self.project)
-        answer = [list(names), hands_features]
-        if self.cache is not None:
-            self.cache.write(GATES, key, {"answer": answer})
+        if not (isinstance(answer, list) and len(answer) == 2 and all(isinstance(name, str) for name in answer[0])):
+            names, hands_features = project_imports(self.source, self.options, self.path, self.project)
+            answer = [list(names), hands_features]
+            if self.cache is not None:
+                self.cache.write(GATES, key, {"answer": answer})
+        _GATE_ANSWERS[key] = answer
         return answer
 
     def _closure(self) -> List[List[str]]:
@@ -407,6 +410,8 @@ class ProjectDependencies:
 
 _RESOLUTIONS: Dict[Tuple[str, str], List[Any]] = {}
 _HASHES: Dict[int, Tuple[str, str]] = {}
+#: ``gate_answer`` by its key, which holds the content of every module the answer read
+_GATE_ANSWERS: Dict[str, List[Any]] = {}
 
 
 def _hashed(text: str) -> str:

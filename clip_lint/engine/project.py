@@ -394,6 +394,7 @@ class Project:
         self.root = os.path.realpath(root)
         self.budgets = budgets
         self._resolved: Dict[Tuple[Tuple[str, ...], str], Optional[str]] = {}
+        self._imported: Dict[Tuple[str, str], List[str]] = {}
         self._roots: Dict[str, Tuple[str, ...]] = {}
         self._relevant: Dict[Tuple[str, Tuple[str, ...]], Tuple[LoadedModule, FrozenSet[str]]] = {}
         self._mentions_memo: Dict[Tuple[str, Tuple[str, Tuple[str, ...]]], bool] = {}
@@ -476,7 +477,10 @@ class Project:
         """``package.name`` as a module file, when ``package`` is a package's ``__init__.py``."""
         if os.path.basename(package) != "__init__.py":
             return None
-        return self._find((os.path.dirname(package),), name)
+        key = ((os.path.dirname(package),), name)  # what ``resolve`` memoizes, looked up the same way
+        if key not in self._resolved:
+            self._resolved[key] = self._find(*key)
+        return self._resolved[key]
 
     def display(self, path: str) -> str:
         """A module's path as messages name it: relative to the root, with forward slashes."""
@@ -549,7 +553,15 @@ class Project:
         return answer
 
     def imported_files(self, importer: str, text: str) -> List[str]:
-        """The project files that the import lines of ``text`` name (read without a parse)."""
+        """The project files that the import lines of ``text`` name (read without a parse), once
+        per module text: a warm run asks it of every module each file's imports lead to."""
+        memo = (importer, text)
+        found = self._imported.get(memo)
+        if found is None:
+            found = self._imported[memo] = self._imported_files(importer, text)
+        return found
+
+    def _imported_files(self, importer: str, text: str) -> List[str]:
         from clip_lint.engine.gate import scan_imports
 
         files: List[str] = []
