@@ -98,6 +98,7 @@ def may_report(
     options: AnalysisOptions = _DEFAULT_OPTIONS,
     project_names: Iterable[str] = (),
     project_code: Iterable[str] = (),
+    handing: Iterable[str] = (),
 ) -> bool:
     """False only when no value that may hold encoder output reaches a similarity op or a norm.
 
@@ -109,11 +110,15 @@ def may_report(
     Everything reached from one of them (an object it builds, a method or attribute of it, a
     parameter or attribute that holds one, a function that returns one) is project code too,
     and a call into project code passes its inputs through and may report on them.
+
+    ``handing`` are those of ``project_code`` that may hand features over (the project gate's
+    answer): everything reached from one of them, the same way, may also be features.
     """
     if not enabled("prefilter"):
         return True
     try:
-        return _Flows(tree, options, frozenset(project_names), frozenset(project_code)).may_report()
+        flows = _Flows(tree, options, frozenset(project_names), frozenset(project_code), frozenset(handing))
+        return flows.may_report()
     except Exception:  # a bug here must cost time, never a finding: let the engine decide
         return True
 
@@ -127,12 +132,16 @@ class _Flows:
         options: AnalysisOptions,
         project_names: FrozenSet[str],
         project_code: FrozenSet[str] = frozenset(),
+        handing: FrozenSet[str] = frozenset(),
     ) -> None:
         self.sources = facts.ENCODER_METHODS | frozenset(options.extra_encoders)
         self.project_names = project_names
         #: Names (and ".attr" for attributes) that may hold project code; grown to a fixed point.
-        self.project_code: Set[str] = set(project_code)
+        self.project_code: Set[str] = set(project_code) | handing  # what may hand features may compare too
         self.project_returning: Set[str] = set()  # the module's functions that may return project code
+        #: The part of ``project_code`` reached from names that may hand features over, the same way.
+        self.handing: Set[str] = set(handing)
+        self.handing_returning: Set[str] = set()
         self.annotated: List[Tuple[str, ast.AST]] = []  # (parameter, annotation) of the module's functions
         self.normalizers = frozenset(_last(name) for name in options.extra_normalizers)
         self.passing = PASSING_CALLS | self.normalizers | project_names
@@ -235,12 +244,14 @@ class _Flows:
 
     def may_report(self) -> bool:
         self.names_of = {id(call): self._callee_names(call) for call in self.calls}
-        if not self.has_source and not any(
+        if not self.has_source and not self.handing and not any(
             name in self.project_names for names in self.names_of.values() for name in names
         ):
             return False
         if self.project_code:
             self._follow_project_code()
+        if self.handing:
+            self._follow_project_code(self.handing, self.handing_returning)
         following = [
             call
             for call in self.calls
@@ -268,58 +279,65 @@ class _Flows:
 
     # --- what may hold project code -------------------------------------------------------------
 
-    def _follow_project_code(self) -> None:
-        """Grow ``project_code`` to a fixed point: assignments, returns, arguments, annotations."""
+    def _follow_project_code(self, marks: Optional[Set[str]] = None, returning: Optional[Set[str]] = None) -> None:
+        """Grow ``project_code`` (or ``marks``, with the functions in ``returning`` that return
+        what they hold) to a fixed point: assignments, returns, arguments, annotations."""
+        marks = self.project_code if marks is None else marks
+        returning = self.project_returning if returning is None else returning
         for parameter, annotation in self.annotated:
-            if any(isinstance(n, ast.Name) and n.id in self.project_code for n in ast.walk(annotation)) or (
+            if any(isinstance(n, ast.Name) and n.id in marks for n in ast.walk(annotation)) or (
                 isinstance(annotation, ast.Constant)
                 and isinstance(annotation.value, str)
-                and any(word in self.project_code for word in _WORD.findall(annotation.value))
+                and any(word in marks for word in _WORD.findall(annotation.value))
             ):
-                self.project_code.add(parameter)
+                marks.add(parameter)
         changed = True
         while changed:
             changed = False
             for target, value in self.assignments:
-                if self.is_project_code(value):
-                    changed |= self._mark_target(target, self.project_code)
+                if self._reached(value, marks, returning):
+                    changed |= self._mark_target(target, marks)
             for function, value in self.returns:
-                if function not in self.project_returning and self.is_project_code(value):
-                    self.project_returning.add(function)
+                if function not in returning and self._reached(value, marks, returning):
+                    returning.add(function)
                     changed = True
             for call in self.calls:
                 for parameter, argument in self.bound_arguments(call):
-                    if parameter not in self.project_code and self.is_project_code(argument):
-                        self.project_code.add(parameter)
+                    if parameter not in marks and self._reached(argument, marks, returning):
+                        marks.add(parameter)
                         changed = True
 
     def is_project_code(self, node: ast.AST) -> bool:
         """Whether an expression may be (or give) project code: a name bound to it, its attribute,
         what calling it returns, an element of a container of it."""
+        return self._reached(node, self.project_code, self.project_returning)
+
+    def _reached(self, node: ast.AST, marks: Set[str], returning: Set[str]) -> bool:
+        """Whether an expression may be (or give) what the names in ``marks`` hold."""
         kind = type(node)
         if kind is ast.Name:
-            return node.id in self.project_code  # type: ignore[attr-defined]
+            return node.id in marks  # type: ignore[attr-defined]
         if kind is ast.Attribute:
             attribute = "." + node.attr  # type: ignore[attr-defined]
-            return attribute in self.project_code or self.is_project_code(node.value)  # type: ignore[attr-defined]
+            return attribute in marks or self._reached(node.value, marks, returning)  # type: ignore[attr-defined]
         if kind is ast.Call:
-            if any(name in self.project_returning for name in self.callee_names(node)):  # type: ignore[arg-type]
+            if any(name in returning for name in self.callee_names(node)):  # type: ignore[arg-type]
                 return True
-            return self.is_project_code(node.func)  # type: ignore[attr-defined]
+            return self._reached(node.func, marks, returning)  # type: ignore[attr-defined]
         if kind in (ast.Subscript, ast.Starred, ast.Await, ast.NamedExpr):
-            return self.is_project_code(node.value)  # type: ignore[attr-defined]
+            return self._reached(node.value, marks, returning)  # type: ignore[attr-defined]
         if kind is ast.IfExp:
-            return self.is_project_code(node.body) or self.is_project_code(node.orelse)  # type: ignore[attr-defined]
+            return self._reached(node.body, marks, returning) or self._reached(node.orelse, marks, returning)  # type: ignore[attr-defined]
         if kind in (ast.Tuple, ast.List, ast.Set):
-            return any(self.is_project_code(element) for element in node.elts)  # type: ignore[attr-defined]
+            return any(self._reached(element, marks, returning) for element in node.elts)  # type: ignore[attr-defined]
         if kind is ast.Dict:
-            return any(v is not None and self.is_project_code(v) for v in node.values)  # type: ignore[attr-defined]
+            return any(v is not None and self._reached(v, marks, returning) for v in node.values)  # type: ignore[attr-defined]
         if kind in (ast.ListComp, ast.SetComp, ast.GeneratorExp):
-            return self.is_project_code(node.elt)  # type: ignore[attr-defined]
+            return self._reached(node.elt, marks, returning)  # type: ignore[attr-defined]
         if kind is ast.DictComp:
-            return self.is_project_code(node.value)  # type: ignore[attr-defined]
+            return self._reached(node.value, marks, returning)  # type: ignore[attr-defined]
         if kind is ast.BoolOp:
-            return any(self.is_project_code(v) for v in node.values)  # type: ignore[attr-defined]
+            return any(self._reached(v, marks, returning) for v in node.values)  # type: ignore[attr-defined]
         return False
 
     def _calls_project_code(self, call: ast.Call) -> bool:
@@ -389,6 +407,9 @@ class _Flows:
 
     def carries(self, node: ast.AST) -> bool:
         kind = type(node)
+        if self.handing and (kind is ast.Name or kind is ast.Attribute or kind is ast.Call):
+            if self._reached(node, self.handing, self.handing_returning):
+                return True  # what project code that may hand features over gives
         if kind is ast.Name:
             return node.id in self.carrying  # type: ignore[attr-defined]
         if kind is ast.Attribute:
@@ -475,6 +496,10 @@ class _Flows:
         return False
 
     def _reports_call(self, call: ast.Call, products: bool) -> bool:
+        if self.handing and self._reached(call.func, self.handing, self.handing_returning):
+            # Code that may hand features over may also normalize or compare the features it makes
+            # itself: the engine reports that at the call, whatever the call hands it.
+            return True
         names = self.callee_names(call)
         if any(name in self.comparing for name in names) or self._calls_project_code(call):
             return self._inputs_carry(call)

@@ -7,7 +7,7 @@ import re
 from typing import TYPE_CHECKING, Dict, List, Optional, Set, Tuple
 
 from clip_lint.findings import Finding
-from clip_lint.engine.gate import COMPARISON, compares, passes_gate, project_code_names, project_imports
+from clip_lint.engine.gate import COMPARISON, STAR, compares, passes_gate, project_code_names, project_imports
 from clip_lint.indentation import Reindented, expand_indentation
 from clip_lint.options import AnalysisOptions
 from clip_lint.parse_guard import nesting_problem
@@ -68,9 +68,9 @@ def _analyze(
     path: Optional[str],
     use_slicing: bool = True,
 ) -> Tuple[List[Finding], Dict[str, Set[str]]]:
-    hands_features = False
+    hands_features, handing = False, ()
     if project is not None and path is not None:
-        hands_features = project_imports(source, options, path, project)[1]
+        handing, hands_features = project_imports(source, options, path, project)
     gated = use_gate and not passes_gate(source, options)
     if gated and not (hands_features and COMPARISON.search(source)):
         return [], {}
@@ -83,14 +83,14 @@ def _analyze(
     if gated and tree is not None and not compares(tree):
         return [], {}
     text = source
-    # A module that imports what may hand it features is judged by the project layer: the
-    # pre-filter follows one module only. Project code that may only compare, normalize or
-    # pass on what it is given is a sink and a pass-through to it.
+    # Project code is a sink and a pass-through to the pre-filter; what the project gate says may
+    # hand features over is a source too. The names a ``*`` import binds are unknown to it.
     code = project_code_names(source, path, project) if project is not None and path is not None else ()
-    if tree is not None and not hands_features and not may_report(tree, options, project_code=code):
+    if tree is not None and STAR not in handing and not may_report(tree, options, project_code=code, handing=handing):
         return [], {}
-    if tree is not None and use_slicing and enabled("slicing"):
+    if tree is not None and use_slicing and enabled("slicing") and STAR not in handing:
         # Code that uses a name of the project's is kept: what it calls may compare or normalize.
+        # (A ``*`` import binds names the slicer doesn't know: such a module is analysed whole.)
         sliced = slice_source(source, tree, options.extra_encoders, code)
         if sliced is None:
             return [], {}

@@ -60,7 +60,8 @@ def project_imports(
     source: str, options: AnalysisOptions, path: str, project: "Project"
 ) -> Tuple[Tuple[str, ...], bool]:
     """The local names a module imports from project modules that may hand it features, and
-    whether there is one (a ``*`` import of a module that may matter counts so).
+    whether there is one. A ``*`` import of a module that may matter counts so, and its names,
+    unknown here, are given as ``STAR``.
 
     A cheap test from the import lines' text: it lets a module that never names an encoder
     through the gate when one of its imports leads to one. Names that may only compare,
@@ -74,8 +75,9 @@ def project_imports(
             continue
         for name, local in imported:
             if name == STAR:  # names unknown here: whatever the module may do, the engine decides
-                star = project.mentions_features(target, options.extra_encoders) or project.mentions_comparisons(target)
-                hands_features = hands_features or star
+                if project.mentions_features(target, options.extra_encoders) or project.mentions_comparisons(target):
+                    names.append(STAR)
+                    hands_features = True
                 continue
             if name:
                 features = project.imported_name_hands(target, name, options.extra_encoders)
