@@ -317,27 +317,30 @@ class _Flows:
         kind = type(node)
         if kind is ast.Name:
             return node.id in marks  # type: ignore[attr-defined]
+
+        def reached(inner: ast.AST) -> bool:
+            return self._reached(inner, marks, returning)
+
         if kind is ast.Attribute:
-            attribute = "." + node.attr  # type: ignore[attr-defined]
-            return attribute in marks or self._reached(node.value, marks, returning)  # type: ignore[attr-defined]
+            return "." + node.attr in marks or reached(node.value)  # type: ignore[attr-defined]
         if kind is ast.Call:
             if any(name in returning for name in self.callee_names(node)):  # type: ignore[arg-type]
                 return True
-            return self._reached(node.func, marks, returning)  # type: ignore[attr-defined]
+            return reached(node.func)  # type: ignore[attr-defined]
         if kind in (ast.Subscript, ast.Starred, ast.Await, ast.NamedExpr):
-            return self._reached(node.value, marks, returning)  # type: ignore[attr-defined]
+            return reached(node.value)  # type: ignore[attr-defined]
         if kind is ast.IfExp:
-            return self._reached(node.body, marks, returning) or self._reached(node.orelse, marks, returning)  # type: ignore[attr-defined]
+            return reached(node.body) or reached(node.orelse)  # type: ignore[attr-defined]
         if kind in (ast.Tuple, ast.List, ast.Set):
-            return any(self._reached(element, marks, returning) for element in node.elts)  # type: ignore[attr-defined]
+            return any(map(reached, node.elts))  # type: ignore[attr-defined]
         if kind is ast.Dict:
-            return any(v is not None and self._reached(v, marks, returning) for v in node.values)  # type: ignore[attr-defined]
+            return any(v is not None and reached(v) for v in node.values)  # type: ignore[attr-defined]
         if kind in (ast.ListComp, ast.SetComp, ast.GeneratorExp):
-            return self._reached(node.elt, marks, returning)  # type: ignore[attr-defined]
+            return reached(node.elt)  # type: ignore[attr-defined]
         if kind is ast.DictComp:
-            return self._reached(node.value, marks, returning)  # type: ignore[attr-defined]
+            return reached(node.value)  # type: ignore[attr-defined]
         if kind is ast.BoolOp:
-            return any(self._reached(v, marks, returning) for v in node.values)  # type: ignore[attr-defined]
+            return any(map(reached, node.values))  # type: ignore[attr-defined]
         return False
 
     def _calls_project_code(self, call: ast.Call) -> bool:
