@@ -7,7 +7,7 @@ import re
 from typing import TYPE_CHECKING, Dict, List, Optional, Set, Tuple
 
 from clip_lint.findings import Finding
-from clip_lint.engine.gate import COMPARISON, STAR, compares, passes_gate, project_code_names, project_imports
+from clip_lint.engine.gate import STAR, compares, may_compare, passes_gate, project_code_names, project_imports
 from clip_lint.indentation import Reindented, expand_indentation
 from clip_lint.options import AnalysisOptions
 from clip_lint.parse_guard import nesting_problem
@@ -72,7 +72,7 @@ def _analyze(
     if project is not None and path is not None:
         handing, hands_features = project_imports(source, options, path, project)
     gated = use_gate and not passes_gate(source, options)
-    if gated and not (hands_features and COMPARISON.search(source)):
+    if gated and not (hands_features and may_compare(source)):
         return [], {}
     syntax_error: Optional[SyntaxError] = None
     if project is not None and path is not None:

@@ -17,17 +17,74 @@ if TYPE_CHECKING:  # pragma: no cover
     from clip_lint.engine.project import Project
 
 __all__ = [
-    "COMPARISON", "DEFAULT_OPTIONS", "compares", "needs_analysis", "passes_gate", "project_code_names",
+    "DEFAULT_OPTIONS", "compares", "may_compare", "needs_analysis", "passes_gate", "project_code_names",
     "project_imports", "scan_imports",
 ]
 
 DEFAULT_OPTIONS = AnalysisOptions()
 
-#: Text that may compare or normalize (a decorator's @ passes too: the ast check after it is exact): a module that never
-#: names an encoder is parsed only with one of these and an import that leads to features.
-COMPARISON = re.compile(
-    r"@|matmul|einsum|\bmm\(|bmm\(|\bdot\(|\binner\(|tensordot|\bnorm\s*\(|normalize"
-)
+#: Names that may compare or normalize: a module that never names an encoder is parsed only with
+#: one of these, or an ``@`` that may be an operator (``may_compare``), and an import that leads
+#: to features.
+COMPARING_WORDS = re.compile(r"matmul|einsum|tensordot|normalize|\b(?:b?mm|dot|inner|norm)(?:[\s\\]|#[^\r\n]*)*\(")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # Python's own line ends (``str.splitlines`` knows more)
+_DECORATOR_START = re.compile(r"([ \t\f]*)@[A-Za-z_]")
+_DEFINITION_START = re.compile(r"@|def\b|async\b|class\b")
+_SIMPLE_STRING = re.compile(r"\"[^\"\\\n]*\"|'[^'\\\n]*'")
+
+
+def may_compare(source: str) -> bool:
+    """Whether the text may compare or normalize: a comparing name, or an ``@`` that may be the
+    operator. Only an ``@`` that surely starts a decorator is passed over, so that modules whose
+    only ``@`` are decorators (most of them) need no parse; ``compares`` is the exact test."""
+    if COMPARING_WORDS.search(source):
+        return True
+    if "@" not in source:
+        return False
+    lines = _LINE_BREAK.split(source)
+    for number, line in enumerate(lines):
+        at = line.find("@")
+        if at < 0:
+            continue
+        if line[:at].strip(" \t\f") or not _is_decorator(lines, number):
+            return True
+        if "@" in line[at + 1:]:
+            return True  # another ``@`` on a decorator's line may be an operator in its expression
+    return False
+
+
+def _is_decorator(lines: List[str], number: int) -> bool:
+    """Whether the ``@`` that starts line ``number`` surely starts a decorator: ``@name...`` on a
+    line that closes no bracket it didn't open, that doesn't continue the line above (``\\``),
+    and that is followed, at its own indentation, by another decorator or the definition.
+
+    An ``@`` operator at the start of a line is inside brackets or after a backslash: the line
+    after it can't start a definition while the brackets are open, and the line that closes
+    them closes more than it opens."""
+    line = lines[number]
+    start = _DECORATOR_START.match(line)
+    if start is None:
+        return False
+    if number > 0 and lines[number - 1].endswith("\\"):
+        return False
+    code = _code_part(line)
+    if code is None or sum(map(code.count, ")]}")) > sum(map(code.count, "([{")):
+        return False
+    indentation = start.group(1)
+    for following in lines[number + 1:]:
+        stripped = following.strip(" \t\f")
+        if not stripped or stripped.startswith("#"):
+            continue
+        return following.startswith(indentation) and _DEFINITION_START.match(following, len(indentation)) is not None
+    return False
+
+
+def _code_part(line: str) -> Optional[str]:
+    """The line without its simple string literals and its comment; None when a quote is left
+    (a string this can't read: its brackets can't be counted)."""
+    code = _SIMPLE_STRING.sub('""', line)
+    code = code.split("#", 1)[0]
+    return None if "'" in code.replace('""', "") or '"' in code.replace('""', "") else code
 
 
 COMPARING_CALLS = frozenset({"matmul", "einsum", "mm", "bmm", "dot", "inner", "tensordot", "norm", "normalize"})
@@ -51,7 +108,7 @@ def needs_analysis(source: str, options: AnalysisOptions, path: Optional[str], p
     may compare or normalize what it hands over."""
     if passes_gate(source, options):
         return True
-    if project is None or path is None or not COMPARISON.search(source):
+    if project is None or path is None or not may_compare(source):
         return False
     return project_imports(source, options, path, project)[1]
 
