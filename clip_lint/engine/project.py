@@ -31,7 +31,7 @@ import os
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, Iterable, List, Optional, Tuple
+from typing import Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
 
 from clip_lint import facts
 from clip_lint.findings import Finding
@@ -756,6 +756,9 @@ def _decode(data: bytes) -> Optional[str]:
 
 
 WORD = re.compile(r"[A-Za-z_]\w*")
+#: Words that name a definition without using it: ``def name`` and ``super().name``.
+NONE: FrozenSet[str] = frozenset()
+NOT_A_USE = re.compile(r"\bdef\s+\w+|\bsuper\s*\(\s*\)\s*\.\s*\w+")
 
 
 def relevant_definitions(
@@ -777,6 +780,7 @@ def relevant_definitions(
         code = "".join(lines[node.lineno - 1: end or node.end_lineno])  # type: ignore[attr-defined]
         texts[name] = texts.get(name, "") + code
 
+    bases: Dict[str, Set[str]] = {}  # a class -> the words of its header (its bases)
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             add(node.name, node)
@@ -784,6 +788,7 @@ def relevant_definitions(
             # A class's code is its header (its bases) and its methods: the analysis runs only
             # those. Field declarations (``image_embeds: Tensor = None``) hand nothing over.
             add(node.name, node, max(node.lineno, node.body[0].lineno - 1))
+            bases[node.name] = set(WORD.findall(texts[node.name]))
             for item in node.body:
                 if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
                     add(node.name, item)
@@ -792,7 +797,10 @@ def relevant_definitions(
             for target in _bound_names(node):
                 add(target, node)
     pattern = feature_words_pattern(extra_words)
-    words = {name: set(WORD.findall(code)) for name, code in texts.items()}
+    # A method's name is shared by every method so named in the module (``forward``,
+    # ``__init__``): defining one, or calling the base class's through ``super()``, uses none of
+    # the others. A class inherits from its bases instead.
+    words = {name: set(WORD.findall(NOT_A_USE.sub("", code))) for name, code in texts.items()}
     classes = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
     globals_ = set(texts) - classes - _defined_functions(tree)
     leads = set(leads)
@@ -800,9 +808,11 @@ def relevant_definitions(
     grown = True
     while grown:
         # Calling a class hands over no features by itself; an object kept in a global may.
+        reachable = relevant - classes
         more = {
             name for name in texts
-            if name not in relevant and words[name] & (relevant if name in globals_ else relevant - classes)
+            if name not in relevant
+            and (words[name] & (relevant if name in globals_ else reachable) or bases.get(name, NONE) & relevant)
         }
         relevant |= more
         grown = bool(more)
