@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from clip_lint.engine.gate import compares, may_compare
+from clip_lint.engine.gate import COMPARING_WORDS, _names_comparison, compares, may_compare
 
 
 @pytest.mark.parametrize(
@@ -102,3 +102,14 @@ def test_an_at_operator_is_never_taken_for_a_decorator(source: str) -> None:
         return
     if compares(tree):
         assert may_compare(source)
+
+
+FRAGMENTS = st.sampled_from(
+    ["norm", "normalize", "mm", "bmm", "dot", "inner", "matmul", "einsum", "x", "_", "1", ".", "(", " ", "\n",
+     "\\\n", "# c\n", "é", "Norm", "tensordot"]
+)
+
+
+@given(st.lists(FRAGMENTS, max_size=12).map("".join))
+def test_the_fast_name_test_agrees_with_its_regex(text: str) -> None:
+    assert _names_comparison(text) == bool(COMPARING_WORDS.search(text))

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from clip_lint import __version__
-from clip_lint.engine.gate import may_compare, needs_analysis, passes_gate, project_imports, scan_imports
+from clip_lint.engine.gate import needs_analysis, project_imports, scan_imports
 from clip_lint.findings import Finding, Fix, TextEdit
 from clip_lint.options import AnalysisOptions
 
@@ -439,12 +439,14 @@ def needs_check(path: str, source: str, options: AnalysisOptions, config: Option
     file's imports lead to has changed (``ProjectDependencies``): a warm run parses nothing.
     """
     project = project_for(path)
-    if config is None or project is None or passes_gate(source, options) or not may_compare(source):
-        return needs_analysis(source, options, path, project)
-    dependencies = ProjectDependencies(project, path, source, options, config)
-    if dependencies.cache is None:
-        return needs_analysis(source, options, path, project)
-    return bool(dependencies.gate_answer()[1])
+
+    def hands_features() -> bool:
+        dependencies = ProjectDependencies(project, path, source, options, config)  # type: ignore[arg-type]
+        if dependencies.cache is None:
+            return project_imports(source, options, path, project)[1]  # type: ignore[arg-type]
+        return bool(dependencies.gate_answer()[1])
+
+    return needs_analysis(source, options, path, project, hands_features if config is not None else None)
 
 
 def check_source(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import ast
 import functools
 import re
-from typing import TYPE_CHECKING, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, List, Optional, Tuple
 
 from clip_lint.gate import passes_gate
 from clip_lint.options import AnalysisOptions
@@ -27,6 +27,11 @@ DEFAULT_OPTIONS = AnalysisOptions()
 #: one of these, or an ``@`` that may be an operator (``may_compare``), and an import that leads
 #: to features.
 COMPARING_WORDS = re.compile(r"matmul|einsum|tensordot|normalize|\b(?:b?mm|dot|inner|norm)(?:[\s\\]|#[^\r\n]*)*\(")
+# The same test, faster: literal candidates first (one cheap scan), then the rest at each one.
+_CANDIDATE = re.compile(r"matmul|einsum|tensordot|normalize|b?mm|dot|inner|norm")
+_ANYWHERE = frozenset({"matmul", "einsum", "tensordot", "normalize"})
+_CALL_AFTER = re.compile(r"(?:[\s\\]|#[^\r\n]*)*\(")
+_WORD_CHAR = re.compile(r"\w")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")  # Python's own line ends (``str.splitlines`` knows more)
 _DECORATOR_START = re.compile(r"([ \t\f]*)@[A-Za-z_]")
 _DEFINITION_START = re.compile(r"@|def\b|async\b|class\b")
@@ -37,7 +42,7 @@ def may_compare(source: str) -> bool:
     """Whether the text may compare or normalize: a comparing name, or an ``@`` that may be the
     operator. Only an ``@`` that surely starts a decorator is passed over, so that modules whose
     only ``@`` are decorators (most of them) need no parse; ``compares`` is the exact test."""
-    if COMPARING_WORDS.search(source):
+    if _names_comparison(source):
         return True
     if "@" not in source:
         return False
@@ -50,6 +55,19 @@ def may_compare(source: str) -> bool:
             return True
         if "@" in line[at + 1:]:
             return True  # another ``@`` on a decorator's line may be an operator in its expression
+    return False
+
+
+def _names_comparison(source: str) -> bool:
+    """``COMPARING_WORDS.search(source)``, without trying its word boundaries at every position."""
+    for found in _CANDIDATE.finditer(source):
+        if found.group() in _ANYWHERE:
+            return True
+        start, end = found.span()
+        if start and _WORD_CHAR.match(source, start - 1):
+            continue  # inside a longer word
+        if _CALL_AFTER.match(source, end):
+            return True
     return False
 
 
@@ -103,13 +121,22 @@ def compares(tree: ast.Module) -> bool:
     return False
 
 
-def needs_analysis(source: str, options: AnalysisOptions, path: Optional[str], project: Optional["Project"]) -> bool:
+def needs_analysis(
+    source: str,
+    options: AnalysisOptions,
+    path: Optional[str],
+    project: Optional["Project"],
+    hands_features: Optional[Callable[[], bool]] = None,
+) -> bool:
     """The gate, with a project: an encoder word, or an import that leads to one and code that
-    may compare or normalize what it hands over."""
+    may compare or normalize what it hands over. ``hands_features`` answers the last question
+    instead of ``project_imports`` (the cache's remembered answer)."""
     if passes_gate(source, options):
         return True
     if project is None or path is None or not may_compare(source):
         return False
+    if hands_features is not None:
+        return hands_features()
     return project_imports(source, options, path, project)[1]
 
 
