@@ -75,3 +75,26 @@ def test_the_gate_lets_a_module_go_that_imports_only_such_a_class(tmp_path: Path
     assert project.imported_name_hands(layers, "Projection")
     assert project.imported_name_hands(layers, "Child")
     assert not project.imported_name_hands(layers, "Timesteps")
+
+
+def test_a_model_class_named_only_as_a_type_to_test_makes_nothing_relevant() -> None:
+    module = textwrap.dedent(
+        '''
+        def attention_layers(text_encoder):
+            if isinstance(text_encoder, (CLIPTextModel, CLIPTextModelWithProjection)):
+                return text_encoder.text_model.encoder.layers
+            raise ValueError(text_encoder)
+
+
+        def build(name):
+            return CLIPTextModelWithProjection.from_pretrained(name)
+
+
+        def checked(model, tokens):
+            if isinstance(model, CLIPTextModelWithProjection):
+                return model(tokens).text_embeds
+        '''
+    )
+    relevant = relevant_definitions(module, ())
+    assert "attention_layers" not in relevant
+    assert {"build", "checked"} <= relevant

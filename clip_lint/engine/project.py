@@ -804,7 +804,7 @@ def relevant_definitions(
     classes = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
     globals_ = set(texts) - classes - _defined_functions(tree)
     leads = set(leads)
-    relevant = {name for name, code in texts.items() if pattern.search(code) or words[name] & leads}
+    relevant = {name for name, code in texts.items() if _names_features(code, pattern) or words[name] & leads}
     grown = True
     while grown:
         # Calling a class hands over no features by itself; an object kept in a global may.
@@ -817,6 +817,31 @@ def relevant_definitions(
         relevant |= more
         grown = bool(more)
     return frozenset(relevant)
+
+
+def _names_features(code: str, pattern: "re.Pattern[str]") -> bool:
+    """Whether code names an encoder, an embedding field or a CLIP model, other than as a type it
+    tests against (``isinstance(encoder, CLIPTextModel)`` builds and calls nothing)."""
+    for found in pattern.finditer(code):
+        if found.group() not in MODEL_CLASSES or not _in_type_test(code, found.start()):
+            return True
+    return False
+
+
+MODEL_CLASSES = facts.PROJECTION_MODEL_CLASSES | facts.NORMALIZING_MODEL_CLASSES
+_TYPE_TEST = re.compile(r"\b(?:isinstance|issubclass)\s*\(")
+
+
+def _in_type_test(code: str, position: int) -> bool:
+    """Whether ``position`` is in the second argument of an ``isinstance``/``issubclass`` call
+    that the same line opens (a name or a tuple of names, nothing else)."""
+    line_start = code.rfind("\n", 0, position) + 1
+    for test in _TYPE_TEST.finditer(code, line_start, position):
+        inner = code[test.end(): position]
+        first, comma, rest = inner.partition(",")
+        if comma and re.fullmatch(r"[\w.\s\[\]]*", first) and re.fullmatch(r"[\s(]*(?:[\w.]+\s*,\s*)*", rest):
+            return True
+    return False
 
 
 def _may_define(text: str, name: str) -> bool:
