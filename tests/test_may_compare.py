@@ -4,12 +4,13 @@ parse, and no ``@`` operator is ever taken for a decorator, whatever the layout.
 from __future__ import annotations
 
 import ast
+import re
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from clip_lint.engine.gate import COMPARING_WORDS, _names_comparison, compares, may_compare
+from clip_lint.engine.gate import _names_comparison, compares, may_compare
 
 
 @pytest.mark.parametrize(
@@ -108,6 +109,10 @@ FRAGMENTS = st.sampled_from(
     ["norm", "normalize", "mm", "bmm", "dot", "inner", "matmul", "einsum", "x", "_", "1", ".", "(", " ", "\n",
      "\\\n", "# c\n", "é", "Norm", "tensordot"]
 )
+
+
+#: What ``_names_comparison`` means, as one regex (the gate's test before it was made faster).
+COMPARING_WORDS = re.compile(r"matmul|einsum|tensordot|normalize|\b(?:b?mm|dot|inner|norm)(?:[\s\\]|#[^\r\n]*)*\(")
 
 
 @given(st.lists(FRAGMENTS, max_size=12).map("".join))

@@ -207,10 +207,6 @@ def findings_key(path: str, source: str, options: AnalysisOptions) -> str:
     return entry_key(FINDINGS, os.path.abspath(path), content_hash(source), options=options)
 
 
-def summary_key(source: str, options: AnalysisOptions) -> str:
-    return entry_key(SUMMARIES, content_hash(source), options=options)
-
-
 # --- findings through the cache -------------------------------------------------------------------
 
 

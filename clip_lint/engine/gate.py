@@ -23,13 +23,14 @@ __all__ = [
 
 DEFAULT_OPTIONS = AnalysisOptions()
 
-#: Names that may compare or normalize: a module that never names an encoder is parsed only with
-#: one of these, or an ``@`` that may be an operator (``may_compare``), and an import that leads
-#: to features.
-COMPARING_WORDS = re.compile(r"matmul|einsum|tensordot|normalize|\b(?:b?mm|dot|inner|norm)(?:[\s\\]|#[^\r\n]*)*\(")
-# The same test, faster: literal candidates first (one cheap scan), then the rest at each one.
-_CANDIDATE = re.compile(r"matmul|einsum|tensordot|normalize|b?mm|dot|inner|norm")
+#: Calls that compare or normalize (``compares``, exact on the ``ast``). In the text, a module that
+#: never names an encoder is parsed only with one of these, or an ``@`` that may be an operator
+#: (``may_compare``), and an import that leads to features.
+COMPARING_CALLS = frozenset({"matmul", "einsum", "mm", "bmm", "dot", "inner", "tensordot", "norm", "normalize"})
+#: Of those, the names the text test takes anywhere; the others only as a word before ``(``.
 _ANYWHERE = frozenset({"matmul", "einsum", "tensordot", "normalize"})
+# Literal candidates first (one cheap scan; the longest name first), then the rest at each one.
+_CANDIDATE = re.compile("|".join(sorted(COMPARING_CALLS, key=lambda name: (-len(name), name))))
 _CALL_AFTER = re.compile(r"(?:[\s\\]|#[^\r\n]*)*\(")
 _WORD_CHAR = re.compile(r"\w")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")  # Python's own line ends (``str.splitlines`` knows more)
@@ -59,7 +60,8 @@ def may_compare(source: str) -> bool:
 
 
 def _names_comparison(source: str) -> bool:
-    """``COMPARING_WORDS.search(source)``, without trying its word boundaries at every position."""
+    """Whether the text names a comparing call: one of ``_ANYWHERE`` anywhere, another name of
+    ``COMPARING_CALLS`` as a word followed by ``(`` (a line break or a comment may come between)."""
     for found in _CANDIDATE.finditer(source):
         if found.group() in _ANYWHERE:
             return True
@@ -103,9 +105,6 @@ def _code_part(line: str) -> Optional[str]:
     code = _SIMPLE_STRING.sub('""', line)
     code = code.split("#", 1)[0]
     return None if "'" in code.replace('""', "") or '"' in code.replace('""', "") else code
-
-
-COMPARING_CALLS = frozenset({"matmul", "einsum", "mm", "bmm", "dot", "inner", "tensordot", "norm", "normalize"})
 
 
 def compares(tree: ast.Module) -> bool:

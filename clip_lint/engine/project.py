@@ -756,8 +756,8 @@ def _decode(data: bytes) -> Optional[str]:
 
 
 WORD = re.compile(r"[A-Za-z_]\w*")
+MODEL_CLASSES = facts.PROJECTION_MODEL_CLASSES | facts.NORMALIZING_MODEL_CLASSES
 #: Words that name a definition without using it: ``def name`` and ``super().name``.
-NONE: FrozenSet[str] = frozenset()
 NOT_A_USE = re.compile(r"\bdef\s+\w+|\bsuper\s*\(\s*\)\s*\.\s*\w+")
 
 
@@ -812,7 +812,10 @@ def relevant_definitions(
         more = {
             name for name in texts
             if name not in relevant
-            and (words[name] & (relevant if name in globals_ else reachable) or bases.get(name, NONE) & relevant)
+            and (
+                words[name] & (relevant if name in globals_ else reachable)
+                or name in bases and bases[name] & relevant  # a class inherits from its bases
+            )
         }
         relevant |= more
         grown = bool(more)
@@ -828,8 +831,9 @@ def _names_features(code: str, pattern: "re.Pattern[str]") -> bool:
     return False
 
 
-MODEL_CLASSES = facts.PROJECTION_MODEL_CLASSES | facts.NORMALIZING_MODEL_CLASSES
 _TYPE_TEST = re.compile(r"\b(?:isinstance|issubclass)\s*\(")
+_TESTED_VALUE = re.compile(r"[\w.\s\[\]]*")  # what comes before the comma: a name, an attribute
+_TYPES_SO_FAR = re.compile(r"[\s(]*(?:[\w.]+\s*,\s*)*")  # a tuple of names, up to the one found
 
 
 def _in_type_test(code: str, position: int) -> bool:
@@ -839,7 +843,7 @@ def _in_type_test(code: str, position: int) -> bool:
     for test in _TYPE_TEST.finditer(code, line_start, position):
         inner = code[test.end(): position]
         first, comma, rest = inner.partition(",")
-        if comma and re.fullmatch(r"[\w.\s\[\]]*", first) and re.fullmatch(r"[\s(]*(?:[\w.]+\s*,\s*)*", rest):
+        if comma and _TESTED_VALUE.fullmatch(first) and _TYPES_SO_FAR.fullmatch(rest):
             return True
     return False
 
@@ -884,7 +888,7 @@ def feature_words_pattern(extra_words: Tuple[str, ...] = ()) -> "re.Pattern[str]
     """Words that make a module a possible source of features: encoders, fields, model classes."""
     pattern = _PATTERNS.get(extra_words)
     if pattern is None:
-        words = set(facts.GATE_WORDS) | facts.PROJECTION_MODEL_CLASSES | facts.NORMALIZING_MODEL_CLASSES
+        words = set(facts.GATE_WORDS) | MODEL_CLASSES
         words |= set(extra_words)
         pattern = _PATTERNS[extra_words] = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, words))) + r")\b")
     return pattern
