@@ -83,7 +83,8 @@ def python_files(paths: List[Path]) -> List[Path]:
 
 def engine_vs_parse(paths: List[Path], runs: int, title: str) -> None:
     """In-process: the analysis of gated files against libcst's bare parse of the same files."""
-    from clip_lint.engine import analyze_source, passes_gate
+    from clip_lint.prefilter.gate import passes_gate
+    from clip_lint.project.checking import analyze_source
 
     sources = []
     for file in python_files(paths):

@@ -15,8 +15,9 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from clip_lint.engine import analyze_source
-from clip_lint.engine.project import Project, analyze_file
+from clip_lint.project.checking import analyze_source
+from clip_lint.project.checking import analyze_file
+from clip_lint.project.modules import Project
 from clip_lint.options import AnalysisOptions
 
 OPTIONS = AnalysisOptions()

@@ -19,10 +19,10 @@ machine's core count.
 
 Speed must never change a finding. The bench hashes the findings of ``clip-lint`` (and of
 ``flake8 --select CLN``) as shipped, then again with each optimization turned off through
-``CLIP_LINT_SPEEDUPS_OFF`` (see ``clip_lint/speedups.py``), and says whether the hashes agree.
+``CLIP_LINT_SPEEDUPS_OFF`` (see ``clip_lint/prefilter/speedups.py``), and says whether the hashes agree.
 
 The funnel line shows where the files go: how many pass the substring gate, how many of those
-the ``ast`` pre-filter (``clip_lint/prefilter.py``) proves can't hold a finding, how many the
+the ``ast`` pre-filter (``clip_lint/prefilter/ast_filter.py``) proves can't hold a finding, how many the
 slicer drops, and how many reach the libcst parse.
 
 What profiles of ``clip-lint -j 1`` showed (November 2026, 2 shared cores; diffusers 0.42.1,
@@ -234,7 +234,7 @@ def flake8_findings(tree: Path, jobs: int, switched_off: str) -> Tuple[str, int]
 
 def print_hashes(tree: Path, jobs: int, flake8: bool) -> bool:
     try:
-        from clip_lint.speedups import OPTIMIZATIONS
+        from clip_lint.prefilter.speedups import OPTIMIZATIONS
     except ImportError:  # a checkout from before the switches
         OPTIMIZATIONS = ()
     variants = [("as shipped", "")] + [(f"without {name}", name) for name in OPTIMIZATIONS]
@@ -263,16 +263,10 @@ def funnel(tree: Path) -> str:
     """Counts of .py files at each stage before libcst, as the engine sees them (in-process)."""
     import ast
 
-    from clip_lint.slicing import slice_source
+    from clip_lint.prefilter.slicing import slice_source
 
-    try:
-        from clip_lint.gate import passes_gate
-        from clip_lint.prefilter import may_report
-    except ImportError:  # a checkout from before the pre-filter
-        from clip_lint.engine import passes_gate
-
-        def may_report(module: ast.Module) -> bool:
-            return True
+    from clip_lint.prefilter.ast_filter import may_report
+    from clip_lint.prefilter.gate import passes_gate
 
     counts = {"files": 0, "gated": 0, "ast": 0, "prefilter": 0, "sliced": 0}
     lines = 0

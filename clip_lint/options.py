@@ -12,6 +12,9 @@ from typing import Dict, Optional, Tuple
 
 PerFileIgnores = Tuple[Tuple[str, Tuple[str, ...]], ...]  # (glob, codes), in the config's order
 
+#: The codes selected when a configuration selects none: every rule's.
+DEFAULT_SELECT: Tuple[str, ...] = ("CLN",)
+
 
 @dataclass(frozen=True)
 class AnalysisOptions:
@@ -19,7 +22,7 @@ class AnalysisOptions:
 
     extra_encoders: Tuple[str, ...] = ()
     extra_normalizers: Tuple[str, ...] = ()
-    line_length: int = 88  # fixed lines longer than this are split (clip_lint.linewrap)
+    line_length: int = 88  # fixed lines longer than this are split (clip_lint.fix.linewrap)
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ class Options:
     extend_exclude: Tuple[str, ...] = ()
     per_file_ignores: PerFileIgnores = ()
     line_length: int = 0  # 0: the project's formatter or flake8 setting, else 88
-    # The cache (clip_lint.engine.cache): on unless turned off; cache_dir None means the project root's.
+    # The cache (clip_lint.project.cache): on unless turned off; cache_dir None means the project root's.
     cache: bool = True
     cache_dir: Optional[str] = None
 
@@ -46,8 +49,6 @@ class Options:
     @property
     def effective_select(self) -> Tuple[str, ...]:
         """``select`` (default: every code) plus ``extend-select``."""
-        from clip_lint.selection import DEFAULT_SELECT
-
         return (self.select or DEFAULT_SELECT) + self.extend_select
 
 

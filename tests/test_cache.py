@@ -13,9 +13,9 @@ from typing import Dict, List, Optional
 
 import pytest
 
-from clip_lint.engine import cache as cache_module
-from clip_lint.engine.cache import CACHE_DIR_NAME, CacheConfig, cached_analysis, decode_finding, encode_finding
-from clip_lint.engine.gate import passes_gate
+from clip_lint.project import cache as cache_module
+from clip_lint.project.cache import CACHE_DIR_NAME, CacheConfig, cached_analysis, decode_finding, encode_finding
+from clip_lint.prefilter.gate import passes_gate
 from clip_lint.findings import Finding, Fix, TextEdit
 from clip_lint.options import AnalysisOptions
 
@@ -327,7 +327,7 @@ def test_a_warm_run_does_not_import_libcst(project: Path) -> None:
     probe = (
         "import sys\n"
         "from flake8.main.cli import main as flake8\n"
-        "from clip_lint.cli import main as clip_lint\n"
+        "from clip_lint.frontends.cli import main as clip_lint\n"
         "flake8(['--select', 'CLN', 'pkg']) if sys.argv[1] == 'flake8' else clip_lint(['-j', '1', 'pkg'])\n"
         "print('libcst imported' if 'libcst' in sys.modules else 'libcst not imported')\n"
     )

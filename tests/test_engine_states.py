@@ -5,7 +5,8 @@ from __future__ import annotations
 import libcst as cst
 import pytest
 
-from clip_lint.engine import Analyzer, analyze_source, einsum_contracts_last
+from clip_lint.engine import Analyzer, einsum_contracts_last
+from clip_lint.project.checking import analyze_source
 from clip_lint.engine.values import BOTTOM, UNKNOWN, Kind, Value, merge
 
 
@@ -227,7 +228,7 @@ def test_stacking_along_dim_1_puts_features_on_axis_0() -> None:
 
 
 def test_fix_normalizes_along_the_feature_axis_of_the_bound_value() -> None:
-    from clip_lint.textedits import apply_edits
+    from clip_lint.sources.textedits import apply_edits
 
     source = (
         "prompts = F.normalize(model.encode_text(tokens), dim=-1)\n"
@@ -269,7 +270,7 @@ def test_shapes_follow_indexing_and_transposes(expression: str, expected: tuple)
     ],
 )
 def test_axis_fixes_make_the_code_clean(normalization: str, code: str) -> None:
-    from clip_lint.textedits import apply_edits
+    from clip_lint.sources.textedits import apply_edits
 
     source = f"x = model.encode_image(i)\nx = {normalization}\ns = x @ x.T\n"
     (finding,) = analyze_source(source)

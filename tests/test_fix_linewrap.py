@@ -1,4 +1,4 @@
-"""Splitting fixed lines (``clip_lint.linewrap``): the split code means exactly what the one
+"""Splitting fixed lines (``clip_lint.fix.linewrap``): the split code means exactly what the one
 line meant, and keeps to the length when a split can."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import ast
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clip_lint.linewrap import fit_assignment, fit_call
+from clip_lint.fix.linewrap import fit_assignment, fit_call
 
 ATOMS = st.sampled_from(
     ["x", "image_features", "model.encode_image(images)", "'a, (b'", '"]"', "t[:, 0]", "{'k': (1, 2)}", "-1"]

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clip_lint.runner import FIX, Settings, check_bytes
+from clip_lint.frontends.runner import FIX, Settings, check_bytes
 
 FIX_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "fix"
 FLAGS = (

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clip_lint import facts
-from clip_lint.runner import CHECK, FIX, Settings, check_bytes
+from clip_lint.frontends.runner import CHECK, FIX, Settings, check_bytes
 
 torch = pytest.importorskip("torch")
 np = pytest.importorskip("numpy")

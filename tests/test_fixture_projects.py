@@ -43,7 +43,7 @@ def run_flake8(project: Path) -> List[tuple]:
 
 
 def run_clip_lint(project: Path) -> List[tuple]:
-    return findings([sys.executable, "-m", "clip_lint.cli", "--color", "never", "."], project)
+    return findings([sys.executable, "-m", "clip_lint.frontends.cli", "--color", "never", "."], project)
 
 
 def annotated(project: Path) -> Counter:

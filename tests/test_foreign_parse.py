@@ -6,7 +6,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from clip_lint.engine.project import Layout, Project, analyze_file
+from clip_lint.project.checking import analyze_file
+from clip_lint.project.modules import Layout, Project
 from clip_lint.options import AnalysisOptions
 
 OPTIONS = AnalysisOptions()
@@ -145,7 +146,7 @@ def test_a_later_definition_of_a_name_wins_and_both_are_blanked():
 
 def test_findings_do_not_depend_on_how_many_trees_are_kept(monkeypatch):
     """A module's ``ast`` may be let go and parsed again: what the project layer learns is the same."""
-    import clip_lint.engine.project as project_layer
+    import clip_lint.project.modules as project_layer
 
     projects = Path(__file__).resolve().parent.parent / "fixtures" / "projects"
     files = sorted(projects.rglob("*.py"))

@@ -8,7 +8,7 @@ import warnings
 import hypothesmith
 from hypothesis import HealthCheck, given, settings
 
-from clip_lint.flake8_plugin import Plugin
+from clip_lint.frontends.flake8_plugin import Plugin
 
 # Prepended so that every generated program passes the gate and is fully analysed.
 PRELUDE = "features = model.encode_image(images)\nother = features @ features.T\n"

@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 #: Needed only by some runs: a file to analyse (libcst), a pattern beyond plain names (pathspec),
 #: an output format (XML), a fix (the fixer, difflib), a message about a rule, a notebook or Markdown.
 ON_DEMAND = [
-    "libcst", "pathspec", "xml.etree.ElementTree", "difflib", "clip_lint.fixer", "clip_lint.rules",
-    "clip_lint.ipython", "clip_lint.jsonspans",
+    "libcst", "pathspec", "xml.etree.ElementTree", "difflib", "clip_lint.fix.fixer", "clip_lint.rules",
+    "clip_lint.sources.ipython", "clip_lint.sources.jsonspans",
 ]  # fmt: skip
 NO_CLIP = "import os\n\n\ndef joined(folder):\n    return os.path.join(folder, 'x')\n"
 
@@ -38,7 +38,7 @@ def modules_imported_by(statement: str, cwd: Path) -> Set[str]:
 
 def command_imports(folder: Path, *args: str) -> "tuple[subprocess.CompletedProcess[str], Set[str]]":
     """Run the command on ``folder``; every module it and its worker processes imported."""
-    run = [sys.executable, "-X", "importtime", "-m", "clip_lint.cli", "-j", "1", *args, "."]
+    run = [sys.executable, "-X", "importtime", "-m", "clip_lint.frontends.cli", "-j", "1", *args, "."]
     result = subprocess.run(run, cwd=folder, env=_env(), capture_output=True, text=True)
     imported = {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
     return result, imported
@@ -58,14 +58,14 @@ def _loaded(modules: Set[str], names: List[str]) -> List[str]:
 
 
 def test_importing_the_command_imports_nothing_a_run_may_not_need(tmp_path: Path) -> None:
-    imported = modules_imported_by("import clip_lint.cli", tmp_path)
-    assert "clip_lint.cli" in imported
+    imported = modules_imported_by("import clip_lint.frontends.cli", tmp_path)
+    assert "clip_lint.frontends.cli" in imported
     assert _loaded(imported, ON_DEMAND + ["tomllib", "configparser", "multiprocessing"]) == []
 
 
 def test_importing_the_flake8_plugin_imports_neither_libcst_nor_the_rules(tmp_path: Path) -> None:
-    imported = modules_imported_by("import clip_lint.flake8_plugin", tmp_path)
-    assert "clip_lint.engine.cache" in imported
+    imported = modules_imported_by("import clip_lint.frontends.flake8_plugin", tmp_path)
+    assert "clip_lint.project.cache" in imported
     assert _loaded(imported, ON_DEMAND + ["tomllib", "configparser"]) == []
 
 
@@ -75,7 +75,7 @@ def test_a_run_where_no_file_passes_the_gate_imports_no_engine(tmp_path: Path) -
     })  # fmt: skip
     result, imported = command_imports(folder, "--no-cache")
     assert result.returncode == 0 and result.stdout == "Checked 3 files: no findings.\n", result.stderr
-    assert "clip_lint.runner" in imported  # the probe sees the worker process's imports
+    assert "clip_lint.frontends.runner" in imported  # the probe sees the worker process's imports
     assert _loaded(imported, ON_DEMAND) == []
 
 
@@ -83,7 +83,7 @@ def test_the_engine_and_the_fixer_are_imported_when_a_file_needs_them(tmp_path: 
     folder = _project(tmp_path, {"bug.py": "x = model.encode_image(i)\ns = x @ x.T\n", ".gitignore": "/build/\n"})
     result, imported = command_imports(folder, "--no-cache")
     assert result.returncode == 1 and "bug.py:2:5: CLN001" in result.stdout, result.stderr
-    assert _loaded(imported, ["libcst", "pathspec", "clip_lint.fixer"]) == ["libcst", "pathspec", "clip_lint.fixer"]
+    assert _loaded(imported, ["libcst", "pathspec", "clip_lint.fix.fixer"]) == ["libcst", "pathspec", "clip_lint.fix.fixer"]
 
 
 def test_an_output_format_is_imported_when_chosen(tmp_path: Path) -> None:

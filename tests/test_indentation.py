@@ -7,9 +7,9 @@ import ast
 
 import pytest
 
-from clip_lint.engine import analyze_source
-from clip_lint.indentation import expand_indentation, indentation_width
-from clip_lint.textedits import apply_edits
+from clip_lint.project.checking import analyze_source
+from clip_lint.sources.indentation import expand_indentation, indentation_width
+from clip_lint.sources.textedits import apply_edits
 
 MIXED = (
     "def score(model, images, tokens):\n"

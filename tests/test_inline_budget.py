@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from clip_lint.engine import analyzer as analyzer_module
-from clip_lint.engine.entry import analyze_source
+from clip_lint.project.checking import analyze_source
 from clip_lint.engine.inlining import InlineBudget, Inliner
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"

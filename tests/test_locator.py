@@ -8,8 +8,8 @@ import libcst as cst
 import pytest
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from clip_lint.indentation import expand_indentation
-from clip_lint.locator import Locator, kind_key
+from clip_lint.sources.indentation import expand_indentation
+from clip_lint.engine.locator import Locator, kind_key
 
 ROOT = Path(__file__).resolve().parent.parent
 TRICKY = '''\
@@ -80,7 +80,7 @@ def f(x=g(1), /, y=h(2), *args, z=k(3), **kw) -> r.s():
 def test_walk_order_matches_source_order_in_the_traps() -> None:
     module = cst.parse_module(ORDER_TRAPS)
     expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
-    from clip_lint.locator import walk_in_source_order
+    from clip_lint.engine.locator import walk_in_source_order
 
     calls = [n for n in walk_in_source_order(module) if isinstance(n, cst.Call)]
     starts = [(expected[c].start.line, expected[c].start.column) for c in calls]

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from clip_lint.engine.gate import _names_comparison, compares, may_compare
+from clip_lint.prefilter.gate import _names_comparison, compares, may_compare
 
 
 @pytest.mark.parametrize(

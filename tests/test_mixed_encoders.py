@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from clip_lint.engine import analyze_source
-from clip_lint.textedits import apply_edits
+from clip_lint.project.checking import analyze_source
+from clip_lint.sources.textedits import apply_edits
 
 RAW = "img = model.encode_image(images)\ntxt = model.encode_text(tokens)\n"
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from clip_lint.discovery import DEFAULT_EXCLUDE
-from clip_lint.patterns import NamePatterns, compile_patterns
+from clip_lint.sources.discovery import DEFAULT_EXCLUDE
+from clip_lint.config.patterns import NamePatterns, compile_patterns
 
 # Characters that matter to gitignore (and a few that don't), in patterns and in file names.
 PATTERN_TEXT = st.one_of(

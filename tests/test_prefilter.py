@@ -15,11 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clip_lint.engine import analyze_source
+from clip_lint.project.checking import analyze_source
 from clip_lint.options import AnalysisOptions
-from clip_lint.prefilter import _Flows, may_report
-from clip_lint.runner import Settings, check_bytes
-from clip_lint.speedups import OPTIMIZATIONS, VARIABLE
+from clip_lint.prefilter.ast_filter import _Flows, may_report
+from clip_lint.frontends.runner import Settings, check_bytes
+from clip_lint.prefilter.speedups import OPTIMIZATIONS, VARIABLE
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -233,7 +233,7 @@ def test_a_run_with_nothing_to_analyse_never_imports_libcst(front_end: str, tmp_
     (tmp_path / "plain.py").write_text("x = 1\n")
     (tmp_path / "pipeline.py").write_text(textwrap.dedent(PIPELINE))
     if front_end == "command":
-        run = "from clip_lint.cli import main; main(['-j', '1', '.'])"
+        run = "from clip_lint.frontends.cli import main; main(['-j', '1', '.'])"
     else:
         run = "from flake8.main.cli import main; main(['--select', 'CLN', '--jobs', '1', '.'])"
     assert not libcst_loaded(run, tmp_path)

@@ -15,11 +15,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clip_lint.engine.gate import STAR, project_imports
-from clip_lint.engine.project import Project, analyze_file
+from clip_lint.prefilter.gate import STAR, project_imports
+from clip_lint.project.checking import analyze_file
+from clip_lint.project.modules import Project
 from clip_lint.options import AnalysisOptions
-from clip_lint.prefilter import may_report
-from clip_lint.speedups import VARIABLE
+from clip_lint.prefilter.ast_filter import may_report
+from clip_lint.prefilter.speedups import VARIABLE
 
 OPTIONS = AnalysisOptions()
 

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from clip_lint.engine.project import Project, analyze_file
+from clip_lint.project.checking import analyze_file
+from clip_lint.project.modules import Project
 from clip_lint.options import AnalysisOptions
-from clip_lint.prefilter import may_report
+from clip_lint.prefilter.ast_filter import may_report
 
 OPTIONS = AnalysisOptions()
 

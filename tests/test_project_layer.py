@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 from typing import Dict
 
-from clip_lint.engine.project import Project, analyze_file
+from clip_lint.project.checking import analyze_file
+from clip_lint.project.modules import Project
 from clip_lint.options import AnalysisOptions
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +35,7 @@ def check(path: Path):
 
 def clip_lint(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "clip_lint.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "clip_lint.frontends.cli", *args], capture_output=True, text=True,
                           cwd=cwd, env=env)
 
 
@@ -131,7 +132,7 @@ def test_consulted_modules_and_summary_hashes(tmp_path: Path) -> None:
 
 
 def test_cross_module_knowledge_silences_what_one_module_alone_reports() -> None:
-    from clip_lint.engine import analyze_source
+    from clip_lint.project.checking import analyze_source
 
     cases = {
         "helpers/lib/app.py": "    return image_features @ text_features.T\n",  # an in-place normalizing helper

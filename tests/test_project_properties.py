@@ -10,7 +10,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clip_lint.engine.project import Project, analyze_file
+from clip_lint.project.checking import analyze_file
+from clip_lint.project.modules import Project
 from clip_lint.options import AnalysisOptions
 
 HELPER_BODIES = [

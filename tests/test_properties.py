@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clip_lint.engine import analyze_source
+from clip_lint.project.checking import analyze_source
 
 ENCODERS = [
     "model.encode_image(images)",

@@ -6,7 +6,8 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from clip_lint.engine.project import Project, relevant_definitions
+from clip_lint.prefilter.relevance import relevant_definitions
+from clip_lint.project.modules import Project
 
 MODULE = textwrap.dedent(
     '''

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from clip_lint.docs import with_rules
-from clip_lint.engine import analyze_source
+from clip_lint.frontends.docs import with_rules
+from clip_lint.project.checking import analyze_source
 from clip_lint.rules import RULES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +27,7 @@ def test_use_instead_is_clean(code: str) -> None:
 
 @pytest.mark.parametrize("code", CHECKED)
 def test_example_fix_makes_it_clean(code: str) -> None:
-    from clip_lint.textedits import apply_edits
+    from clip_lint.sources.textedits import apply_edits
 
     (finding,) = analyze_source(RULES[code].example)
     assert finding.fix is not None
@@ -37,7 +37,7 @@ def test_example_fix_makes_it_clean(code: str) -> None:
 
 def test_readme_rule_sections_are_generated_from_the_table() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert with_rules(readme, ROOT) == readme, "run: python -m clip_lint.docs README.md"
+    assert with_rules(readme, ROOT) == readme, "run: python -m clip_lint.frontends.docs README.md"
 
 
 def test_every_rule_documents_every_heading() -> None:

@@ -13,7 +13,7 @@ from typing import List
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clip_lint.engine import analyze_source
+from clip_lint.project.checking import analyze_source
 
 HELPERS = ["h0", "h1", "h2", "h3", "h4"]
 FUNCTION_TEMPLATES = [

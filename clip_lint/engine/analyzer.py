@@ -20,10 +20,10 @@ from clip_lint.engine.imports import ModuleScope
 from clip_lint.engine.inlining import InlineBudget, Inliner, InlineSummary
 from clip_lint.engine.linking import Linker
 from clip_lint.engine.normalization import Normalization
+from clip_lint.engine.project_view import ProjectView
 from clip_lint.engine.sinks import SinkChecker
 from clip_lint.engine.statements import StatementRunner
 from clip_lint.engine.values import Binding, Origin, Value
-from clip_lint.findings import Finding
 from clip_lint.options import AnalysisOptions
 
 DEFAULT_OPTIONS = AnalysisOptions()
@@ -35,7 +35,7 @@ FOREIGN_STATEMENTS = 2_000
 class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalization, SinkChecker, Inliner, Linker):
     """Runs one module. Create one per module; call ``run()`` once.
 
-    With a ``project`` (``engine.project.Project``) and the module's ``path``, calls into
+    With a ``project`` (a ``ProjectView``: ``clip_lint.project.modules.Project``) and the module's ``path``, calls into
     the project's other modules are followed too; ``consulted`` then names what was read.
     """
 
@@ -45,7 +45,7 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
         options: AnalysisOptions = DEFAULT_OPTIONS,
         text: Optional[str] = None,
         tree: Optional[ast.Module] = None,
-        project: Optional[object] = None,
+        project: Optional[ProjectView] = None,
         path: Optional[str] = None,
         source: Optional[str] = None,
     ) -> None:
@@ -110,7 +110,8 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
     def module_frame(self) -> Frame:
         return self.scope.module_frame
 
-    def run(self) -> List[Finding]:
+    def run(self) -> List[Pending]:
+        """Analyse the module; what it reports, before positions and fixes (``clip_lint.fix``)."""
         self.collect_definitions(self.module.body)
         self.budget.start_module()
         for statement in self.module.body:
@@ -118,11 +119,7 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
             self.budget.start_unit()
             self.run_statement(statement, self.module_frame)
         self.settle_deferred()
-        if not self.pending:
-            return []
-        from clip_lint.positions import build_findings
-
-        return build_findings(self, list(self.pending.values()))
+        return list(self.pending.values())
 
     def collect_definitions(self, body: Sequence[cst.CSTNode]) -> None:
         for statement in body:

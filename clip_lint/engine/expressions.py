@@ -26,7 +26,7 @@ from clip_lint.engine.values import (
     gather,
     merge,
 )
-from clip_lint.locator import children_in_source_order
+from clip_lint.engine.locator import children_in_source_order
 
 
 class ExpressionEvaluator:

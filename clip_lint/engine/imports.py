@@ -14,7 +14,7 @@ import libcst as cst
 
 from clip_lint import facts
 from clip_lint.engine.frames import ClassInfo, Frame
-from clip_lint.engine.gate import scan_imports  # noqa: F401 (re-exported)
+from clip_lint.prefilter.gate import scan_imports  # noqa: F401 (re-exported)
 from clip_lint.engine.values import Value
 
 
@@ -115,7 +115,7 @@ class ModuleScope:
 
     def line_of(self, node: cst.CSTNode) -> str:
         """The 1-based line of a node of this module, for messages ("?" when unknown)."""
-        from clip_lint.locator import Locator
+        from clip_lint.engine.locator import Locator
 
         if self._locator is None:
             self._locator = Locator(self.module, self.module.code)

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from functools import partial
-from typing import TYPE_CHECKING, Dict, FrozenSet, Iterator, List, Optional, Tuple
+from typing import Dict, FrozenSet, Iterator, List, Optional, Tuple
 
 import libcst as cst
 
 from clip_lint import facts
 from clip_lint.engine.frames import ClassInfo, Frame
-from clip_lint.engine.project import relevant_definitions
 from clip_lint.engine.imports import (
     ClassRef,
     Definitions,
@@ -31,10 +30,9 @@ from clip_lint.engine.imports import (
 )
 from clip_lint.engine.syntax import dotted_name, literal_string
 from clip_lint.engine.values import UNKNOWN, Kind, Origin, Value
-from clip_lint.locator import children_in_source_order
-
-if TYPE_CHECKING:  # pragma: no cover
-    from clip_lint.engine.project import LoadedModule
+from clip_lint.engine.locator import children_in_source_order
+from clip_lint.engine.project_view import TOP_LEVEL, ModuleView
+from clip_lint.prefilter.relevance import relevant_definitions
 
 #: A ``wanted`` for lookups that only a module global's value can answer (a name read, not called).
 VALUE_ONLY = "value"
@@ -73,8 +71,6 @@ class Linker:
             return self.scopes[path]
         if len(self.scopes) >= self.project.budgets.modules_per_file:
             return None
-        from clip_lint.engine.project import TOP_LEVEL
-
         loaded = self.project.load(path)
         self.consult(path, TOP_LEVEL)
         scope = foreign_scope(loaded, self.project.display(path)) if loaded is not None else None
@@ -439,7 +435,7 @@ class Linker:
 INTERESTING_KINDS = frozenset({Kind.MODEL, Kind.OUTPUT, Kind.NORM, Kind.PRODUCT, Kind.IP_INDEX})
 
 
-def foreign_scope(loaded: "LoadedModule", display: str) -> Optional[ModuleScope]:
+def foreign_scope(loaded: ModuleView, display: str) -> Optional[ModuleScope]:
     """Another project module's scope: its top level parsed now, each definition when first looked up."""
     if not loaded.parse or loaded.text is None:
         return None  # over the size budget, or unreadable: it contributes nothing

@@ -18,7 +18,7 @@ from clip_lint.engine.values import (
     Mix,
     Value,
 )
-from clip_lint.locator import children_in_source_order
+from clip_lint.engine.locator import children_in_source_order
 
 
 def einsum_contracts_last(equation: str) -> List[bool]:

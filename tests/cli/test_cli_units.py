@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clip_lint.documents import MARKDOWN, NOTEBOOK, load_document
+from clip_lint.sources.documents import MARKDOWN, NOTEBOOK, load_document
 from clip_lint.findings import TextEdit
-from clip_lint.jsonspans import Span, parse_spans
-from clip_lint.selection import is_enabled, is_suppressed
-from clip_lint.textedits import apply_edits, edits_overlap, split_lines
+from clip_lint.sources.jsonspans import Span, parse_spans
+from clip_lint.config.selection import is_enabled, is_suppressed
+from clip_lint.sources.textedits import apply_edits, edits_overlap, split_lines
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),

@@ -20,9 +20,9 @@ Arg = Union[str, Path]
 # Runs clip-lint with libcst's depth guard switched off, so that a file can really crash a worker.
 UNGUARDED = (
     "import sys\n"
-    "import clip_lint.parse_guard as guard\n"
+    "import clip_lint.sources.parse_guard as guard\n"
     "guard.MAX_SYNTAX_DEPTH = 10 ** 9\n"
-    "from clip_lint.cli import main\n"
+    "from clip_lint.frontends.cli import main\n"
     "sys.exit(main(sys.argv[1:]))\n"
 )
 

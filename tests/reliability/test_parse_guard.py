@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from clip_lint.parse_guard import MAX_SYNTAX_DEPTH, nesting_problem
+from clip_lint.sources.parse_guard import MAX_SYNTAX_DEPTH, nesting_problem
 
 REPO = Path(__file__).resolve().parents[2]
 

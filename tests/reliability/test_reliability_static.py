@@ -247,7 +247,7 @@ def test_an_edit_saved_during_fix_is_not_overwritten(tmp_path: Path) -> None:
     # the analysis appends a user's edit to the file once it has read it: the fix must not win
     script = (
         "import sys\n"
-        "import clip_lint.runner as runner\n"
+        "import clip_lint.frontends.runner as runner\n"
         "original = runner.check_bytes\n"
         "def check_bytes(path, data, settings, kind=None):\n"
         "    result = original(path, data, settings, kind)\n"
@@ -255,7 +255,7 @@ def test_an_edit_saved_during_fix_is_not_overwritten(tmp_path: Path) -> None:
         "        handle.write('# USER EDIT\\n')\n"
         "    return result\n"
         "runner.check_bytes = check_bytes\n"
-        "from clip_lint.cli import main\n"
+        "from clip_lint.frontends.cli import main\n"
         "sys.exit(main(sys.argv[1:]))\n"
     )
     (tmp_path / "a.py").write_text(BUGGY)

@@ -1,6 +1,9 @@
-"""The gates that run before any parse: text tests that need neither libcst nor the engine.
+"""The gate: text tests that run before any parse, and need neither libcst nor the engine.
 
-A run (or a warm cache) that stops here never imports libcst, so nothing here may.
+A file that never names an encoder or an embedding field has no finding (``passes_gate``),
+unless it imports, from the project, code that may hand it features and it may compare them
+(``needs_analysis``). A run (or a warm cache) that stops here never imports libcst, so nothing
+here may.
 """
 
 from __future__ import annotations
@@ -8,20 +11,37 @@ from __future__ import annotations
 import ast
 import functools
 import re
-from typing import TYPE_CHECKING, Callable, List, Optional, Tuple
+from typing import Callable, List, Optional, Protocol, Tuple
 
-from clip_lint.gate import passes_gate
+from clip_lint import facts
 from clip_lint.options import AnalysisOptions
 
-if TYPE_CHECKING:  # pragma: no cover
-    from clip_lint.engine.project import Project
-
 __all__ = [
-    "DEFAULT_OPTIONS", "compares", "may_compare", "needs_analysis", "passes_gate", "project_code_names",
-    "project_imports", "scan_imports",
+    "DEFAULT_OPTIONS", "ImportGraph", "compares", "may_compare", "needs_analysis", "passes_gate",
+    "project_code_names", "project_imports", "scan_imports",
 ]
 
 DEFAULT_OPTIONS = AnalysisOptions()
+
+
+class ImportGraph(Protocol):
+    """What the gate asks of the project layer (``clip_lint.project.modules.Project``)."""
+
+    def resolve(self, importer: str, module: str, level: int = 0) -> Optional[str]: ...
+
+    def mentions_features(self, path: str, extra_words: Tuple[str, ...] = ()) -> bool: ...
+
+    def mentions_comparisons(self, path: str) -> bool: ...
+
+    def imported_name_hands(self, path: str, name: str, extra_words: Tuple[str, ...] = ()) -> bool: ...
+
+
+def passes_gate(source: str, options: AnalysisOptions = DEFAULT_OPTIONS) -> bool:
+    """A substring test that runs before any parse: no encoder word, no finding."""
+    return any(word in source for word in facts.GATE_WORDS) or any(
+        word in source for word in options.extra_encoders
+    )
+
 
 #: Calls that compare or normalize (``compares``, exact on the ``ast``). In the text, a module that
 #: never names an encoder is parsed only with one of these, or an ``@`` that may be an operator
@@ -124,7 +144,7 @@ def needs_analysis(
     source: str,
     options: AnalysisOptions,
     path: Optional[str],
-    project: Optional["Project"],
+    project: Optional[ImportGraph],
     hands_features: Optional[Callable[[], bool]] = None,
 ) -> bool:
     """The gate, with a project: an encoder word, or an import that leads to one and code that
@@ -140,7 +160,7 @@ def needs_analysis(
 
 
 def project_imports(
-    source: str, options: AnalysisOptions, path: str, project: "Project"
+    source: str, options: AnalysisOptions, path: str, project: ImportGraph
 ) -> Tuple[Tuple[str, ...], bool]:
     """The local names a module imports from project modules that may hand it features, and
     whether there is one. A ``*`` import of a module that may matter counts so, and its names,
@@ -172,7 +192,7 @@ def project_imports(
     return tuple(sorted(set(names))), hands_features
 
 
-def project_code_names(source: str, path: str, project: "Project") -> Tuple[str, ...]:
+def project_code_names(source: str, path: str, project: ImportGraph) -> Tuple[str, ...]:
     """Every local name a module's import lines bind to the project's own code (functions,
     classes, globals, modules), whether or not it may matter: any may pass features on."""
     names = set()

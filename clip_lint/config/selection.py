@@ -7,10 +7,10 @@ import os
 import re
 from typing import TYPE_CHECKING, Optional, Sequence, Tuple
 
-if TYPE_CHECKING:
-    from clip_lint.patterns import Matcher
+from clip_lint.options import DEFAULT_SELECT
 
-DEFAULT_SELECT: Tuple[str, ...] = ("CLN",)
+if TYPE_CHECKING:
+    from clip_lint.config.patterns import Matcher
 
 # flake8's own grammar: "# noqa" alone silences the line, "# noqa: A1,B2" (or "A1 B2") only
 # those codes or prefixes, and a "# noqa:" followed by anything else is a blanket noqa too.
@@ -99,7 +99,7 @@ def _hint(code: str, known: Sequence[str]) -> str:
 
 @functools.lru_cache(maxsize=None)
 def _glob_spec(pattern: str) -> Matcher:
-    from clip_lint.patterns import compile_patterns
+    from clip_lint.config.patterns import compile_patterns
 
     return compile_patterns([pattern])
 

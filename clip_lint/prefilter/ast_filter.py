@@ -16,7 +16,7 @@ from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Set, Tup
 
 from clip_lint import facts
 from clip_lint.options import AnalysisOptions
-from clip_lint.speedups import enabled
+from clip_lint.prefilter.speedups import enabled
 
 _DEFAULT_OPTIONS = AnalysisOptions()
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from clip_lint.documents import NOTEBOOK, CodeLine, Document
+from clip_lint.sources.documents import NOTEBOOK, CodeLine, Document
 from clip_lint.findings import Finding, Fix, TextEdit
-from clip_lint.textedits import LINE_BREAK, apply_edits, edits_overlap, split_lines
+from clip_lint.sources.textedits import LINE_BREAK, apply_edits, edits_overlap, split_lines
 
 SegmentEdit = Tuple[int, TextEdit]
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Callable, Dict, List, Sequence
 
 from clip_lint import __version__
-from clip_lint.runner import FileResult, Reported
+from clip_lint.frontends.runner import FileResult, Reported
 
 FORMATS = ("text", "json", "sarif", "github", "junit")
 JSON_SCHEMA_VERSION = 1

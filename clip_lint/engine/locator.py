@@ -17,7 +17,7 @@ from typing import Dict, List, Optional, Tuple
 import libcst as cst
 from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionProvider
 
-from clip_lint.textedits import split_lines
+from clip_lint.sources.textedits import split_lines
 
 #: libcst node kinds a report locates, and the ast kinds that correspond to them.
 KINDS: Dict[type, type] = {

@@ -16,13 +16,13 @@ import tokenize
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
-from clip_lint.textedits import LINE_BREAK, line_starts, split_lines, split_lines_keepends
+from clip_lint.sources.textedits import LINE_BREAK, line_starts, split_lines, split_lines_keepends
 
 if TYPE_CHECKING:  # pragma: no cover
-    from clip_lint.ipython import RunLine
-    from clip_lint.jsonspans import Span
+    from clip_lint.sources.ipython import RunLine
+    from clip_lint.sources.jsonspans import Span
 
-# The readers of notebooks and Markdown (clip_lint.ipython, clip_lint.jsonspans) are imported
+# The readers of notebooks and Markdown (clip_lint.sources.ipython, clip_lint.sources.jsonspans) are imported
 # by the functions that read those kinds: a run over Python files alone never loads them.
 
 PYTHON, NOTEBOOK, MARKDOWN = "python", "notebook", "markdown"
@@ -180,7 +180,7 @@ def _read_python(document: Document) -> None:
 
 
 def _read_notebook(document: Document) -> None:
-    from clip_lint.jsonspans import parse_spans
+    from clip_lint.sources.jsonspans import parse_spans
 
     try:
         root = parse_spans(document.text)
@@ -283,7 +283,7 @@ def _as_ipython_runs(lines: List[str], foreign: bool) -> List[Tuple[str, RunLine
 
     A line that only a prompt made Python is not editable: a fix would have to keep the prompt.
     """
-    from clip_lint.ipython import RunLine, dedent_cell, strip_prompts
+    from clip_lint.sources.ipython import RunLine, dedent_cell, strip_prompts
 
     if foreign:
         return [(line, RunLine(line)) for line in lines]
@@ -308,7 +308,7 @@ def _is_foreign_cell(text: str) -> bool:
 
 def _replace_magic(line: str, foreign: bool) -> str:
     """``pass`` at the line's indentation for a magic, shell, automagic or help line; else the line."""
-    from clip_lint.ipython import is_automagic
+    from clip_lint.sources.ipython import is_automagic
 
     if not foreign and not _LINE_MAGIC.search(line) and not is_automagic(line):
         return line
@@ -408,7 +408,7 @@ def _closing_fence(file_lines: Sequence[str], index: int, fence: str) -> int:
 
 
 def _add_block(document: Document, number: int, file_lines: Sequence[str], first: int, end: int, indent: int) -> None:
-    from clip_lint.ipython import doctest_lines
+    from clip_lint.sources.ipython import doctest_lines
 
     segment_index = len(document.segments)
     code_lines = []

@@ -8,7 +8,7 @@ size and mtime), and never reads code outside the root, nor any ``site-packages`
 Interface for the front ends and the cache::
 
     project = Project.for_path(path)                    # one per run or per process
-    result = analyze_file(path, source, options, project)
+    result = analyze_file(path, source, options, project)  # clip_lint.project.checking
     result.findings                                     # List[Finding], for the checked file only
     result.consulted                                    # {module path: summary hash}
     result.consulted_names                              # {module path: names the analysis read}
@@ -31,17 +31,15 @@ import os
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
+from typing import Dict, FrozenSet, Iterable, List, Optional, Tuple
 
-from clip_lint import facts
+from clip_lint.engine.project_view import ALL_NAMES, TOP_LEVEL
 from clip_lint.findings import Finding
-from clip_lint.options import AnalysisOptions
+from clip_lint.prefilter.relevance import WORD, bound_names, feature_words_pattern, relevant_definitions
 
 ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 FOREIGN_FOLDERS = frozenset({"site-packages", "dist-packages", "__pycache__"})
 SOURCE_SUFFIX = ".py"
-ALL_NAMES = "*"  # a consulted-names entry: the module as a whole
-TOP_LEVEL = "<top-level>"  # a consulted-names entry: every top-level statement that is not a definition
 
 
 @dataclass(frozen=True)
@@ -146,7 +144,7 @@ class LoadedModule:
     def import_lines(self) -> list:
         """``gate.scan_imports`` of the text, once (the shared cache holds only a few hundred)."""
         if self.imports is None:
-            from clip_lint.engine.gate import scan_imports
+            from clip_lint.prefilter.gate import scan_imports
 
             self.imports = scan_imports.__wrapped__(self.text) if self.text is not None else []  # type: ignore
         return self.imports
@@ -222,7 +220,7 @@ class TreeFacts:
             if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 names.add(statement.name)
             else:
-                names |= _bound_names(statement)
+                names |= bound_names(statement)
         self.top_level_names = frozenset(names)
         imported = set()
         for statement in tree.body:
@@ -258,7 +256,7 @@ def _keep_tree(loaded: LoadedModule) -> None:
 def _parse_cst(text: str):
     import libcst
 
-    from clip_lint.parse_guard import nesting_problem
+    from clip_lint.sources.parse_guard import nesting_problem
 
     if nesting_problem(text) is not None:
         return None  # libcst would overflow the C stack on it
@@ -298,7 +296,7 @@ class Layout:
 
     @classmethod
     def of(cls, text: str, tree: ast.Module) -> "Layout":
-        from clip_lint.textedits import split_lines_keepends
+        from clip_lint.sources.textedits import split_lines_keepends
 
         functions: Dict[str, Tuple[int, int]] = {}
         classes: Dict[str, Tuple[int, int]] = {}
@@ -532,7 +530,7 @@ class Project:
 
     def mentions_comparisons(self, path: str) -> bool:
         """Whether a module, or a project module it imports, may compare or normalize features."""
-        from clip_lint.slicing import SINK_OR_NORM
+        from clip_lint.prefilter.slicing import SINK_OR_NORM
 
         return self._mentions(path, ("comparisons", ()), SINK_OR_NORM, 0)
 
@@ -562,7 +560,7 @@ class Project:
         return found
 
     def _imported_files(self, importer: str, text: str) -> List[str]:
-        from clip_lint.engine.gate import scan_imports
+        from clip_lint.prefilter.gate import scan_imports
 
         files: List[str] = []
         for module, level, names in scan_imports(text):
@@ -749,103 +747,10 @@ class Project:
 
 
 def _decode(data: bytes) -> Optional[str]:
-    from clip_lint.documents import decode
+    from clip_lint.sources.documents import decode
 
     text, _, problem, _ = decode(data)
     return None if problem is not None else text
-
-
-WORD = re.compile(r"[A-Za-z_]\w*")
-MODEL_CLASSES = facts.PROJECTION_MODEL_CLASSES | facts.NORMALIZING_MODEL_CLASSES
-#: Words that name a definition without using it: ``def name`` and ``super().name``.
-NOT_A_USE = re.compile(r"\bdef\s+\w+|\bsuper\s*\(\s*\)\s*\.\s*\w+")
-
-
-def relevant_definitions(
-    text: str, leads: Iterable[str], extra_words: Tuple[str, ...] = (), tree: Optional[ast.Module] = None
-) -> FrozenSet[str]:
-    """Names of top-level functions, classes, methods and globals whose code may reach features:
-    it names an encoder or a CLIP model, or uses such a name or an import in ``leads``."""
-    if tree is None:
-        try:
-            tree = ast.parse(text)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return frozenset()
-    from clip_lint.textedits import split_lines_keepends
-
-    lines = split_lines_keepends(text)  # as Python counts lines (``str.splitlines`` splits at more)
-    texts: Dict[str, str] = {}
-
-    def add(name: str, node: ast.AST, end: Optional[int] = None) -> None:
-        code = "".join(lines[node.lineno - 1: end or node.end_lineno])  # type: ignore[attr-defined]
-        texts[name] = texts.get(name, "") + code
-
-    bases: Dict[str, Set[str]] = {}  # a class -> the words of its header (its bases)
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            add(node.name, node)
-        if isinstance(node, ast.ClassDef):
-            # A class's code is its header (its bases) and its methods: the analysis runs only
-            # those. Field declarations (``image_embeds: Tensor = None``) hand nothing over.
-            add(node.name, node, max(node.lineno, node.body[0].lineno - 1))
-            bases[node.name] = set(WORD.findall(texts[node.name]))
-            for item in node.body:
-                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    add(node.name, item)
-                    add(item.name, item)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            for target in _bound_names(node):
-                add(target, node)
-    pattern = feature_words_pattern(extra_words)
-    # A method's name is shared by every method so named in the module (``forward``,
-    # ``__init__``): defining one, or calling the base class's through ``super()``, uses none of
-    # the others. A class inherits from its bases instead.
-    words = {name: set(WORD.findall(NOT_A_USE.sub("", code))) for name, code in texts.items()}
-    classes = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
-    globals_ = set(texts) - classes - _defined_functions(tree)
-    leads = set(leads)
-    relevant = {name for name, code in texts.items() if _names_features(code, pattern) or words[name] & leads}
-    grown = True
-    while grown:
-        # Calling a class hands over no features by itself; an object kept in a global may.
-        reachable = relevant - classes
-        more = {
-            name for name in texts
-            if name not in relevant
-            and (
-                words[name] & (relevant if name in globals_ else reachable)
-                or name in bases and bases[name] & relevant  # a class inherits from its bases
-            )
-        }
-        relevant |= more
-        grown = bool(more)
-    return frozenset(relevant)
-
-
-def _names_features(code: str, pattern: "re.Pattern[str]") -> bool:
-    """Whether code names an encoder, an embedding field or a CLIP model, other than as a type it
-    tests against (``isinstance(encoder, CLIPTextModel)`` builds and calls nothing)."""
-    for found in pattern.finditer(code):
-        if found.group() not in MODEL_CLASSES or not _in_type_test(code, found.start()):
-            return True
-    return False
-
-
-_TYPE_TEST = re.compile(r"\b(?:isinstance|issubclass)\s*\(")
-_TESTED_VALUE = re.compile(r"[\w.\s\[\]]*")  # what comes before the comma: a name, an attribute
-_TYPES_SO_FAR = re.compile(r"[\s(]*(?:[\w.]+\s*,\s*)*")  # a tuple of names, up to the one found
-
-
-def _in_type_test(code: str, position: int) -> bool:
-    """Whether ``position`` is in the second argument of an ``isinstance``/``issubclass`` call
-    that the same line opens (a name or a tuple of names, nothing else)."""
-    line_start = code.rfind("\n", 0, position) + 1
-    for test in _TYPE_TEST.finditer(code, line_start, position):
-        inner = code[test.end(): position]
-        first, comma, rest = inner.partition(",")
-        if comma and _TESTED_VALUE.fullmatch(first) and _TYPES_SO_FAR.fullmatch(rest):
-            return True
-    return False
 
 
 def _may_define(text: str, name: str) -> bool:
@@ -860,16 +765,6 @@ def _may_define(text: str, name: str) -> bool:
     return re.search(pattern, text, re.MULTILINE) is not None
 
 
-def _defined_functions(tree: ast.Module) -> FrozenSet[str]:
-    names = set()
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            names.add(node.name)
-        elif isinstance(node, ast.ClassDef):
-            names |= {item.name for item in node.body if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    return frozenset(names)
-
-
 def _imports_in(statements: Iterable[ast.stmt]) -> Iterable[ast.stmt]:
     """The import statements at the top level, also inside ``if`` / ``try`` blocks there."""
     for statement in statements:
@@ -881,19 +776,6 @@ def _imports_in(statements: Iterable[ast.stmt]) -> Iterable[ast.stmt]:
                 yield from _imports_in(block)
 
 
-_PATTERNS: Dict[Tuple[str, ...], "re.Pattern[str]"] = {}
-
-
-def feature_words_pattern(extra_words: Tuple[str, ...] = ()) -> "re.Pattern[str]":
-    """Words that make a module a possible source of features: encoders, fields, model classes."""
-    pattern = _PATTERNS.get(extra_words)
-    if pattern is None:
-        words = set(facts.GATE_WORDS) | MODEL_CLASSES
-        words |= set(extra_words)
-        pattern = _PATTERNS[extra_words] = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, words))) + r")\b")
-    return pattern
-
-
 #: A top-level statement as summaries see it: an import, a definition's name, or the names it binds.
 SummaryKey = Tuple[bool, Optional[str], FrozenSet[str]]
 
@@ -903,7 +785,7 @@ def _summary_key(statement: ast.stmt) -> SummaryKey:
         return True, None, frozenset()
     if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return False, statement.name, frozenset()
-    targets = {statement.name} if hasattr(statement, "name") else _bound_names(statement)  # type: ignore[attr-defined]
+    targets = {statement.name} if hasattr(statement, "name") else bound_names(statement)  # type: ignore[attr-defined]
     return False, None, frozenset(targets)
 
 
@@ -918,16 +800,6 @@ def _summarized(key: SummaryKey, wanted: Optional[FrozenSet[str]]) -> bool:
     return bool(targets & (wanted | {"__all__"}))
 
 
-def _bound_names(statement: ast.stmt) -> FrozenSet[str]:
-    names = set()
-    for node in ast.walk(statement):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names.add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-    return frozenset(names)
-
-
 def _drop_docstrings(tree: ast.Module) -> None:
     """Drop every docstring of a tree, in place."""
     for node in ast.walk(tree):
@@ -940,26 +812,3 @@ def _drop_docstrings(tree: ast.Module) -> None:
             and isinstance(body[0].value.value, str)
         ):
             node.body = body[1:] or [ast.Pass()]
-
-
-def analyze_file(
-    path: str,
-    source: str,
-    options: AnalysisOptions,
-    project: Optional[Project] = None,
-    tree: Optional[ast.Module] = None,
-    hashes: bool = True,
-) -> FileAnalysis:
-    """Check one file of a project: its findings, and the modules (with summary hashes) consulted.
-
-    ``hashes=False`` leaves ``consulted`` empty (the hashes cost a parse per module, and only
-    a cache needs them); ``consulted_names`` is always there.
-    """
-    from clip_lint.engine.entry import analyze_with_project
-
-    project = project or Project.for_path(path)
-    tree = tree if isinstance(tree, ast.Module) else None
-    findings, consulted = analyze_with_project(source, options, path, project, tree)
-    names = {module: tuple(sorted(read)) for module, read in consulted.items()}
-    summaries = {module: project.summary_hash(module, read) for module, read in names.items()} if hashes else {}
-    return FileAnalysis(findings, summaries, names)

@@ -12,10 +12,10 @@ import tokenize
 from dataclasses import replace
 from typing import Dict, Set, Tuple
 
-from clip_lint.documents import PYTHON, Document, load_document, parse_document
-from clip_lint.runner import CHECK, PARSE_ERROR, FileResult, Settings, _broken_segments, _digest, _visible
-from clip_lint.selection import NOQA, noqa_codes
-from clip_lint.textedits import split_lines_keepends
+from clip_lint.sources.documents import PYTHON, Document, load_document, parse_document
+from clip_lint.frontends.runner import CHECK, PARSE_ERROR, FileResult, Settings, _broken_segments, _digest, _visible
+from clip_lint.config.selection import NOQA, noqa_codes
+from clip_lint.sources.textedits import split_lines_keepends
 
 LineKey = Tuple[int, int]  # (segment index, 1-based line in the segment)
 

@@ -15,9 +15,9 @@ from clip_lint import facts
 from clip_lint.engine.syntax import dotted_name, find_parameter, unpacks_arguments
 from clip_lint.engine.values import Kind
 from clip_lint.findings import Finding, Fix, TextEdit
-from clip_lint.linewrap import fit_assignment, fit_call
-from clip_lint.locator import Locator, walk_in_source_order
-from clip_lint.names import FileNames
+from clip_lint.fix.linewrap import fit_assignment, fit_call
+from clip_lint.engine.locator import Locator, walk_in_source_order
+from clip_lint.fix.names import FileNames
 from clip_lint.rules import RULES, format_message
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -13,10 +13,10 @@ import stat
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from clip_lint.patterns import compile_patterns
+from clip_lint.config.patterns import compile_patterns
 
 if TYPE_CHECKING:  # pragma: no cover
-    from clip_lint.patterns import Matcher
+    from clip_lint.config.patterns import Matcher
 
 CHECKED_SUFFIXES = (".py", ".pyi", ".ipynb", ".md", ".markdown")
 DEFAULT_EXCLUDE: Tuple[str, ...] = (

@@ -16,7 +16,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
-from clip_lint.runner import (
+from clip_lint.frontends.runner import (
     FIX,
     PARSE_ERROR,
     FileResult,

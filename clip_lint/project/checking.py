@@ -1,4 +1,9 @@
-"""The engine's entry point: gate, slice and parse one module, run the analysis, never raise."""
+"""Check one module: the gate, the pre-filter and the slicer, the parse, the analysis, the findings.
+
+``analyze_source`` checks a module on its own; ``analyze_file`` checks a file of a project,
+following its imports into the project's other modules. Neither ever raises: what can't be
+analysed becomes a CLN900 finding.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +12,22 @@ import re
 from typing import TYPE_CHECKING, Dict, List, Optional, Set, Tuple
 
 from clip_lint.findings import Finding
-from clip_lint.engine.gate import STAR, compares, may_compare, passes_gate, project_code_names, project_imports
-from clip_lint.indentation import Reindented, expand_indentation
 from clip_lint.options import AnalysisOptions
-from clip_lint.parse_guard import nesting_problem
-from clip_lint.prefilter import may_report
-from clip_lint.slicing import slice_source
-from clip_lint.speedups import enabled, fewer_collections
+from clip_lint.prefilter.ast_filter import may_report
+from clip_lint.prefilter.gate import STAR, compares, may_compare, passes_gate, project_code_names, project_imports
+from clip_lint.prefilter.slicing import slice_source
+from clip_lint.prefilter.speedups import enabled, fewer_collections
+from clip_lint.project.modules import FileAnalysis, Project
+from clip_lint.sources.indentation import Reindented, expand_indentation
+from clip_lint.sources.parse_guard import nesting_problem
 
 # libcst and the analyzer are imported where a module needs them: a run in which no file
 # passes the gate and the pre-filter never pays for them.
 DEFAULT_OPTIONS = AnalysisOptions()
-__all__ = ["DEFAULT_OPTIONS", "analyze_source", "passes_gate"]
+__all__ = ["DEFAULT_OPTIONS", "analyze_file", "analyze_source", "passes_gate"]
 
 if TYPE_CHECKING:  # pragma: no cover
     import libcst as cst
-
-    from clip_lint.engine.project import Project
 
 
 @fewer_collections
@@ -49,7 +53,7 @@ def analyze_with_project(
     source: str,
     options: AnalysisOptions,
     path: str,
-    project: "Project",
+    project: Project,
     tree: Optional[ast.Module] = None,
 ) -> Tuple[List[Finding], Dict[str, Set[str]]]:
     """Check the module at ``path`` of ``project``, following its imports of the project's modules.
@@ -59,12 +63,33 @@ def analyze_with_project(
     return _analyze(source, options, True, tree, project, path)
 
 
+def analyze_file(
+    path: str,
+    source: str,
+    options: AnalysisOptions,
+    project: Optional[Project] = None,
+    tree: Optional[ast.Module] = None,
+    hashes: bool = True,
+) -> FileAnalysis:
+    """Check one file of a project: its findings, and the modules (with summary hashes) consulted.
+
+    ``hashes=False`` leaves ``consulted`` empty (the hashes cost a parse per module, and only
+    a cache needs them); ``consulted_names`` is always there.
+    """
+    project = project or Project.for_path(path)
+    tree = tree if isinstance(tree, ast.Module) else None
+    findings, consulted = analyze_with_project(source, options, path, project, tree)
+    names = {module: tuple(sorted(read)) for module, read in consulted.items()}
+    summaries = {module: project.summary_hash(module, read) for module, read in names.items()} if hashes else {}
+    return FileAnalysis(findings, summaries, names)
+
+
 def _analyze(
     source: str,
     options: AnalysisOptions,
     use_gate: bool,
     tree: Optional[ast.Module],
-    project: Optional["Project"],
+    project: Optional[Project],
     path: Optional[str],
     use_slicing: bool = True,
 ) -> Tuple[List[Finding], Dict[str, Set[str]]]:
@@ -99,6 +124,7 @@ def _analyze(
     import libcst as cst
 
     from clip_lint.engine.analyzer import Analyzer
+    from clip_lint.fix.finding_builder import build_findings
 
     # Where ast fails, libcst may still parse it (newer syntax than this Python's).
     too_deep = nesting_problem(text)  # libcst's parser would overflow the C stack: never hand it over
@@ -117,7 +143,8 @@ def _analyze(
         text, tree = module.code, None
     analyzer = Analyzer(module, options, text, tree, project, path, source)
     try:
-        findings = analyzer.run()
+        pendings = analyzer.run()
+        findings = build_findings(analyzer, pendings) if pendings else []
         if reindented is not None:
             findings = [reindented.finding(f) for f in findings]
     except RecursionError:

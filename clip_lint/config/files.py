@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from clip_lint.options import BOOL, FOLDER, INT, LIST, TABLE, ConfigKey, Options, flake8_keys, key_by_spelling
-from clip_lint.selection import UnknownCodeError, check_codes
+from clip_lint.config.selection import UnknownCodeError, check_codes
 
 if TYPE_CHECKING:  # pragma: no cover
     import configparser

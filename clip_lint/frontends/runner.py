@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import List, Optional, Sequence, Tuple
 
-from clip_lint.documents import NOTEBOOK, PYTHON, CodeLine, Document, Problem, load_document, parse_document
-from clip_lint.engine.cache import NO_CACHE, CacheConfig, cached_parse_error, check_source
+from clip_lint.sources.documents import NOTEBOOK, PYTHON, CodeLine, Document, Problem, load_document, parse_document
+from clip_lint.project.cache import NO_CACHE, CacheConfig, cached_parse_error, check_source
 from clip_lint.findings import Finding, Fix
 from clip_lint.options import AnalysisOptions
-from clip_lint.selection import has_file_noqa, is_enabled, is_suppressed
+from clip_lint.config.selection import has_file_noqa, is_enabled, is_suppressed
 
 PARSE_ERROR = "CLN900"
 MAX_FIX_ROUNDS = 5
@@ -120,7 +120,7 @@ def _check(path: str, data: bytes, settings: Settings, kind: Optional[str]) -> F
     result = FileResult(path, original.kind, encoding=original.encoding)
     document, located = original, None
     if settings.mode != CHECK and original.problem is None:
-        from clip_lint.fixer import unified_diff  # deferred, as every use of the fixer: a plain check needs none
+        from clip_lint.fix.fixer import unified_diff  # deferred, as every use of the fixer: a plain check needs none
 
         rounds = _fix_rounds(original, settings)
         result.fixed = rounds.fixed
@@ -232,7 +232,7 @@ def _analyse_around_broken_segments(document: Document, analysis: AnalysisOption
     A cell or block that mentions no encoder (nor a configured name) hides nothing that
     could be reported: it is skipped without a finding, and counted in ``skipped_blocks``.
     """
-    from clip_lint.engine import passes_gate
+    from clip_lint.prefilter.gate import passes_gate
 
     located: List[Located] = []
     good: List[int] = []
@@ -268,7 +268,7 @@ def _parse_error(source: str) -> Optional[str]:
     """Why libcst rejects ``source`` (None when it parses)."""
     import libcst
 
-    from clip_lint.parse_guard import nesting_problem  # deferred with libcst: only a parse needs it
+    from clip_lint.sources.parse_guard import nesting_problem  # deferred with libcst: only a parse needs it
 
     too_deep = nesting_problem(source)
     if too_deep is not None:
@@ -337,7 +337,7 @@ def _report(document: Document, located: Located, settings: Settings) -> Reporte
 
 def _fix_applies(fix: Fix, lines: Sequence[CodeLine], document: Document, settings: Settings) -> bool:
     """Whether ``--fix`` would apply ``fix``: allowed by the flags, and its edits map onto the file."""
-    from clip_lint.fixer import fix_is_mappable, is_applicable
+    from clip_lint.fix.fixer import fix_is_mappable, is_applicable
 
     return is_applicable(fix, settings.unsafe_fixes) and fix_is_mappable(fix, lines, document)
 
@@ -402,7 +402,7 @@ def _fix_rounds(document: Document, settings: Settings) -> _Rounds:
     Each analysis is done once: the unfixed document's findings and, when the rounds stop
     because nothing fixable is left, the fixed document's are kept for the report.
     """
-    from clip_lint.fixer import plan_round
+    from clip_lint.fix.fixer import plan_round
 
     fixed = 0
     original: Optional[List[Located]] = None

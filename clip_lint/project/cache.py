@@ -25,12 +25,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from clip_lint import __version__
-from clip_lint.engine.gate import needs_analysis, project_imports, scan_imports
+from clip_lint.prefilter.gate import needs_analysis, project_imports, scan_imports
 from clip_lint.findings import Finding, Fix, TextEdit
 from clip_lint.options import AnalysisOptions
 
 if TYPE_CHECKING:  # pragma: no cover
-    from clip_lint.engine.project import Project
+    from clip_lint.project.modules import Project
 
 CACHE_DIR_NAME = ".clip_lint_cache"
 CACHE_DIR_ENV = "CLIP_LINT_CACHE_DIR"
@@ -423,7 +423,7 @@ def _hashed(text: str) -> str:
 
 def project_for(path: str) -> Optional["Project"]:
     """The project the file at ``path`` belongs to; None for code read from stdin."""
-    from clip_lint.engine.project import Project
+    from clip_lint.project.modules import Project
 
     return None if path in STDIN_NAMES else Project.for_path(path)
 
@@ -464,10 +464,10 @@ def check_source(
         return []
     project = project_for(path)
     if project is None:
-        from clip_lint.engine.entry import analyze_source
+        from clip_lint.project.checking import analyze_source
 
         return analyze_source(source, options, tree=tree)
-    from clip_lint.engine.project import analyze_file
+    from clip_lint.project.checking import analyze_file
 
     if open_cache(config, path) is None:  # no summary hashes needed: they cost a parse per module
         return analyze_file(path, source, options, project, tree, hashes=False).findings

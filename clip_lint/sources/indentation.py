@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Dict, List, Optional, Tuple
 
 from clip_lint.findings import Finding, Fix, TextEdit
-from clip_lint.textedits import split_lines_keepends
+from clip_lint.sources.textedits import split_lines_keepends
 
 TAB_SIZE = 8
 NOT_CODE = (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER)

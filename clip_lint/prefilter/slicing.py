@@ -17,7 +17,7 @@ import re
 from typing import Dict, Iterable, Iterator, List, Optional, Pattern, Set, Tuple
 
 from clip_lint import facts
-from clip_lint.textedits import split_lines_keepends
+from clip_lint.sources.textedits import split_lines_keepends
 
 DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 #: What may stand between two tokens inside brackets: whitespace, line breaks, comments,
