@@ -31,7 +31,7 @@ def run(checkout: Path, tree: str, jobs: int, flake8: bool) -> Tuple[float, floa
     if flake8:
         command = [sys.executable, "-m", "flake8", "--select", "CLN", "--clip-no-cache", "-j", str(jobs), tree]
     else:
-        command = [sys.executable, "-m", "clip_lint.frontends.cli", "--no-cache", "--exit-zero", "-j", str(jobs), tree]
+        command = [sys.executable, "-m", "clip_lint.cli", "--no-cache", "--exit-zero", "-j", str(jobs), tree]
     env = dict(os.environ, PYTHONPATH=str(checkout))
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     with tempfile.TemporaryFile("w+") as output:

@@ -46,7 +46,7 @@ def run(command: List[str], cwd: Path, checkout: Path) -> str:
 
 
 def clip_lint_lines(cwd: Path, target: str, checkout: Path) -> List[str]:
-    command = [sys.executable, "-m", "clip_lint.frontends.cli", "--no-cache", "--exit-zero", "--format", "json", target]
+    command = [sys.executable, "-m", "clip_lint.cli", "--no-cache", "--exit-zero", "--format", "json", target]
     report = json.loads(run(command, cwd, checkout))
     summary = json.dumps(report["summary"], sort_keys=True)
     return [summary] + sorted(json.dumps(item, sort_keys=True) for item in report["findings"])

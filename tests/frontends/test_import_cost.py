@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import List, Set
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 #: Needed only by some runs: a file to analyse (libcst), a pattern beyond plain names (pathspec),
 #: an output format (XML), a fix (the fixer, difflib), a message about a rule, a notebook or Markdown.

@@ -15,7 +15,7 @@ from clip_lint.project.checking import analyze_file
 from clip_lint.project.modules import Project
 from clip_lint.options import AnalysisOptions
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PROJECTS = ROOT / "fixtures" / "projects"
 OPTIONS = AnalysisOptions()
 

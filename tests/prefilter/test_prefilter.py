@@ -21,7 +21,7 @@ from clip_lint.prefilter.ast_filter import _Flows, may_report
 from clip_lint.frontends.runner import Settings, check_bytes
 from clip_lint.prefilter.speedups import OPTIMIZATIONS, VARIABLE
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"
 # setup.cfg configures this encoder for the fixture corpus (generic_custom_encoder_bad.py).
 FIXTURE_OPTIONS = AnalysisOptions(extra_encoders=("embed_images",))

@@ -245,7 +245,7 @@ def test_concurrent_runs_of_both_front_ends_agree_and_leave_whole_entries(tmp_pa
     project = tmp_path / "project"
     (project / "pkg").mkdir(parents=True)
     (project / "setup.cfg").write_text("[flake8]\nclip-encoders = embed_images\n")
-    fixtures = sorted((Path(__file__).resolve().parent.parent / "fixtures").glob("*.py"))
+    fixtures = sorted((Path(__file__).resolve().parents[2] / "fixtures").glob("*.py"))
     for fixture in fixtures:
         (project / "pkg" / fixture.name).write_text(fixture.read_text())
     reference = {
@@ -271,7 +271,7 @@ def test_concurrent_runs_of_both_front_ends_agree_and_leave_whole_entries(tmp_pa
 
 # --- the same findings, cache on or off, cold or warm ---------------------------------------------
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

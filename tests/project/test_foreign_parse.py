@@ -148,7 +148,7 @@ def test_findings_do_not_depend_on_how_many_trees_are_kept(monkeypatch):
     """A module's ``ast`` may be let go and parsed again: what the project layer learns is the same."""
     import clip_lint.project.modules as project_layer
 
-    projects = Path(__file__).resolve().parent.parent / "fixtures" / "projects"
+    projects = Path(__file__).resolve().parents[2] / "fixtures" / "projects"
     files = sorted(projects.rglob("*.py"))
 
     def findings(kept: int):

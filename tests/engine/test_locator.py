@@ -11,7 +11,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from clip_lint.sources.indentation import expand_indentation
 from clip_lint.engine.locator import Locator, kind_key
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TRICKY = '''\
 """Docstring: é ü ✓"""
 import torch.nn.functional as F

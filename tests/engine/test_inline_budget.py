@@ -10,7 +10,7 @@ from clip_lint.engine import analyzer as analyzer_module
 from clip_lint.project.checking import analyze_source
 from clip_lint.engine.inlining import InlineBudget, Inliner
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
 ZERO_SHOT = '''import torch
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from clip_lint.frontends.runner import FIX, Settings, check_bytes
 
-FIX_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "fix"
+FIX_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "fix"
 FLAGS = (
     "is_parameter", "is_global", "is_declared_global", "is_local", "is_free",
     "is_imported", "is_assigned", "is_nonlocal", "is_namespace",
