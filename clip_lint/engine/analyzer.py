@@ -13,6 +13,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 import libcst as cst
 
 from clip_lint import facts
+from clip_lint.engine.callables import Callables
 from clip_lint.engine.calls import CallEvaluator
 from clip_lint.engine.expressions import ExpressionEvaluator
 from clip_lint.engine.frames import ClassInfo, Frame, Pending
@@ -21,6 +22,7 @@ from clip_lint.engine.inlining import InlineBudget, Inliner, InlineSummary
 from clip_lint.engine.linking import Linker
 from clip_lint.engine.normalization import Normalization
 from clip_lint.engine.project_view import ProjectView
+from clip_lint.engine.ranks import RANK_STEPS, RankInference
 from clip_lint.engine.sinks import SinkChecker
 from clip_lint.engine.statements import StatementRunner
 from clip_lint.engine.values import Binding, Origin, Value
@@ -32,7 +34,17 @@ NAMED_THROUGH_METHODS = facts.PASSTHROUGH_METHODS | facts.REVERSING_TRANSPOSES |
 FOREIGN_STATEMENTS = 2_000
 
 
-class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalization, SinkChecker, Inliner, Linker):
+class Analyzer(
+    StatementRunner,
+    ExpressionEvaluator,
+    CallEvaluator,
+    Callables,
+    Normalization,
+    SinkChecker,
+    Inliner,
+    Linker,
+    RankInference,
+):
     """Runs one module. Create one per module; call ``run()`` once.
 
     With a ``project`` (a ``ProjectView``: ``clip_lint.project.modules.Project``) and the module's ``path``, calls into
@@ -62,8 +74,13 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
         self.scope = self.home
         self.scopes: Dict[str, Optional[ModuleScope]] = {}
         self.consulted: Dict[str, Set[str]] = {}
-        self.probed: Dict[int, bool] = {}
+        self.probes: Dict[object, Value] = {}  # an own encoder's body run with a call's constants: its result
         self.probing = 0
+        self.output_ranks: Dict[int, Optional[int]] = {}  # an own encoder's output rank, by id() of its def
+        self.class_layers: Dict[int, Dict[str, object]] = {}  # what a class's __init__ keeps, for ranks
+        self.rank_steps_left = RANK_STEPS
+        self.function_values: Dict[int, Value] = {}  # a function named as a value: one per def
+        self.lambda_functions: Dict[int, tuple] = {}  # a lambda and the one-line def it runs as
         #: Statements that calls into other modules (and objects' methods) may run, of the budget.
         self.foreign_statements_left = FOREIGN_STATEMENTS
         self.pending: Dict[Tuple[str, int], Pending] = {}

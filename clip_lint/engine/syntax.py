@@ -116,3 +116,21 @@ def literal_sizes(args: Sequence[cst.Arg]) -> Optional[List[Optional[int]]]:
     elif len(values) == 1 and literal_int(values[0]) is None:
         return None
     return [literal_int(value) for value in values]
+
+
+NOT_A_CONSTANT = object()
+
+
+def constant_of(node: Optional[cst.CSTNode]) -> object:
+    """The value of a literal bool, int, float or string; ``NOT_A_CONSTANT`` for anything else."""
+    if isinstance(node, cst.Name) and node.value in ("True", "False"):
+        return node.value == "True"
+    if isinstance(node, (cst.Integer, cst.Float)):
+        return node.evaluated_value
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        inner = constant_of(node.expression)
+        return -inner if isinstance(inner, (int, float)) and not isinstance(inner, bool) else NOT_A_CONSTANT
+    if isinstance(node, cst.SimpleString):
+        value = node.evaluated_value
+        return value if isinstance(value, str) else NOT_A_CONSTANT
+    return NOT_A_CONSTANT
