@@ -18,6 +18,8 @@ from clip_lint.engine.frames import ClassInfo, Frame
 from clip_lint.engine.values import BOTTOM, UNKNOWN, Kind, Value, merge
 
 Arguments = List[Tuple[cst.Arg, Value]]
+#: The name of the one-line function a lambda runs as (messages call it "lambda").
+LAMBDA_NAME = "_lambda_"
 
 
 class SplicedArg(cst.Arg):
@@ -102,7 +104,7 @@ class Callables:
         function = self.lambda_functions.get(id(node))
         if function is None or function[0] is not node:
             body = cst.IndentedBlock([cst.SimpleStatementLine([cst.Return(node.body)])])
-            made = cst.FunctionDef(name=cst.Name("_lambda_"), params=node.params, body=body)
+            made = cst.FunctionDef(name=cst.Name(LAMBDA_NAME), params=node.params, body=body)
             function = self.lambda_functions[id(node)] = (node, made)
             if self.top_statement is not None:
                 self.top_of_definition[id(made)] = self.top_statement

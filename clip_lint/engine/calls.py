@@ -226,7 +226,7 @@ class CallEvaluator:
                 self.normalize_in_place(args[position][0].value, args[position][1], frame)
             return UNKNOWN
         if qualified in facts.SIMILARITY_FUNCTIONS:
-            self.check_sink(node, self.callee_text(node), [(a.value, v) for a, v in args[:2]])
+            self.check_sink(node, self.callee_text(node), self.compared_operands(args))
             return UNKNOWN
         if qualified in facts.EINSUM_FUNCTIONS:
             self.check_einsum(node, args)
@@ -274,6 +274,14 @@ class CallEvaluator:
             return self.call_unknown(qualified, node, args)
         # a configured extra normalizer
         return first.but(kind=Kind.UNIT, binding=None) if first.is_feature else UNKNOWN
+
+    def compared_operands(self, args: List[Tuple[cst.Arg, Value]]) -> List[Tuple[cst.CSTNode, Value]]:
+        """The two operands a similarity function compares; ``torch.mm(*mats)`` of a list whose
+        length is unknown compares two of its elements."""
+        operands = [(arg.value, self.element_of(value) if arg.star == "*" else value) for arg, value in args]
+        if len(operands) == 1 and args[0][0].star == "*":
+            operands *= 2
+        return operands[:2]
 
     @staticmethod
     def input_value(parameters: Sequence[str], node: cst.Call, args: List[Tuple[cst.Arg, Value]]) -> Value:

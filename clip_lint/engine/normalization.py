@@ -108,7 +108,8 @@ class Normalization:
         if code and value.kind is Kind.EITHER:
             return UNKNOWN  # raw on only some paths: a bad normalization there is not certain enough
         if code:
-            fix = ("fix-norm", norm_call, value.feature_axis, by_division) if norm_call is not None else None
+            dim = shapes.spelled_axis(value.rank, value.feature_axis)
+            fix = ("fix-norm", norm_call, dim, by_division) if norm_call is not None else None
             name = self.describe(value_expr, value)
             self.report(Pending(code, node, value, name, detail=problem, fix_plan=fix))
             return value.but(kind=Kind.REPORTED)

@@ -88,7 +88,7 @@ class RankRun:
         key = id(cls)
         if key not in cache:
             cache[key] = {}
-            init = cls.info.methods.get("__init__") if cls is not None else None  # type: ignore[attr-defined]
+            init = self.method_of(cls, "__init__")
             if init is not None:
                 with self.analyzer.in_scope(cls.scope):  # type: ignore[attr-defined]
                     found: Dict[str, List[RankValue]] = {}
@@ -97,6 +97,24 @@ class RankRun:
                             found.setdefault(target, []).append(self.describe(value, 0))
                     cache[key] = {name: agree(values) for name, values in found.items()}
         return cache[key]
+
+    def method_of(self, cls: object, name: str, depth: int = 0) -> Optional[cst.FunctionDef]:
+        """A class's method, or one it inherits from a base class of the same module."""
+        if cls is None or depth > MAX_DEPTH:
+            return None
+        found = cls.info.methods.get(name)  # type: ignore[attr-defined]
+        if found is not None:
+            return found
+        scope = cls.scope  # type: ignore[attr-defined]
+        definition = next((s for s in scope.module.body if isinstance(s, cst.ClassDef) and s.name.value == cls.name),
+                          None)  # type: ignore[attr-defined]
+        for base in definition.bases if definition is not None else ():
+            base_name = dotted_name(base.value)
+            base_ref = scope.class_ref(base_name) if base_name is not None and base_name in scope.classes else None
+            inherited = self.method_of(base_ref, name, depth + 1)
+            if inherited is not None:
+                return inherited
+        return None
 
     def describe(self, expression: cst.BaseExpression, depth: int) -> RankValue:
         """What an expression in ``__init__`` builds: a layer, a tensor of known rank, or None."""
@@ -189,8 +207,7 @@ class RankRun:
         if layer.kind == "one-of":
             return agree([self.apply(part, rank, depth + 1) for part in layer.parts])
         if layer.kind == "class":
-            methods = layer.cls.info.methods  # type: ignore[attr-defined]
-            forward = methods.get("forward") or methods.get("__call__")
+            forward = self.method_of(layer.cls, "forward") or self.method_of(layer.cls, "__call__")
             if forward is None:
                 return None
             arity = len(positional_names(forward, True))
@@ -377,7 +394,7 @@ class RankRun:
         layer = self.class_layers(cls).get(method)
         if isinstance(layer, Layer):
             return self.apply(layer, self.first_argument(node, env, depth, cls), depth)
-        function = cls.info.methods.get(method) if cls is not None else None  # type: ignore[attr-defined]
+        function = self.method_of(cls, method)
         if function is None:
             return None
         arity = len(positional_names(function, True))

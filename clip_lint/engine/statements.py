@@ -474,7 +474,8 @@ class StatementRunner:
         at_home_line = self.scope.home and isinstance(self.current_line, cst.SimpleStatementLine)
         if value.kind in (Kind.RAW, Kind.POOLED) and at_home_line:
             self.remember(self.current_line)
-            return value.but(binding=Binding(key, self.current_line, value.feature_axis, value.library))
+            binding = Binding(key, self.current_line, value.feature_axis, value.library, value.rank)
+            return value.but(binding=binding)
         if value.is_feature:
             return value.but(binding=None)
         return value

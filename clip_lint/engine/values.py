@@ -61,13 +61,28 @@ class Origin:
 class Binding:
     """The statement that bound a feature value to a name, where a fix can follow it."""
 
-    __slots__ = ("target", "statement", "feature_axis", "library")
+    __slots__ = ("target", "statement", "feature_axis", "library", "rank")
 
-    def __init__(self, target: str, statement: cst.CSTNode, feature_axis: int = -1, library: str = "torch") -> None:
+    def __init__(
+        self,
+        target: str,
+        statement: cst.CSTNode,
+        feature_axis: int = -1,
+        library: str = "torch",
+        rank: Optional[int] = None,
+    ) -> None:
         self.target = target
         self.statement = statement
         self.feature_axis = feature_axis  # of the value as bound, which a fix normalizes
         self.library = library  # of the value as bound: a later .numpy() copy doesn't change it
+        self.rank = rank
+
+    @property
+    def dim(self) -> int:
+        """The feature axis as a fix writes it (``shapes.spelled_axis``)."""
+        from clip_lint.engine.shapes import spelled_axis
+
+        return spelled_axis(self.rank, self.feature_axis)
 
 
 class Mix:

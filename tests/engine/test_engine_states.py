@@ -241,7 +241,7 @@ def test_fix_normalizes_along_the_feature_axis_of_the_bound_value() -> None:
     (finding,) = analyze_source(source)
     assert finding.code == "CLN004"
     fixed = apply_edits(source, finding.fix.edits)
-    assert "classifier = classifier / classifier.norm(dim=-2, keepdim=True)" in fixed
+    assert "classifier = classifier / classifier.norm(dim=0, keepdim=True)" in fixed  # a [D, K] bank: dim=0
     assert analyze_source(fixed) == []
 
 
