@@ -339,8 +339,12 @@ class CallEvaluator:
             element = first if method == "append" else self.element_of(args[-1][1] if args else UNKNOWN)
             key = dotted_name(node.func.value)  # type: ignore[attr-defined]
             if key is not None:
-                frame.env[key] = receiver.but(parts=(gather(receiver.parts[0], element),))
+                frame.env[key] = receiver.but(parts=(gather(receiver.parts[0], element),), items=())
             return UNKNOWN
+        elif kind is Kind.CONTAINER and receiver.items:  # pop, sort, reverse...: positions may change
+            key = dotted_name(node.func.value)  # type: ignore[attr-defined]
+            if key is not None and frame.env.get(key) is receiver:
+                frame.env[key] = receiver.but(items=())
         elif kind is Kind.IP_INDEX and method in facts.INDEX_SINK_METHODS:
             if args:
                 self.check_sink(node, self.callee_text(node), [(args[0][0].value, first)])
@@ -354,6 +358,12 @@ class CallEvaluator:
             result = self.call_value(receiver, node, args, frame)
             if result is not None:
                 return result
+        if kind in OBJECT_KINDS:  # a model or a callable held in an attribute (``wrapper.module(...)``)
+            held = self.object_attribute(receiver, method)
+            if held is not None and held.kind in CALLED_KINDS:
+                result = self.call_value(held, node, args, frame)
+                if result is not None:
+                    return result
         return self.call_unknown(method, node, args)
 
     def mapping_method(

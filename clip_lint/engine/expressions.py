@@ -164,6 +164,9 @@ class ExpressionEvaluator:
         if base.kind is Kind.MAPPING:
             return self.lookup(base, key)
         if base.kind is Kind.CONTAINER:
+            index = literal_int(node.slice[0].slice.value) if isinstance(node.slice[0].slice, cst.Index) else None
+            if base.items and index is not None and -len(base.items) <= index < len(base.items):
+                return base.items[index]  # a list literal's element, by position
             return base.parts[0]
         if base.kind is Kind.TUPLE:
             index = literal_int(node.slice[0].slice.value) if isinstance(node.slice[0].slice, cst.Index) else None
@@ -272,9 +275,13 @@ class ExpressionEvaluator:
 
     def eval_List(self, node: cst.List, frame: Frame) -> Value:
         element = BOTTOM
+        items = []
         for item in node.elements:
-            element = gather(element, self.eval_element(item, frame))
-        return Value(Kind.CONTAINER, parts=(element,))
+            value = self.eval_element(item, frame)
+            items.append(value)
+            element = gather(element, value)
+        starred = any(isinstance(item, cst.StarredElement) for item in node.elements)
+        return Value(Kind.CONTAINER, parts=(element,), items=() if starred else tuple(items))
 
     def eval_element(self, element: cst.BaseElement, frame: Frame) -> Value:
         value = self.eval(element.value, frame)

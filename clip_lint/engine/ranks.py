@@ -365,6 +365,11 @@ class RankRun:
 
     def call_rank(self, node: cst.Call, env: Dict[str, RankValue], depth: int, cls: object) -> RankValue:
         func = node.func
+        name = dotted_name(func)
+        if name is not None and name.partition(".")[0] in self.analyzer.aliases and name.partition(".")[0] not in env:
+            qualified = self.analyzer.qualify(name)  # a library function: ``torch.cat``, ``F.gelu``
+            first = self.first_argument(node, env, depth, cls)
+            return function_rank(qualified, first, node.args, self.argument_ranks(node, env, depth, cls))
         if isinstance(func, cst.Attribute):
             method = func.attr.value
             receiver_node = func.value
@@ -501,8 +506,9 @@ def flattened(receiver: RankValue, args: Sequence[cst.Arg]) -> RankValue:
 def function_rank(qualified: str, first: RankValue, args: Sequence[cst.Arg], ranks: List[RankValue]) -> RankValue:
     """What a library function returns, by rank."""
     if qualified in facts.COMBINER_FUNCTIONS:
-        elements = first if isinstance(first, (list, tuple)) else None
-        element = agree(list(elements)) if elements else None
+        # every tensor joined has the same rank, so one known element tells it
+        elements = [element for element in first if element is not None] if isinstance(first, tuple) else []
+        element = agree(elements) if elements else None
         if not isinstance(element, int):
             return None
         added = facts.COMBINER_FUNCTIONS[qualified]

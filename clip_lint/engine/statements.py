@@ -457,7 +457,7 @@ class StatementRunner:
             if value.kind is Kind.TUPLE and len(value.parts) == len(elements):
                 parts: Sequence[Value] = value.parts
             elif value.kind is Kind.CONTAINER:
-                parts = [value.parts[0]] * len(elements)
+                parts = list(value.items) if len(value.items) == len(elements) else [value.parts[0]] * len(elements)
             else:
                 parts = [UNKNOWN] * len(elements)
             for element, part in zip(elements, parts):
@@ -492,7 +492,7 @@ class StatementRunner:
             return
         container = frame.env.get(key, UNKNOWN)
         if container.kind is Kind.CONTAINER:
-            frame.env[key] = container.but(parts=(merge(container.parts[0], value),))
+            frame.env[key] = container.but(parts=(merge(container.parts[0], value),), items=())
         elif container.kind is Kind.MAPPING:
             entries = dict(zip(container.keys, container.parts))
             literal = index.constant if index.kind is Kind.LITERAL else None

@@ -117,6 +117,7 @@ class Value:
     instance: object = None  # INSTANCE: the object (``imports.Instance``), compared by identity
     mix: Optional[Mix] = None  # features: a mix of different encoders' raw features it comes from
     sources: Tuple["Value", ...] = ()  # RAW container elements: the raw values of different calls in it
+    items: Tuple["Value", ...] = ()  # CONTAINER from a list literal, while unchanged: each element
     constant: object = None  # LITERAL: the constant
     callee: object = None  # CALLABLE: what calling it runs (``callables``), compared by identity
     keys: Tuple[object, ...] = ()  # MAPPING: the literal key of each part (None: a key not known)
@@ -168,7 +169,9 @@ def merge(first: Value, second: Value) -> Value:
     if kind is Kind.MAPPING:
         return merge_mappings(first, second)
     if kind in (Kind.CONTAINER,):
-        return first.but(parts=(merge(first.parts[0], second.parts[0]),))
+        items = first.items if len(first.items) == len(second.items) else ()
+        items = tuple(merge(a, b) for a, b in zip(items, second.items))
+        return first.but(parts=(merge(first.parts[0], second.parts[0]),), items=items)
     if kind is Kind.TUPLE:
         if len(first.parts) != len(second.parts):
             return UNKNOWN

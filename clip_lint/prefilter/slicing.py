@@ -25,6 +25,8 @@ DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 GAP = r"(?:\s|\\\r?\n|#[^\r\n]*)*"
 CALLED_NAME = re.compile(rf"\b([A-Za-z_]\w*){GAP}\(")
 SELF_ATTR = re.compile(rf"\bself{GAP}\.{GAP}([A-Za-z_]\w*)")
+#: What calling an object runs.
+CALLED_OBJECT_METHODS = frozenset({"forward", "__call__"})
 
 
 def _sink_or_norm_words() -> Tuple[str, ...]:
@@ -50,7 +52,8 @@ def relevance_pattern(extra_encoders: Iterable[str] = (), imported_names: Iterab
     fields = "|".join(sorted(map(re.escape, facts.EMBEDDING_FIELDS)))
     names = "|".join(sorted(map(re.escape, imported_names)))
     imported = rf"|\b(?:{names})\b" if names else ""
-    return re.compile(rf"\.{GAP}(?:(?:{encoders}){GAP}\(|(?:{fields})\b){imported}")
+    # an encoder read as an attribute, called or not (``embed = model.encode_image`` calls it later)
+    return re.compile(rf"\.{GAP}(?:(?:{encoders}|{fields})\b){imported}")
 
 
 _DEFAULT_PATTERN = relevance_pattern()
@@ -137,12 +140,21 @@ class _Block:
     """One body (the module's or a class's) and the decision for each definition in it."""
 
     def __init__(
-        self, body: List[ast.stmt], lines: List[str], pattern: Pattern[str], outer_names: Set[str] = frozenset()
+        self,
+        body: List[ast.stmt],
+        lines: List[str],
+        pattern: Pattern[str],
+        outer_names: Set[str] = frozenset(),
+        outer_called: Set[str] = frozenset(),
+        instantiated: bool = False,
     ) -> None:
         self.body = body
         self.lines = lines
         self.pattern = pattern
         self.outer_names = outer_names  # kept definitions around a class: calling one makes a method relevant
+        # Names called in the kept code around a class: a method so named may run (``tower.pictures(x)``).
+        self.outer_called = outer_called
+        self.instantiated = instantiated  # the class is built in kept code: calling the object runs forward
         self.spans = [self.span(statement) for statement in body]
         self.texts: Dict[int, str] = {}
 
@@ -169,23 +181,36 @@ class _Block:
                 kept_text.append(self.text(index))
         relevant = [
             i for i in candidates
-            if self.pattern.search(self.text(i)) or set(CALLED_NAME.findall(self.text(i))) & self.outer_names
+            if self.pattern.search(self.text(i))
+            or set(CALLED_NAME.findall(self.text(i))) & self.outer_names
+            or (in_class and self.method_may_run(self.body[i].name))  # type: ignore[attr-defined]
         ]
-        kept = self.close_over_links(relevant, candidates, "".join(kept_text), in_class)
+        kept, called = self.close_over_links(relevant, candidates, "".join(kept_text), in_class)
         kept_names = self.outer_names | {self.body[i].name for i in kept}  # type: ignore[attr-defined]
         spans: List[Tuple[int, int, bool]] = []
         for index in candidates:
             statement = self.body[index]
             if index in kept:
                 if isinstance(statement, ast.ClassDef):
-                    block = _Block(statement.body, self.lines, self.pattern, kept_names)
+                    called_here = called | self.outer_called
+                    block = _Block(statement.body, self.lines, self.pattern, kept_names, called_here,
+                                   statement.name in called_here)
                     spans += block.blanked_spans(in_class=True)
                 continue
             start, end = self.spans[index]
             spans.append((start, end, in_class))
         return spans
 
-    def close_over_links(self, relevant: List[int], candidates: List[int], kept_text: str, in_class: bool) -> Set[int]:
+    def method_may_run(self, name: str) -> bool:
+        """A method of a kept class that the analysis may run: the project's own encoder, one that
+        kept code calls by name, or the forward of an object that kept code builds."""
+        if name in facts.ENCODER_METHODS or name in self.outer_called:
+            return True
+        return self.instantiated and name in CALLED_OBJECT_METHODS
+
+    def close_over_links(
+        self, relevant: List[int], candidates: List[int], kept_text: str, in_class: bool
+    ) -> Tuple[Set[int], Set[str]]:
         """Keep the relevant definitions and everything linked to them, transitively.
 
         A caller receives the features and a callee may normalize or compare them, at any
@@ -213,7 +238,7 @@ class _Block:
             }
             changed = bool(linked)
             kept |= linked
-        return kept
+        return kept, called
 
     def blankable(self, index: int) -> bool:
         """A definition can be blanked only when no neighbouring statement shares its lines."""
