@@ -16,7 +16,6 @@ from clip_lint.engine.syntax import (
     constant_of,
     dotted_name,
     is_none,
-    literal_float,
     literal_int,
 )
 from clip_lint.engine.values import (
@@ -363,7 +362,8 @@ class ExpressionEvaluator:
         if isinstance(operator, (cst.Subtract, cst.SubtractAssign)):
             return self.difference(left, right)
         if isinstance(operator, (cst.Power, cst.PowerAssign)):
-            return self.power(left, literal_float(right_expr))
+            exponent = constant_of(right_expr)
+            return self.power(left, float(exponent) if isinstance(exponent, (int, float)) else None)
         return UNKNOWN
 
     def eval_UnaryOperation(self, node: cst.UnaryOperation, frame: Frame) -> Value:

@@ -27,6 +27,16 @@ CALLED_NAME = re.compile(rf"\b([A-Za-z_]\w*){GAP}\(")
 SELF_ATTR = re.compile(rf"\bself{GAP}\.{GAP}([A-Za-z_]\w*)")
 #: What calling an object runs.
 CALLED_OBJECT_METHODS = frozenset({"forward", "__call__"})
+WORD = re.compile(r"[A-Za-z_]\w*")
+#: Model classes whose objects give features when called.
+MODEL_CLASS = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, facts.MODEL_OUTPUTS))) + r")\b")
+
+
+def bound_names(statement: ast.stmt) -> Set[str]:
+    """The names a top-level statement binds (assignment targets, imports aside)."""
+    if isinstance(statement, (ast.Import, ast.ImportFrom)):
+        return set()
+    return {node.id for node in ast.walk(statement) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)}
 
 
 def _sink_or_norm_words() -> Tuple[str, ...]:
@@ -174,11 +184,14 @@ class _Block:
     def blanked_spans(self, in_class: bool = False) -> List[Tuple[int, int, bool]]:
         kept_text: List[str] = []
         candidates: List[int] = []
+        kept_statements: List[int] = []
         for index, statement in enumerate(self.body):
             if isinstance(statement, DEFINITIONS) and self.blankable(index):
                 candidates.append(index)
             else:
                 kept_text.append(self.text(index))
+                kept_statements.append(index)
+        self.globals = [] if in_class else [(bound_names(self.body[i]), self.text(i)) for i in kept_statements]
         relevant = [
             i for i in candidates
             if self.pattern.search(self.text(i))
@@ -224,6 +237,7 @@ class _Block:
         kept: Set[int] = set(relevant)
         called = set(CALLED_NAME.findall(kept_text))
         used_attrs = set(SELF_ATTR.findall(kept_text)) if in_class else set()
+        words = {i: set(WORD.findall(self.text(i))) for i in candidates} if self.globals else {}
         changed = True
         while changed:
             kept_names = {names[i] for i in kept}
@@ -231,14 +245,32 @@ class _Block:
                 called |= calls[i]
                 if in_class:
                     used_attrs |= attrs[i]
+            held = self.relevant_globals(kept_names)
             linked = {
                 i for i in candidates
                 if i not in kept
-                and (names[i] in called or calls[i] & kept_names or (in_class and attrs[i] & used_attrs))
+                and (
+                    names[i] in called
+                    or calls[i] & kept_names
+                    or (in_class and attrs[i] & used_attrs)
+                    or (held and words[i] & held)
+                )
             }
             changed = bool(linked)
             kept |= linked
         return kept, called
+
+    def relevant_globals(self, kept_names: Set[str]) -> Set[str]:
+        """Module globals that may hold features, a model, or a callable or object that gives them:
+        bound by a statement that names an encoder or a model class, or calls kept code
+        (``TOWERS = Towers()``, ``embed = model.encode_image``). Code that reads one may matter."""
+        held: Set[str] = set()
+        for names, text in self.globals:
+            if names and (
+                self.pattern.search(text) or MODEL_CLASS.search(text) or set(CALLED_NAME.findall(text)) & kept_names
+            ):
+                held |= names
+        return held
 
     def blankable(self, index: int) -> bool:
         """A definition can be blanked only when no neighbouring statement shares its lines."""
