@@ -381,9 +381,6 @@ WRAPPED_MODEL_ATTRIBUTES: FrozenSet[str] = frozenset({"module", "_orig_mod"})
 #: Functions that make a callable from another one with some arguments fixed in advance.
 PARTIAL_FUNCTIONS: FrozenSet[str] = frozenset({"functools.partial"})
 
-#: Functions that build a dict from keyword arguments (a registry, or arguments to hand on).
-DICT_FUNCTIONS: FrozenSet[str] = frozenset({"dict"})
-
 #: Dict methods: a lookup by key, the values, the (key, value) pairs.
 MAPPING_GET_METHODS: FrozenSet[str] = frozenset({"get"})
 MAPPING_VALUES_METHODS: FrozenSet[str] = frozenset({"values"})
@@ -394,57 +391,72 @@ MAPPING_ITEMS_METHODS: FrozenSet[str] = frozenset({"items"})
 #: what the keywords gave.
 OUTPUT_RECORD_NAME_FRAGMENT = "Output"
 
-# --- Shape guards: code that tests a value's rank ----------------------------------
+# --- Ranks: what a value's number of axes is, read from the code ----------------------
+#
+# These tables give ranks, never values: calls they name don't hand features on. They are
+# grouped in one object each so that the pre-filter, which takes every plain table's names as
+# calls that may pass features on, leaves them out.
 
-#: ``x.dim()``, ``x.ndimension()`` and ``x.ndim`` give the rank; so does ``len(x.shape)``.
-RANK_METHODS: FrozenSet[str] = frozenset({"dim", "ndimension"})
-RANK_ATTRIBUTES: FrozenSet[str] = frozenset({"ndim"})
-SHAPE_ATTRIBUTES: FrozenSet[str] = frozenset({"shape"})
-SHAPE_METHODS: FrozenSet[str] = frozenset({"size"})
-LENGTH_FUNCTIONS: FrozenSet[str] = frozenset({"len"})
 
-# --- The rank of a project's own encoder, read from its body ------------------------
+@dataclass(frozen=True)
+class ShapeGuards:
+    """Code that tests a value's rank: ``x.dim()``, ``x.ndimension()``, ``x.ndim``, ``len(x.shape)``,
+    ``len(x.size())``."""
 
-#: Layers (by class name) whose output has the rank of their input.
-RANK_KEEPING_MODULES: FrozenSet[str] = frozenset(
-    {
-        "Linear", "LayerNorm", "RMSNorm", "GroupNorm", "BatchNorm1d", "BatchNorm2d", "Dropout", "Identity",
-        "GELU", "ReLU", "SiLU", "Tanh", "Sigmoid", "LeakyReLU", "Mish", "ELU", "Softmax", "Hardswish",
-        "TransformerEncoder", "TransformerEncoderLayer", "TransformerDecoder", "TransformerDecoderLayer",
-        "Conv1d", "Conv2d", "Conv3d",
-    }
-)
+    rank_methods: FrozenSet[str] = frozenset({"dim", "ndimension"})
+    rank_attributes: FrozenSet[str] = frozenset({"ndim"})
+    shape_attributes: FrozenSet[str] = frozenset({"shape"})
+    shape_methods: FrozenSet[str] = frozenset({"size"})
+    length_functions: FrozenSet[str] = frozenset({"len"})
 
-#: Layers whose output has one axis more than their input (token ids to vectors).
-RANK_ADDING_MODULES: FrozenSet[str] = frozenset({"Embedding"})
 
-#: Layers that return a tuple whose first item has the rank of their first input.
-TUPLE_RANK_KEEPING_MODULES: FrozenSet[str] = frozenset({"MultiheadAttention"})
+SHAPE_GUARDS = ShapeGuards()
 
-#: Containers that run their layers in order (``nn.Sequential``), and lists of layers.
-SEQUENTIAL_MODULES: FrozenSet[str] = frozenset({"Sequential"})
-MODULE_LISTS: FrozenSet[str] = frozenset({"ModuleList"})
 
-#: Functions whose result has the rank of their first argument (elementwise, normalizing, casting).
-RANK_KEEPING_FUNCTIONS: FrozenSet[str] = frozenset(
-    {
-        "torch.sigmoid", "torch.tanh", "torch.relu", "torch.exp", "torch.sqrt", "torch.softmax",
-        "torch.nn.functional.gelu", "torch.nn.functional.relu", "torch.nn.functional.silu",
-        "torch.nn.functional.dropout", "torch.nn.functional.layer_norm", "torch.nn.functional.linear",
-        "torch.nn.functional.normalize", "torch.nn.functional.softmax", "torch.nn.Parameter",
-        "torch.nn.parameter.Parameter",
-    }
-)
+@dataclass(frozen=True)
+class RankFacts:
+    """What the layers, functions and methods a project's own encoder uses do to a tensor's rank."""
 
-#: Methods whose result has the rank of their receiver, besides the pass-through ones.
-RANK_KEEPING_METHODS: FrozenSet[str] = frozenset(
-    {"permute", "sigmoid", "relu", "softmax", "exp", "sqrt", "type", "masked_fill", "clamp", "abs"}
-)
+    #: Layers (by class name) whose output has the rank of their input.
+    keeping_modules: FrozenSet[str] = frozenset(
+        {
+            "Linear", "LayerNorm", "RMSNorm", "GroupNorm", "BatchNorm1d", "BatchNorm2d", "Dropout", "Identity",
+            "GELU", "ReLU", "SiLU", "Tanh", "Sigmoid", "LeakyReLU", "Mish", "ELU", "Softmax", "Hardswish",
+            "TransformerEncoder", "TransformerEncoderLayer", "TransformerDecoder", "TransformerDecoderLayer",
+            "Conv1d", "Conv2d", "Conv3d",
+        }
+    )
+    #: Layers whose output has one axis more than their input (token ids to vectors).
+    adding_modules: FrozenSet[str] = frozenset({"Embedding"})
+    #: Layers that return a tuple whose first item has the rank of their first input.
+    tuple_keeping_modules: FrozenSet[str] = frozenset({"MultiheadAttention"})
+    #: Containers that run their layers in order, and lists of layers run in a loop.
+    sequential_modules: FrozenSet[str] = frozenset({"Sequential"})
+    module_lists: FrozenSet[str] = frozenset({"ModuleList"})
+    #: Functions whose result has the rank of their first argument (elementwise, normalizing, casting).
+    keeping_functions: FrozenSet[str] = frozenset(
+        {
+            "torch.sigmoid", "torch.tanh", "torch.relu", "torch.exp", "torch.sqrt", "torch.softmax",
+            "torch.nn.functional.gelu", "torch.nn.functional.relu", "torch.nn.functional.silu",
+            "torch.nn.functional.dropout", "torch.nn.functional.layer_norm", "torch.nn.functional.linear",
+            "torch.nn.functional.normalize", "torch.nn.functional.softmax", "torch.nn.Parameter",
+            "torch.nn.parameter.Parameter",
+        }
+    )
+    #: Methods whose result has the rank of their receiver, besides the pass-through ones
+    #: (``permute`` gives one axis per argument).
+    keeping_methods: FrozenSet[str] = frozenset(
+        {"permute", "sigmoid", "relu", "softmax", "exp", "sqrt", "type", "masked_fill", "clamp", "abs"}
+    )
+    #: Methods that give one axis per size they are given.
+    sized_methods: FrozenSet[str] = frozenset({"reshape", "view", "expand", "repeat"})
+    #: Functions that make a new tensor of the sizes they are given (one per argument, or a tuple).
+    tensor_factories: FrozenSet[str] = frozenset(
+        {"torch.randn", "torch.rand", "torch.empty", "torch.zeros", "torch.ones", "torch.full"}
+    )
 
-#: Functions that make a new tensor of the sizes they are given (one per argument, or a tuple).
-TENSOR_FACTORIES: FrozenSet[str] = frozenset(
-    {"torch.randn", "torch.rand", "torch.empty", "torch.zeros", "torch.ones", "torch.full"}
-)
+
+RANKS = RankFacts()
 
 # --- The spelled-out norm: sqrt of the sum of squares (transformers' own idiom) ------
 

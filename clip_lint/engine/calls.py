@@ -56,7 +56,6 @@ KNOWN_FUNCTION_TABLES: Tuple[Iterable[str], ...] = (
     facts.RANK_CHANGE_FUNCTIONS,
     facts.MODEL_WRAPPER_FUNCTIONS,
     facts.PARTIAL_FUNCTIONS,
-    facts.DICT_FUNCTIONS,
     facts.NORM_GUARD_FUNCTIONS,
     facts.RECIPROCAL_FUNCTIONS,
     facts.RSQRT_FUNCTIONS,
@@ -290,7 +289,7 @@ class CallEvaluator:
         return next((value for arg, value in args if arg is input_arg), UNKNOWN)
 
     def object_function(self, qualified: str, node: cst.Call, args: List[Tuple[cst.Arg, Value]]) -> Optional[Value]:
-        """Functions that wrap, or build, something callable: wrappers, ``partial``, ``dict``."""
+        """Functions that wrap, or build, something callable: wrappers and ``partial``."""
         first = args[0][1] if args else UNKNOWN
         if qualified in facts.MODEL_WRAPPER_FUNCTIONS:
             return first if first.kind in CALLED_KINDS else UNKNOWN
@@ -298,8 +297,6 @@ class CallEvaluator:
             if first.kind not in CALLED_KINDS or args[0][0].keyword is not None or args[0][0].star:
                 return UNKNOWN
             return callable_value(PartialValue(first, tuple(args[1:])))
-        if qualified in facts.DICT_FUNCTIONS:
-            return mapping_of_keywords(args)
         return None
 
     def norm_function(self, qualified: str, node: cst.Call, first: Value) -> Optional[Value]:

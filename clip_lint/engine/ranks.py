@@ -126,17 +126,17 @@ class RankRun:
                 return None
             qualified = self.analyzer.qualify(name)
             short = last_component(qualified)
-            if short in facts.RANK_KEEPING_MODULES:
+            if short in facts.RANKS.keeping_modules:
                 return KEEP
-            if short in facts.RANK_ADDING_MODULES:
+            if short in facts.RANKS.adding_modules:
                 return Layer("add")
-            if short in facts.TUPLE_RANK_KEEPING_MODULES:
+            if short in facts.RANKS.tuple_keeping_modules:
                 return Layer("tuple")
-            if short in facts.SEQUENTIAL_MODULES or short in facts.MODULE_LISTS:
+            if short in facts.RANKS.sequential_modules or short in facts.RANKS.module_lists:
                 parts = self.layer_arguments(expression.args, depth)
                 if parts is None:
                     return None
-                return Layer("sequence" if short in facts.SEQUENTIAL_MODULES else "list", tuple(parts))
+                return Layer("sequence" if short in facts.RANKS.sequential_modules else "list", tuple(parts))
             if qualified in facts.PARAMETER_CONSTRUCTORS and expression.args:
                 return self.parameter_rank(expression.args[0].value)
             found = self.analyzer.reference(expression.func, Frame(env={}))
@@ -152,7 +152,7 @@ class RankRun:
             value = value.right if isinstance(value.right, cst.Call) else value.left
         if isinstance(value, cst.Call):
             name = dotted_name(value.func)
-            if name is not None and self.analyzer.qualify(name) in facts.TENSOR_FACTORIES:
+            if name is not None and self.analyzer.qualify(name) in facts.RANKS.tensor_factories:
                 return function_rank(self.analyzer.qualify(name), None, value.args, [])
         return None
 
@@ -466,11 +466,11 @@ def literal_arity(args: Sequence[cst.Arg]) -> Optional[int]:
 
 def method_rank(method: str, receiver: RankValue, args: Sequence[cst.Arg]) -> RankValue:
     """What a tensor method returns, by rank."""
-    if method in facts.PASSTHROUGH_METHODS or method in facts.RANK_KEEPING_METHODS:
+    if method in facts.PASSTHROUGH_METHODS or method in facts.RANKS.keeping_methods:
         return literal_arity(args) if method == "permute" else receiver
     if method in facts.SWAPPING_TRANSPOSES or method in facts.REVERSING_TRANSPOSES or method == "norm":
         return receiver
-    if method in ("reshape", "view", "expand", "repeat"):
+    if method in facts.RANKS.sized_methods:
         return literal_arity(args)
     if method == "flatten":
         return flattened(receiver, args)
@@ -513,9 +513,9 @@ def function_rank(qualified: str, first: RankValue, args: Sequence[cst.Arg], ran
             return None
         added = facts.COMBINER_FUNCTIONS[qualified]
         return element + (added if added is not None else 0)
-    if qualified in facts.RANK_KEEPING_FUNCTIONS or qualified in facts.MODEL_WRAPPER_FUNCTIONS:
+    if qualified in facts.RANKS.keeping_functions or qualified in facts.MODEL_WRAPPER_FUNCTIONS:
         return first if isinstance(first, int) else None
-    if qualified in facts.TENSOR_FACTORIES:
+    if qualified in facts.RANKS.tensor_factories:
         return literal_arity([arg for arg in args if arg.keyword is None][:None if qualified != "torch.full" else 1])
     if qualified in facts.RANK_CHANGE_FUNCTIONS:
         change = facts.RANK_CHANGE_FUNCTIONS[qualified]

@@ -208,16 +208,16 @@ class StatementRunner:
             value = frame.env.get(key)
             if value is not None and value.kind is Kind.LITERAL and value.tag != "global":
                 return value.constant
-            if isinstance(expression, cst.Attribute) and expression.attr.value in facts.RANK_ATTRIBUTES:
+            if isinstance(expression, cst.Attribute) and expression.attr.value in facts.SHAPE_GUARDS.rank_attributes:
                 return self.rank_of_name(expression.value, frame)
             return NOT_A_CONSTANT
         if isinstance(expression, cst.Call) and isinstance(expression.func, cst.Attribute) and not expression.args:
-            if expression.func.attr.value in facts.RANK_METHODS:
+            if expression.func.attr.value in facts.SHAPE_GUARDS.rank_methods:
                 return self.rank_of_name(expression.func.value, frame)
         if (
             isinstance(expression, cst.Call)
             and isinstance(expression.func, cst.Name)
-            and expression.func.value in facts.LENGTH_FUNCTIONS
+            and expression.func.value in facts.SHAPE_GUARDS.length_functions
             and len(expression.args) == 1
         ):
             return self.rank_of_shape(expression.args[0].value, frame)
@@ -225,10 +225,10 @@ class StatementRunner:
 
     def rank_of_shape(self, shape: cst.BaseExpression, frame: Frame) -> object:
         """The rank that ``x.shape`` or ``x.size()`` holds: what ``len()`` of it gives."""
-        if isinstance(shape, cst.Attribute) and shape.attr.value in facts.SHAPE_ATTRIBUTES:
+        if isinstance(shape, cst.Attribute) and shape.attr.value in facts.SHAPE_GUARDS.shape_attributes:
             return self.rank_of_name(shape.value, frame)
         if isinstance(shape, cst.Call) and isinstance(shape.func, cst.Attribute) and not shape.args:
-            if shape.func.attr.value in facts.SHAPE_METHODS:
+            if shape.func.attr.value in facts.SHAPE_GUARDS.shape_methods:
                 return self.rank_of_name(shape.func.value, frame)
         return NOT_A_CONSTANT
 

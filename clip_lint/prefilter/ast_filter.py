@@ -67,8 +67,8 @@ DIVIDING_CALLS = _last_names(facts.DIVISION_FUNCTIONS, facts.DIVISION_METHODS, f
 SUMMING_CALLS = _last_names(facts.PRODUCT_SUM_FUNCTIONS, facts.PRODUCT_SUM_METHODS)
 #: Multiplications that make such a product from two feature values.
 MULTIPLYING_CALLS = frozenset(facts.SCALING_METHODS)
-#: Attributes that keep what their object carries (``x.T``, ``out.pooler_output``).
-PASSING_ATTRIBUTES = facts.PASSTHROUGH_ATTRIBUTES | facts.FEATURES_OUTPUT_FIELDS
+#: Attributes that keep what their object carries (``x.T``, ``out.pooler_output``, ``wrapper.module``).
+PASSING_ATTRIBUTES = facts.PASSTHROUGH_ATTRIBUTES | facts.FEATURES_OUTPUT_FIELDS | facts.WRAPPED_MODEL_ATTRIBUTES
 #: What calling an object runs: when one of these returns features, calling any object may.
 CALLED_OBJECT_METHODS = frozenset({"forward", "__call__"})
 #: Operators whose result carries what an operand carries; ``@`` gives a plain score.
@@ -162,6 +162,8 @@ class _Flows:
         self.has_source = False
         #: Parameters of lambdas: a lambda held as a value may be called with anything.
         self.lambda_parameters: Set[str] = set()
+        #: The module's classes whose objects are called (``forward`` / ``__call__``), by name.
+        self.called_classes: Dict[str, Set[str]] = {}
         self._collect(tree.body)
 
     # --- collection ---------------------------------------------------------------------------
@@ -207,6 +209,9 @@ class _Flows:
                 self._collect(node.body, node.name)  # type: ignore[attr-defined]
                 continue
             elif kind is ast.ClassDef:
+                methods = {s.name for s in node.body if isinstance(s, DEFINITIONS)}  # type: ignore[attr-defined]
+                if methods & CALLED_OBJECT_METHODS:
+                    self.called_classes[node.name] = methods & CALLED_OBJECT_METHODS  # type: ignore[attr-defined]
                 for statement in node.body:  # type: ignore[attr-defined]
                     if isinstance(statement, DEFINITIONS):
                         self._define(statement, in_class=True)
@@ -468,9 +473,14 @@ class _Flows:
             return True  # a callable held as a value that gives features: a bound encoder, a lambda
         if isinstance(func, ast.Attribute) and "." + func.attr in self.carrying:
             return True
-        if CALLED_OBJECT_METHODS & self.returning and isinstance(func, (ast.Name, ast.Attribute, ast.Subscript)):
-            return True  # an object of a class of the module, called: its forward may give features
-        if not any(name in self.passing or facts.NORMALIZING_NAME_FRAGMENT in name.lower() for name in names):
+        if any(self.called_classes.get(name, set()) & self.returning for name in names):
+            return True  # an object whose forward gives features: calling it (a name it is bound to) does too
+        if not any(
+            name in self.passing
+            or facts.NORMALIZING_NAME_FRAGMENT in name.lower()
+            or facts.OUTPUT_RECORD_NAME_FRAGMENT in name  # an output record keeps what its fields are given
+            for name in names
+        ):
             if not self._calls_project_code(call):
                 return False
         return self._inputs_carry(call)
