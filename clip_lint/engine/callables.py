@@ -29,6 +29,18 @@ class SplicedArg(cst.Arg):
 
     __slots__ = ()
 
+    # Equal when they hand on the same expression under the same name: a call's summary is then
+    # reused for the same call site (libcst nodes are otherwise equal only to themselves).
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, SplicedArg)
+            and self.value is other.value
+            and (self.keyword.value if self.keyword else None) == (other.keyword.value if other.keyword else None)
+        )
+
+    def __hash__(self) -> int:
+        return hash((id(self.value), self.keyword.value if self.keyword else None))
+
 
 class BoundMethod:
     """``receiver.method`` read without a call; ``receiver`` None means ``self`` of ``class_info``."""
@@ -74,6 +86,22 @@ class LambdaValue:
         self.closure = closure
         self.class_info = class_info
         self.scope = scope
+
+
+class DefinitionValue:
+    """A function or class of another module named without a call: parsed only if it is called."""
+
+    __slots__ = ("scope", "name")
+
+    def __init__(self, scope: object, name: str) -> None:
+        self.scope = scope
+        self.name = name
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DefinitionValue) and self.scope is other.scope and self.name == other.name
+
+    def __hash__(self) -> int:
+        return hash((id(self.scope), self.name))
 
 
 class PartialValue:
@@ -135,6 +163,12 @@ class Callables:
             )
         if isinstance(payload, PartialValue):
             return self.call_value(payload.inner, node, combined_arguments(payload.args, args), frame)
+        if isinstance(payload, DefinitionValue):
+            scope = payload.scope
+            if payload.name in scope.functions:  # type: ignore[attr-defined]
+                return self.inline(scope.functions[payload.name], node, args, frame, None, scope=scope)  # type: ignore
+            ref = scope.class_ref(payload.name)  # type: ignore[attr-defined]
+            return self.instantiate(ref, node, args, frame) if ref is not None else None
         if payload.__class__.__name__ == "ClassRef":
             return self.instantiate(payload, node, args, frame)  # type: ignore[arg-type]
         return None

@@ -149,7 +149,11 @@ class CallEvaluator:
 
     def call_arguments(self, node: cst.Call, frame: Frame) -> List[Tuple[cst.Arg, Value]]:
         """The call's arguments and their values, with ``*x`` / ``**x`` spread out where known."""
-        return self.expand_arguments(self.eval_args(node, frame))
+        args = self.eval_args(node, frame)
+        for arg in node.args:
+            if arg.star:
+                return self.expand_arguments(args)
+        return args
 
     def qualify(self, name: str) -> str:
         head, _, rest = name.partition(".")

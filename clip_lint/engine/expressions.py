@@ -9,7 +9,8 @@ import libcst as cst
 from clip_lint import facts
 from clip_lint.engine import shapes
 from clip_lint.engine.frames import Frame
-from clip_lint.engine.imports import ValueRef
+from clip_lint.engine.callables import DefinitionValue
+from clip_lint.engine.imports import Definitions, ValueRef
 from clip_lint.engine.linking import VALUE_ONLY
 from clip_lint.engine.syntax import (
     NOT_A_CONSTANT,
@@ -69,19 +70,27 @@ class ExpressionEvaluator:
     def definition_value(self, name: str, frame: Frame) -> Value:
         """A name not bound in the frame: a function or class of this module, or an imported global."""
         if name not in self.imported:
-            if name in self.functions:
-                return self.function_value(self.functions[name], self.scope)
-            if name in self.classes:
+            functions, classes = self.functions, self.classes
+            if type(functions) is Definitions:  # another module's: parsed only if it is called
+                if functions.knows(name) or (type(classes) is Definitions and classes.knows(name)):
+                    return Value(Kind.CALLABLE, callee=DefinitionValue(self.scope, name))
+            elif name in functions:
+                return self.function_value(functions[name], self.scope)
+            elif name in classes:
                 ref = self.scope.class_ref(name)
                 return Value(Kind.CALLABLE, callee=ref) if ref is not None else UNKNOWN
         return self.imported_value(name, frame)
 
-    def eval_Integer(self, node: cst.Integer, frame: Frame) -> Value:
-        return Value(Kind.LITERAL, constant=constant_of(node))
-
-    eval_Float = eval_Integer
-
-    eval_SimpleString = eval_Integer
+    def eval_SimpleString(self, node: cst.SimpleString, frame: Frame) -> Value:
+        """A string is a constant (a registry's key, a mode a branch tests). Numbers are not kept as
+        values: a size passed to a call would make each call's summary its own; code that needs a
+        number (``1 / norm``, ``x ** -0.5``, ``if n == 3``) reads the literal itself."""
+        value = self.literals.get(node.value)  # one value per spelling of a constant
+        if value is None:
+            constant = constant_of(node)
+            value = UNKNOWN if constant is NOT_A_CONSTANT else Value(Kind.LITERAL, constant=constant)
+            self.literals[node.value] = value
+        return value
 
     def eval_Attribute(self, node: cst.Attribute, frame: Frame) -> Value:
         key = dotted_name(node)
@@ -370,14 +379,12 @@ class ExpressionEvaluator:
         value = self.eval(node.expression, frame)
         if isinstance(node.operator, cst.Minus) and value.is_feature:
             return value
-        if isinstance(node.operator, cst.Minus) and value.kind is Kind.LITERAL:
-            negated = constant_of(node)
-            return Value(Kind.LITERAL, constant=negated) if negated is not NOT_A_CONSTANT else UNKNOWN
         return UNKNOWN
 
     def divide(self, left: Value, right: Value, node: cst.CSTNode, left_expr: cst.CSTNode) -> Value:
         if right.kind is Kind.NORM and right.tag == "norm":
-            if left.kind is Kind.LITERAL and isinstance(left.constant, (int, float)) and left.constant:
+            numerator = constant_of(left_expr)
+            if type(numerator) in (int, float) and numerator:
                 return right.but(tag="inverse")  # 1 / norm: multiplying by it normalizes
             return self.normalize(left, right.axis, right.keepdim, node, left_expr, right.norm_call, True)
         if left.is_feature and not right.is_feature and right.kind is not Kind.NORM:

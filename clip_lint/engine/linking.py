@@ -16,7 +16,7 @@ from typing import Dict, FrozenSet, Iterator, List, Optional, Tuple
 import libcst as cst
 
 from clip_lint import facts
-from clip_lint.engine.callables import BoundMethod, FunctionValue, LambdaValue, PartialValue
+from clip_lint.engine.callables import BoundMethod, DefinitionValue, FunctionValue, LambdaValue, PartialValue
 from clip_lint.engine.frames import ClassInfo, Frame
 from clip_lint.engine.imports import (
     ClassRef,
@@ -356,7 +356,10 @@ class Linker:
 
     def carries_features(self, value: Value, depth: int = 0) -> bool:
         """Whether a value is, holds or may produce features (an object of a relevant class)."""
-        if value.is_feature or value.kind in INTERESTING_KINDS:
+        kind = value.kind
+        if kind is Kind.UNKNOWN or kind is Kind.LITERAL or kind is Kind.BOTTOM:
+            return False
+        if value.is_feature or kind in INTERESTING_KINDS:
             return True
         if depth > 2:
             return False
@@ -389,6 +392,8 @@ class Linker:
             )
         if isinstance(payload, ClassRef):
             return payload.name in self.relevant_names(payload.scope)
+        if isinstance(payload, DefinitionValue):
+            return payload.name in self.relevant_names(payload.scope)  # type: ignore[arg-type]
         return False
 
     def relevant_names(self, scope: ModuleScope) -> FrozenSet[str]:
@@ -450,14 +455,14 @@ class Linker:
         cls, function = own
         state = receiver.instance.state if receiver is not None else cls.info.attrs  # type: ignore[union-attr]
         probed = self.probe_encoder(cls, function, args, state)
+        if probed.kind in (Kind.MAPPING, Kind.TUPLE):  # an output record, a tuple: its features come from here
+            parts = tuple(part.but(origin=origin, binding=None) if part.is_feature else part for part in probed.parts)
+            return probed.but(parts=parts, packed=None)
         rank = self.encoder_output_rank(cls, function)
         if probed.kind is Kind.UNIT:
             return Value(Kind.UNIT, rank=rank, origin=origin)
         if probed.kind is Kind.EITHER:
             return Value(Kind.EITHER, rank=rank, origin=origin)
-        if probed.kind is Kind.MAPPING:  # an output record: its feature fields come from this call
-            parts = tuple(part.but(origin=origin, binding=None) if part.is_feature else part for part in probed.parts)
-            return probed.but(parts=parts)
         model = "output-object" if method in facts.OUTPUT_OBJECT_ENCODERS else ""
         return Value(Kind.RAW, rank=rank, origin=origin, tag=model)
 

@@ -139,10 +139,8 @@ class RankRun:
                 return Layer("sequence" if short in facts.RANKS.sequential_modules else "list", tuple(parts))
             if qualified in facts.PARAMETER_CONSTRUCTORS and expression.args:
                 return self.parameter_rank(expression.args[0].value)
-            found = self.analyzer.reference(expression.func, Frame(env={}))
-            if found.__class__.__name__ == "ClassRef":
-                return Layer("class", cls=found)
-            return self.rank(expression, {}, depth)
+            # a project class, maybe: resolved only if the encoder's body runs it (it may be imported)
+            return Layer("call", cls=(self.analyzer.scope, expression.func))
         return None
 
     def parameter_rank(self, value: cst.BaseExpression) -> RankValue:
@@ -155,6 +153,13 @@ class RankRun:
             if name is not None and self.analyzer.qualify(name) in facts.RANKS.tensor_factories:
                 return function_rank(self.analyzer.qualify(name), None, value.args, [])
         return None
+
+    def resolve(self, layer: Layer) -> Optional[Layer]:
+        """The project class a layer built in ``__init__`` is an object of, if it is one."""
+        scope, func = layer.cls  # type: ignore[misc]
+        with self.analyzer.in_scope(scope):
+            found = self.analyzer.reference(func, Frame(env={}))
+        return Layer("class", cls=found) if found.__class__.__name__ == "ClassRef" else None
 
     def layer_arguments(self, args: Sequence[cst.Arg], depth: int) -> Optional[List[Layer]]:
         """The layers given to ``nn.Sequential`` / ``nn.ModuleList``: one by one, a starred list
@@ -192,7 +197,7 @@ class RankRun:
 
     def apply(self, layer: Layer, rank: RankValue, depth: int) -> RankValue:
         """What a layer gives for an input of this rank."""
-        if not isinstance(rank, int) and layer.kind not in ("class", "sequence", "one-of"):
+        if not isinstance(rank, int) and layer.kind not in ("class", "sequence", "one-of", "call"):
             return None
         if layer.kind == "keep":
             return rank
@@ -206,6 +211,9 @@ class RankRun:
             return rank
         if layer.kind == "one-of":
             return agree([self.apply(part, rank, depth + 1) for part in layer.parts])
+        if layer.kind == "call":
+            resolved = self.resolve(layer)
+            return self.apply(resolved, rank, depth + 1) if resolved is not None else None
         if layer.kind == "class":
             forward = self.method_of(layer.cls, "forward") or self.method_of(layer.cls, "__call__")
             if forward is None:

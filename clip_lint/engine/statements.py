@@ -160,16 +160,19 @@ class StatementRunner:
     def decide(self, test: cst.BaseExpression, frame: Frame) -> Optional[bool]:
         """Which branch a test takes, when what it tests is known: a parameter the call left None,
         a constant the call or the code gave, a rank the analysis knows (``x.dim() == 3``)."""
-        decided = self.none_test(test, frame)
-        if decided is not None:
+        kind = type(test)  # exact types: isinstance on libcst's abstract nodes is slow, and this runs at every if
+        if kind is cst.Comparison:
+            decided = self.none_test(test, frame)
+            if decided is None and len(test.comparisons) == 1:  # type: ignore[attr-defined]
+                decided = self.decide_comparison(test, frame)  # type: ignore[arg-type]
             return decided
-        if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-            inner = self.decide(test.expression, frame)
+        if kind is cst.UnaryOperation and type(test.operator) is cst.Not:  # type: ignore[attr-defined]
+            inner = self.decide(test.expression, frame)  # type: ignore[attr-defined]
             return None if inner is None else not inner
-        if isinstance(test, cst.BooleanOperation):
-            return self.decide_boolean(test, frame)
-        if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
-            return self.decide_comparison(test, frame)
+        if kind is cst.BooleanOperation:
+            return self.decide_boolean(test, frame)  # type: ignore[arg-type]
+        if kind is not cst.Name and kind is not cst.Attribute and kind is not cst.Call:
+            return None
         value = self.quantity(test, frame)
         return None if value is NOT_A_CONSTANT else bool(value)
 
@@ -384,7 +387,7 @@ class StatementRunner:
                 frame.env[name] = frame.arguments[name] = bound[name]
             elif calling and is_none(param.default):
                 frame.env[name] = frame.arguments[name] = BOTTOM
-            elif calling and constant_of(param.default) is not NOT_A_CONSTANT:
+            elif calling and constant_of(param.default) is not NOT_A_CONSTANT:  # a flag, a mode, an eps
                 frame.env[name] = frame.arguments[name] = Value(Kind.LITERAL, constant=constant_of(param.default))
             elif index == 0 and class_info is not None:
                 frame.env[name] = UNKNOWN  # self

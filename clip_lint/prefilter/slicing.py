@@ -217,7 +217,9 @@ class _Block:
     def method_may_run(self, name: str) -> bool:
         """A method of a kept class that the analysis may run: the project's own encoder, one that
         kept code calls by name, or the forward of an object that kept code builds."""
-        if name in facts.ENCODER_METHODS or name in self.outer_called:
+        if name in facts.ENCODER_METHODS:
+            return True
+        if name in self.outer_called and not name.startswith("__"):  # ``super().__init__()`` calls no other's
             return True
         return self.instantiated and name in CALLED_OBJECT_METHODS
 
