@@ -47,11 +47,12 @@ class ExpressionEvaluator:
     def visit_children(self, node: cst.CSTNode, frame: Frame) -> None:
         """Evaluate every expression below a node we don't model, for the sinks in it."""
         for child in children_in_source_order(node):
-            if isinstance(child, cst.BaseExpression):
+            role = node_role(child)
+            if role is EXPRESSION:
                 self.eval(child, frame)
-            elif isinstance(child, cst.BaseSuite):
+            elif role is SUITE:
                 self.run_block(child, frame)
-            elif isinstance(child, (cst.BaseCompoundStatement, cst.SimpleStatementLine)):
+            elif role is STATEMENT:
                 self.run_statement(child, frame)
             else:
                 self.visit_children(child, frame)
@@ -458,6 +459,28 @@ class ExpressionEvaluator:
         if base.kind is Kind.NORM and base.tag == "norm" and exponent == -1:
             return base.but(tag="inverse")
         return UNKNOWN
+
+
+EXPRESSION, SUITE, STATEMENT, OTHER = "expression", "suite", "statement", "other"
+_ROLES: dict = {}
+
+
+def node_role(node: cst.CSTNode) -> str:
+    """What a node is to the analysis, looked up per type (isinstance on libcst's abstract node
+    classes is slow, and every child of every unmodelled node is asked)."""
+    kind = type(node)
+    role = _ROLES.get(kind)
+    if role is None:
+        if issubclass(kind, cst.BaseExpression):
+            role = EXPRESSION
+        elif issubclass(kind, cst.BaseSuite):
+            role = SUITE
+        elif issubclass(kind, (cst.BaseCompoundStatement, cst.SimpleStatementLine)):
+            role = STATEMENT
+        else:
+            role = OTHER
+        _ROLES[kind] = role
+    return role
 
 
 def add_entry(entries: dict, key: object, value: Value) -> None:

@@ -75,11 +75,25 @@ def children_in_source_order(node: cst.CSTNode) -> List[cst.CSTNode]:
     below: List[cst.CSTNode] = []
     for name in source_order_fields(type(node)):
         value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
+        kind = type(value)
+        if kind is list or kind is tuple:
+            below.extend(item for item in value if is_node(item))
+        elif is_node(value):
             below.append(value)
-        elif isinstance(value, (list, tuple)):
-            below.extend(item for item in value if isinstance(item, cst.CSTNode))
     return below
+
+
+_NODE_TYPES: Dict[type, bool] = {}
+
+
+def is_node(value: object) -> bool:
+    """``isinstance(value, cst.CSTNode)``, by a lookup per type (libcst's nodes are ABCs, whose
+    isinstance is slow, and this runs for every child of every node the analysis visits)."""
+    kind = type(value)
+    known = _NODE_TYPES.get(kind)
+    if known is None:
+        known = _NODE_TYPES[kind] = issubclass(kind, cst.CSTNode)
+    return known
 
 
 def walk_in_source_order(root: cst.CSTNode):

@@ -50,7 +50,7 @@ class StatementRunner:
     def run_statement(self, statement: cst.CSTNode, frame: Frame) -> None:
         if self.call_stack:
             self.budget.spend()
-        if isinstance(statement, cst.SimpleStatementLine):
+        if type(statement) is cst.SimpleStatementLine:
             for small in statement.body:
                 if frame.ended:
                     break
@@ -66,21 +66,22 @@ class StatementRunner:
             self.visit_children(statement, frame)
 
     def run_small(self, small: cst.CSTNode, frame: Frame) -> None:
-        if isinstance(small, cst.Assign):
+        kind = type(small)  # exact types: the small statements are final classes, and isinstance is slow
+        if kind is cst.Assign:
             value = self.eval(small.value, frame)
             for target in small.targets:
                 self.assign(target.target, value, frame)
-        elif isinstance(small, cst.AnnAssign):
+        elif kind is cst.AnnAssign:
             if small.value is not None:
                 value = self.eval(small.value, frame)
                 if value.kind is Kind.UNKNOWN:
                     value = self.annotated(small.annotation, frame)
                 self.assign(small.target, value, frame)
-        elif isinstance(small, cst.AugAssign):
+        elif kind is cst.AugAssign:
             self.run_augassign(small, frame)
-        elif isinstance(small, cst.Expr):
+        elif kind is cst.Expr:
             self.eval(small.value, frame)
-        elif isinstance(small, cst.Return):
+        elif kind is cst.Return:
             value = self.eval(small.value, frame) if small.value is not None else UNKNOWN
             self.note_escape(value)
             frame.returns.append(value)

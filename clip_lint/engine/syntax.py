@@ -11,12 +11,16 @@ from clip_lint.engine.values import ANY_AXIS
 
 def dotted_name(node: cst.CSTNode) -> Optional[str]:
     """``a.b.c`` for a chain of names and attributes, else None."""
+    kind = type(node)  # exact types: isinstance on libcst's abstract nodes is slow, and this runs everywhere
+    if kind is cst.Name:
+        return node.value  # type: ignore[attr-defined]
     parts: List[str] = []
-    while isinstance(node, cst.Attribute):
-        parts.append(node.attr.value)
-        node = node.value
-    if isinstance(node, cst.Name):
-        parts.append(node.value)
+    while kind is cst.Attribute:
+        parts.append(node.attr.value)  # type: ignore[attr-defined]
+        node = node.value  # type: ignore[attr-defined]
+        kind = type(node)
+    if kind is cst.Name:
+        parts.append(node.value)  # type: ignore[attr-defined]
         return ".".join(reversed(parts))
     return None
 

@@ -157,6 +157,7 @@ class _Block:
         outer_names: Set[str] = frozenset(),
         outer_called: Set[str] = frozenset(),
         instantiated: bool = False,
+        held_globals: Set[str] = frozenset(),
     ) -> None:
         self.body = body
         self.lines = lines
@@ -165,6 +166,7 @@ class _Block:
         # Names called in the kept code around a class: a method so named may run (``tower.pictures(x)``).
         self.outer_called = outer_called
         self.instantiated = instantiated  # the class is built in kept code: calling the object runs forward
+        self.held_globals = held_globals  # module globals that may hold features, models or callables
         self.spans = [self.span(statement) for statement in body]
         self.texts: Dict[int, str] = {}
 
@@ -197,17 +199,24 @@ class _Block:
             if self.pattern.search(self.text(i))
             or set(CALLED_NAME.findall(self.text(i))) & self.outer_names
             or (in_class and self.method_may_run(self.body[i].name))  # type: ignore[attr-defined]
+            or (self.held_globals and set(WORD.findall(self.text(i))) & self.held_globals)
         ]
         kept, called = self.close_over_links(relevant, candidates, "".join(kept_text), in_class)
         kept_names = self.outer_names | {self.body[i].name for i in kept}  # type: ignore[attr-defined]
+        # Methods named in code outside classes may run (``TOWERS.pictures(x)``); a class's own calls
+        # of its methods are linked inside it. A class built anywhere in kept code runs its forward.
+        held = self.relevant_globals(kept_names) | self.held_globals
+        outside = set(CALLED_NAME.findall("".join(kept_text))) | self.outer_called
+        for index in kept:
+            if not isinstance(self.body[index], ast.ClassDef):
+                outside |= set(CALLED_NAME.findall(self.text(index)))
         spans: List[Tuple[int, int, bool]] = []
         for index in candidates:
             statement = self.body[index]
             if index in kept:
                 if isinstance(statement, ast.ClassDef):
-                    called_here = called | self.outer_called
-                    block = _Block(statement.body, self.lines, self.pattern, kept_names, called_here,
-                                   statement.name in called_here)
+                    block = _Block(statement.body, self.lines, self.pattern, kept_names, outside,
+                                   statement.name in called | self.outer_called, held)
                     spans += block.blanked_spans(in_class=True)
                 continue
             start, end = self.spans[index]
