@@ -17,6 +17,7 @@ import libcst as cst
 
 from clip_lint import facts
 from clip_lint.engine.frames import Frame
+from clip_lint.engine.locator import children_in_source_order
 from clip_lint.engine.syntax import constant_of, dotted_name, is_none, literal_int, last_component, NOT_A_CONSTANT
 
 #: How many expressions one module's rank questions may evaluate in all; past it, ranks are unknown.
@@ -571,7 +572,7 @@ def forget_assigned(node: cst.CSTNode, env: Dict[str, RankValue]) -> None:
                 target = target.name
             if target is not None:
                 bind(target, None, env)
-        stack.extend(current.children)
+        stack.extend(children_in_source_order(current))
 
 
 def self_assignments(body: cst.BaseSuite) -> List[Tuple[str, cst.BaseExpression]]:
@@ -590,5 +591,5 @@ def self_assignments(body: cst.BaseSuite) -> List[Tuple[str, cst.BaseExpression]
             if name is not None and name.startswith("self.") and name.count(".") == 1:
                 found.append((name[len("self."):], node.value))
         if not isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)) or node is body:
-            stack.extend(reversed(node.children))
+            stack.extend(reversed(children_in_source_order(node)))
     return found
