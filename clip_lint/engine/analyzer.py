@@ -245,6 +245,7 @@ class Analyzer(
             detail=pending.detail,
             fix_plan=pending.fix_plan if is_sink and home_edits_only(pending.fix_plan) else None,
             site=(self.scope, pending.node, helper),
+            operands=pending.operands,
         )
         self.deferred.setdefault(id(call), Deferred(call, moved, helper, len(self.call_stack)))
 

@@ -516,3 +516,15 @@ def test_repro_the_slicer_keeps_code_that_reads_a_module_global_instance() -> No
     assert (finding.line, finding.code) == (23, "CLN001")
     # each operand is named with its own axis, not with the axis of its transpose
     assert "F.normalize(TOWERS.pictures(batch), dim=-1)" in finding.message
+
+
+def test_a_finding_from_another_module_names_the_operand_with_its_own_axis() -> None:
+    """The helper compares ``queries @ self.features.T``: the message names ``self.features``,
+    whose features are on its last axis, not the transpose's."""
+    project = ROOT / "fixtures" / "projects" / "classes"
+    result = subprocess.run(
+        [sys.executable, "-m", "clip_lint.cli", "--no-cache", "app/service.py"],
+        cwd=project, capture_output=True, text=True,
+    )
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("app/service.py:12:")]
+    assert "use F.normalize(self.features, dim=-1)" in line
