@@ -84,6 +84,7 @@ class Analyzer(
         self.function_values: Dict[int, Value] = {}  # a function named as a value: one per def
         self.lambda_functions: Dict[int, tuple] = {}  # a lambda and the one-line def it runs as
         self.literals: Dict[str, Value] = {}  # one LITERAL value per spelling of a constant
+        self.handing_syntax: Dict[int, tuple] = {}  # what may hand features in a call's arguments
         #: Statements that calls into other modules (and objects' methods) may run, of the budget.
         self.foreign_statements_left = FOREIGN_STATEMENTS
         self.pending: Dict[Tuple[str, int], Pending] = {}

@@ -252,25 +252,41 @@ class Linker:
     def may_hand_features(self, node: cst.Call, frame: Frame) -> bool:
         """Whether a call's arguments may carry features: a name bound to them, an encoder call
         or an embedding field among them (read from the syntax, without evaluating)."""
+        found = self.handing_syntax.get(id(node))
+        if found is None or found[0] is not node:  # the node is kept in the entry: its id stays its own
+            found = self.handing_syntax[id(node)] = (node, *self.handing_syntax_of(node))
+        _, static, keys = found
+        if static:
+            return True
+        env = frame.env
+        for key in keys:
+            value = env.get(key)
+            if value is not None and self.carries_features(value):
+                return True
+        return False
+
+    def handing_syntax_of(self, node: cst.Call) -> Tuple[bool, Tuple[str, ...]]:
+        """What ``may_hand_features`` reads of a call's arguments, once per call: whether the
+        syntax alone may carry features, and the names whose values may."""
+        keys: List[str] = []
         stack: List[cst.CSTNode] = [arg.value for arg in node.args]
         while stack:
             expression = stack.pop()
             key = dotted_name(expression)
             if key is not None:
-                if self.carries_features(frame.env.get(key, UNKNOWN)):
-                    return True
-                if isinstance(expression, cst.Name):
+                keys.append(key)
+                if type(expression) is cst.Name:
                     continue
-            if isinstance(expression, cst.Attribute) and expression.attr.value in facts.EMBEDDING_FIELDS:
-                return True
-            if isinstance(expression, cst.Call):
+            if type(expression) is cst.Attribute and expression.attr.value in facts.EMBEDDING_FIELDS:
+                return True, ()
+            if type(expression) is cst.Call:
                 func = expression.func
-                if isinstance(func, cst.Attribute) and func.attr.value in self.encoders:
-                    return True
+                if type(func) is cst.Attribute and func.attr.value in self.encoders:
+                    return True, ()
                 if self.may_produce_features(func):
-                    return True
+                    return True, ()
             stack.extend(children_in_source_order(expression))
-        return False
+        return False, tuple(keys)
 
     def may_produce_features(self, func: cst.BaseExpression) -> bool:
         """Whether a called name is one of the project's that may return features (a text test)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields
 from typing import FrozenSet, Optional, Tuple
 
 import libcst as cst
@@ -129,7 +129,16 @@ class Value:
         return self.kind in FEATURE_KINDS
 
     def but(self, **changes: object) -> "Value":
-        return replace(self, **changes)
+        """A copy with some fields changed. Copies the fields directly: ``dataclasses.replace``
+        runs the generated ``__init__`` over every field, and values are copied everywhere."""
+        unknown = changes.keys() - _FIELD_NAMES
+        if unknown:
+            raise TypeError(f"Value has no field {sorted(unknown)[0]!r}")
+        copied = object.__new__(Value)
+        state = self.__dict__.copy()
+        state.update(changes)
+        object.__setattr__(copied, "__dict__", state)
+        return copied
 
     @property
     def shape(self) -> Tuple[Optional[int], int, FrozenSet[int]]:
@@ -137,9 +146,10 @@ class Value:
         return self.rank, self.feature_axis, self.ones if self.rank is not None else frozenset()
 
     def with_shape(self, shape: Tuple[Optional[int], int, FrozenSet[int]], **changes: object) -> "Value":
-        return replace(self, rank=shape[0], feature_axis=shape[1], ones=shape[2], **changes)
+        return self.but(rank=shape[0], feature_axis=shape[1], ones=shape[2], **changes)
 
 
+_FIELD_NAMES = frozenset(field.name for field in fields(Value))
 ANY_AXIS = "any"
 BOTTOM = Value(Kind.BOTTOM)
 UNKNOWN = Value(Kind.UNKNOWN)
