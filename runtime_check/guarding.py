@@ -12,7 +12,7 @@ import torch
 
 from .instrument import (
     GUARD_STATE, MODEL, SCRIPT, TOWER, TOWER_ROLE, GuardState, TowerRole, instrumented_class, instrumented_kind,
-    is_instrumented,
+    is_instrumented, set_class,
 )
 from .settings import Overrides, ToleranceSpec
 from .sites import ClassSites, is_script_module, known_classes, script_sites, sites_for
@@ -67,7 +67,7 @@ def _guard_towers(model: Any, sites: ClassSites, state: GuardState) -> None:
             continue
         tower, role = found
         if not is_instrumented(tower):
-            tower.__class__ = instrumented_class(type(tower), TOWER)
+            set_class(tower, instrumented_class(type(tower), TOWER))
         tower.__dict__[TOWER_ROLE] = role
 
 
@@ -82,7 +82,7 @@ def _guard_state(module: Any, overrides: Overrides) -> GuardState:
 
 def _guard_model(module: Any, sites: ClassSites, overrides: Overrides) -> None:
     if not is_instrumented(module):
-        module.__class__ = instrumented_class(type(module), MODEL)
+        set_class(module, instrumented_class(type(module), MODEL))
     _guard_towers(module, sites, _guard_state(module, overrides))
 
 
@@ -90,7 +90,7 @@ def _guard_script(module: torch.jit.ScriptModule, sites: ClassSites, overrides: 
     if not is_instrumented(module):
         for site in sites.encoders:
             module.__dict__.pop(site.method, None)  # a ScriptModule caches the methods it has looked up
-        module.__class__ = instrumented_class(type(module), SCRIPT, sites)
+        set_class(module, instrumented_class(type(module), SCRIPT, sites))
     _guard_state(module, overrides)
 
 
@@ -152,7 +152,7 @@ def unguard(model: Model) -> Model:
         if _owned_by_a_mode(module):
             continue  # a tower an active assert_mode instrumented: the mode restores it
         if is_instrumented(module):
-            module.__class__ = type(module).__clip_base__
+            set_class(module, type(module).__clip_base__)
         module.__dict__.pop(TOWER_ROLE, None)
         state = module.__dict__.pop(GUARD_STATE, None)
         if state is not None:

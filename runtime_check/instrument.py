@@ -29,7 +29,7 @@ from .facts import EncoderSite, TowerSite
 from .frames import user_location
 from .provenance import MODE_SESSION, FeatureState, Provenance, Session
 from .settings import CheckSettings, Overrides, current_settings, dtype_name, modes_active
-from .sites import ClassSites
+from .sites import ClassSites, is_excluded
 from .tracking import enter_feature_maker, enter_model, exit_feature_maker, exit_model, provenance_of, track
 
 GUARD_STATE = "_clip_guard_state"
@@ -180,7 +180,7 @@ def encoder_wrapper(original: Callable, site: EncoderSite, always: bool) -> Call
 
     @torch.compiler.disable  # frame walks and bookkeeping: a clean graph break when compiled
     def track_result(self, result, args, kwargs):
-        if not (always or modes_active() or GUARD_STATE in self.__dict__):
+        if not (always or GUARD_STATE in self.__dict__ or modes_active() and not is_excluded(type(self))):
             return result
         normalized = _normalizes_itself(original, site, self, args, kwargs)
         features = _features_in(result, site.output_field, site.tuple_index)
@@ -316,6 +316,12 @@ def instrumented_class(base: type, kind: str = MODEL, sites: ClassSites | None =
         cls = types.new_class(base.__name__, (base,), {}, lambda ns: ns.update(namespace))
         _instrumented_classes[key] = cls
         return cls
+
+
+def set_class(module: Any, cls: type) -> None:
+    """Swap an instance's class, past any `__setattr__` of its own (a traced module forwards every
+    attribute it is given to the script module inside it)."""
+    object.__setattr__(module, "__class__", cls)
 
 
 def is_instrumented(module: Any) -> bool:

@@ -16,10 +16,12 @@ from typing import Any, Callable, Iterator
 
 import torch
 
-from .instrument import ORIGINAL, TOWER, TOWER_ROLE, encoder_wrapper, instrumented_class, is_instrumented, scope_wrapper
+from .instrument import (
+    ORIGINAL, TOWER, TOWER_ROLE, encoder_wrapper, instrumented_class, is_instrumented, scope_wrapper, set_class,
+)
 from .guarding import tower_role_for
 from .settings import modes_active
-from .sites import ClassSites, known_classes, project_classes, sites_for
+from .sites import ClassSites, is_excluded, known_classes, project_classes, sites_for
 
 _ABSENT = object()
 _lock = threading.RLock()
@@ -83,7 +85,7 @@ def _patch_tower_lookup(cls: type, sites: ClassSites, patched: set[type]) -> Non
 def instrument_towers(model: Any) -> None:
     """Swap the classes of this model's towers for tracking ones, until the last mode exits."""
     with _lock:
-        if _users == 0 or model in _models_seen:
+        if _users == 0 or model in _models_seen or is_excluded(type(model)):
             return
         _models_seen.add(model)  # first: resolving a dotted path looks names up on the model again
         for site in sites_for(type(model)).towers:
@@ -91,7 +93,7 @@ def instrument_towers(model: Any) -> None:
             if found is None or is_instrumented(found[0]):
                 continue  # a guarded model's towers are the guard's
             tower, role = found
-            tower.__class__ = instrumented_class(type(tower), TOWER)
+            set_class(tower, instrumented_class(type(tower), TOWER))
             tower.__dict__[TOWER_ROLE] = role
             _mode_towers.append(weakref.ref(tower))
 
@@ -123,7 +125,7 @@ def _restore_mode_towers() -> None:
             continue
         if tower.__dict__[TOWER_ROLE].guard_state is None:  # not taken over by a guard() since
             del tower.__dict__[TOWER_ROLE]
-            tower.__class__ = type(tower).__clip_base__
+            set_class(tower, type(tower).__clip_base__)
     _models_seen.clear()
 
 

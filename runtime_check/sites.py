@@ -83,8 +83,6 @@ def sites_for(cls: type) -> ClassSites:
     return _generic_sites(cls)
 
 
-
-
 # ---------------------------------------------------------------- project classes
 
 
@@ -167,6 +165,14 @@ def exclude_model_class(cls: type) -> type:
     with _registry_lock:
         _excluded.add(cls)
     return cls
+
+
+def is_excluded(cls: type) -> bool:
+    """Excluded by exclude_model_class(), itself or through a base class."""
+    if not _excluded:
+        return False
+    with _registry_lock:
+        return not _excluded.isdisjoint(cls.__mro__)
 
 
 def forget_model_class(cls: type) -> None:
