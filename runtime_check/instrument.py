@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import torch
 
-from .compiling import in_one_graph_region
+from .compiling import graph_break_when_compiled, in_one_graph_region
 from .facts import EncoderSite, TowerSite
 from .frames import user_location
 from .provenance import MODE_SESSION, FeatureState, Provenance, Session
@@ -178,7 +178,7 @@ def encoder_wrapper(original: Callable, site: EncoderSite, always: bool) -> Call
     `always`: track on every call (guard); else only while an assert_mode is active.
     """
 
-    @torch.compiler.disable  # frame walks and bookkeeping: a clean graph break when compiled
+    @graph_break_when_compiled  # frame walks and bookkeeping
     def track_result(self, result, args, kwargs):
         if not (always or GUARD_STATE in self.__dict__ or modes_active() and not is_excluded(type(self))):
             return result
@@ -219,7 +219,7 @@ def scope_wrapper(original: Callable) -> Callable:
     return internal
 
 
-@torch.compiler.disable
+@graph_break_when_compiled
 def _track_tower_output(tower: Any, result: Any) -> Any:
     role = tower.__dict__.get(TOWER_ROLE)
     if role is None or not role.active():

@@ -20,6 +20,7 @@ import torch
 from torch._C import DisableTorchFunctionSubclass
 
 from . import facts
+from .compiling import graph_break_when_compiled
 from .errors import CheckerInternalError, UnnormalizedFeaturesError
 from .frames import user_location
 from .provenance import FeatureState, Flaw, Provenance
@@ -50,18 +51,18 @@ def model_depth() -> int:
     return _running.depth
 
 
-@torch.compiler.disable  # thread-local bookkeeping: a clean graph break inside compiled code
+@graph_break_when_compiled  # thread-local bookkeeping
 def enter_model() -> None:
     """Mark the start of a model's own code: ops on features inside it are not followed."""
     _running.depth += 1
 
 
-@torch.compiler.disable
+@graph_break_when_compiled
 def exit_model() -> None:
     _running.depth -= 1
 
 
-@torch.compiler.disable
+@graph_break_when_compiled
 def enter_feature_maker() -> bool:
     """Mark the start of an encoder or tower (model code too); True if no other one is running.
 
@@ -72,7 +73,7 @@ def enter_feature_maker() -> bool:
     return _running.makers == 1
 
 
-@torch.compiler.disable
+@graph_break_when_compiled
 def exit_feature_maker() -> None:
     _running.depth -= 1
     _running.makers -= 1
@@ -240,8 +241,9 @@ class _UserOpError(Exception):
 
 
 def _call(func: Callable, args: tuple, kwargs: dict) -> Any:
+    """The user's op, from a handler (inside __torch_function__: subclass dispatch is off already)."""
     try:
-        return _plain_call(func, args, kwargs)
+        return func(*args, **kwargs)
     except Exception as error:
         raise _UserOpError(error) from None
 
