@@ -15,7 +15,9 @@ from .instrument import (
     is_instrumented, set_class,
 )
 from .settings import Overrides, ToleranceSpec
-from .sites import ClassSites, is_script_module, known_classes, script_sites, sites_for
+from .sites import (
+    ClassSites, is_excluded, is_script_module, known_classes, looks_like_clip, script_sites, sites_for,
+)
 
 Model = TypeVar("Model")
 
@@ -95,15 +97,16 @@ def _guard_script(module: torch.jit.ScriptModule, sites: ClassSites, overrides: 
 
 
 def _targets(model: Any) -> Iterator[tuple[Any, ClassSites]]:
-    """The modules to guard: known CLIP classes and compiled CLIP modules anywhere inside, and the
-    model itself by the generic names."""
+    """The modules to guard: known CLIP classes, project classes that look like CLIP models and
+    compiled CLIP modules anywhere inside, and the model itself by the generic names."""
     known = {cls for cls, _ in known_classes()}
     found_model = False
     for module in modules_of(model):
+        cls = type(module).__dict__.get("__clip_base__", type(module))  # guarded already: its own class
         if is_script_module(module):
             sites = script_sites(module)
-        elif not known.isdisjoint(type(module).__mro__):
-            sites = sites_for(type(module))
+        elif not known.isdisjoint(cls.__mro__) or looks_like_clip(cls) and not is_excluded(cls):
+            sites = sites_for(cls)
         else:
             continue
         if sites:

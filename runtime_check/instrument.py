@@ -29,7 +29,7 @@ from .facts import EncoderSite, TowerSite
 from .frames import user_location
 from .provenance import MODE_SESSION, FeatureState, Provenance, Session
 from .settings import CheckSettings, Overrides, current_settings, dtype_name, modes_active
-from .sites import ClassSites, is_excluded
+from .sites import ClassSites, is_excluded, sites_for
 from .tracking import enter_feature_maker, enter_model, exit_feature_maker, exit_model, provenance_of, track
 
 GUARD_STATE = "_clip_guard_state"
@@ -294,16 +294,15 @@ def _wrappers(base: type, kind: str, sites: ClassSites) -> dict[str, Callable]:
 
 
 def instrumented_class(base: type, kind: str = MODEL, sites: ClassSites | None = None) -> type:
-    """The cached subclass of `base` holding the wrappers of one kind (for SCRIPT, of `sites`)."""
-    from .sites import sites_for
-
-    key = (base, kind, sites.encoders if kind == SCRIPT and sites is not None else None)
+    """The cached subclass of `base` holding the wrappers of one kind, for its sites (a MODEL's are
+    looked up: registering a class later gives its instances a class of their own)."""
+    if kind == MODEL and sites is None:
+        sites = sites_for(base)
+    key = (base, kind, sites if kind != TOWER else None)
     with _classes_lock:
         cls = _instrumented_classes.get(key)
         if cls is not None:
             return cls
-        if kind == MODEL:
-            sites = sites_for(base)
         namespace: dict[str, Any] = {
             "__clip_base__": base,
             "__clip_kind__": kind,

@@ -101,7 +101,7 @@ def _all_module_classes() -> Iterator[type]:
 _shapes: "weakref.WeakKeyDictionary[type, bool]" = weakref.WeakKeyDictionary()
 
 
-def _looks_like_clip(cls: type) -> bool:
+def looks_like_clip(cls: type) -> bool:
     """Both encoder methods of one pair, defined by a class that is not torch's or the checker's
     (remembered per class: every assert_mode asks again about every loaded module class)."""
     known = _shapes.get(cls)
@@ -123,7 +123,7 @@ def project_classes() -> list[tuple[type, ClassSites]]:
         known |= _excluded
     found = []
     for cls in _all_module_classes():
-        if _looks_like_clip(cls) and known.isdisjoint(cls.__mro__):
+        if looks_like_clip(cls) and known.isdisjoint(cls.__mro__):
             found.append((cls, _generic_sites(cls)))
     return found
 

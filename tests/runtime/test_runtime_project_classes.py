@@ -240,3 +240,21 @@ def test_structure_finds_a_project_class_and_exclusion_leaves_it_alone() -> None
         runtime_check.guard(model)
         assert provenance_of(model.encode_image(images())) is not None
         runtime_check.unguard(model)
+
+
+def test_guard_finds_a_vendored_model_inside_a_wrapper() -> None:
+    class Retrieval(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.backbone = vendored_clip.build()
+            self.head = torch.nn.Linear(vendored_clip.EMBED_DIM, 2)
+
+    pipeline = runtime_check.guard(Retrieval())
+    assert type(pipeline) is Retrieval  # the wrapper itself has no encoder
+    with torch.no_grad():
+        image = pipeline.backbone.visual(images())
+        pipeline.head(image)  # a linear head on raw features: not a similarity
+        with pytest.raises(runtime_check.UnnormalizedFeaturesError, match="VendoredCLIP.visual"):
+            image @ image.T  # noqa: CLN001 (deliberate)
+    runtime_check.unguard(pipeline)
+    assert type(pipeline.backbone) is vendored_clip.VendoredCLIP
