@@ -275,9 +275,18 @@ def _rebuild_guarded(base: type, kind: str = MODEL) -> Any:
     return cls.__new__(cls)
 
 
+def _rebuild_plain(base: type) -> Any:
+    return base.__new__(base)
+
+
 def _reduce_guarded(self, protocol):
     state = self.__getstate__() if hasattr(self, "__getstate__") else self.__dict__
-    return (_rebuild_guarded, (type(self).__clip_base__, type(self).__clip_kind__), state)
+    base, kind = type(self).__clip_base__, type(self).__clip_kind__
+    role = state.get(TOWER_ROLE)
+    if kind == TOWER and (role is None or role.guard_state is None):
+        # an assert_mode's swap lasts as long as the mode: a copy made meanwhile is a plain tower
+        return (_rebuild_plain, (base,), {key: value for key, value in state.items() if key != TOWER_ROLE})
+    return (_rebuild_guarded, (base, kind), state)
 
 
 def _wrappers(base: type, kind: str, sites: ClassSites) -> dict[str, Callable]:

@@ -239,6 +239,19 @@ def test_assert_mode_restores_the_towers_it_instrumented() -> None:
         assert provenance_of(model.visual(images())) is None
 
 
+def test_a_copy_made_under_assert_mode_has_plain_towers() -> None:
+    import copy
+
+    model = build_openai_clip()
+    tower_class = type(model.visual)
+    with runtime_check.assert_mode(), torch.no_grad():
+        model.visual(images())  # the mode swapped the towers
+        copied = copy.deepcopy(model)
+        restored = pickle.loads(pickle.dumps(model))
+        assert provenance_of(copied.visual(images())) is not None  # the copy is checked by the mode
+    assert type(copied.visual) is tower_class and type(restored.visual) is tower_class
+
+
 def test_guarded_towers_pickle_and_unguard_restores_them() -> None:
     model = runtime_check.guard(build_hf_clip())
     restored = pickle.loads(pickle.dumps(model))
