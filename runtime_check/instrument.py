@@ -172,11 +172,28 @@ def _tower_provenance(role: TowerRole, dtype: str) -> Provenance:
 # ---------------------------------------------------------------- the wrappers
 
 
-def encoder_wrapper(original: Callable, site: EncoderSite, always: bool) -> Callable:
-    """Wrap an encoder: run it as model code, then track its output if no other maker is running.
+def _feature_maker(original: Callable, track_result: Callable) -> Callable:
+    """Run `original` as model code, then `track_result(self, result, args, kwargs)` if no other
+    encoder or tower was running (in a fullgraph region: `original` alone)."""
 
-    `always`: track on every call (guard); else only while an assert_mode is active.
-    """
+    @functools.wraps(original)
+    def maker(self, *args, **kwargs):
+        if in_one_graph_region():
+            return original(self, *args, **kwargs)
+        outermost = enter_feature_maker()
+        try:
+            result = original(self, *args, **kwargs)
+        finally:
+            exit_feature_maker()
+        return track_result(self, result, args, kwargs) if outermost else result
+
+    setattr(maker, ORIGINAL, original)
+    return maker
+
+
+def encoder_wrapper(original: Callable, site: EncoderSite, always: bool) -> Callable:
+    """Wrap an encoder method: its output is tracked (`always`: on every call, as guard() wants;
+    else only while an assert_mode is active)."""
 
     @graph_break_when_compiled  # frame walks and bookkeeping
     def track_result(self, result, args, kwargs):
@@ -187,19 +204,21 @@ def encoder_wrapper(original: Callable, site: EncoderSite, always: bool) -> Call
         provenance = _encoder_provenance(self, site, normalized, _dtype_of(features))
         return tag_output(result, site.output_field, site.tuple_index, provenance)
 
-    @functools.wraps(original)
-    def encoder(self, *args, **kwargs):
-        if in_one_graph_region():
-            return original(self, *args, **kwargs)
-        outermost = enter_feature_maker()
-        try:
-            result = original(self, *args, **kwargs)
-        finally:
-            exit_feature_maker()
-        return track_result(self, result, args, kwargs) if outermost else result
+    return _feature_maker(original, track_result)
 
-    setattr(encoder, ORIGINAL, original)
-    return encoder
+
+@graph_break_when_compiled
+def _track_tower_output(tower: Any, result: Any, args: tuple, kwargs: dict) -> Any:
+    role = tower.__dict__.get(TOWER_ROLE)
+    if role is None or not role.active():
+        return result
+    features = _features_in(result, None, role.site.tuple_index)
+    return tag_output(result, None, role.site.tuple_index, _tower_provenance(role, _dtype_of(features)))
+
+
+def tower_wrapper(original: Callable) -> Callable:
+    """Wrap a tower's forward: its output is tracked while its role (guard or mode) is active."""
+    return _feature_maker(original, _track_tower_output)
 
 
 def scope_wrapper(original: Callable) -> Callable:
@@ -217,33 +236,6 @@ def scope_wrapper(original: Callable) -> Callable:
 
     setattr(internal, ORIGINAL, original)
     return internal
-
-
-@graph_break_when_compiled
-def _track_tower_output(tower: Any, result: Any) -> Any:
-    role = tower.__dict__.get(TOWER_ROLE)
-    if role is None or not role.active():
-        return result
-    features = _features_in(result, None, role.site.tuple_index)
-    return tag_output(result, None, role.site.tuple_index, _tower_provenance(role, _dtype_of(features)))
-
-
-def tower_wrapper(original: Callable) -> Callable:
-    """Wrap a tower's forward: run it as model code, then track its output if no maker is running."""
-
-    @functools.wraps(original)
-    def forward(self, *args, **kwargs):
-        if in_one_graph_region():
-            return original(self, *args, **kwargs)
-        outermost = enter_feature_maker()
-        try:
-            result = original(self, *args, **kwargs)
-        finally:
-            exit_feature_maker()
-        return _track_tower_output(self, result) if outermost else result
-
-    setattr(forward, ORIGINAL, original)
-    return forward
 
 
 def script_method(name: str) -> Callable:

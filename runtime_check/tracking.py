@@ -1,9 +1,10 @@
 """The mechanism: a Tensor subclass that carries provenance and checks similarity ops.
 
-Encoder outputs are re-viewed as `TrackedFeatures` (same storage, same autograd graph). Its
-`__torch_function__` runs every op exactly as torch would, on plain tensors, and only decides
+Encoder and tower outputs are re-viewed as `TrackedFeatures` (same storage, same autograd graph).
+Its `__torch_function__` runs every op exactly as torch would, on plain tensors, and only decides
 what the result is: still features (carried, scaled, aggregated, normalized), a norm of
-features, a product awaiting `.sum(dim)`, or an untracked plain tensor. Similarity ops run
+features, a product awaiting `.sum(dim)`, hidden states awaiting their model's projection, or an
+untracked plain tensor. Inside the model's own code (`model_depth()`) ops are not followed. Similarity ops run
 first (so torch's own errors come through unchanged), then the unit norm of their tracked
 operands is checked along the contracted dims.
 """
@@ -210,11 +211,6 @@ def _is_in_place_write(name: str) -> bool:
     if name in facts.IN_PLACE_WRITES:
         return True
     return name.endswith("_") and not name.startswith("_") and name not in facts.NOT_WRITES
-
-
-def _plain_call(func: Callable, args: tuple, kwargs: dict) -> Any:
-    with DisableTorchFunctionSubclass():
-        return func(*args, **kwargs)
 
 
 def _guarded(handler: Callable) -> Callable:
