@@ -14,6 +14,7 @@ from .instrument import (
     GUARD_STATE, MODEL, SCRIPT, TOWER, TOWER_ROLE, GuardState, TowerRole, instrumented_class, instrumented_kind,
     is_instrumented, set_class,
 )
+from .facts import TowerSite
 from .settings import Overrides, ToleranceSpec
 from .sites import (
     ClassSites, is_excluded, is_script_module, known_classes, looks_like_clip, script_sites, sites_for,
@@ -47,12 +48,13 @@ def resolve_tower(model: Any, path: str) -> Any:
     return target
 
 
-def tower_role_for(model: Any, site, guard_state: GuardState | None) -> tuple[Any, TowerRole] | None:
+def tower_role_for(model: Any, site: TowerSite, guard_state: GuardState | None) -> tuple[Any, TowerRole] | None:
     """The tower a site names on this model, with its role; None where the site does not fit."""
     tower = resolve_tower(model, site.path)
     if not isinstance(tower, torch.nn.Module) or is_script_module(tower) or instrumented_kind(tower) == MODEL:
         return None
-    if dict(known_classes()).keys() & set(type(tower).__mro__):
+    known = {cls for cls, _ in known_classes()}
+    if not known.isdisjoint(type(tower).__mro__) or looks_like_clip(type(tower)):
         return None  # a whole CLIP model inside another: guarded as a model, not as a tower
     projection = None
     if site.projection is not None:
