@@ -449,6 +449,7 @@ def needs_check(path: str, source: str, options: AnalysisOptions, config: Option
         return False
 
     def ask() -> bool:
+        project.reader.real_path(path)  # where the file really is decides where its relative imports lead
         return at_fixed_depth(lambda: project_imports(source, options, path, project)[1])
 
     def hands_features() -> bool:

@@ -67,6 +67,7 @@ def analyze_file(
     """
     project = project or Project.for_path(path)
     tree = tree if isinstance(tree, ast.Module) else None
+    project.reader.real_path(path)  # where the file really is decides where its relative imports lead
     return at_fixed_depth(_analyze, source, options, True, tree, project, path)
 
 
