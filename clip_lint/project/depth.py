@@ -17,8 +17,23 @@ from typing import Any, Callable, List, Optional, Tuple, TypeVar
 
 #: The recursion limit an analysis runs under, whatever the host's own (Python's default).
 ANALYSIS_RECURSION_LIMIT = 1000
-#: The analysis thread's stack: room for that many frames of the engine and of libcst's parser.
-ANALYSIS_STACK_BYTES = 64 * 1024 * 1024
+#: The analysis thread's stack when the main thread's can't be known (Linux's usual 8 MB).
+DEFAULT_STACK_BYTES = 8 * 1024 * 1024
+MAX_STACK_BYTES = 256 * 1024 * 1024
+
+
+def analysis_stack_bytes() -> int:
+    """The stack the main thread gets (``ulimit -s``), so that the analysis has the room it had
+    there: as many frames of the engine, and libcst's parser overflows where it did."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_STACK)
+    except (ImportError, ValueError, OSError):
+        return DEFAULT_STACK_BYTES
+    if soft <= 0 or soft == resource.RLIM_INFINITY:
+        return DEFAULT_STACK_BYTES
+    return min(soft, MAX_STACK_BYTES)
 Result = TypeVar("Result")
 
 
@@ -40,7 +55,7 @@ class _FixedDepthThread:
         self.requests: "queue.SimpleQueue[_Request]" = queue.SimpleQueue()
         self.lock = threading.Lock()  # one analysis at a time: they share the project's memos
         previous = threading.stack_size()
-        threading.stack_size(ANALYSIS_STACK_BYTES)
+        threading.stack_size(analysis_stack_bytes())
         try:
             self.thread = threading.Thread(target=self._serve, name="clip-lint-analysis", daemon=True)
             self.thread.start()
