@@ -18,8 +18,6 @@ from clip_lint.project.cache import (
 from clip_lint.findings import Finding
 from clip_lint.options import AnalysisOptions, split_list
 
-STDIN_NAMES = ("stdin", "-", "")
-
 
 class Plugin:
     """flake8 tree plugin for the CLN codes."""

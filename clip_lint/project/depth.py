@@ -34,6 +34,8 @@ def analysis_stack_bytes() -> int:
     if soft <= 0 or soft == resource.RLIM_INFINITY:
         return DEFAULT_STACK_BYTES
     return min(soft, MAX_STACK_BYTES)
+
+
 Result = TypeVar("Result")
 
 

@@ -1,4 +1,4 @@
-"""The project layer: find, read and summarize the modules a checked file imports.
+"""The project layer: find and read the modules a checked file imports, and what they define.
 
 A ``Project`` is the code under one root (the nearest ``pyproject.toml``, ``setup.cfg``,
 ``setup.py`` or ``.git`` above a file). It resolves imports the way Python would when the
