@@ -82,14 +82,15 @@ def may_compare(source: str) -> bool:
 def _names_comparison(source: str) -> bool:
     """Whether the text names a comparing call: one of ``_ANYWHERE`` anywhere, another name of
     ``COMPARING_CALLS`` as a word followed by ``(`` (a line break or a comment may come between)."""
-    for found in _CANDIDATE.finditer(source):
+    found = _CANDIDATE.search(source)
+    while found is not None:
         if found.group() in _ANYWHERE:
             return True
         start, end = found.span()
-        if start and _WORD_CHAR.match(source, start - 1):
-            continue  # inside a longer word
-        if _CALL_AFTER.match(source, end):
+        if not (start and _WORD_CHAR.match(source, start - 1)) and _CALL_AFTER.match(source, end):
             return True
+        # the next candidate may overlap this one ("mm" in "mmatmul"): look again one character on
+        found = _CANDIDATE.search(source, start + 1)
     return False
 
 
