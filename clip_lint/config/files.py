@@ -15,7 +15,9 @@ import sys
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
-from clip_lint.options import BOOL, FOLDER, INT, LIST, TABLE, ConfigKey, Options, flake8_keys, key_by_spelling
+from clip_lint.options import (
+    BOOL, FOLDER, INT, LIST, TABLE, ConfigKey, Options, flake8_keys, key_by_spelling, split_list,
+)
 from clip_lint.config.selection import UnknownCodeError, check_codes
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -152,10 +154,10 @@ def _read_value(key: ConfigKey, name: str, raw: Any, section: Section) -> Any:
         return _boolean(raw, name, section.where)
     if key.kind == FOLDER:
         return _folder(raw, name, section.where)
-    if not section.toml:  # an ini value: comma- or newline-separated
-        return _split(raw)
+    if not section.toml:  # an ini value: names and codes as flake8 reads them, patterns by line or comma
+        return split_list(str(raw)) if key.words else _split(raw)
     if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
-        return tuple(item.strip() for item in raw if item.strip())
+        return split_list(raw) if key.words else tuple(item.strip() for item in raw if item.strip())
     raise ConfigError(f"'{name}' in {section.where} must be a {LIST}, not {_toml_type(raw)}: {raw!r}")
 
 
@@ -169,7 +171,7 @@ def _read_table(name: str, raw: Any, section: Section) -> Tuple[Tuple[str, Tuple
             glob, colon, codes = line.partition(":")
             if not colon or not glob.strip():
                 raise ConfigError(f"'{name}' in {section.where}: expected 'glob: CODES', got {line.strip()!r}")
-            entries.append((glob.strip(), _split(codes)))
+            entries.append((glob.strip(), split_list(codes)))
         return tuple(entries)
     if not isinstance(raw, dict):
         raise ConfigError(f"'{name}' in {section.where} must be a {TABLE}, not {_toml_type(raw)}: {raw!r}")

@@ -16,8 +16,8 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, TextIO, T
 from clip_lint import __version__
 from clip_lint.config.files import ConfigError, ConfigResolver, LoadedConfig
 from clip_lint.sources.discovery import Discovery, Found, find_files
-from clip_lint.project.cache import NO_CACHE, CacheConfig
-from clip_lint.options import Options
+from clip_lint.project.cache import NO_CACHE, STDIN as STDIN_CACHE, CacheConfig, CacheFolderError, check_cache_folders
+from clip_lint.options import Options, split_list
 from clip_lint.frontends.progress import Progress
 from clip_lint.frontends.reporting import FORMATS, STATISTICS_FORMATS, Summary, View, plural, render, summary_line
 from clip_lint.frontends.runner import CHECK, DIFF, FIX, FileResult, Settings, check_bytes, check_path
@@ -51,8 +51,10 @@ def _jobs(value: str) -> int:
 
 
 def _list_option(group: argparse._ArgumentGroup, flag: str, metavar: str, help: str) -> None:
-    """A comma-separated list; given twice, the lists add up."""
-    group.add_argument(flag, type=_comma_list, action="extend", metavar=metavar, help=help)
+    """A comma-separated list (names and codes: commas or whitespace, as flake8 reads them);
+    given twice, the lists add up."""
+    kind = _comma_list if metavar == "PATTERNS" else lambda value: list(split_list(value))
+    group.add_argument(flag, type=kind, action="extend", metavar=metavar, help=help)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -298,7 +300,7 @@ def _view(args: argparse.Namespace, stream: TextIO, fix_mode: bool = False) -> V
 def _check_stdin(args: argparse.Namespace, per_file: FileSettings, report: TextIO) -> int:
     name = args.stdin_filename or STDIN
     data = sys.stdin.buffer.read()
-    settings = replace(per_file.settings(name), cache=NO_CACHE)  # stdin is never cached
+    settings = replace(per_file.settings(name), cache=STDIN_CACHE)  # analysed as given, never cached
     if args.stdin_filename and per_file.excluded(name):
         return _pass_through(data, settings.mode)  # excluded by name, as a file on the command line would be
     result = check_bytes(name, data, settings, None if args.stdin_filename else "python")
@@ -384,6 +386,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     files = found.files
     settings = [per_file.settings(path) for path in files]
+    check_cache_folders([(file_settings.cache, path) for file_settings, path in zip(settings, files)])
     progress = Progress.for_stderr(len(files), quiet=args.quiet, color=args.color)
     jobs = args.jobs or os.cpu_count() or 1
     if args.add_noqa:
@@ -409,7 +412,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return explain(args.explain.strip())
     try:
         return run(args)
-    except (ConfigError, UnknownCodeError, UsageError) as error:
+    except (ConfigError, UnknownCodeError, UsageError, CacheFolderError) as error:
         print(f"clip-lint: error: {error}", file=sys.stderr)
         return EXIT_USAGE
 
