@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import sys
 from dataclasses import replace
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, TextIO, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, NoReturn, Optional, Sequence, TextIO, Tuple
 
 from clip_lint import __version__
 from clip_lint.config.files import ConfigError, ConfigResolver, LoadedConfig
@@ -23,9 +24,13 @@ from clip_lint.frontends.reporting import FORMATS, STATISTICS_FORMATS, Summary, 
 from clip_lint.frontends.runner import CHECK, DIFF, FIX, FileResult, Settings, check_bytes, check_path
 from clip_lint.config.selection import UnknownCodeError, check_codes, matches_glob
 
+if TYPE_CHECKING:  # pragma: no cover
+    from clip_lint.rules import Rule
+
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 STDIN = "-"
 RULES_COMMAND = "rules"
+CHECK_COMMAND = "check"  # ruff's spelling: `clip-lint check PATH` is `clip-lint PATH`
 
 Worker = Callable[[str, Settings], FileResult]
 
@@ -55,11 +60,39 @@ def _list_option(group: argparse._ArgumentGroup, flag: str, metavar: str, help: 
     group.add_argument(flag, type=_comma_list, action="extend", metavar=metavar, help=help)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with the nearest known option or choice suggested for a mistyped one."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {self._with_suggestions(message)}\n")
+
+    def _with_suggestions(self, message: str) -> str:
+        import difflib
+
+        unknown = re.match(r"unrecognized arguments: (.*)", message)
+        if unknown:
+            options = [flag for action in self._actions for flag in action.option_strings]
+            words = []
+            for word in unknown.group(1).split():
+                flag = word.split("=", 1)[0]
+                nearest = difflib.get_close_matches(flag, options, n=1, cutoff=0.6) if flag.startswith("-") else []
+                words.append(f"{word} (did you mean '{nearest[0]}'?)" if nearest else word)
+            return "unrecognized arguments: " + " ".join(words)
+        choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if choice:
+            choices = re.findall(r"'([^']*)'", choice.group(2))
+            nearest = difflib.get_close_matches(choice.group(1).lower(), choices, n=1, cutoff=0.5)
+            return f"{message}; did you mean '{nearest[0]}'?" if nearest else message
+        return message
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="clip-lint",
         description="Find CLIP embeddings compared without L2 normalization, in Python files, "
-        "Jupyter notebooks and Markdown code blocks. 'clip-lint rules' lists the rules.",
+        "Jupyter notebooks and Markdown code blocks. 'clip-lint check [PATH...]' is the same as "
+        "'clip-lint [PATH...]'; 'clip-lint rules' lists the rules.",
     )
     parser.add_argument(
         "paths", nargs="*", metavar="PATH", help="files or directories to check (default: .); - reads stdin"
@@ -79,7 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     _list_option(choosing, "--extra-normalizers", "NAMES", "more normalizer names")
     choosing.add_argument("--config", metavar="FILE", help="the config file to use for every file (default: nearest)")
     output = parser.add_argument_group("output")
-    output.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
+    output.add_argument(
+        "--format", "--output-format", dest="format", choices=FORMATS, default="text",
+        help="report format (default: text)",
+    )  # fmt: skip
     output.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour the text format")
     output.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
     output.add_argument("-q", "--quiet", action="count", default=0, help="no summary line; -qq: no output at all")
@@ -90,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     running.add_argument("-j", "--jobs", type=_jobs, metavar="N", help="worker processes, or 'auto' (default: CPUs)")
     running.add_argument("--stdin-filename", metavar="NAME", help="read stdin; NAME is its name, kind and config")
     _add_cache_arguments(parser)
-    parser.add_argument("--explain", metavar="CODE", help="print a rule's documentation and exit")
+    parser.add_argument("--explain", metavar="RULE", help="print a rule's documentation (its code or name) and exit")
     parser.add_argument("--list-rules", action="store_true", help="list every rule (as 'clip-lint rules')")
     parser.add_argument("--version", action="version", version=f"clip-lint {__version__}")
     return parser
@@ -99,16 +135,43 @@ def build_parser() -> argparse.ArgumentParser:
 # --- rules ----------------------------------------------------------------------------------
 
 
-def explain(code: str) -> int:
-    """Print the documentation of rule ``code`` (the source of the README's rule sections)."""
-    from clip_lint.rules import RULES, render_rule_markdown
+def explain(wanted: str) -> int:
+    """Print the documentation of a rule, named by its code or its name in any case."""
+    from clip_lint.rules import render_rule_markdown
 
-    code = code.upper()  # a lookup, not a selection: any case finds the rule
-    if code not in RULES:
-        print(f"clip-lint: error: unknown rule {code!r}; known rules: {', '.join(sorted(RULES))}", file=sys.stderr)
+    rule = find_rule(wanted)
+    if rule is None:
+        print(f"clip-lint: error: unknown rule {wanted!r}; {_nearest_rules(wanted)}", file=sys.stderr)
         return EXIT_USAGE
-    sys.stdout.write(render_rule_markdown(code).rstrip("\n") + "\n")
+    sys.stdout.write(render_rule_markdown(rule.code).rstrip("\n") + "\n")
     return EXIT_CLEAN
+
+
+def _lookup_key(text: str) -> str:
+    """A lookup, not a selection: any case, and ``_`` for ``-``, find the rule."""
+    return text.strip().lower().replace("_", "-")
+
+
+def find_rule(wanted: str) -> "Optional[Rule]":
+    """The rule whose code or name is ``wanted`` (any case), or None."""
+    from clip_lint.rules import RULES
+
+    key = _lookup_key(wanted)
+    return next((rule for rule in RULES.values() if key in (rule.code.lower(), rule.name)), None)
+
+
+def _nearest_rules(wanted: str) -> str:
+    import difflib
+
+    from clip_lint.rules import RULES
+
+    spellings = {spelling: rule for rule in RULES.values() for spelling in (rule.code.lower(), rule.name)}
+    nearest = difflib.get_close_matches(_lookup_key(wanted), list(spellings), n=1, cutoff=0.6)
+    known = ", ".join(f"{rule.code} ({rule.name})" for rule in RULES.values())
+    if nearest:
+        rule = spellings[nearest[0]]
+        return f"did you mean {rule.code} ({rule.name})? Known rules: {known}"
+    return f"known rules: {known}"
 
 
 def list_rules(format_name: str) -> int:
@@ -402,6 +465,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == [RULES_COMMAND]:  # a folder named "rules" is checked as ./rules
         return _rules_command(argv[1:])
+    if argv[:1] == [CHECK_COMMAND]:  # and one named "check" as ./check
+        argv = argv[1:]
     args = build_parser().parse_args(argv)
     if args.list_rules:
         return list_rules(args.format)

@@ -1,9 +1,9 @@
 """Print findings as text, JSON, SARIF 2.1.0, GitHub workflow commands or JUnit XML.
 
 Every format shows 1-based columns, as flake8 and editors do. A notebook finding is at
-``cell N:line M`` (N: the 1-based index in the notebook's cell list, M: the line in that
-cell); formats that only know file lines (SARIF, GitHub) point at the line of the
-notebook's JSON text that holds the code and name the cell in the message.
+``cell N:LINE:COL`` (N: the 1-based index in the notebook's cell list, LINE: the line in that
+cell), as ruff prints it; formats that only know file lines (SARIF, GitHub) point at the line of
+the notebook's JSON text that holds the code and name the cell in the message.
 """
 
 from __future__ import annotations
@@ -54,10 +54,15 @@ class Summary:
 
 
 def position(result: FileResult, finding: Reported) -> str:
-    """``path:line:col`` or, in a notebook, ``path:cell N:line M:col`` (1-based column)."""
+    """``path:line:col`` or, in a notebook, ``path:cell N:line:col`` (1-based column), as ruff prints them."""
     if finding.cell is not None:
-        return f"{result.path}:cell {finding.cell}:line {finding.line}:{finding.col + 1}"
+        return f"{result.path}:{cell_position(finding)}"
     return f"{result.path}:{finding.line}:{finding.col + 1}"
+
+
+def cell_position(finding: Reported) -> str:
+    """``cell N:line:col`` of a notebook finding: where formats that know only file lines name it."""
+    return f"cell {finding.cell}:{finding.line}:{finding.col + 1}"
 
 
 @dataclass(frozen=True)
@@ -150,34 +155,40 @@ def render_statistics(format_name: str, results: Sequence[FileResult], view: Vie
 
 
 def plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
+    ending = "" if count == 1 else "es" if word.endswith(("x", "s")) else "s"
+    return f"{count} {word}{ending}"
 
 
 def summary_line(summary: Summary, fix_mode: bool = False) -> str:
-    """``Checked 3 files: 2 findings (1 fixable with --fix).``, or what --fix did."""
+    """``Checked 3 files: 2 findings (1 fixable with --fix).``, or what --fix did.
+
+    After ``--fix`` a finding still marked fixable is one whose fix was not applied (its file
+    could not be written, or the fixed text would not parse): it is never "fixable with --fix".
+    """
     checked = f"Checked {plural(summary.files_checked, 'file')}"
     errors = f", {plural(summary.errors, 'error')}" if summary.errors else ""
     if summary.skipped_blocks:
         errors += f", {plural(summary.skipped_blocks, 'unparsable block')} skipped"
+    notes = _fixable_notes(summary, fix_mode)
     if fix_mode and summary.fixed:
         fixed = f"Fixed {plural(summary.fixed, 'finding')} in {plural(summary.files_fixed, 'file')}"
-        return f"{fixed} ({summary.findings} left{_fixable_note(summary, True, inner=True)}{errors})."
+        return f"{fixed} ({summary.findings} left{''.join(', ' + note for note in notes)}{errors})."
     if not summary.findings:
         return f"{checked}: no findings{errors}."
-    return f"{checked}: {plural(summary.findings, 'finding')}{_fixable_note(summary, False)}{errors}."
+    if not notes:
+        notes = ["0 fixable"]
+    return f"{checked}: {plural(summary.findings, 'finding')} ({', '.join(notes)}){errors}."
 
 
-def _fixable_note(summary: Summary, fix_mode: bool, inner: bool = False) -> str:
+def _fixable_notes(summary: Summary, fix_mode: bool) -> List[str]:
     notes = []
-    if summary.fixable:
-        notes.append(f"{summary.fixable} fixable" + ("" if fix_mode else " with --fix"))
+    if summary.fixable and fix_mode:
+        notes.append(f"{plural(summary.fixable, 'fix')} not applied")
+    elif summary.fixable:
+        notes.append(f"{summary.fixable} fixable with --fix")
     if summary.unsafe_fixable:
         notes.append(f"{summary.unsafe_fixable} more with --unsafe-fixes")
-    if inner:
-        return "".join(", " + note for note in notes)
-    if not notes:
-        return " (0 fixable)" if summary.findings else ""
-    return " (" + ", ".join(notes) + ")"
+    return notes
 
 
 # --- json -------------------------------------------------------------------------------------
@@ -285,7 +296,7 @@ def _sarif_result(result: FileResult, finding: Reported, rule_index: Dict[str, i
     if finding.cell is None:
         region["startColumn"] = finding.col + 1
     else:
-        message = f"cell {finding.cell}:line {finding.line}:{finding.col + 1}: {message}"
+        message = f"{cell_position(finding)}: {message}"
     record: dict = {
         "ruleId": finding.code,
         "level": "error",
@@ -359,7 +370,7 @@ def render_github(results: Sequence[FileResult]) -> str:
             if finding.cell is None:
                 properties.append(f"col={finding.col + 1}")
             else:
-                message = f"cell {finding.cell}:line {finding.line}:{finding.col + 1}: {message}"
+                message = f"{cell_position(finding)}: {message}"
             properties.append(f"title={_escape_property('clip-lint ' + finding.code)}")
             lines.append(f"::error {','.join(properties)}::{_escape_data(finding.code + ' ' + message)}")
         for error in result.errors:
@@ -400,7 +411,8 @@ def junit_test_names(findings: Sequence[Reported]) -> List[str]:
 
 
 def render_junit(results: Sequence[FileResult]) -> str:
-    """One test suite for the run; one failing test case per finding, a passing one per clean file."""
+    """One test suite for the run; one failing test case per finding, and a passing one per clean
+    file that had code to check (a Markdown file without a Python block is no test)."""
     import xml.etree.ElementTree as ElementTree  # deferred: only JUnit output needs an XML writer
 
     summary = Summary.of(results)
@@ -416,7 +428,7 @@ def render_junit(results: Sequence[FileResult]) -> str:
         for error in result.errors:
             case = ElementTree.SubElement(suite, "testcase", name="clip-lint", classname=classname, file=result.path)
             ElementTree.SubElement(case, "error", message=error).text = f"{result.path}: {error}"
-        if not result.findings and not result.errors:
+        if _is_clean_test(result):
             ElementTree.SubElement(suite, "testcase", name="clip-lint", classname=classname, file=result.path)
         for finding, name in zip(result.findings, junit_test_names(result.findings)):
             where = position(result, finding)
@@ -429,5 +441,9 @@ def render_junit(results: Sequence[FileResult]) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(suites, encoding="unicode") + "\n"
 
 
+def _is_clean_test(result: FileResult) -> bool:
+    return result.has_code and not result.findings and not result.errors
+
+
 def _clean_files(results: Sequence[FileResult]) -> int:
-    return sum(1 for result in results if not result.findings and not result.errors)
+    return sum(1 for result in results if _is_clean_test(result))

@@ -78,6 +78,7 @@ class FileResult:
     digest: str = ""  # of the bytes analysed: the file must still hold them when the fix is written
     unfixed_findings: List[Reported] = field(default_factory=list)  # reported if the fix is not written
     skipped_blocks: int = 0  # notebook cells and Markdown blocks that don't parse and mention no encoder
+    has_code: bool = False  # the file holds Python to check (a Markdown file may have no Python block)
 
 
 Located = Tuple[Finding, Sequence[CodeLine]]
@@ -136,6 +137,9 @@ def _check(path: str, data: bytes, settings: Settings, kind: Optional[str]) -> F
         located = _visible(document, settings)
     result.findings = [_report(document, found, settings) for found in located]
     result.skipped_blocks = document.skipped_blocks
+    result.has_code = original.problem is not None or any(
+        segment.text.strip() and not segment.foreign for segment in original.segments
+    )
     return result
 
 

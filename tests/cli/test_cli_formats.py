@@ -15,7 +15,7 @@ import pytest
 from cli_helpers import BUGGY, CLEAN, FIXTURES, REPO, run_cli, run_json
 
 SARIF_SCHEMA = REPO / "tests" / "data" / "sarif-schema-2.1.0.json"
-TEXT_LINE = re.compile(r"^(?P<where>.+?):(?:cell (?P<cell>\d+):line )?(?P<line>\d+):(?P<col>\d+): (?P<code>CLN\d{3}) ")
+TEXT_LINE = re.compile(r"^(?P<where>.+?):(?:cell (?P<cell>\d+):)?(?P<line>\d+):(?P<col>\d+): (?P<code>CLN\d{3}) ")
 GITHUB_LINE = re.compile(r"^::error (?P<props>[^:]*)::(?P<message>.*)$")
 
 
@@ -122,7 +122,7 @@ def test_github_workflow_commands(project: Path) -> None:
         if finding["cell"] is None:
             assert (int(props["line"]), int(props["col"])) == (finding["line"], finding["column"])
         else:
-            assert f"cell {finding['cell']}:line {finding['line']}:" in match["message"]
+            assert f"cell {finding['cell']}:{finding['line']}:" in match["message"]
 
 
 def test_github_escapes_commas_and_colons_in_paths(tmp_path: Path) -> None:

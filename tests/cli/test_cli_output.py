@@ -125,7 +125,7 @@ def test_show_source_in_a_notebook_shows_the_cell_line(tmp_path: Path) -> None:
     }  # fmt: skip
     write(tmp_path, "nb.ipynb", json.dumps(notebook))
     lines = run_cli("--show-source", "nb.ipynb", cwd=tmp_path).stdout.splitlines()
-    assert lines[0].startswith("nb.ipynb:cell 1:line 2:5: CLN001")
+    assert lines[0].startswith("nb.ipynb:cell 1:2:5: CLN001")
     assert lines[1:3] == ["s = f @ f.T", "    ^"]
 
 
