@@ -178,14 +178,14 @@ def list_rules(format_name: str) -> int:
     """Every code with its one-line summary; ``json`` gives the same as data."""
     import json
 
-    from clip_lint.frontends.reporting import INFORMATION_URI
+    from clip_lint.frontends.reporting import rule_url
     from clip_lint.rules import RULES
 
     rules = [RULES[code] for code in sorted(RULES)]
     if format_name == "json":
         records = [
-            {"code": rule.code, "name": rule.name, "summary": rule.short_description,
-             "fixable": bool(rule.fix_title), "url": f"{INFORMATION_URI}#{rule.anchor}"}
+            {"code": rule.code, "name": rule.name, "summary": rule.short_description, "fixable": bool(rule.fix_title),
+             "default": rule.default, "page": rule.page, "url": rule_url(rule.code)}
             for rule in rules
         ]  # fmt: skip
         sys.stdout.write(json.dumps(records, indent=2) + "\n")
@@ -281,6 +281,7 @@ class FileSettings:
             self._mode,
             self._args.unsafe_fixes,
             cache_config(options, self._args, loaded.root),
+            edits=self._args.format == "json" and not self._args.statistics,
         )
 
 

@@ -8,20 +8,20 @@ the notebook's JSON text that holds the code and name the cell in the message.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 from clip_lint import __version__
-from clip_lint.frontends.runner import FileResult, Reported
+from clip_lint.frontends.runner import FileEdit, FileResult, Reported
 
 FORMATS = ("text", "json", "sarif", "github", "junit")
 JSON_SCHEMA_VERSION = 1
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-INFORMATION_URI = "https://github.com/clip-lint/clip-lint"
 STDIN = "-"
 
 
@@ -94,6 +94,63 @@ def render(format_name: str, results: Sequence[FileResult], view: View = View())
     if format_name == "text":
         return render_text(results, view)
     return renderers[format_name](results)
+
+
+# --- where the rule pages are -----------------------------------------------------------------
+# The project's home is its repository (there is no public host yet), and each rule's page is
+# docs/rules/CODE.md there. A rule URL is the file:// URL of that page in the copy of the
+# repository this clip-lint came from, so it opens wherever clip-lint runs, offline; a page that
+# can't be found gets no URL rather than a dead one.
+
+
+@functools.lru_cache(maxsize=None)
+def home() -> Optional[str]:
+    """The folder of the repository this clip-lint runs from or was installed from, or None.
+
+    From a checkout (``pip install -e .``, or the source on ``PYTHONPATH``) that is the folder
+    above the package. An installed copy finds its source through pip's record of where it was
+    installed from (``direct_url.json``, PEP 610): a local folder or clone, as pre-commit's is.
+    """
+    import clip_lint
+    from clip_lint.rules import RULE_PAGES
+
+    checkout = os.path.dirname(os.path.dirname(os.path.abspath(clip_lint.__file__)))
+    if os.path.isdir(os.path.join(checkout, *RULE_PAGES.split("/"))):
+        return checkout
+    installed_from = _installed_from()
+    if installed_from and os.path.isdir(os.path.join(installed_from, *RULE_PAGES.split("/"))):
+        return installed_from
+    return None
+
+
+def _installed_from() -> Optional[str]:
+    """The local folder pip installed clip-lint from, if it recorded one."""
+    from importlib import metadata
+    from urllib.parse import unquote, urlparse
+
+    try:
+        record = json.loads(metadata.distribution("clip-lint").read_text("direct_url.json") or "{}")
+    except (metadata.PackageNotFoundError, ValueError, OSError):
+        return None
+    url = urlparse(record.get("url", "") if isinstance(record, dict) else "")
+    return unquote(url.path) if url.scheme == "file" and url.path else None
+
+
+def rule_url(code: str) -> Optional[str]:
+    """The ``file://`` URL of rule ``code``'s page, or None when no page can be found."""
+    from clip_lint.rules import RULES
+
+    root = home()
+    if root is None or code not in RULES:
+        return None
+    page = os.path.join(root, *RULES[code].page.split("/"))
+    return file_uri(page) if os.path.isfile(page) else None
+
+
+def home_url() -> Optional[str]:
+    """The ``file://`` URL of the project's home, the repository's folder (None: not found)."""
+    root = home()
+    return file_uri(root).rstrip("/") + "/" if root else None
 
 
 # --- text -------------------------------------------------------------------------------------
@@ -195,19 +252,39 @@ def _fixable_notes(summary: Summary, fix_mode: bool) -> List[str]:
 
 
 def finding_record(result: FileResult, finding: Reported) -> dict:
-    """One finding in the JSON schema (documented in docs/cli.md)."""
+    """One finding in the JSON schema (docs/formats.md, checked against docs/clip-lint.schema.json)."""
+    from clip_lint.rules import RULES
+
     fix = None
     if finding.fix_title is not None:
+        edits = None if finding.edits is None else [edit_record(edit) for edit in finding.edits]
         fix = {"title": finding.fix_title, "safe": bool(finding.fix_safe), "applicable": finding.fixable}
+        fix["edits"] = edits
     return {
         "path": result.path,
         "kind": result.kind,
         "code": finding.code,
+        "name": RULES[finding.code].name if finding.code in RULES else None,
+        "url": rule_url(finding.code),
         "message": finding.message,
+        "cell": finding.cell,
         "line": finding.line,
         "column": finding.col + 1,
-        "cell": finding.cell,
+        "end_line": finding.end_line or finding.line,
+        "end_column": (finding.end_col if finding.end_line else finding.col) + 1,
         "fix": fix,
+    }
+
+
+def edit_record(edit: FileEdit) -> dict:
+    """One edit of a fix: replace from (line, column) up to (end_line, end_column) with ``text``."""
+    return {
+        "cell": edit.cell,
+        "line": edit.line,
+        "column": edit.col + 1,
+        "end_line": edit.end_line,
+        "end_column": edit.end_col + 1,
+        "text": edit.text,
     }
 
 
@@ -249,10 +326,13 @@ def _rule_descriptors() -> List[dict]:
                     "markdown": rule.what_it_does or rule.short_description,
                 },
                 "help": {"text": _markdown_to_text(markdown), "markdown": markdown},
-                "helpUri": f"{INFORMATION_URI}#{rule.anchor}",
-                "defaultConfiguration": {"level": "error"},
+                "defaultConfiguration": {"level": "error", "enabled": rule.default},
+                "properties": {"page": rule.page},
             }
         )
+        url = rule_url(code)
+        if url is not None:
+            descriptors[-1]["helpUri"] = url
     return descriptors
 
 
@@ -330,15 +410,11 @@ def render_sarif(results: Sequence[FileResult]) -> str:
     rules = _rule_descriptors()
     rule_index = {rule["id"]: index for index, rule in enumerate(rules)}
     root = os.getcwd()
+    driver = {"name": "clip-lint", "version": __version__, "rules": rules}
+    if home_url() is not None:
+        driver["informationUri"] = home_url()
     run = {
-        "tool": {
-            "driver": {
-                "name": "clip-lint",
-                "version": __version__,
-                "informationUri": INFORMATION_URI,
-                "rules": rules,
-            }
-        },
+        "tool": {"driver": driver},
         "originalUriBaseIds": {"%SRCROOT%": {"uri": file_uri(root).rstrip("/") + "/"}},
         "columnKind": "unicodeCodePoints",
         "results": [

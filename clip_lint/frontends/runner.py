@@ -6,11 +6,12 @@ fixes come from ``clip_lint.engine``; here they are located, filtered and applie
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import os
 import re
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import List, Optional, Sequence, Tuple
 
@@ -35,6 +36,22 @@ class Settings:
     mode: str = CHECK
     unsafe_fixes: bool = False
     cache: CacheConfig = NO_CACHE
+    edits: bool = False  # locate each fix's edits in the file (the JSON report shows them)
+
+
+@dataclass(frozen=True)
+class FileEdit:
+    """One edit of a fix where the user sees it: 1-based lines, 0-based columns, as ``Reported``.
+
+    In a notebook the position is within cell ``cell``; elsewhere it is the file's.
+    """
+
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+    text: str
+    cell: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +73,9 @@ class Reported:
     fix_safe: Optional[bool] = None
     fixable: bool = False
     source: str = ""  # the line as the user sees it (in a notebook: the cell's line), for --show-source
+    end_line: int = 0  # where the reported expression ends (0: a point, at the start)
+    end_col: int = 0
+    edits: Optional[Tuple[FileEdit, ...]] = None  # the fix's edits, when asked for and they map onto the file
 
 
 @dataclass
@@ -325,6 +345,8 @@ def _report(document: Document, located: Located, settings: Settings) -> Reporte
     finding, lines = located
     fix = finding.fix
     line, col, cell, file_line = _locate(document, finding, lines)
+    end_line, end_col = _locate_end(document, finding, lines, (line, col, cell))
+    fixable = fix is not None and _fix_applies(fix, lines, document, settings)
     return Reported(
         code=finding.code,
         message=_relocate_message(document, finding.message, lines),
@@ -334,9 +356,93 @@ def _report(document: Document, located: Located, settings: Settings) -> Reporte
         file_line=file_line,
         fix_title=fix.title if fix else None,
         fix_safe=fix.safe if fix else None,
-        fixable=fix is not None and _fix_applies(fix, lines, document, settings),
+        fixable=fixable,
         source=_source_line(finding, lines),
+        end_line=end_line,
+        end_col=end_col,
+        edits=_file_edits(document, fix, lines) if settings.edits and fix is not None else None,
     )
+
+
+def _locate_end(
+    document: Document, finding: Finding, lines: Sequence[CodeLine], start: Tuple[int, int, Optional[int]]
+) -> Tuple[int, int]:
+    """Where the reported expression ends, as the user sees it; the start when that is not known."""
+    if finding.end_line is None or finding.end_col is None:
+        return start[0], start[1]
+    end = Finding(finding.code, finding.end_line, finding.end_col, "")
+    line, col, cell, _ = _locate(document, end, lines)
+    if cell != start[2] or (line, col) < (start[0], start[1]):
+        return start[0], start[1]  # a node that runs into another cell: only its start is reported
+    return line, col
+
+
+def _file_edits(document: Document, fix: Fix, lines: Sequence[CodeLine]) -> Optional[Tuple[FileEdit, ...]]:
+    """The fix's edits in the file (in a notebook: in each cell), as ``--fix`` would write them.
+
+    The fix is applied on its own, as a round of ``--fix`` would apply it, and the change is
+    described as the smallest edits between the texts, so they match what is written exactly.
+    """
+    from clip_lint.fix.fixer import FixPlan, map_edit
+
+    mapped = [map_edit(edit, lines, document) for edit in fix.edits]
+    if not mapped or any(edit is None for edit in mapped):
+        return None
+    plan = FixPlan()
+    plan.accept(mapped)  # type: ignore[arg-type]
+    new_texts = plan.new_texts(document)
+    if document.kind == NOTEBOOK:
+        return tuple(
+            replace(edit, cell=document.segments[index].label)
+            for index in sorted(new_texts)
+            for edit in text_changes(document.segments[index].text, new_texts[index])
+        )
+    try:
+        return tuple(text_changes(document.text, document.render(new_texts)))
+    except ValueError:
+        return None
+
+
+def text_changes(before: str, after: str) -> List[FileEdit]:
+    """The fewest ranges of ``before`` to replace, each with its new text, to make ``after``.
+
+    Lines are compared first, then each changed run of lines is trimmed to the characters that
+    differ, so adding ``keepdim=True`` is one insertion, not a rewritten line.
+    """
+    import difflib
+
+    from clip_lint.sources.textedits import split_lines_keepends
+
+    old_lines, new_lines = split_lines_keepends(before), split_lines_keepends(after)
+    old_starts = [0]
+    for piece in old_lines:
+        old_starts.append(old_starts[-1] + len(piece))
+    new_starts = [0]
+    for piece in new_lines:
+        new_starts.append(new_starts[-1] + len(piece))
+    changes = []
+    matcher = difflib.SequenceMatcher(a=old_lines, b=new_lines, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        start, end = old_starts[i1], old_starts[i2]
+        new_start, new_end = new_starts[j1], new_starts[j2]
+        while start < end and new_start < new_end and before[start] == after[new_start]:
+            start, new_start = start + 1, new_start + 1
+        while start < end and new_start < new_end and before[end - 1] == after[new_end - 1]:
+            end, new_end = end - 1, new_end - 1
+        (line, col), (end_line, end_col) = _position(before, start), _position(before, end)
+        changes.append(FileEdit(line, col, end_line, end_col, after[new_start:new_end]))
+    return changes
+
+
+def _position(text: str, offset: int) -> Tuple[int, int]:
+    """The (1-based line, 0-based column) of a character offset, lines broken as libcst breaks them."""
+    from clip_lint.sources.textedits import line_starts
+
+    starts = line_starts(text)
+    line = bisect.bisect_right(starts, offset) - 1
+    return line + 1, offset - starts[line]
 
 
 def _fix_applies(fix: Fix, lines: Sequence[CodeLine], document: Document, settings: Settings) -> bool:

@@ -270,6 +270,7 @@ def encode_finding(finding: Finding) -> Dict[str, Any]:
         "line": finding.line,
         "col": finding.col,
         "message": finding.message,
+        "end": None if finding.end_line is None else [finding.end_line, finding.end_col],
         "fix": None
         if fix is None
         else {
@@ -286,7 +287,10 @@ def decode_finding(item: Dict[str, Any]) -> Finding:
     if fix is not None:
         edits = tuple(TextEdit((_int(a), _int(b)), (_int(c), _int(d)), _str(text)) for a, b, c, d, text in fix["edits"])
         fix = Fix(_str(fix["title"]), edits, bool(fix["safe"]))
-    return Finding(_str(item["code"]), _int(item["line"]), _int(item["col"]), _str(item["message"]), fix)
+    end = item.get("end")
+    end_line, end_col = (None, None) if end is None else (_int(end[0]), _int(end[1]))
+    code, message = _str(item["code"]), _str(item["message"])
+    return Finding(code, _int(item["line"]), _int(item["col"]), message, fix, end_line, end_col)
 
 
 def _int(value: Any) -> int:

@@ -53,7 +53,7 @@ def test_documented_command_runs(tmp_path: Path, command: str) -> None:
     if "--format junit" in command:
         assert result.stdout.startswith("<?xml")
     if "--explain" in command:
-        assert result.stdout.startswith("###")
+        assert result.stdout.startswith("# CLN")
 
 
 def test_documented_hook_ids_exist() -> None:

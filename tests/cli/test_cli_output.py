@@ -13,7 +13,7 @@ from typing import Dict, Optional, Tuple
 
 import pytest
 
-from cli_helpers import BUGGY, CLEAN, CLI, run_cli, write
+from cli_helpers import BUGGY, CLEAN, CLI, REPO, run_cli, write
 
 TWO_BUGS = """\
 image_features = model.encode_image(images)
@@ -236,7 +236,8 @@ def test_rules_listing_text_and_json() -> None:
     assert [rule["code"] for rule in data] == sorted(RULES)
     for rule in data:
         assert rule["summary"] and rule["name"] == RULES[rule["code"]].name
-        assert rule["url"].endswith("#" + RULES[rule["code"]].anchor)
+        assert rule["url"] == (REPO / RULES[rule["code"]].page).as_uri() and rule["page"] == RULES[rule["code"]].page
+        assert rule["default"] is RULES[rule["code"]].default
 
 
 def test_a_folder_named_rules_is_checked_as_dot_slash_rules(tmp_path: Path) -> None:
