@@ -300,6 +300,48 @@ RULES: Dict[str, Rule] = {
             references=_REFERENCES,
         ),
         Rule(
+            code="CLN100",
+            name="unused-noqa",
+            summary="A '# noqa: CLNxxx' directive that suppresses nothing on its line.",
+            message="unused noqa directive ({detail})",
+            fix_title="Remove the unused noqa directive",
+            what_it_does=(
+                "Reports a `# noqa: CLNxxx` comment whose clip-lint codes silence no finding on its line, "
+                "as ruff's RUF100 does. A code is unused when it names a selected rule that reports nothing "
+                "there, and unknown when it names no rule at all (`CLN042`). Other tools' codes in the same "
+                "comment (`E501`) and a blanket `# noqa` are left alone."
+            ),
+            why_bad=(
+                "A stale suppression outlives the bug it silenced: once the code is fixed, the comment "
+                "hides the next real finding on that line. An unknown code silences nothing at all."
+            ),
+            known_problems=(
+                "Off by default, like RUF100: select it with `--extend-select CLN100` (or `extend-select = "
+                "[\"CLN100\"]` in `[tool.clip-lint]`); `--select CLN` does not turn it on. A code of a rule "
+                "the run does not select is not judged, since a run that selects it may need it. Only the "
+                "`clip-lint` command reports it: under flake8, `# noqa` is flake8's own filter, applied "
+                "after every plugin has run and over other plugins' codes too, so a plugin can't see what "
+                "it silenced (flake8-noqa's NQA102 does this for flake8). A `# noqa` inside a string is "
+                "text, not a directive."
+            ),
+            example=(
+                "image_features = F.normalize(model.encode_image(images), dim=-1)\n"
+                "scores = image_features @ image_features.T  # noqa: CLN001\n"
+            ),
+            use_instead=(
+                "image_features = F.normalize(model.encode_image(images), dim=-1)\n"
+                "scores = image_features @ image_features.T\n"
+            ),
+            options="`--extend-select CLN100` turns it on; `--select`, `--ignore` and `per-file-ignores` decide "
+            "which codes are judged.",
+            fix_safety=(
+                "Removes the unused codes from the directive, or the whole directive (and the whitespace "
+                "before it) when none is left; other text in the comment stays. Safe: it changes only a comment."
+            ),
+            default=False,
+            engine=False,
+        ),
+        Rule(
             code="CLN900",
             name="cannot-analyse",
             summary="The file could not be analysed (unreadable, undecodable, or libcst cannot parse it).",

@@ -195,7 +195,8 @@ def list_rules(format_name: str) -> int:
         return EXIT_USAGE
     width = max(len(rule.name) for rule in rules)
     for rule in rules:
-        sys.stdout.write(f"{rule.code}  {rule.name:<{width}}  {rule.short_description}\n")
+        off = "" if rule.default else f" (off by default: --extend-select {rule.code})"
+        sys.stdout.write(f"{rule.code}  {rule.name:<{width}}  {rule.short_description}{off}\n")
     return EXIT_CLEAN
 
 

@@ -13,7 +13,7 @@ import re
 import stat
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from clip_lint.sources.documents import NOTEBOOK, PYTHON, CodeLine, Document, Problem, load_document, parse_document
 from clip_lint.project.cache import NO_CACHE, CacheConfig, cached_parse_error, check_source
@@ -22,6 +22,7 @@ from clip_lint.options import AnalysisOptions
 from clip_lint.config.selection import has_file_noqa, is_enabled, is_suppressed
 
 PARSE_ERROR = "CLN900"
+UNUSED_NOQA = "CLN100"  # reported here, after the analysis: clip_lint.config.noqa
 MAX_FIX_ROUNDS = 5
 CHECK, FIX, DIFF = "check", "fix", "diff"
 
@@ -320,11 +321,52 @@ def _visible(document: Document, settings: Settings) -> List[Located]:
         for notice in document.notices
         if _enabled(PARSE_ERROR, settings)
     ]
-    return notices + [
-        (finding, lines)
-        for finding, lines in analyse(document, settings.analysis, settings.cache)
-        if _enabled(finding.code, settings) and not _silenced(finding, lines)
-    ]
+    analysed = analyse(document, settings.analysis, settings.cache)
+    visible = [(finding, lines) for finding, lines in analysed if _enabled(finding.code, settings)]
+    shown = [(finding, lines) for finding, lines in visible if not _silenced(finding, lines)]
+    if _enabled(UNUSED_NOQA, settings):
+        shown = sorted(shown + _unused_noqa(document, visible, settings), key=_place)
+    return notices + shown
+
+
+def _place(located: Located) -> Tuple[int, int, int, str]:
+    """Where a finding is, in file order: its segment, its line there and its column."""
+    finding, lines = located
+    if not 1 <= finding.line <= len(lines):
+        return (0, finding.line, finding.col, finding.code)
+    origin = lines[finding.line - 1]
+    return (origin.segment, origin.local_line, finding.col + origin.col_offset, finding.code)
+
+
+def _unused_noqa(document: Document, visible: Sequence[Located], settings: Settings) -> List[Located]:
+    """CLN100 for each ``# noqa: CLN...`` of a segment that no selected finding there needed.
+
+    A segment the analysis could not read (CLN900) is not judged: what it hides is unknown.
+    """
+    from clip_lint.config.noqa import unused_noqa
+    from clip_lint.rules import RULES
+
+    reported: Dict[Tuple[int, int], Set[str]] = {}  # (segment, line in it) -> codes found there
+    unread = set()
+    for finding, lines in visible:
+        if not 1 <= finding.line <= len(lines):
+            continue
+        origin = lines[finding.line - 1]
+        if finding.code == PARSE_ERROR:
+            unread.add(origin.segment)
+        reported.setdefault((origin.segment, origin.local_line), set()).add(finding.code)
+    if document.kind == PYTHON and unread:
+        return []
+    located: List[Located] = []
+    for index, segment in enumerate(document.segments):
+        if index in unread or segment.foreign:
+            continue
+        lines = segment.lines
+        by_line = {line: codes for (where, line), codes in reported.items() if where == index}
+        texts = [line.text for line in lines]
+        for finding in unused_noqa(texts, by_line, settings.select, settings.ignore, tuple(RULES)):
+            located.append((finding, lines))
+    return located
 
 
 def is_selected(code: str, settings: Settings) -> bool:

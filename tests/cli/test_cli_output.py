@@ -230,7 +230,8 @@ def test_rules_listing_text_and_json() -> None:
         lines = result.stdout.splitlines()
         assert [line.split()[0] for line in lines] == sorted(RULES)
         for line, code in zip(lines, sorted(RULES)):
-            assert RULES[code].name in line and line.endswith(RULES[code].short_description)
+            assert RULES[code].name in line and RULES[code].short_description in line
+            assert line.endswith("(off by default: --extend-select CLN100)") is (not RULES[code].default)
     data = json.loads(run_cli("rules", "--format", "json").stdout)
     assert data == json.loads(run_cli("--list-rules", "--format", "json").stdout)
     assert [rule["code"] for rule in data] == sorted(RULES)
