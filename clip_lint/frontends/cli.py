@@ -122,6 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument("--statistics", action="store_true", help="the number of findings per code, not the findings")
     output.add_argument("--show-source", action="store_true", help="show each finding's line with a caret")
     output.add_argument("--output-file", metavar="FILE", help="write the report to FILE instead of stdout")
+    output.add_argument(
+        "-v", "--verbose", action="store_true",
+        help="on stderr: each project root's config file, the cache's hits, the files slower than 1 s",
+    )  # fmt: skip
+    showing = parser.add_argument_group("showing what a run would do")
+    showing.add_argument("--show-files", action="store_true", help="list the files a run would check, and check none")
+    showing.add_argument(
+        "--show-settings", metavar="FILE", help="print the settings that apply to FILE and where each came from"
+    )
     running = parser.add_argument_group("running")
     running.add_argument("-j", "--jobs", type=_jobs, metavar="N", help="worker processes, or 'auto' (default: CPUs)")
     running.add_argument("--stdin-filename", metavar="NAME", help="read stdin; NAME is its name, kind and config")
@@ -429,6 +438,9 @@ def _validate(args: argparse.Namespace) -> None:
         raise UsageError("--add-noqa can't be combined with --fix or --diff")
     if args.stdin_filename and args.add_noqa:
         raise UsageError("--add-noqa edits files; it can't read stdin")
+    if args.show_files and (args.fix or args.diff or args.add_noqa or args.show_settings is not None):
+        raise UsageError("--show-files checks nothing: it can't be combined with --fix, --diff, --add-noqa "
+                         "or --show-settings")  # fmt: skip
     _check_flag_codes(args)
 
 
@@ -436,6 +448,8 @@ def run(args: argparse.Namespace) -> int:
     _validate(args)
     mode = _mode(args)
     per_file = FileSettings(args, FIX if args.add_noqa else mode)  # --add-noqa writes as --fix does
+    if args.show_settings is not None:
+        return _show_settings(args.show_settings, per_file, args)
     paths = args.paths or ([STDIN] if args.stdin_filename else ["."])
     if STDIN in paths or args.stdin_filename:
         if paths != [STDIN]:
@@ -448,19 +462,47 @@ def run(args: argparse.Namespace) -> int:
             print(f"clip-lint: error: {path}: no such file or directory", file=sys.stderr)
         return EXIT_USAGE
     files = found.files
+    if args.show_files:
+        from clip_lint.frontends.showing import show_files
+
+        with _report_stream(args.output_file) as report:
+            show_files(files, report)
+        return EXIT_CLEAN
     settings = [per_file.settings(path) for path in files]
+    if args.verbose:
+        from clip_lint.frontends.showing import verbose_configs
+
+        verbose_configs(files, [per_file.config(path)[0] for path in files], sys.stderr)
     progress = Progress.for_stderr(len(files), quiet=args.quiet, color=args.color)
     jobs = args.jobs or os.cpu_count() or 1
+    worker = check_path
     if args.add_noqa:
-        from clip_lint.frontends.add_noqa import add_noqa_path
+        from clip_lint.frontends.add_noqa import add_noqa_path as worker
+    checked = run_checks(files, settings, jobs, worker, progress)
+    if args.verbose:
+        from clip_lint.frontends.showing import verbose_results
 
-        results = _walk_problems(found) + run_checks(files, settings, jobs, add_noqa_path, progress)
-        with _report_stream(args.output_file) as report:
-            return _report_added_noqa(results, args, report)
-    results = _walk_problems(found) + run_checks(files, settings, jobs, progress=progress)
+        verbose_results(checked, settings, sys.stderr)
+    results = _walk_problems(found) + checked
     with _report_stream(args.output_file) as report:
+        if args.add_noqa:
+            return _report_added_noqa(results, args, report)
         _report(results, args, mode, report)
     return _exit_code(results, args)
+
+
+def _show_settings(path: str, per_file: FileSettings, args: argparse.Namespace) -> int:
+    from clip_lint.frontends.showing import render_settings, settings_rows
+
+    if not os.path.exists(path):
+        raise UsageError(f"--show-settings {path}: no such file or directory")
+    loaded, options = per_file.config(path)
+    rows = settings_rows(path, loaded, options, args, per_file.settings(path))
+    if args.format not in ("text", "json"):
+        raise UsageError(f"--show-settings prints text or json, not {args.format}")
+    with _report_stream(args.output_file) as report:
+        report.write(render_settings(path, rows, args.format))
+    return EXIT_CLEAN
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -11,17 +11,19 @@ import hashlib
 import os
 import re
 import stat
+import time
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from clip_lint.sources.documents import NOTEBOOK, PYTHON, CodeLine, Document, Problem, load_document, parse_document
-from clip_lint.project.cache import NO_CACHE, CacheConfig, cached_parse_error, check_source
+from clip_lint.project.cache import LOOKUPS, NO_CACHE, CacheConfig, cached_parse_error, check_source
 from clip_lint.findings import Finding, Fix
 from clip_lint.options import AnalysisOptions
 from clip_lint.config.selection import has_file_noqa, is_enabled, is_suppressed
 
 PARSE_ERROR = "CLN900"
+HIT, MISS = "hit", "miss"
 UNUSED_NOQA = "CLN100"  # reported here, after the analysis: clip_lint.config.noqa
 MAX_FIX_ROUNDS = 5
 CHECK, FIX, DIFF = "check", "fix", "diff"
@@ -100,6 +102,8 @@ class FileResult:
     unfixed_findings: List[Reported] = field(default_factory=list)  # reported if the fix is not written
     skipped_blocks: int = 0  # notebook cells and Markdown blocks that don't parse and mention no encoder
     has_code: bool = False  # the file holds Python to check (a Markdown file may have no Python block)
+    seconds: float = 0.0  # how long checking it took (``-v`` names the slow files)
+    cache: str = ""  # HIT: every analysis came from the cache; MISS: some did not; "": none was looked up
 
 
 Located = Tuple[Finding, Sequence[CodeLine]]
@@ -128,12 +132,18 @@ def _read_regular_file(path: str) -> bytes:
 
 def check_bytes(path: str, data: bytes, settings: Settings, kind: Optional[str] = None) -> FileResult:
     """Check a file's bytes; in fix or diff mode, also compute the fixed text."""
+    started, looked_up = time.perf_counter(), dict(LOOKUPS)
     try:
         result = _check(path, data, settings, kind)
     except Exception as error:  # the engine promises not to raise; a bug must not stop the run
         message = cannot_analyse_message(f"internal error {type(error).__name__}: {error}")
         result = FileResult(path, findings=_selected([Reported(PARSE_ERROR, message, 1, 0)], settings))
     result.digest = _digest(data)
+    result.seconds = time.perf_counter() - started
+    if LOOKUPS["misses"] > looked_up["misses"]:
+        result.cache = MISS
+    elif LOOKUPS["hits"] > looked_up["hits"]:
+        result.cache = HIT
     return result
 
 

@@ -209,6 +209,9 @@ def findings_key(path: str, source: str, options: AnalysisOptions) -> str:
 
 # --- findings through the cache -------------------------------------------------------------------
 
+#: Findings looked up in this process, answered from the cache or not (``clip-lint -v`` counts them).
+LOOKUPS: Dict[str, int] = {"hits": 0, "misses": 0}
+
 
 def cached_analysis(
     path: str,
@@ -228,7 +231,9 @@ def cached_analysis(
     if entry is not None:
         findings = _valid_findings(entry, still_valid)
         if findings is not None:
+            LOOKUPS["hits"] += 1
             return findings
+    LOOKUPS["misses"] += 1
     findings, depends = analyze()
     cache.write(FINDINGS, key, {"depends": depends, "findings": [encode_finding(f) for f in findings]})
     return findings

@@ -86,6 +86,8 @@ def test_an_unknown_rule_is_echoed_as_typed_with_the_nearest(typed: str, nearest
         (["--output-fomat=json", "."], "--output-fomat=json (did you mean '--output-format'?)"),
         (["--extend-selct", "CLN100", "."], "--extend-selct (did you mean '--extend-select'?)"),
         (["--format", "jsno", "."], "invalid choice: 'jsno'"),
+        (["--show-setings", "x.py"], "--show-setings (did you mean '--show-settings'?)"),
+        (["--verbse", "."], "--verbse (did you mean '--verbose'?)"),
     ],
 )
 def test_an_unknown_option_suggests_the_nearest_known_one(project: Path, args: list, hint: str) -> None:
