@@ -291,7 +291,7 @@ class FileSettings:
             self._mode,
             self._args.unsafe_fixes,
             cache_config(options, self._args, loaded.root),
-            edits=self._args.format == "json" and not self._args.statistics,
+            edits=self._args.format in ("json", "sarif") and not self._args.statistics,
         )
 
 

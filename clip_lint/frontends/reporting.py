@@ -375,6 +375,8 @@ def _sarif_result(result: FileResult, finding: Reported, rule_index: Dict[str, i
     message = finding.message
     if finding.cell is None:
         region["startColumn"] = finding.col + 1
+        if finding.end_line:
+            region.update(endLine=finding.end_line, endColumn=finding.end_col + 1)
     else:
         message = f"{cell_position(finding)}: {message}"
     record: dict = {
@@ -389,7 +391,26 @@ def _sarif_result(result: FileResult, finding: Reported, rule_index: Dict[str, i
         record["ruleIndex"] = rule_index[finding.code]
     if finding.cell is not None:
         record["properties"] = {"cell": finding.cell, "cellLine": finding.line, "cellColumn": finding.col + 1}
+    elif finding.edits:  # a notebook's edits are in its cells, which SARIF regions can't name
+        record["fixes"] = [_sarif_fix(result, finding, root)]
     return record
+
+
+def _sarif_fix(result: FileResult, finding: Reported, root: str) -> dict:
+    """The finding's fix as SARIF replacements: the same edits as the JSON report's."""
+    replacements = [
+        {
+            "deletedRegion": {"startLine": edit.line, "startColumn": edit.col + 1,
+                              "endLine": edit.end_line, "endColumn": edit.end_col + 1},
+            "insertedContent": {"text": edit.text},
+        }  # fmt: skip
+        for edit in finding.edits or ()
+    ]
+    unsafe = "" if finding.fix_safe else " (unsafe: applied only with --unsafe-fixes)"
+    return {
+        "description": {"text": (finding.fix_title or "") + unsafe},
+        "artifactChanges": [{"artifactLocation": artifact_location(result.path, root), "replacements": replacements}],
+    }
 
 
 def _sarif_invocation(results: Sequence[FileResult], root: str) -> dict:
@@ -445,6 +466,8 @@ def render_github(results: Sequence[FileResult]) -> str:
             message = finding.message
             if finding.cell is None:
                 properties.append(f"col={finding.col + 1}")
+                if finding.end_line:
+                    properties += [f"endLine={finding.end_line}", f"endColumn={finding.end_col + 1}"]
             else:
                 message = f"{cell_position(finding)}: {message}"
             properties.append(f"title={_escape_property('clip-lint ' + finding.code)}")

@@ -115,6 +115,7 @@ EVERY_RULE = (
     + "".join(f"def example_{code.lower()}(model, images, tokens, image_features):\n"
               + "".join(f"    {line}\n" for line in RULES[code].example.splitlines()) + "\n\n"
               for code in sorted(RULES) if RULES[code].example)  # fmt: skip
+    + "UNUSED = 1  # noqa: CLN042\n"  # an unknown code: CLN100 whatever else is selected
 )
 CODES = st.lists(st.sampled_from(["CLN", "CLN00", "CLN001", "CLN003", "CLN1", "CLN100", "CLN9", "CLN005"]),
                  min_size=1, max_size=2, unique=True)  # fmt: skip
