@@ -210,8 +210,8 @@ def list_rules(format_name: str) -> int:
 
 
 def _rules_command(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="clip-lint rules", description="List every rule with its summary.")
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser = _Parser(prog="clip-lint rules", description="List every rule with its summary.")
+    parser.add_argument("--format", "--output-format", dest="format", choices=("text", "json"), default="text")
     return list_rules(parser.parse_args(argv).format)
 
 

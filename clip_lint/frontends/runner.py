@@ -7,18 +7,22 @@ fixes come from ``clip_lint.engine``; here they are located, filtered and applie
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import os
 import re
 import stat
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
-from clip_lint.sources.documents import NOTEBOOK, PYTHON, CodeLine, Document, Problem, load_document, parse_document
+from clip_lint.sources.documents import (
+    MARKDOWN, NOTEBOOK, PYTHON, CodeLine, Document, Problem, load_document, parse_document,
+)  # fmt: skip
 from clip_lint.project.cache import LOOKUPS, NO_CACHE, CacheConfig, cached_parse_error, check_source
-from clip_lint.findings import Finding, Fix
+from clip_lint.findings import Finding, Fix, TextEdit
+from clip_lint.sources.textedits import LINE_BREAK
 from clip_lint.options import AnalysisOptions
 from clip_lint.config.selection import has_file_noqa, is_enabled, is_suppressed
 
@@ -432,27 +436,76 @@ def _locate_end(
 def _file_edits(document: Document, fix: Fix, lines: Sequence[CodeLine]) -> Optional[Tuple[FileEdit, ...]]:
     """The fix's edits in the file (in a notebook: in each cell), as ``--fix`` would write them.
 
-    The fix is applied on its own, as a round of ``--fix`` would apply it, and the change is
-    described as the smallest edits between the texts, so they match what is written exactly.
+    In a Python file and a notebook's cells the edits map one to one. A Markdown block may be
+    indented (inside a list item), so there the block is written back as ``--fix`` writes it and
+    the change is described as the smallest edits between the two texts.
     """
     from clip_lint.fix.fixer import FixPlan, map_edit
 
     mapped = [map_edit(edit, lines, document) for edit in fix.edits]
     if not mapped or any(edit is None for edit in mapped):
         return None
+    if document.kind != MARKDOWN:
+        segments = document.segments
+        located = [
+            (index, _smallest(_as_written(edit, segments[index].text), segments[index].text))
+            for index, edit in mapped  # type: ignore[misc]
+        ]
+        cell = (lambda index: document.segments[index].label) if document.kind == NOTEBOOK else (lambda index: None)
+        return tuple(
+            FileEdit(edit.start[0], edit.start[1], edit.end[0], edit.end[1], edit.text, cell(index))
+            for index, edit in sorted(located, key=lambda item: (item[0], item[1].start))
+        )
     plan = FixPlan()
     plan.accept(mapped)  # type: ignore[arg-type]
-    new_texts = plan.new_texts(document)
-    if document.kind == NOTEBOOK:
-        return tuple(
-            replace(edit, cell=document.segments[index].label)
-            for index in sorted(new_texts)
-            for edit in text_changes(document.segments[index].text, new_texts[index])
-        )
     try:
-        return tuple(text_changes(document.text, document.render(new_texts)))
+        return tuple(text_changes(document.text, document.render(plan.new_texts(document))))
     except ValueError:
         return None
+
+
+def _smallest(edit: TextEdit, text: str) -> TextEdit:
+    """The same change with what it rewrites unchanged left out: adding ``keepdim=True`` is one insertion."""
+    from clip_lint.sources.textedits import offset_of
+
+    starts = _line_starts(text)
+    begin, end = offset_of(starts, len(text), edit.start), offset_of(starts, len(text), edit.end)
+    old, new = text[begin:end], edit.text
+    prefix = 0
+    while prefix < min(len(old), len(new)) and old[prefix] == new[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < min(len(old), len(new)) - prefix and old[-1 - suffix] == new[-1 - suffix]:
+        suffix += 1
+    begin, end, new = begin + prefix, end - suffix, new[prefix:len(new) - suffix]
+    if begin == end:  # an insertion of "\nline" at a line's end reads better as "line\n" before the next
+        ending = LINE_BREAK.match(text, begin)
+        if ending and new.startswith(ending.group()):
+            begin = end = ending.end()
+            new = new[len(ending.group()):] + ending.group()
+    return TextEdit(_position_in(starts, begin), _position_in(starts, end), new)
+
+
+@functools.lru_cache(maxsize=8)
+def _line_starts(text: str) -> List[int]:
+    """Each line's first offset; a file's fixes all ask it of the same text (its hash is kept)."""
+    from clip_lint.sources.textedits import line_starts
+
+    return line_starts(text)
+
+
+def _position_in(starts: Sequence[int], offset: int) -> Tuple[int, int]:
+    line = bisect.bisect_right(starts, offset) - 1
+    return line + 1, offset - starts[line]
+
+
+def _as_written(edit: TextEdit, text: str) -> TextEdit:
+    """The edit with the line breaks ``--fix`` writes: those of the line it is put on (FixPlan.new_texts)."""
+    endings = [match.group() for match in LINE_BREAK.finditer(text)]
+    ending = endings[min(max(edit.start[0], 1), len(endings)) - 1] if endings else "\n"
+    if ending == "\n" or "\n" not in edit.text:
+        return edit
+    return TextEdit(edit.start, edit.end, LINE_BREAK.sub(ending, edit.text))
 
 
 def text_changes(before: str, after: str) -> List[FileEdit]:
@@ -490,11 +543,7 @@ def text_changes(before: str, after: str) -> List[FileEdit]:
 
 def _position(text: str, offset: int) -> Tuple[int, int]:
     """The (1-based line, 0-based column) of a character offset, lines broken as libcst breaks them."""
-    from clip_lint.sources.textedits import line_starts
-
-    starts = line_starts(text)
-    line = bisect.bisect_right(starts, offset) - 1
-    return line + 1, offset - starts[line]
+    return _position_in(_line_starts(text), offset)
 
 
 def _fix_applies(fix: Fix, lines: Sequence[CodeLine], document: Document, settings: Settings) -> bool:

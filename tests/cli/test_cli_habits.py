@@ -46,6 +46,12 @@ def test_output_format_is_an_alias_of_format(project: Path) -> None:
         assert alias.stdout == run_cli(f"--output-format={name}", "src", cwd=project).stdout
 
 
+def test_the_rules_listing_takes_output_format_too() -> None:
+    assert run_cli("rules", "--output-format", "json").stdout == run_cli("rules", "--format", "json").stdout
+    typo = run_cli("rules", "--fromat", "json")
+    assert typo.returncode == 2 and "--fromat (did you mean '--format'?)" in typo.stderr
+
+
 @pytest.mark.parametrize(
     "spelling",
     ["CLN003", "cln003", "Cln003", "norm-without-keepdim", "NORM-WITHOUT-KEEPDIM", "Norm_Without_Keepdim", " cln003 "],

@@ -180,3 +180,20 @@ def test_text_changes_turn_one_text_into_the_other(before: str, after: str) -> N
     edits = [TextEdit((c.line, c.col), (c.end_line, c.end_col), c.text) for c in changes]
     assert apply_edits(before, edits) == after
     assert (changes == []) == (before == after)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=TEXT, data=st.data())
+def test_a_smaller_edit_writes_the_same_text(text: str, data: st.DataObject) -> None:
+    from clip_lint.frontends.runner import _smallest
+    from clip_lint.sources.textedits import line_starts
+
+    starts = line_starts(text)
+    begin = data.draw(st.integers(0, len(text)))
+    end = data.draw(st.integers(begin, len(text)))
+    position = [(line + 1, offset - starts[line]) for offset in (begin, end)
+                for line in [max(i for i, start in enumerate(starts) if start <= offset)]]  # fmt: skip
+    edit = TextEdit(position[0], position[1], data.draw(TEXT))
+    smaller = _smallest(edit, text)
+    assert apply_edits(text, [smaller]) == apply_edits(text, [edit])
+    assert len(smaller.text) <= len(edit.text)
