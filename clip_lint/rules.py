@@ -321,8 +321,8 @@ RULES: Dict[str, Rule] = {
                 "the run does not select is not judged, since a run that selects it may need it. Only the "
                 "`clip-lint` command reports it: under flake8, `# noqa` is flake8's own filter, applied "
                 "after every plugin has run and over other plugins' codes too, so a plugin can't see what "
-                "it silenced (flake8-noqa's NQA102 does this for flake8). A `# noqa` inside a string is "
-                "text, not a directive."
+                "it silenced (the flake8-noqa plugin reports unneeded `# noqa` comments there). A `# noqa` "
+                "inside a string is text, not a directive."
             ),
             example=(
                 "image_features = F.normalize(model.encode_image(images), dim=-1)\n"

@@ -454,6 +454,8 @@ def run(args: argparse.Namespace) -> int:
     if STDIN in paths or args.stdin_filename:
         if paths != [STDIN]:
             raise UsageError("stdin ('-' or --stdin-filename) can't be combined with other paths")
+        if args.show_files:
+            raise UsageError("--show-files lists the files a run would walk; it can't read stdin")
         with _report_stream(args.output_file) as report:
             return _check_stdin(args, per_file, report)
     found = collect_files(paths, per_file)

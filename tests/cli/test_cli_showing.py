@@ -53,6 +53,7 @@ def test_show_files_lists_what_a_run_checks_and_checks_nothing(project: Path) ->
     missing = run_cli("--show-files", "nowhere", cwd=project)
     assert missing.returncode == 2 and "nowhere: no such file or directory" in missing.stderr
     assert run_cli("check", "--show-files", "--fix", cwd=project).returncode == 2
+    assert run_cli("--show-files", "-", cwd=project, input=BUGGY).returncode == 2
 
 
 # --- --show-settings ----------------------------------------------------------------------------

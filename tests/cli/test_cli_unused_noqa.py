@@ -158,9 +158,7 @@ COMMENTS = st.sampled_from([
 STATEMENTS = st.sampled_from([UNIT_OP, RAW_OP, "    c = raw / raw.norm(dim=-1)", '    s = "# noqa: CLN001"'])
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=st.lists(st.tuples(STATEMENTS, COMMENTS), min_size=1, max_size=6))
-def test_the_fix_changes_only_comments_and_keeps_what_is_needed(tmp_path_factory, body: list) -> None:
+def check_the_fix_changes_only_comments(tmp_path_factory: pytest.TempPathFactory, body: list) -> None:
     text = HEAD + "".join(statement + comment + "\n" for statement, comment in body) + "    a = b = 0\n" + TAIL
     plain, with_cln100 = tmp_path_factory.mktemp("plain"), tmp_path_factory.mktemp("cln100")
     for folder in (plain, with_cln100):
@@ -173,3 +171,20 @@ def test_the_fix_changes_only_comments_and_keeps_what_is_needed(tmp_path_factory
     left = findings("a.py", cwd=plain)
     assert findings("a.py", cwd=with_cln100) == left  # nothing a directive silenced comes back
     assert findings("--extend-select", "CLN100", "a.py", cwd=with_cln100) == left  # and none is left unused
+
+
+BODIES = st.lists(st.tuples(STATEMENTS, COMMENTS), min_size=1, max_size=6)
+HEALTH = [HealthCheck.function_scoped_fixture]
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=HEALTH)
+@given(body=BODIES)
+def test_the_fix_changes_only_comments_and_keeps_what_is_needed(tmp_path_factory, body: list) -> None:
+    check_the_fix_changes_only_comments(tmp_path_factory, body)
+
+
+@pytest.mark.nightly
+@settings(max_examples=100, deadline=None, suppress_health_check=HEALTH)
+@given(body=st.lists(st.tuples(STATEMENTS, COMMENTS), min_size=1, max_size=12))
+def test_the_fix_changes_only_comments_nightly(tmp_path_factory, body: list) -> None:
+    check_the_fix_changes_only_comments(tmp_path_factory, body)
