@@ -82,15 +82,17 @@ def may_compare(source: str) -> bool:
 def _names_comparison(source: str) -> bool:
     """Whether the text names a comparing call: one of ``_ANYWHERE`` anywhere, another name of
     ``COMPARING_CALLS`` as a word followed by ``(`` (a line break or a comment may come between)."""
-    for found in _CANDIDATE.finditer(source):
+    position = 0
+    while True:
+        found = _CANDIDATE.search(source, position)
+        if found is None:
+            return False
         if found.group() in _ANYWHERE:
             return True
         start, end = found.span()
-        if start and _WORD_CHAR.match(source, start - 1):
-            continue  # inside a longer word
-        if _CALL_AFTER.match(source, end):
-            return True
-    return False
+        if not (start and _WORD_CHAR.match(source, start - 1)) and _CALL_AFTER.match(source, end):
+            return True  # a word of its own (not inside a longer one), called
+        position = start + 1  # a candidate may start inside this one: "mm" in "mmatmul"
 
 
 def _is_decorator(lines: List[str], number: int) -> bool:
