@@ -47,15 +47,22 @@ class Section:
 
 @dataclass(frozen=True)
 class LoadedConfig:
-    """The options read, the files they came from (none: built-in defaults) and their folder."""
+    """The options read, the files they came from (none: built-in defaults) and their folder.
+
+    ``sources`` says where each option that is not a default was set (``--show-settings``).
+    """
 
     options: Options = field(default_factory=Options)
     paths: Tuple[str, ...] = ()
     root: str = "."
+    sources: Tuple[Tuple[str, str], ...] = ()  # (Options field, where it was set)
 
     @property
     def path(self) -> Optional[str]:
         return self.paths[0] if self.paths else None
+
+    def source_of(self, field_name: str) -> Optional[str]:
+        return dict(self.sources).get(field_name)
 
 
 # The TOML and ini parsers are imported only when a file of their kind is read: most folders
@@ -118,6 +125,30 @@ def options_from_sections(sections: List[Section]) -> Options:
     for section in reversed(sections):
         values.update(_section_values(section))
     return replace(Options(), **values)
+
+
+def sources_of(sections: List[Section]) -> Dict[str, str]:
+    """Where each option ``options_from_sections`` reads was set: the key, as written, and its section."""
+    sources: Dict[str, str] = {}
+    for section in reversed(sections):
+        spellings = flake8_keys() if section.title == "[flake8]" else key_by_spelling()
+        here: Dict[str, List[str]] = {}
+        for name in section.values:
+            key = spellings.get(name)
+            if key is not None:
+                here.setdefault(key.field, []).append(f"'{name}'")
+        sources.update({field_name: f"{' and '.join(names)} in {section.where}" for field_name, names in here.items()})
+    return sources
+
+
+def _loaded(sections: List[Section], paths: Tuple[str, ...], directory: str) -> LoadedConfig:
+    sources = sources_of(sections)
+    options = options_from_sections(sections)
+    if not options.line_length:
+        options, line_length_source = _with_project_line_length(options, directory)
+        if line_length_source:
+            sources["line_length"] = line_length_source
+    return LoadedConfig(options, paths, directory, tuple(sorted(sources.items())))
 
 
 def _section_values(section: Section) -> Dict[str, Any]:
@@ -221,19 +252,36 @@ def _folder(raw: Any, key: str, where: str) -> str:
 
 def with_project_line_length(options: Options, start: str) -> Options:
     """Without a ``line-length`` of its own, fixes keep to the project's formatter or flake8."""
+    return _with_project_line_length(options, start)[0]
+
+
+def _with_project_line_length(options: Options, start: str) -> Tuple[Options, Optional[str]]:
     if options.line_length:
-        return options
-    return replace(options, line_length=project_line_length(start) or 0)
+        return options, None
+    found = _project_line_length(start)
+    if found is None:
+        return replace(options, line_length=0), None
+    length, files = found
+    return replace(options, line_length=length), f"the shortest line length of Black, ruff or flake8: {files}"
 
 
 def project_line_length(start: str) -> Optional[int]:
     """The shortest line length that Black, ruff or flake8 is set to in the nearest directory
     (from ``start`` upwards) that configures any of them."""
+    found = _project_line_length(start)
+    return found[0] if found else None
+
+
+def _project_line_length(start: str) -> Optional[Tuple[int, str]]:
+    """The project's line length and the file that sets it."""
     directory = os.path.abspath(start)
     while True:
-        lengths = [length for name in LINE_LENGTH_FILES if (length := _line_length_in(os.path.join(directory, name)))]
-        if lengths:
-            return min(lengths)
+        found = [
+            (length, name) for name in LINE_LENGTH_FILES if (length := _line_length_in(os.path.join(directory, name)))
+        ]
+        if found:
+            length, name = min(found)
+            return length, os.path.join(directory, name)
         parent = os.path.dirname(directory)
         if parent == directory:
             return None
@@ -285,7 +333,7 @@ def read_directory(directory: str) -> Optional[LoadedConfig]:
     if not sections:
         return None
     paths = tuple(dict.fromkeys(section.path for section in sections))
-    return LoadedConfig(with_project_line_length(options_from_sections(sections), directory), paths, directory)
+    return _loaded(sections, paths, directory)
 
 
 def load_explicit(path: str) -> LoadedConfig:
@@ -301,7 +349,7 @@ def load_explicit(path: str) -> LoadedConfig:
             "[clip-lint] (setup.cfg) or clip-encoders / clip-normalizers under [flake8]"
         )
     directory = os.path.dirname(os.path.abspath(path))
-    return LoadedConfig(with_project_line_length(options_from_sections(sections), directory), (path,), directory)
+    return _loaded(sections, (path,), directory)
 
 
 class ConfigResolver:
@@ -325,9 +373,7 @@ class ConfigResolver:
 
     def _default(self) -> LoadedConfig:
         if self._fallback is None:
-            self._fallback = self._nearest(os.getcwd()) or LoadedConfig(
-                with_project_line_length(Options(), os.getcwd()), root=os.getcwd()
-            )
+            self._fallback = self._nearest(os.getcwd()) or _loaded([], (), os.getcwd())
         return self._fallback
 
     def _nearest(self, directory: str) -> Optional[LoadedConfig]:

@@ -310,6 +310,9 @@ def gate_key(path: str, source: str, options: AnalysisOptions, root: str) -> str
 
 # --- findings through the cache -------------------------------------------------------------------
 
+#: Findings looked up in this process, answered from the cache or not (``clip-lint -v`` counts them).
+LOOKUPS: Dict[str, int] = {"hits": 0, "misses": 0}
+
 
 def cached_analysis(
     path: str,
@@ -334,7 +337,9 @@ def cached_analysis(
     if entry is not None:
         findings = _valid_findings(entry, still_valid)
         if findings is not None:
+            LOOKUPS["hits"] += 1
             return findings
+    LOOKUPS["misses"] += 1
     findings, reads = analyze()
     if reads is not None:
         cache.write(FINDINGS, key, {"reads": reads, "findings": [encode_finding(f) for f in findings]})
@@ -378,6 +383,7 @@ def encode_finding(finding: Finding) -> Dict[str, Any]:
         "line": finding.line,
         "col": finding.col,
         "message": finding.message,
+        "end": None if finding.end_line is None else [finding.end_line, finding.end_col],
         "fix": None
         if fix is None
         else {
@@ -394,7 +400,10 @@ def decode_finding(item: Dict[str, Any]) -> Finding:
     if fix is not None:
         edits = tuple(TextEdit((_int(a), _int(b)), (_int(c), _int(d)), _str(text)) for a, b, c, d, text in fix["edits"])
         fix = Fix(_str(fix["title"]), edits, bool(fix["safe"]))
-    return Finding(_str(item["code"]), _int(item["line"]), _int(item["col"]), _str(item["message"]), fix)
+    end = item.get("end")
+    end_line, end_col = (None, None) if end is None else (_int(end[0]), _int(end[1]))
+    code, message = _str(item["code"]), _str(item["message"])
+    return Finding(code, _int(item["line"]), _int(item["col"]), message, fix, end_line, end_col)
 
 
 def _int(value: Any) -> int:
