@@ -11,6 +11,7 @@ import contextlib
 import os
 import sys
 from dataclasses import replace
+from functools import partial
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, TextIO, Tuple
 
 from clip_lint import __version__
@@ -402,6 +403,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == [RULES_COMMAND]:  # a folder named "rules" is checked as ./rules
         return _rules_command(argv[1:])
+    if argv[:1] == ["server"]:  # the language server (docs/editors.md), with this command's per-file settings
+        from clip_lint.frontends.server import main as serve
+
+        return serve(argv[1:], partial(FileSettings, build_parser().parse_args([]), CHECK))
     args = build_parser().parse_args(argv)
     if args.list_rules:
         return list_rules(args.format)

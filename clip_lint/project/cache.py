@@ -410,6 +410,13 @@ _HASHES: Dict[int, Tuple[str, str]] = {}
 _GATE_ANSWERS: Dict[str, List[Any]] = {}
 
 
+def forget_resolutions() -> None:
+    """Drop the answers memoized by path, which a file created or deleted can change (the
+    language server calls it with ``Overlay.forget``; a run's files don't change under it)."""
+    _RESOLUTIONS.clear()
+    _roots.clear()
+
+
 def _hashed(text: str) -> str:
     """``content_hash``, once per module text and process (project modules are read once)."""
     known = _HASHES.get(id(text))

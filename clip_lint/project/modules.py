@@ -31,7 +31,7 @@ import os
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, Iterable, List, Optional, Tuple
+from typing import Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
 
 from clip_lint.engine.project_view import ALL_NAMES, TOP_LEVEL
 from clip_lint.findings import Finding
@@ -349,6 +349,35 @@ _LOADED: Dict[str, Tuple[Tuple[int, int], LoadedModule]] = {}
 _PROJECTS: Dict[str, "Project"] = {}
 
 
+class Overlay:
+    """Texts that stand in for files on disk, and a log of the modules read (the language server's).
+
+    ``texts`` maps a module's real path to an editor's unsaved text, which ``Project.load`` reads
+    in preference to the disk; while ``reads`` is a set, every module path loaded is added to it.
+    A command run leaves both empty. (Issue 18's one reader of the project is to take this role.)
+    """
+
+    def __init__(self) -> None:
+        self.texts: Dict[str, str] = {}
+        self.reads: Optional[Set[str]] = None
+
+    def forget(self) -> None:
+        """Drop what every project memoized by path: a module's text, or the set of files, changed.
+
+        Module texts stay memoized by content (``_LOADED``); only the answers derived from them
+        and from the folders' contents (resolutions, relevance, roots) are worked out again.
+        """
+        _ROOTS.clear()
+        Project.inside.cache_clear()
+        Project.search_roots.cache_clear()
+        for project in _PROJECTS.values():
+            project.forget()
+
+
+OVERLAY = Overlay()
+BUFFER_STAMP = (-1, -1)  # the ``_LOADED`` stamp of a module read from ``OVERLAY.texts``
+
+
 _ROOTS: Dict[str, str] = {}
 
 
@@ -488,9 +517,17 @@ class Project:
     # --- reading
 
     def load(self, path: str) -> Optional[LoadedModule]:
-        """The module at ``path``, read once per process while its size and mtime stay the same."""
+        """The module at ``path``, read once per process while its size and mtime stay the same.
+
+        An unsaved text in ``OVERLAY`` is read in preference to the disk, once per text.
+        """
         if not self.inside(path):
             return None
+        if OVERLAY.reads is not None:
+            OVERLAY.reads.add(path)
+        buffer = OVERLAY.texts.get(path)
+        if buffer is not None:
+            return self._load_buffer(path, buffer)
         try:
             status = os.stat(path)
         except OSError:
@@ -508,6 +545,20 @@ class Project:
         loaded = LoadedModule(path, text, parse=status.st_size <= self.budgets.module_bytes)
         _LOADED[path] = (stamp, loaded)
         return loaded
+
+    def _load_buffer(self, path: str, text: str) -> LoadedModule:
+        cached = _LOADED.get(path)
+        if cached is not None and cached[0] == BUFFER_STAMP and cached[1].text == text:
+            return cached[1]
+        size = len(text.encode("utf-8", "surrogatepass"))
+        loaded = LoadedModule(path, text, parse=size <= self.budgets.module_bytes)
+        _LOADED[path] = (BUFFER_STAMP, loaded)
+        return loaded
+
+    def forget(self) -> None:
+        """Drop the answers memoized by path (see ``Overlay.forget``)."""
+        for memo in (self._resolved, self._imported, self._roots, self._relevant, self._mentions_memo, self._hands):
+            memo.clear()
 
     def tree_of(self, path: str, source: str, tree: Optional[ast.Module] = None) -> Optional[ast.Module]:
         """The ``ast`` of the module at ``path``, parsed once per process, when ``source`` is its text.
