@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
-from typing import Dict
+from typing import Dict, List
 
 import pytest
 from lsprotocol import types
-from lsp_session import FIX_ALL, command_findings, exit_code, session
+from lsp_session import FIX_ALL, command_findings, exit_code, server_env, session
 
 pytestmark = pytest.mark.asyncio
 
@@ -172,9 +175,94 @@ async def test_a_saved_helper_rechecks_its_open_caller(project: Path) -> None:
         assert "'image_features'" not in second.message
 
 
-async def test_shutdown_and_exit_end_with_status_0(project: Path) -> None:
+def children_of(pid: int) -> List[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+async def test_shutdown_and_exit_end_with_status_0_and_leave_no_process(project: Path) -> None:
     async with session(project) as editor:
         editor.open("single.py")
         await editor.diagnostics(editor.uri("single.py"))
+        client = editor.client
+        server_pid = client._server.pid  # type: ignore[attr-defined]
+        analysis_pids = children_of(server_pid) if Path("/proc/self/stat").exists() else []
+    assert exit_code(client) == 0
+    deadline = time.monotonic() + 10  # an exiting process may take a moment to be reaped
+    while any(alive(pid) for pid in analysis_pids) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert analysis_pids and not [pid for pid in analysis_pids if alive(pid)]
+
+
+async def test_exit_without_shutdown_ends_with_status_1(project: Path) -> None:
+    async with session(project) as editor:
+        editor.open("single.py")
+        await editor.diagnostics(editor.uri("single.py"))
+        client = editor.client
+        client.exit(None)  # the LSP rule: exit before shutdown is an error
+        await client._server.wait()  # type: ignore[attr-defined]
+        assert exit_code(client) == 1
+        client.capabilities = None  # nothing left to shut down
+
+
+FAULTS = '''\
+"""Faults injected into the analysis of a clip-lint server under test (tests/server only)."""
+import os
+
+import clip_lint.engine.analyzer as analyzer
+
+_run = analyzer.Analyzer.run
+
+
+def _run_or_fail(self):
+    if "CRASH_THE_INTERPRETER" in self.source:
+        os.abort()  # what a native crash (a segfault in a parser) does to a process
+    if "RAISE_IN_THE_ANALYSIS" in self.source:
+        raise RuntimeError("a bug in the engine")
+    return _run(self)
+
+
+analyzer.Analyzer.run = _run_or_fail
+'''
+
+ONE_LINE_BUG = """\
+def score(model, images, texts):  # {marker}
+    return model.encode_image(images) @ model.encode_text(texts).T
+"""
+
+
+async def test_a_crash_in_one_file_is_one_cln900_and_the_server_lives_on(project: Path, tmp_path: Path) -> None:
+    faults = tmp_path / "faults"
+    faults.mkdir()
+    (faults / "sitecustomize.py").write_text(FAULTS, encoding="utf-8")
+    env = server_env(PYTHONPATH=os.pathsep.join(filter(None, [str(faults), os.environ.get("PYTHONPATH")])))
+    async with session(project, env=env) as editor:
+        crash = editor.open("crash.py", ONE_LINE_BUG.format(marker="CRASH_THE_INTERPRETER"))
+        (crashed,) = await editor.diagnostics(crash)
+        assert crashed.code == "CLN900" and "crashed the analysis process (killed by SIGABRT)" in crashed.message
+        healthy = editor.open("single.py")  # a new analysis process answers the next file
+        assert [d.code for d in await editor.diagnostics(healthy)] == ["CLN001"]
+        buggy = editor.open("bug.py", ONE_LINE_BUG.format(marker="RAISE_IN_THE_ANALYSIS"))
+        (raised,) = await editor.diagnostics(buggy)
+        assert raised.code == "CLN900" and "internal error RuntimeError: a bug in the engine" in raised.message
+        start = editor.texts[crash].index("CRASH_THE_INTERPRETER")
+        marker = types.Range(types.Position(0, start), types.Position(0, start + len("CRASH_THE_INTERPRETER")))
+        fixed = editor.change(crash, [types.TextEdit(marker, "fine now")])  # the user edits the file
+        assert editor.texts[crash].startswith("def score(model, images, texts):  # fine now\n")
+        assert [d.code for d in await editor.diagnostics(crash, fixed)] == ["CLN001"]
         client = editor.client
     assert exit_code(client) == 0
