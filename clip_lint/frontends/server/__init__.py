@@ -46,7 +46,7 @@ def main(argv: Sequence[str], make_settings: Callable[[], FileSettings]) -> int:
         server.start_io(rpc_in, rpc_out)
     finally:
         analysis.close()
-    return 0 if getattr(server.protocol, "_shutdown", False) else 1
+    return 0 if getattr(server.protocol, "_shutdown", False) else 1  # LSP: exit without shutdown is 1
 
 
 def _claim_stdio() -> Tuple[BinaryIO, BinaryIO]:

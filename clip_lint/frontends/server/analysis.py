@@ -379,7 +379,7 @@ def finding_end(document: Document, found: Located, start: Tuple[int, int]) -> T
     if not 1 <= finding.line <= len(lines):
         return start
     origin = lines[finding.line - 1]
-    end = _expression_end(lines, finding.line, finding.col)
+    end = _expression_end(document, lines, finding.line, finding.col)
     if end is not None and end[0] - finding.line <= MAX_RANGE_LINES:
         end_origin = lines[end[0] - 1]
         if end_origin.segment == origin.segment:
@@ -392,9 +392,9 @@ def finding_end(document: Document, found: Located, start: Tuple[int, int]) -> T
 _TREES: Dict[int, Tuple[Sequence[CodeLine], Optional[ast.Module]]] = {}
 
 
-def _expression_end(lines: Sequence[CodeLine], line: int, col: int) -> Optional[Tuple[int, int]]:
+def _expression_end(document: Document, lines: Sequence[CodeLine], line: int, col: int) -> Optional[Tuple[int, int]]:
     """The end (1-based line, code-point column) of the largest expression starting at the position."""
-    tree = _tree_of(lines)
+    tree = _tree_of(document, lines)
     if tree is None:
         return None
     text = lines[line - 1].text
@@ -410,15 +410,27 @@ def _expression_end(lines: Sequence[CodeLine], line: int, col: int) -> Optional[
     return best.end_lineno, len(end_text[:best.end_col_offset].decode("utf-8", "replace"))
 
 
-def _tree_of(lines: Sequence[CodeLine]) -> Optional[ast.Module]:
-    """The ``ast`` of the analysed source ``lines`` make up, parsed once per check."""
+def _tree_of(document: Document, lines: Sequence[CodeLine]) -> Optional[ast.Module]:
+    """The ``ast`` of the analysed source ``lines`` make up, parsed once per check.
+
+    A Python file's is the one the project layer parsed for the analysis, when it has it.
+    """
     known = _TREES.get(id(lines))
     if known is not None and known[0] is lines:
         return known[1]
-    try:
-        tree: Optional[ast.Module] = ast.parse("".join(line.text + "\n" for line in lines))
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        tree = None
+    tree = _project_tree(document) if document.kind == PYTHON else None
+    if tree is None:
+        try:
+            tree = ast.parse("".join(line.text + "\n" for line in lines))
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            tree = None
     _TREES.clear()  # one source at a time: the findings of one check share their lines
     _TREES[id(lines)] = (lines, tree)
     return tree
+
+
+def _project_tree(document: Document) -> Optional[ast.Module]:
+    from clip_lint.project.cache import project_for
+
+    project = project_for(document.path)
+    return project.tree_of(document.path, document.text) if project is not None else None

@@ -32,7 +32,7 @@ from clip_lint.sources.documents import MARKDOWN_SUFFIXES, NOTEBOOK_SUFFIXES, PY
 NAME = "clip-lint"
 FIX_ALL_KIND = "source.fixAll.clip-lint"
 #: How long typing must pause before a changed text is checked (a check of a big file takes ~0.1 s).
-DEBOUNCE_SECONDS = 0.05
+DEBOUNCE_SECONDS = 0.025
 LANGUAGES = frozenset({"python", "markdown"})
 WATCHED = ["**/*.py", "**/*.pyi", *(f"**/{name}" for name in CONFIG_FILES)]
 SEVERITY = types.DiagnosticSeverity.Warning
