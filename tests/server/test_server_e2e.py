@@ -266,3 +266,24 @@ async def test_a_crash_in_one_file_is_one_cln900_and_the_server_lives_on(project
         assert [d.code for d in await editor.diagnostics(crash, fixed)] == ["CLN001"]
         client = editor.client
     assert exit_code(client) == 0
+
+
+async def test_configuration_is_the_commands_and_is_read_again_when_it_changes(project: Path) -> None:
+    async with session(project) as editor:
+        uri = editor.open("two.py")
+        assert len(await editor.diagnostics(uri)) == 2
+        mark = editor.mark()
+        (project / "pyproject.toml").write_text(
+            '[tool.clip-lint]\nper-file-ignores = { "two.py" = ["CLN001"] }\n', encoding="utf-8"
+        )
+        event = types.FileEvent(uri=editor.uri("pyproject.toml"), type=types.FileChangeType.Changed)
+        editor.client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(changes=[event]))
+        assert await editor.diagnostics(uri, after=mark) == []
+        mark = editor.mark()
+        (project / "pyproject.toml").write_text('[tool.clip-lint]\nexclude = ["two.py"]\n', encoding="utf-8")
+        editor.client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(changes=[event]))
+        assert await editor.diagnostics(uri, after=mark) == []  # excluded: nothing, as the command
+        mark = editor.mark()
+        (project / "pyproject.toml").write_text("[tool.clip-lint]\n", encoding="utf-8")
+        editor.client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(changes=[event]))
+        assert len(await editor.diagnostics(uri, after=mark)) == 2
