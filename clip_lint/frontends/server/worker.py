@@ -51,15 +51,24 @@ class AnalysisProcess:
             return self._exchange(method, args)
 
     def close(self) -> None:
-        with self._lock:
-            if self._connection is not None:
-                self._connection.close()
-            if self._process is not None:
-                self._process.join(timeout=2)
-                if self._process.is_alive():
-                    self._process.kill()
-                    self._process.join()
-            self._process = self._connection = None
+        """End the analysis process: at once when a request is still running in it."""
+        idle = self._lock.acquire(timeout=1.0)
+        try:
+            process, connection = self._process, self._connection
+            if process is not None and not idle:
+                process.kill()  # the request's thread gets EOF and gives up
+            if connection is not None and idle:
+                connection.close()
+            if process is not None:
+                process.join(timeout=2)
+                if process.is_alive():
+                    process.kill()
+                    process.join()
+            if idle:  # else the request's thread, which holds them, lets them go when its read fails
+                self._process = self._connection = None
+        finally:
+            if idle:
+                self._lock.release()
 
     def _remember(self, texts: Dict[str, Optional[str]]) -> None:
         for path, text in texts.items():
