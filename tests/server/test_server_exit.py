@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 from lsp_session import server_command
@@ -32,3 +33,11 @@ def test_exit_ends_the_process_while_the_editor_still_holds_its_stdin(project: P
         process.wait()
         process.stdin.close()
         process.stdout.close()  # type: ignore[union-attr]
+
+
+def test_without_pygls_the_command_says_what_to_install() -> None:
+    """Installed with ``pip --no-deps``: no traceback, but the package to install and status 2."""
+    blocked = "import sys; sys.modules['pygls'] = None; from clip_lint.frontends.cli import main; sys.exit(main(['server']))"
+    run = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert run.returncode == 2
+    assert "pip install 'pygls>=2.1,<3'" in run.stderr and "Traceback" not in run.stderr
