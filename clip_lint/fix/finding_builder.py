@@ -31,7 +31,7 @@ def build_findings(analyzer: "Analyzer", pendings: List["Pending"]) -> List[Find
     builder = FixBuilder(analyzer, positions)
     findings = []
     for pending in pendings:
-        start = positions[pending.node].start
+        start, end = positions[pending.node].start, positions[pending.node].end
         encoder, line, source = origin_of(pending.subject, positions)
         fields = dict(
             name=pending.name,
@@ -47,7 +47,7 @@ def build_findings(analyzer: "Analyzer", pendings: List["Pending"]) -> List[Find
             fields.update(operand_fields(pending.operands, positions))
         message = format_message(pending.code, **fields)
         fix = builder.build(pending, fields)
-        findings.append(Finding(pending.code, start.line, start.column, message, fix))
+        findings.append(Finding(pending.code, start.line, start.column, message, fix, end.line, end.column))
     findings.sort(key=lambda f: (f.line, f.col, f.code))
     return findings
 
