@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -14,6 +15,7 @@ from typing import Dict, List
 
 import pytest
 from lsprotocol import types
+from conftest import CALLER, HELPER
 from lsp_session import FIX_ALL, command_findings, exit_code, server_env, session
 
 pytestmark = pytest.mark.asyncio
@@ -31,6 +33,17 @@ def as_findings(path: Path, diagnostics):
     return sorted(
         (str(path.resolve()), d.range.start.line, d.range.start.character, d.code, d.message) for d in diagnostics
     )
+
+
+def command_urls(path: Path, cwd: Path) -> Dict[str, str]:
+    """Each reported rule's URL in ``clip-lint --format json`` (its rule page)."""
+    run = subprocess.run(
+        [sys.executable, "-m", "clip_lint.cli", "check", "--output-format", "json", "--no-cache", str(path)],
+        cwd=cwd, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    urls = {finding["code"]: finding["url"] for finding in json.loads(run.stdout)["findings"]}
+    assert all(url.startswith("file://") and url.endswith(f"/docs/rules/{code}.md") for code, url in urls.items())
+    return urls
 
 
 def fixed_by_command(path: Path, tmp_path: Path) -> str:
@@ -65,7 +78,7 @@ async def test_open_publishes_what_the_command_reports(project: Path) -> None:
         assert diagnostic.source == "clip-lint"
         assert diagnostic.code == "CLN001"
         assert diagnostic.code_description is not None
-        assert diagnostic.code_description.href.endswith("#cln001-unnormalized-features-in-similarity")
+        assert diagnostic.code_description.href == command_urls(project / "single.py", project)["CLN001"]
         assert diagnostic.severity == types.DiagnosticSeverity.Warning
     # the range covers the similarity op: from the first operand to the end of the expression
     (finding,) = caller_found
@@ -161,6 +174,46 @@ async def test_a_watched_file_change_rechecks_its_open_caller(project: Path) -> 
         editor.client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(changes=[event]))
         (second,) = await editor.diagnostics(caller, after=mark)
         assert "'image_features'" not in second.message and second.message != first.message
+
+
+async def test_a_created_helper_module_rechecks_the_open_files_that_looked_for_it(project: Path) -> None:
+    """The caller's import resolves to nothing until ``pkg/extra.py`` appears: its check looked for
+    that file, so the watcher's "created" event checks it again (and "deleted" once more)."""
+    (project / "pkg" / "uses_extra.py").write_text(CALLER.replace("pkg.helpers", "pkg.extra"), encoding="utf-8")
+    async with session(project) as editor:
+        caller, bystander = editor.open("pkg/uses_extra.py"), editor.open("pkg/main.py")
+        (first,) = await editor.diagnostics(caller)
+        await editor.diagnostics(bystander)
+        assert "'image_features'" not in first.message  # embed() is unknown: only text_features is raw
+        mark = editor.mark()
+        (project / "pkg" / "extra.py").write_text(HELPER, encoding="utf-8")
+        created = types.FileEvent(uri=editor.uri("pkg/extra.py"), type=types.FileChangeType.Created)
+        editor.client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(changes=[created]))
+        (second,) = await editor.diagnostics(caller, after=mark)
+        assert "'image_features' (from encode_image via pkg/extra.py:2)" in second.message
+        mark = editor.mark()
+        (project / "pkg" / "extra.py").unlink()
+        deleted = types.FileEvent(uri=editor.uri("pkg/extra.py"), type=types.FileChangeType.Deleted)
+        editor.client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(changes=[deleted]))
+        (third,) = await editor.diagnostics(caller, after=mark)
+        assert third.message == first.message
+
+
+async def test_a_helper_opened_before_it_exists_on_disk_is_seen_by_its_importer(project: Path) -> None:
+    """An editor's new, unsaved file is a module for its importers from the moment it is open."""
+    (project / "pkg" / "uses_extra.py").write_text(CALLER.replace("pkg.helpers", "pkg.extra"), encoding="utf-8")
+    async with session(project) as editor:
+        caller = editor.open("pkg/uses_extra.py")
+        (first,) = await editor.diagnostics(caller)
+        mark = editor.mark()
+        extra = editor.open("pkg/extra.py", HELPER)  # no such file on disk
+        (second,) = await editor.diagnostics(caller, after=mark)
+        assert "'image_features' (from encode_image via pkg/extra.py:2)" in second.message
+        mark = editor.mark()
+        editor.close(extra)  # closed unsaved: the module is gone again
+        (third,) = await editor.diagnostics(caller, after=mark)
+        assert third.message == first.message
+    assert not (project / "pkg" / "extra.py").exists()
 
 
 async def test_a_saved_helper_rechecks_its_open_caller(project: Path) -> None:

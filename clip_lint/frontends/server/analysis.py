@@ -2,9 +2,11 @@
 
 It runs in the analysis process (``worker``). Each open file is checked as the command would
 check its bytes (``runner``): the same configuration, found from the file; the same
-selection and ``# noqa``; the same findings. The unsaved texts of open modules stand in for
-the disk (``Overlay``), and every project module the check read is returned, so that the
-server knows which open files to check again when one of them changes.
+selection and ``# noqa``; the same findings. Every request starts a new run of the project
+layer (``new_run``) whose reader reads the unsaved texts of open modules in place of the disk
+(an overlay, never cached), and a check returns the record of every file it read and every
+existence probe it made, so that the server knows which open files to check again when a
+module changes, appears or disappears.
 
 Fixes are the command's: a quickfix is the round of ``--fix`` that applies that one
 finding's fix, fix-all is ``--fix`` itself, and "add noqa" is ``--add-noqa`` for one line.
@@ -12,11 +14,11 @@ finding's fix, fix-all is ``--fix`` itself, and "add noqa" is ``--add-noqa`` for
 
 from __future__ import annotations
 
-import ast
 import json
 import re
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
-from typing import Callable, Dict, List, Optional, Protocol, Sequence, Tuple
+from typing import Callable, ContextManager, Dict, List, Optional, Protocol, Sequence, Tuple
 
 from clip_lint.config.selection import is_suppressed
 from clip_lint.findings import Finding
@@ -31,7 +33,9 @@ from clip_lint.frontends.runner import (
     _visible,
     cannot_analyse_message,
 )
-from clip_lint.project.cache import NO_CACHE
+from clip_lint.project.cache import STDIN_NAMES
+from clip_lint.project.modules import Project, new_run
+from clip_lint.project.reading import Reads
 from clip_lint.sources.documents import NOTEBOOK, PYTHON, CodeLine, Document, kind_of, load_document, parse_document
 
 #: Where a text lives in the document: None for the file itself, else a notebook cell's index.
@@ -86,10 +90,13 @@ class Spot:
 
 @dataclass
 class Checked:
-    """A check's answer: the spots, and every project module (real path) the check read."""
+    """A check's answer: the spots, and what the check read of the project (real paths, the
+    checked file's own left out): the files whose text it used, and the paths whose existence
+    (a file, a folder, where a link leads) it asked about."""
 
     spots: List[Spot] = field(default_factory=list)
     reads: Tuple[str, ...] = ()
+    probes: Tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -143,23 +150,16 @@ class Analysis:
     def __init__(self, make_settings: Callable[[], FileSettings]) -> None:
         self._make_settings = make_settings
         self._settings: Optional[FileSettings] = None
+        self._buffers: Dict[str, str] = {}  # real path -> an open module's text, read before the disk
         self._last: Dict[str, Tuple[bytes, Document, List[Located], List[Reported], Settings]] = {}
 
-    # --- the state shared with the project layer
-
-    def set_texts(self, texts: Dict[str, Optional[str]], files_changed: bool = False) -> None:
-        """Open modules' unsaved texts (None: closed, read the disk again); forget memos by path."""
-        from clip_lint.project.cache import forget_resolutions
-        from clip_lint.project.modules import OVERLAY
-
+    def set_texts(self, texts: Dict[str, Optional[str]]) -> None:
+        """Open modules' texts (None: closed, the disk's text counts again), for the next runs."""
         for path, text in texts.items():
             if text is None:
-                OVERLAY.texts.pop(path, None)
+                self._buffers.pop(path, None)
             else:
-                OVERLAY.texts[path] = text
-        OVERLAY.forget()
-        if files_changed:
-            forget_resolutions()
+                self._buffers[path] = text
 
     def reload_settings(self) -> None:
         """A configuration file changed: find and read each file's configuration again."""
@@ -170,29 +170,38 @@ class Analysis:
             self._settings = self._make_settings()
         return self._settings
 
+    def _new_run(self, path: str) -> ContextManager[Reads]:
+        """Start a run of the project layer with the open buffers, and record what it reads.
+
+        A run reads each file and asks each probe once; a new one per request sees every file
+        created, changed or deleted since, with nothing memoized by path to forget by hand.
+        Parses stay memoized by content (``modules._LOADED``): the server stays warm.
+        """
+        new_run(overlay=self._buffers)
+        if path in STDIN_NAMES:
+            return nullcontext(Reads())  # an untitled buffer has no project, as stdin
+        return Project.for_path(path).reader.recording()
+
     # --- checking
 
     def check(self, source: Source) -> Checked:
-        """The findings the command reports for ``source``, and the modules the check read."""
-        from clip_lint.project.modules import OVERLAY
-
+        """The findings the command reports for ``source``, and what the check read."""
         per_file = self._file_settings()
         if per_file.excluded(source.path):
             self._last.pop(source.path, None)
             return Checked()
         settings = per_file.settings(source.path)
-        if not source.on_disk:
-            settings = replace(settings, cache=NO_CACHE)  # an unsaved text is nobody else's: don't store it
+        if not source.on_disk:  # an unsaved text is nobody else's: the cache neither answers nor keeps it
+            settings = replace(settings, cache=replace(settings.cache, enabled=False))
         data = source.data()
-        OVERLAY.reads = set()
-        try:
+        with self._new_run(source.path) as record:
             document, located, reported = self._analyse(source, data, settings)
-            reads = OVERLAY.reads
-        finally:
-            OVERLAY.reads = None
         self._last[source.path] = (data, document, located, reported, settings)
-        spots = [self._spot(document, found, shown, settings) for found, shown in zip(located, reported)]
-        return Checked(spots, tuple(sorted(reads - {source.path})))
+        spots = [self._spot(document, found, shown) for found, shown in zip(located, reported)]
+        read = record.flatten()
+        files = sorted(set(read.files) - {source.path})
+        probed = sorted({path for _, path in read.probes} - {source.path})
+        return Checked(spots, tuple(files), tuple(probed))
 
     def forget(self, path: str) -> None:
         self._last.pop(path, None)
@@ -208,12 +217,14 @@ class Analysis:
             located = [(Finding(PARSE_ERROR, 1, 0, message), ())] if _selected(PARSE_ERROR, settings) else []
         return document, located, [_report(document, found, settings) for found in located]
 
-    def _spot(self, document: Document, found: Located, shown: Reported, settings: Settings) -> Spot:
+    def _spot(self, document: Document, found: Located, shown: Reported) -> Spot:
         from clip_lint.fix.fixer import fix_is_mappable
 
         finding, lines = found
         line, col = shown.line - 1, shown.col
-        end_line, end_col = finding_end(document, found, (line, col))
+        end_line, end_col = shown.end_line - 1, shown.end_col
+        if (end_line, end_col) <= (line, col):  # the finding marks a point: show the word there
+            end_line, end_col = line, col + _word_length(finding, lines)
         fix = finding.fix
         mappable = fix is not None and bool(fix.edits) and fix_is_mappable(fix, lines, document)
         return Spot(
@@ -267,7 +278,8 @@ class Analysis:
     def _fix_all(self, source: Source, data: bytes, document: Document, settings: Settings) -> Optional[Action]:
         from clip_lint.frontends.runner import check_bytes
 
-        result = check_bytes(source.path, data, replace(settings, mode=FIX), source.kind)
+        with self._new_run(source.path):
+            result = check_bytes(source.path, data, replace(settings, mode=FIX), source.kind)
         if result.output is None or not result.fixed:
             return None
         return Action(FIX_ALL, "Fix all clip-lint findings", _target_texts(document, result.output))
@@ -365,72 +377,11 @@ def _joined(source: object) -> str:
 # --- where a finding ends -------------------------------------------------------------------
 
 _TOKEN = re.compile(r"\w+|\S")
-#: An expression that starts at a finding but runs over more lines than this is cut at its first line.
-MAX_RANGE_LINES = 8
 
 
-def finding_end(document: Document, found: Located, start: Tuple[int, int]) -> Tuple[int, int]:
-    """Where a finding's range ends (0-based line, code-point column, in the document's terms).
-
-    Findings carry a start only; the range covers the largest expression that starts there
-    (the similarity op, the call), or the word at the start when none does.
-    """
-    finding, lines = found
+def _word_length(finding: Finding, lines: Sequence[CodeLine]) -> int:
+    """How many code points the word (or sign) at a finding's start takes; 0 past its line."""
     if not 1 <= finding.line <= len(lines):
-        return start
-    origin = lines[finding.line - 1]
-    end = _expression_end(document, lines, finding.line, finding.col)
-    if end is not None and end[0] - finding.line <= MAX_RANGE_LINES:
-        end_origin = lines[end[0] - 1]
-        if end_origin.segment == origin.segment:
-            end_line = end_origin.local_line if document.kind == NOTEBOOK else end_origin.file_line
-            return end_line - 1, end[1] + end_origin.col_offset
-    word = _TOKEN.match(origin.text, finding.col)
-    return start[0], start[1] + (word.end() - finding.col if word is not None else 0)
-
-
-_TREES: Dict[int, Tuple[Sequence[CodeLine], Optional[ast.Module]]] = {}
-
-
-def _expression_end(document: Document, lines: Sequence[CodeLine], line: int, col: int) -> Optional[Tuple[int, int]]:
-    """The end (1-based line, code-point column) of the largest expression starting at the position."""
-    tree = _tree_of(document, lines)
-    if tree is None:
-        return None
-    text = lines[line - 1].text
-    byte_col = len(text[:col].encode("utf-8"))
-    best: Optional[ast.expr] = None
-    for node in ast.walk(tree):
-        if isinstance(node, ast.expr) and node.lineno == line and node.col_offset == byte_col:
-            if best is None or (node.end_lineno, node.end_col_offset) > (best.end_lineno, best.end_col_offset):
-                best = node
-    if best is None or best.end_lineno is None or best.end_col_offset is None:
-        return None
-    end_text = lines[best.end_lineno - 1].text.encode("utf-8")
-    return best.end_lineno, len(end_text[:best.end_col_offset].decode("utf-8", "replace"))
-
-
-def _tree_of(document: Document, lines: Sequence[CodeLine]) -> Optional[ast.Module]:
-    """The ``ast`` of the analysed source ``lines`` make up, parsed once per check.
-
-    A Python file's is the one the project layer parsed for the analysis, when it has it.
-    """
-    known = _TREES.get(id(lines))
-    if known is not None and known[0] is lines:
-        return known[1]
-    tree = _project_tree(document) if document.kind == PYTHON else None
-    if tree is None:
-        try:
-            tree = ast.parse("".join(line.text + "\n" for line in lines))
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            tree = None
-    _TREES.clear()  # one source at a time: the findings of one check share their lines
-    _TREES[id(lines)] = (lines, tree)
-    return tree
-
-
-def _project_tree(document: Document) -> Optional[ast.Module]:
-    from clip_lint.project.cache import project_for
-
-    project = project_for(document.path)
-    return project.tree_of(document.path, document.text) if project is not None else None
+        return 0
+    word = _TOKEN.match(lines[finding.line - 1].text, finding.col)
+    return word.end() - finding.col if word is not None else 0

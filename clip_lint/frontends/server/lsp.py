@@ -2,11 +2,14 @@
 
 It keeps the open texts (files and notebook cells) as the editor has them, asks the analysis
 process (``worker``) to check them, and publishes what it finds: on open, and after each
-change once typing pauses (``DEBOUNCE_SECONDS``). When a project module changes (a change
-to its open buffer, a save, or a file watcher's event) the open files whose last check read
-it are checked again. Code actions are the command's fixes: a quickfix per fixable
-finding, "add noqa" per finding, and ``source.fixAll.clip-lint``. The server never writes a
-file: every edit goes to the editor, which applies it.
+change once typing pauses (``DEBOUNCE_SECONDS``). Each check reports what it read of the
+project: the files whose text it used and the paths whose existence it asked about. When
+a module changes (a change to its open buffer, a save, a file watcher's event) the open
+files whose last check read it are checked again; when one is created or deleted (or
+opened or closed in the editor), so are those whose last check looked for it. Code actions
+are the command's fixes: a quickfix per fixable finding, "add noqa" per finding, and
+``source.fixAll.clip-lint``. The server never writes a file: every edit goes to the editor,
+which applies it.
 """
 
 from __future__ import annotations
@@ -23,10 +26,12 @@ from pygls.uris import to_fs_path
 
 from clip_lint import __version__
 from clip_lint.config.files import CONFIG_FILES
+from clip_lint.frontends.reporting import rule_url
 from clip_lint.frontends.runner import PARSE_ERROR, cannot_analyse_message
 from clip_lint.frontends.server.analysis import FIX_ALL, Action, Checked, Source, Spot, Target
 from clip_lint.frontends.server.texts import UTF8, UTF16, UTF32, Text, replacements
 from clip_lint.frontends.server.worker import AnalysisFailed, AnalysisProcess
+from clip_lint.project.modules import ROOT_MARKERS
 from clip_lint.sources.documents import MARKDOWN_SUFFIXES, NOTEBOOK_SUFFIXES, PYTHON_SUFFIXES
 
 NAME = "clip-lint"
@@ -34,7 +39,9 @@ FIX_ALL_KIND = "source.fixAll.clip-lint"
 #: How long typing must pause before a changed text is checked (a check of a big file takes ~0.1 s).
 DEBOUNCE_SECONDS = 0.025
 LANGUAGES = frozenset({"python", "markdown"})
-WATCHED = ["**/*.py", "**/*.pyi", *(f"**/{name}" for name in CONFIG_FILES)]
+#: Files whose change re-checks every open document: configuration, and what marks a project's root.
+EVERYTHING_FILES = frozenset(CONFIG_FILES) | frozenset(ROOT_MARKERS)
+WATCHED = ["**/*.py", "**/*.pyi", *(f"**/{name}" for name in sorted(EVERYTHING_FILES - {"setup.py"}))]
 SEVERITY = types.DiagnosticSeverity.Warning
 
 
@@ -86,14 +93,6 @@ def path_of(uri: str) -> str:
     return os.path.realpath(path) if path else "-"
 
 
-def rule_url(code: str) -> Optional[str]:
-    from clip_lint.frontends.reporting import INFORMATION_URI
-    from clip_lint.rules import RULES
-
-    rule = RULES.get(code)
-    return f"{INFORMATION_URI}#{rule.anchor}" if rule is not None else None
-
-
 class ClipLintServer(LanguageServer):
     """The server's state: open documents, what each one's last check read, pending checks."""
 
@@ -111,23 +110,22 @@ class ClipLintServer(LanguageServer):
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clip-lint-check")
         self.documents: Dict[str, Document] = {}
         self.cell_owner: Dict[str, str] = {}  # cell URI -> notebook URI
-        self.reads: Dict[str, Set[str]] = {}  # document URI -> modules its last check read
+        self.reads: Dict[str, Set[str]] = {}  # document URI -> files its last check read
+        self.probes: Dict[str, Set[str]] = {}  # document URI -> paths whose existence it asked about
         self.spots: Dict[str, Tuple[Tuple[Any, ...], List[Spot]]] = {}  # URI -> (versions checked, spots)
         self.failed: Dict[str, Tuple[Source, str]] = {}  # URI -> the source that made the analysis fail
         self.pending: Dict[str, asyncio.TimerHandle] = {}
         self.unsynced: Dict[str, Optional[str]] = {}  # module texts the analysis process hasn't seen yet
-        self.files_changed = False
         self.encoding = UTF16
 
     # --- the analysis process, one request at a time
 
     async def ask(self, method: str, *args: Any) -> Any:
-        texts, files_changed = self.unsynced, self.files_changed
-        self.unsynced, self.files_changed = {}, False
+        texts, self.unsynced = self.unsynced, {}
 
         def run() -> Any:
-            if texts or files_changed:
-                self.analysis.call("set_texts", texts, files_changed)
+            if texts:
+                self.analysis.call("set_texts", texts)
             return self.analysis.call(method, *args)
 
         return await asyncio.get_running_loop().run_in_executor(self.executor, run)
@@ -146,11 +144,15 @@ class ClipLintServer(LanguageServer):
         loop = asyncio.get_running_loop()
         self.pending[uri] = loop.call_later(delay, lambda: loop.create_task(self.check(uri)))
 
-    def schedule_dependents(self, paths: Iterable[str], changed_by: Optional[str] = None) -> None:
-        """Check again every open document whose last check read one of ``paths``."""
+    def schedule_dependents(
+        self, paths: Iterable[str], changed_by: Optional[str] = None, appeared: bool = False
+    ) -> None:
+        """Check again every open document whose last check read one of ``paths``; with
+        ``appeared`` (files created or deleted), also those that asked whether one of them, or
+        anything under it (a folder), exists."""
         wanted = set(paths)
         for uri, read in list(self.reads.items()):
-            if uri != changed_by and read & wanted:
+            if uri != changed_by and depends(read, self.probes.get(uri, set()), wanted, appeared):
                 self.schedule(uri)
 
     async def check(self, uri: str) -> None:
@@ -168,10 +170,13 @@ class ClipLintServer(LanguageServer):
                 self.failed.pop(uri, None)
             except AnalysisFailed as failure:
                 self.failed[uri] = (source, str(failure))
-                checked = Checked([crash_spot(str(failure))], tuple(self.reads.get(uri, ())))
+                checked = Checked(
+                    [crash_spot(str(failure))], tuple(self.reads.get(uri, ())), tuple(self.probes.get(uri, ()))
+                )
         if self.documents.get(uri) is not document or self.versions(document) != versions:
             return  # changed meanwhile: the check scheduled by that change answers it
         self.reads[uri] = set(checked.reads)
+        self.probes[uri] = set(checked.probes)
         self.spots[uri] = (versions, checked.spots)
         self.publish(document, checked.spots)
 
@@ -212,6 +217,7 @@ class ClipLintServer(LanguageServer):
         for uri, text in document.targets().values():
             self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
         self.reads.pop(document.uri, None)
+        self.probes.pop(document.uri, None)
         self.spots.pop(document.uri, None)
         self.failed.pop(document.uri, None)
         handle = self.pending.pop(document.uri, None)
@@ -311,6 +317,20 @@ class ClipLintServer(LanguageServer):
         return bool(edit is not None and edit.document_changes)
 
 
+def depends(read: Set[str], looked_for: Set[str], changed: Set[str], appeared: bool) -> bool:
+    """Whether a check that read the files ``read`` and probed the paths ``looked_for`` may answer
+    otherwise once the files ``changed`` have changed (``appeared``: been created or deleted;
+    a path may be a folder, which holds what was read or looked for under it)."""
+    if read & changed:
+        return True
+    if not appeared:
+        return False
+    if looked_for & changed:
+        return True
+    folders = tuple(path.rstrip(os.sep) + os.sep for path in changed)
+    return any(path.startswith(folders) for path in read | looked_for)
+
+
 def wants(only: Optional[Sequence[str]], kind: str) -> bool:
     """Whether a request limited to the kinds ``only`` asks for actions of ``kind``."""
     return only is None or any(kind == asked or kind.startswith(asked + ".") for asked in only)
@@ -402,8 +422,8 @@ def register_documents(server: ClipLintServer) -> None:
         server.documents[item.uri] = document
         server.module_changed(path, item.text)
         server.schedule(item.uri, 0)
-        if item.text != document.saved:  # an unsaved text: what its importers see changes
-            server.schedule_dependents([path], item.uri)
+        if item.text != document.saved:  # an unsaved text (maybe of no file yet): what importers see changes
+            server.schedule_dependents([path], item.uri, appeared=document.saved is None)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(params: types.DidChangeTextDocumentParams) -> None:
@@ -423,7 +443,7 @@ def register_documents(server: ClipLintServer) -> None:
         path = path_of(uri)
         if isinstance(document, OpenFile):
             document.saved = params.text if params.text is not None else read_disk(path)
-        disk_changed(server, [path], created_or_deleted=False)
+        disk_changed(server, [path])
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(params: types.DidCloseTextDocumentParams) -> None:
@@ -431,7 +451,7 @@ def register_documents(server: ClipLintServer) -> None:
         if isinstance(document, OpenFile):
             server.clear(document)
             server.module_changed(document.path, None)
-            server.schedule_dependents([document.path])
+            server.schedule_dependents([document.path], appeared=not os.path.isfile(document.path))
             server.executor.submit(server.analysis.call, "forget", document.path)
 
 
@@ -444,37 +464,31 @@ def apply_changes(text: Text, changes: Sequence[types.TextDocumentContentChangeE
             text.text = change.text
 
 
-def disk_changed(server: ClipLintServer, paths: Sequence[str], created_or_deleted: bool) -> None:
-    """Files changed on disk: configuration is read again; modules' importers are checked again."""
-    if any(os.path.basename(path) in CONFIG_FILES for path in paths):
-        server.files_changed = True
-        server.executor.submit(server.analysis.call, "reload_settings")
-        for uri in server.documents:
+def disk_changed(server: ClipLintServer, changed: Sequence[str], appeared: Sequence[str] = ()) -> None:
+    """Files changed, or were created or deleted (``appeared``), on disk: configuration is read
+    again; the open files whose last check read them, or looked for them, are checked again."""
+    paths = [*changed, *appeared]
+    if any(os.path.basename(path) in EVERYTHING_FILES for path in paths):
+        if any(os.path.basename(path) in CONFIG_FILES for path in paths):
+            server.executor.submit(server.analysis.call, "reload_settings")
+        for uri in server.documents:  # the settings, or the project's root, of any file may change
             server.schedule(uri)
         return
-    modules = [path for path in paths if path.endswith(PYTHON_SUFFIXES)]
-    if not modules:
-        return
-    server.files_changed = True  # the analysis forgets what it memoized by path
-    if created_or_deleted:
-        for uri in server.documents:  # a new or deleted module can change what any import resolves to
-            server.schedule(uri)
-    else:
-        server.schedule_dependents(modules)
+    server.schedule_dependents(changed)
+    server.schedule_dependents(appeared, appeared=True)
 
 
 def register_workspace(server: ClipLintServer) -> None:
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     def did_change_watched_files(params: types.DidChangeWatchedFilesParams) -> None:
-        paths, created_or_deleted = [], False
+        changed, appeared = [], []
         for change in params.changes:
             path = path_of(change.uri)
             if path == "-":
                 continue
-            paths.append(path)
-            created_or_deleted |= change.type != types.FileChangeType.Changed
-        if paths:
-            disk_changed(server, paths, created_or_deleted)
+            (changed if change.type == types.FileChangeType.Changed else appeared).append(path)
+        if changed or appeared:
+            disk_changed(server, changed, appeared)
 
 
 def register_notebooks(server: ClipLintServer) -> None:
