@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 import sys
 import tomllib
 from pathlib import Path
-
 
 import pytest
 from lsp_session import server_command, session
@@ -31,6 +32,7 @@ def commands() -> dict:
         "vscode-settings": [vscode["glspc.server.command"], *vscode["glspc.server.commandArguments"]],
         "helix-languages": [helix["language-server"]["clip-lint"]["command"], *helix["language-server"]["clip-lint"]["args"]],
         "neovim-0.11": list(lua_command.search(found["neovim-0.11"]).groups()),
+        "readme-neovim": list(lua_command.search(found["readme-neovim"]).groups()),
         "nvim-lspconfig": list(lua_command.search(found["nvim-lspconfig"]).groups()),
         "emacs-eglot": re.findall(r'"([^"]+)"', re.search(r"\. \(([^)]*)\)", found["emacs-eglot"]).group(1)),
     }
@@ -48,7 +50,9 @@ def test_the_snippets_attach_it_to_python() -> None:
     helix = tomllib.loads(found["helix-languages"])
     python = next(language for language in helix["language"] if language["name"] == "python")
     assert "clip-lint" in python["language-servers"]
-    assert 'filetypes = { "python" }' in found["neovim-0.11"] and 'filetypes = { "python" }' in found["nvim-lspconfig"]
+    for name in ("neovim-0.11", "nvim-lspconfig", "readme-neovim"):
+        assert 'filetypes = { "python" }' in found[name], name
+    assert found["readme-neovim"].splitlines()[-1] == 'vim.lsp.enable("clip_lint")'
     assert 'only = { "source.fixAll.clip-lint" }' in found["neovim-0.11"]
     assert "python-mode python-ts-mode" in found["emacs-eglot"]
 
@@ -56,12 +60,24 @@ def test_the_snippets_attach_it_to_python() -> None:
 def test_the_elisp_and_lua_snippets_are_balanced() -> None:
     """A cheap stand-in for the parsers check_editors.sh runs: brackets and quotes pair up."""
     found = snippets()
-    for name in ("emacs-eglot", "neovim-0.11", "nvim-lspconfig"):
+    for name in ("emacs-eglot", "neovim-0.11", "nvim-lspconfig", "readme-neovim"):
         code = re.sub(r'"[^"\n]*"', '""', found[name])
         code = re.sub(r"(--|;).*", "", code)
         assert code.count('"') % 2 == 0, name
         for opening, closing in ("()", "{}", "[]"):
             assert code.count(opening) == code.count(closing), (name, opening)
+
+
+LUAC = shutil.which("luac5.4") or shutil.which("luac")
+
+
+@pytest.mark.skipif(LUAC is None, reason="luac is not installed (apt-get install lua5.4)")
+@pytest.mark.parametrize("name", ["neovim-0.11", "nvim-lspconfig", "readme-neovim"])
+def test_the_lua_snippets_parse(name: str, tmp_path: Path) -> None:
+    script = tmp_path / f"{name}.lua"
+    script.write_text(snippets()[name], encoding="utf-8")
+    parsed = subprocess.run([str(LUAC), "-p", str(script)], capture_output=True, text=True, timeout=60)
+    assert parsed.returncode == 0, parsed.stderr
 
 
 @pytest.mark.asyncio

@@ -30,7 +30,7 @@ PY
 
 status=0
 luac=$(command -v luac5.4 || command -v luac || true)
-for name in neovim-0.11 nvim-lspconfig; do
+for name in neovim-0.11 nvim-lspconfig readme-neovim; do
     snippet "$name" "$name.lua"
     if [ -n "$luac" ]; then "$luac" -p "$work/$name.lua" && echo "luac -p $name: ok" || status=1; fi
 done
