@@ -12,6 +12,7 @@ import os
 import re
 import sys
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, NoReturn, Optional, Sequence, TextIO, Tuple
 
 from clip_lint import __version__
@@ -31,6 +32,7 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 STDIN = "-"
 RULES_COMMAND = "rules"
 CHECK_COMMAND = "check"  # ruff's spelling: `clip-lint check PATH` is `clip-lint PATH`
+SERVER_COMMAND = "server"  # `clip-lint server`: the language server (a folder named "server" is ./server)
 
 Worker = Callable[[str, Settings], FileResult]
 
@@ -514,6 +516,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == [RULES_COMMAND]:  # a folder named "rules" is checked as ./rules
         return _rules_command(argv[1:])
+    if argv[:1] == [SERVER_COMMAND]:  # the language server (docs/editors.md), with this command's per-file settings
+        from clip_lint.frontends.server import main as serve
+
+        return serve(argv[1:], partial(FileSettings, build_parser().parse_args([]), CHECK))
     if argv[:1] == [CHECK_COMMAND]:  # and one named "check" as ./check
         argv = argv[1:]
     args = build_parser().parse_args(argv)

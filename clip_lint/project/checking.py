@@ -132,7 +132,9 @@ def _findings(
         if sliced is None:
             return [], {}, False
         if sliced is not source:
-            text, tree = sliced, None  # the tree no longer matches the text
+            # The sliced text's own tree, parsed once here: the engine's relevance test and its
+            # locator each parsed it again when handed none.
+            text, tree = sliced, _parse_ast(sliced)[0]
     import libcst as cst
 
     from clip_lint.engine.analyzer import Analyzer

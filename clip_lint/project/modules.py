@@ -18,8 +18,10 @@ Interface for the front ends and the cache::
     reads.to_json()                                     # {"files": {path: digest}, "probes": [...]}
 
 A long-lived process starts a new run with ``new_run()`` (or a fresh ``Project``): files are
-read again then. A module that the analysis tried to import but that was not in the project
-contributes nothing (the probes that found it missing are recorded all the same).
+read again then. A language server starts one per check with ``new_run(overlay=open_buffers)``
+(``SourceReader``'s overlay: its open buffers are read in place of the disk, and never cached).
+A module that the analysis tried to import but that was not in the project contributes nothing
+(the probes that found it missing are recorded all the same).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import os
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple
 
 from clip_lint.findings import Finding
 from clip_lint.prefilter.relevance import WORD, bound_names, feature_words_pattern, relevant_definitions
@@ -372,14 +374,22 @@ def package_parent(folder: str, is_file: Callable[[str], bool] = os.path.isfile)
     return os.path.dirname(top) if top is not None else None
 
 
-def new_run() -> None:
+#: The texts every project of this run reads in place of the disk (``new_run``'s overlay).
+_RUN_OVERLAY: Dict[str, str] = {}
+
+
+def new_run(overlay: Optional[Mapping[str, str]] = None) -> None:
     """Forget this process's projects and roots: the next run reads every file and probe again.
 
     For a process that runs more than once (a test, a language server); a command line run is
-    one process, one run.
+    one process, one run. ``overlay`` ({path: text}) is read by the new run's projects in place
+    of those files (a language server's open buffers): see ``SourceReader``; nothing read from
+    it is cached.
     """
     _PROJECTS.clear()
     _ROOTS.clear()
+    _RUN_OVERLAY.clear()
+    _RUN_OVERLAY.update(overlay or {})
 
 
 class Project:
@@ -396,11 +406,11 @@ class Project:
 
     @classmethod
     def for_path(cls, path: str) -> "Project":
-        """The project a file belongs to, one object per root and process."""
+        """The project a file belongs to, one object per root and run (reading the run's overlay)."""
         root = os.path.realpath(find_root(path))
         project = _PROJECTS.get(root)
         if project is None:
-            project = _PROJECTS[root] = cls(root)
+            project = _PROJECTS[root] = cls(root, reader=SourceReader(overlay=_RUN_OVERLAY))
         return project
 
     def _ask(self, key: tuple, compute: Callable[[], object], bottom: object = None):

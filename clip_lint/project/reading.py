@@ -10,14 +10,15 @@ with the findings, and an entry counts only while ``still_holds`` says every rec
 answers the same: the hash of the very bytes that were analysed, and the same answer to each probe.
 
 A run is the life of one reader. A long-lived process (a language server, a test) starts a new
-run with a new ``Project`` (or ``Project.new_run()``), which gets a new snapshot.
+run with a new ``Project`` (or ``clip_lint.project.modules.new_run()``), which gets a new snapshot.
 
 Texts from elsewhere than the disk: ``SourceReader(overlay={path: text})`` answers a read of a
 path in the overlay with its text (an editor's unsaved buffer, code read from stdin) and treats
 the path as an existing regular file. Keys are real absolute paths (the reader takes
 ``os.path.realpath`` of each). An overlay text is never cached: a record that used one says so
-(``Reads.overlaid``), and the cache stores no entry for it. A language server would hand the
-project layer a ``Project(root, reader=SourceReader(overlay=open_buffers))`` per run.
+(``Reads.overlaid``), and the cache stores no entry for it. The language server starts a run per
+check with ``new_run(overlay=open_buffers)``: each project of the run then reads through a
+``SourceReader(overlay=open_buffers)``.
 """
 
 from __future__ import annotations

@@ -82,6 +82,10 @@ def test_documented_command_runs(tmp_path: Path, page: str, command: str) -> Non
     shutil.copytree(REPO / "examples", tmp_path / "examples")
     shutil.copytree(REPO / "examples", tmp_path / "src")
     words = shlex.split(command.split(" > ", 1)[0])
+    if words[1:2] == ["server"]:  # an editor's session, start to end: the answer to initialize, status 0
+        result = run_cli(*words[1:], cwd=tmp_path, input=lsp_session_start_to_end())
+        assert result.returncode == 0 and '"serverInfo": {"name": "clip-lint"' in result.stdout, result.stderr
+        return
     result = run_cli(*words[1:], cwd=tmp_path)
     assert result.returncode in (0, 1), result.stderr
     assert "Traceback" not in result.stderr
@@ -102,6 +106,18 @@ def test_documented_command_runs(tmp_path: Path, page: str, command: str) -> Non
         assert result.stdout.startswith("Settings for ")
     if words[1:2] == ["-v"]:
         assert "clip-lint: 4 files to check" in result.stderr
+
+
+def lsp_session_start_to_end() -> bytes:
+    """initialize, initialized, shutdown and exit, framed as an LSP client sends them."""
+    messages = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"processId": None, "rootUri": None, "capabilities": {}}},
+        {"jsonrpc": "2.0", "method": "initialized", "params": {}},
+        {"jsonrpc": "2.0", "id": 2, "method": "shutdown", "params": None},
+        {"jsonrpc": "2.0", "method": "exit", "params": None},
+    ]
+    bodies = [json.dumps(message).encode() for message in messages]
+    return b"".join(b"Content-Length: %d\r\n\r\n%s" % (len(body), body) for body in bodies)
 
 
 def test_the_readmes_flake8_command_reports_the_cln_codes(tmp_path: Path) -> None:
