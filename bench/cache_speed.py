@@ -1,7 +1,8 @@
 """What the cache saves: flake8 with the plugin (no cache, cold, warm) against flake8 alone,
 and the clip-lint command warm against cold, on real source trees. Run by hand.
 
-    python bench/cache_speed.py [--runs 5] [TREE ...]      (default: /work/corpora/{open_clip,lavis})
+    python bench/cache_speed.py [--runs 5] [--baseline CHECKOUT] [TREE ...]
+                                                          (default: /work/corpora/{open_clip,lavis})
 
 Get the trees with ``pip download --no-deps open_clip_torch==3.3.0 salesforce-lavis -d DL``
 and unzip each into its own folder. flake8 runs single-process (``--jobs=1``), as the
@@ -9,12 +10,14 @@ issue's numbers do. "Cold" is an empty cache folder, so it includes writing ever
 "warm" is a folder filled by an earlier run. Every cache folder is a temporary one: the
 trees are never written to. Timings are medians of interleaved runs, ratios against a
 baseline taken in the same run; each is given as wall time and as CPU time (user + system
-of the run's processes), which a busy machine disturbs less.
+of the run's processes), which a busy machine disturbs less. ``--baseline CHECKOUT`` adds that
+checkout's plugin (by ``PYTHONPATH``), cold and warm, to the same interleaved rounds.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import shutil
 import statistics
@@ -23,7 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -32,11 +35,12 @@ from lint_speed import RUNNER, python_files  # noqa: E402
 DEFAULT_TREES = [Path("/work/corpora/open_clip"), Path("/work/corpora/lavis")]
 
 
-def timed(command: Sequence[str]) -> Tuple[float, float]:
-    """Wall and CPU seconds of one run of ``command``."""
+def timed(command: Sequence[str], checkout: Optional[Path] = None) -> Tuple[float, float]:
+    """Wall and CPU seconds of one run of ``command`` (with ``checkout`` first on the path)."""
+    env = None if checkout is None else dict(os.environ, PYTHONPATH=str(checkout))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    result = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    result = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode not in (0, 1):
@@ -77,7 +81,7 @@ class Folders:
         return str(folder)
 
 
-def flake8_cache(tree: Path, runs: int, scratch: Path) -> None:
+def flake8_cache(tree: Path, runs: int, scratch: Path, baseline: Optional[Path] = None) -> None:
     common = ["--isolated", "--select", "E,F,W,CLN", "--jobs=1", str(tree)]
     folders = Folders(scratch / "flake8")
     warm = str(scratch / "flake8-warm")
@@ -88,6 +92,15 @@ def flake8_cache(tree: Path, runs: int, scratch: Path) -> None:
         "+ clip-lint, cold cache": lambda: timed([*RUNNER, "--clip-cache-dir", folders.fresh(), *common]),
         "+ clip-lint, warm cache": lambda: timed([*RUNNER, "--clip-cache-dir", warm, *common]),
     }
+    if baseline is not None:
+        base_warm = str(scratch / "flake8-baseline-warm")
+        timed([*RUNNER, "--clip-cache-dir", base_warm, *common], baseline)
+        commands["+ baseline's clip-lint, cold cache"] = lambda: timed(
+            [*RUNNER, "--clip-cache-dir", folders.fresh(), *common], baseline
+        )
+        commands["+ baseline's clip-lint, warm cache"] = lambda: timed(
+            [*RUNNER, "--clip-cache-dir", base_warm, *common], baseline
+        )
     report(f"flake8 -j1 on {tree.name}", interleaved(commands, runs), "flake8 alone")
 
 
@@ -113,13 +126,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("trees", nargs="*", type=Path, default=DEFAULT_TREES)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--baseline", type=Path, help="another checkout, timed in the same rounds (flake8 only)")
     args = parser.parse_args()
     for tree in args.trees:
         files = python_files([tree])
         lines = sum(file.read_bytes().count(b"\n") for file in files)
         print(f"\n{tree}: {len(files)} .py files, {lines} lines")
         with tempfile.TemporaryDirectory() as scratch:
-            flake8_cache(tree, args.runs, Path(scratch))
+            flake8_cache(tree, args.runs, Path(scratch), args.baseline)
             clip_lint_cache(tree, args.runs, Path(scratch), ["-j", "1"])
             clip_lint_cache(tree, args.runs, Path(scratch), [])
     return 0

@@ -49,7 +49,9 @@ def clip_lint_lines(cwd: Path, target: str, checkout: Path) -> List[str]:
     command = [sys.executable, "-m", "clip_lint.cli", "--no-cache", "--exit-zero", "--format", "json", target]
     report = json.loads(run(command, cwd, checkout))
     summary = json.dumps(report["summary"], sort_keys=True)
-    return [summary] + sorted(json.dumps(item, sort_keys=True) for item in report["findings"])
+    lines = [summary] + sorted(json.dumps(item, sort_keys=True) for item in report["findings"])
+    # rule URLs are file:// links into the checkout: two checkouts agree when all else does
+    return [line.replace(str(checkout), "<checkout>") for line in lines]
 
 
 def flake8_lines(cwd: Path, target: str, checkout: Path) -> List[str]:

@@ -39,7 +39,7 @@ def run(files: Dict[Path, Tuple[str, Optional[ast.Module]]], project_layer: bool
     start = time.perf_counter()
     for path, (text, tree) in files.items():
         if project_layer:
-            result = analyze_file(str(path), text, OPTIONS, Project.for_path(str(path)), tree, hashes=False)
+            result = analyze_file(str(path), text, OPTIONS, Project.for_path(str(path)), tree)
             found[path] = [(f.line, f.code) for f in result.findings]
         else:
             found[path] = [(f.line, f.code) for f in analyze_source(text, OPTIONS, tree=tree)]

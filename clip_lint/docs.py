@@ -1,4 +1,4 @@
-"""``python -m clip_lint.docs``: regenerate the README's generated sections, at its first address.
+"""``python -m clip_lint.docs``: regenerate the rule pages and the README's rules section, at its first address.
 
 The generator lives in ``clip_lint.frontends.docs``.
 """

@@ -33,13 +33,18 @@ class Fix:
 
 @dataclass(frozen=True)
 class Finding:
-    """One violation. ``line`` is 1-based and ``col`` 0-based, as flake8 expects."""
+    """One violation. ``line`` is 1-based and ``col`` 0-based, as flake8 expects.
+
+    ``end_line`` / ``end_col`` close the reported expression (None: a point, at the start).
+    """
 
     code: str
     line: int
     col: int
     message: str
     fix: Optional[Fix] = field(default=None, compare=False)
+    end_line: Optional[int] = field(default=None, compare=False)
+    end_col: Optional[int] = field(default=None, compare=False)
 
     @property
     def text(self) -> str:

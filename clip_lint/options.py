@@ -7,8 +7,9 @@ flag and the value's type. The config reader, the command and docs/cli.md follow
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple
+from typing import Dict, Iterable, Optional, Tuple, Union
 
 PerFileIgnores = Tuple[Tuple[str, Tuple[str, ...]], ...]  # (glob, codes), in the config's order
 
@@ -52,6 +53,18 @@ class Options:
         return (self.select or DEFAULT_SELECT) + self.extend_select
 
 
+#: What separates the items of a list of names or codes written as one string: commas and
+#: whitespace, as flake8 reads ``comma_separated_list`` options (``clip-encoders = a b`` is two).
+_LIST_SEPARATORS = re.compile(r"[,\s]+")
+
+
+def split_list(values: Union[str, Iterable[str]]) -> Tuple[str, ...]:
+    """The names or codes of a comma- and whitespace-separated list (or of each string of a list)."""
+    if isinstance(values, str):
+        values = [values]
+    return tuple(item for value in values for item in _LIST_SEPARATORS.split(value) if item)
+
+
 LIST, TABLE, INT = "list of strings", "table of glob = list of codes", "positive integer"
 BOOL, FOLDER = "boolean", "folder"
 
@@ -67,16 +80,18 @@ class ConfigKey:
     flag: Optional[str] = None  # the command-line flag
     aliases: Tuple[str, ...] = ()
     holds_codes: bool = False
+    #: A list of names or codes: commas and whitespace both separate its items (``split_list``).
+    words: bool = False
 
 
 CONFIG_KEYS: Tuple[ConfigKey, ...] = (
     ConfigKey("extra-encoders", "extra_encoders", flake8="clip-encoders", flag="--extra-encoders",
-              aliases=("encoders", "clip-encoders")),
+              aliases=("encoders", "clip-encoders"), words=True),
     ConfigKey("extra-normalizers", "extra_normalizers", flake8="clip-normalizers", flag="--extra-normalizers",
-              aliases=("normalizers", "clip-normalizers")),
-    ConfigKey("select", "select", flag="--select", holds_codes=True),
-    ConfigKey("extend-select", "extend_select", flag="--extend-select", holds_codes=True),
-    ConfigKey("ignore", "ignore", flag="--ignore", holds_codes=True),
+              aliases=("normalizers", "clip-normalizers"), words=True),
+    ConfigKey("select", "select", flag="--select", holds_codes=True, words=True),
+    ConfigKey("extend-select", "extend_select", flag="--extend-select", holds_codes=True, words=True),
+    ConfigKey("ignore", "ignore", flag="--ignore", holds_codes=True, words=True),
     ConfigKey("exclude", "exclude", flag="--exclude"),
     ConfigKey("extend-exclude", "extend_exclude", flag="--extend-exclude"),
     ConfigKey("per-file-ignores", "per_file_ignores", kind=TABLE, holds_codes=True),

@@ -1,7 +1,7 @@
 """The rules: each code's message, fix title and documentation, with its own examples.
 
-The README's rule sections, ``clip-lint --explain`` and the example tests all read this
-table, so the documentation cannot drift from the behaviour.
+The rule pages (``docs/rules/CODE.md``), the README's examples, ``clip-lint --explain`` and the
+example tests all read this table, so the documentation cannot drift from the behaviour.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ class Rule:
     message_many: str = ""
     fix_title_many: str = ""
     summary: str = ""  # one line for listings and SARIF; default: the first sentence of what_it_does
+    default: bool = True  # selected unless a configuration selects otherwise (False: like ruff's RUF100)
+    engine: bool = True  # reported by the analysis, under flake8 too (False: by the command alone)
 
     @property
     def short_description(self) -> str:
@@ -37,10 +39,13 @@ class Rule:
         return first + "."
 
     @property
-    def anchor(self) -> str:
-        """The GitHub anchor of the rule's README section (``### CODE (name)``)."""
-        heading = f"{self.code} ({self.name})".lower()
-        return "".join(ch for ch in heading if ch.isalnum() or ch in "- ").replace(" ", "-")
+    def page(self) -> str:
+        """The rule's page, relative to the repository's root (the project's home)."""
+        return f"{RULE_PAGES}/{self.code}.md"
+
+
+#: Where the rule pages are generated (``python -m clip_lint.docs``), relative to the repository.
+RULE_PAGES = "docs/rules"
 
 
 _REFERENCES = (
@@ -240,6 +245,7 @@ RULES: Dict[str, Rule] = {
         Rule(
             code="CLN005",
             name="raw-features-of-different-encoders-mixed",
+            summary="Raw features of different encoders are added or averaged before each is normalized.",
             message=(
                 "raw features of different encoders are combined here before each is normalized: {subjects}; "
                 "the mix reaches '{op}', where the larger raw norm dominates it; normalize each first: "
@@ -294,6 +300,48 @@ RULES: Dict[str, Rule] = {
             references=_REFERENCES,
         ),
         Rule(
+            code="CLN100",
+            name="unused-noqa",
+            summary="A '# noqa: CLNxxx' directive that suppresses nothing on its line.",
+            message="unused noqa directive ({detail})",
+            fix_title="Remove the unused noqa directive",
+            what_it_does=(
+                "Reports a `# noqa: CLNxxx` comment whose clip-lint codes silence no finding on its line, "
+                "as ruff's RUF100 does. A code is unused when it names a selected rule that reports nothing "
+                "there, and unknown when it names no rule at all (`CLN042`). Other tools' codes in the same "
+                "comment (`E501`) and a blanket `# noqa` are left alone."
+            ),
+            why_bad=(
+                "A stale suppression outlives the bug it silenced: once the code is fixed, the comment "
+                "hides the next real finding on that line. An unknown code silences nothing at all."
+            ),
+            known_problems=(
+                "Off by default, like RUF100: select it with `--extend-select CLN100` (or `extend-select = "
+                "[\"CLN100\"]` in `[tool.clip-lint]`); `--select CLN` does not turn it on. A code of a rule "
+                "the run does not select is not judged, since a run that selects it may need it. Only the "
+                "`clip-lint` command reports it: under flake8, `# noqa` is flake8's own filter, applied "
+                "after every plugin has run and over other plugins' codes too, so a plugin can't see what "
+                "it silenced (the flake8-noqa plugin reports unneeded `# noqa` comments there). A `# noqa` "
+                "inside a string is text, not a directive."
+            ),
+            example=(
+                "image_features = F.normalize(model.encode_image(images), dim=-1)\n"
+                "scores = image_features @ image_features.T  # noqa: CLN001\n"
+            ),
+            use_instead=(
+                "image_features = F.normalize(model.encode_image(images), dim=-1)\n"
+                "scores = image_features @ image_features.T\n"
+            ),
+            options="`--extend-select CLN100` turns it on; `--select`, `--ignore` and `per-file-ignores` decide "
+            "which codes are judged.",
+            fix_safety=(
+                "Removes the unused codes from the directive, or the whole directive (and the whitespace "
+                "before it) when none is left; other text in the comment stays. Safe: it changes only a comment."
+            ),
+            default=False,
+            engine=False,
+        ),
+        Rule(
             code="CLN900",
             name="cannot-analyse",
             summary="The file could not be analysed (unreadable, undecodable, or libcst cannot parse it).",
@@ -327,22 +375,25 @@ def format_message(code: str, **fields: object) -> str:
 
 
 def render_rule_markdown(code: str) -> str:
-    """One rule's documentation in the layout of Ruff's rule pages."""
+    """One rule's page (``docs/rules/CODE.md``, and ``--explain``), laid out as Ruff's rule pages."""
     rule = RULES[code]
-    parts = [
-        f"### {rule.code} ({rule.name})",
-        "",
-        f"**What it does.** {rule.what_it_does}",
-        "",
-        f"**Why is this bad?** {rule.why_bad}",
-        "",
-        f"**Known problems.** {rule.known_problems}",
-    ]
+    parts = [f"# {rule.code} ({rule.name})", "", rule.short_description, "", _facts_line(rule)]
+    parts += ["", "## What it does", "", rule.what_it_does]
+    parts += ["", "## Why is this bad?", "", rule.why_bad]
+    parts += ["", "## Known problems", "", rule.known_problems]
     if rule.example:
-        parts += ["", "**Example**", "", "```python", rule.example.rstrip(), "```"]
+        parts += ["", "## Example", "", "```python", rule.example.rstrip(), "```"]
     if rule.use_instead:
-        parts += ["", "**Use instead**", "", "```python", rule.use_instead.rstrip(), "```"]
-    parts += ["", f"**Options.** {rule.options}", "", f"**Fix safety.** {rule.fix_safety}"]
+        parts += ["", "## Use instead", "", "```python", rule.use_instead.rstrip(), "```"]
+    parts += ["", "## Options", "", rule.options, "", "## Fix safety", "", rule.fix_safety]
     if rule.references:
-        parts += ["", "**References.** " + "; ".join(rule.references) + "."]
+        parts += ["", "## References", ""] + [f"- {reference}" for reference in rule.references]
     return "\n".join(parts) + "\n"
+
+
+def _facts_line(rule: Rule) -> str:
+    """Whether the rule is on by default, has a fix, and which front ends report it."""
+    default = "On by default" if rule.default else f"Off by default: select it with `--extend-select {rule.code}`"
+    fix = "Fix available (`--fix`)" if rule.fix_title else "No fix"
+    where = "Reported by `clip-lint` and by flake8" if rule.engine else "Reported by `clip-lint` only, not by flake8"
+    return f"{default}. {fix}. {where}."

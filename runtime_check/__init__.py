@@ -3,6 +3,7 @@
     model = runtime_check.guard(model)          # one model, always checked
     with runtime_check.assert_mode(): ...        # every supported model, inside the block
     runtime_check.verify()                       # raise violations deferred on CUDA
+    runtime_check.register_model_class(DualEncoder, encoders={"embed_pixels": "image"})
 
 Importing this package does not import torch; the names below load on first use.
 """
@@ -18,15 +19,21 @@ __all__ = [
     "UnnormalizedFeaturesError",
     "assert_mode",
     "configure",
+    "exclude_model_class",
+    "forget_model_class",
     "guard",
+    "register_model_class",
     "reset_configuration",
     "unguard",
     "verify",
 ]
 
 _LAZY = {
-    "guard": "instrument",
-    "unguard": "instrument",
+    "guard": "guarding",
+    "unguard": "guarding",
+    "register_model_class": "sites",
+    "exclude_model_class": "sites",
+    "forget_model_class": "sites",
     "assert_mode": "mode",
     "verify": "mode",
     "configure": "settings",

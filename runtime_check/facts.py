@@ -23,8 +23,23 @@ class EncoderSite:
 
 
 @dataclass(frozen=True)
+class TowerSite:
+    """A submodule of the model whose output is its final, raw features for one modality.
+
+    With `projection`, the submodule's output is hidden states instead, which the model turns into
+    features by a matmul with its parameter of that name, inline (OpenAI's and open_clip's
+    `x @ self.text_projection`: no submodule makes the text features).
+    """
+
+    path: str  # dotted attribute path from the model: "visual", "vision_model.head"
+    modality: str
+    tuple_index: int | None = None  # position of the features when the submodule returns a tuple
+    projection: str | None = None  # the model's parameter that projects these hidden states
+
+
+@dataclass(frozen=True)
 class ModelFamily:
-    """A model family: the classes to instrument, their encoders, and their own internal scopes."""
+    """A model family: the classes to instrument, their encoders, towers and own internal scopes."""
 
     name: str
     module: str
@@ -32,6 +47,8 @@ class ModelFamily:
     encoders: tuple[EncoderSite, ...]
     # Methods of the model that run its own normalization and similarity: nothing inside is checked.
     internal_scopes: tuple[str, ...] = ("forward",)
+    # Submodules that make the final features, whatever method (or captured method) calls them.
+    towers: tuple[TowerSite, ...] = ()
 
 
 _OPEN_CLIP_ENCODERS = (
@@ -45,13 +62,30 @@ _HF_FEATURE_ENCODERS = (
     EncoderSite("get_text_features", "text", output_field="pooler_output", tuple_index=1),
 )
 
+# The vision tower returns the features (a tuple `(pooled, tokens)` when it outputs tokens).
+_VISUAL = TowerSite("visual", "image", tuple_index=0)
+# Text: an nn.Linear projection where the config asks for one, else `ln_final`'s hidden states
+# projected inline by the `text_projection` parameter. Only the one that fits the model applies.
+_TEXT_LINEAR = TowerSite("text_projection", "text")
+_TEXT_INLINE = TowerSite("ln_final", "text", projection="text_projection")
+_HF_PROJECTIONS = (TowerSite("visual_projection", "image"), TowerSite("text_projection", "text"))
+
 MODEL_FAMILIES: tuple[ModelFamily, ...] = (
     ModelFamily(
         "open_clip",
         "open_clip.model",
-        ("CLIP", "CustomTextCLIP"),
+        ("CLIP",),
         _OPEN_CLIP_ENCODERS,
         ("forward", "get_logits", "forward_intermediates"),
+        (_VISUAL, _TEXT_LINEAR, _TEXT_INLINE),
+    ),
+    ModelFamily(
+        "open_clip custom text",
+        "open_clip.model",
+        ("CustomTextCLIP",),
+        _OPEN_CLIP_ENCODERS,
+        ("forward", "get_logits", "forward_intermediates"),
+        (_VISUAL, TowerSite("text", "text", tuple_index=0)),
     ),
     ModelFamily(
         "open_clip CoCa",
@@ -59,24 +93,28 @@ MODEL_FAMILIES: tuple[ModelFamily, ...] = (
         ("CoCa",),
         _OPEN_CLIP_ENCODERS,  # CoCa's encode_* default to normalize=True; read from the signature
         ("forward", "generate", "forward_intermediates"),
+        (_VISUAL, TowerSite("text", "text", tuple_index=0)),
     ),
     ModelFamily(
         "OpenAI CLIP",
         "clip.model",
         ("CLIP",),
         (EncoderSite("encode_image", "image"), EncoderSite("encode_text", "text")),
+        towers=(_VISUAL, _TEXT_INLINE),
     ),
     ModelFamily(
         "HF CLIP",
         "transformers.models.clip.modeling_clip",
         ("CLIPModel",),
         _HF_FEATURE_ENCODERS,
+        towers=_HF_PROJECTIONS,
     ),
     ModelFamily(
         "HF SigLIP",
         "transformers.models.siglip.modeling_siglip",
         ("SiglipModel",),
         _HF_FEATURE_ENCODERS,
+        towers=(TowerSite("vision_model.head", "image"), TowerSite("text_model.head", "text")),
     ),
     ModelFamily(
         "HF CLIP vision tower with projection",
@@ -84,6 +122,7 @@ MODEL_FAMILIES: tuple[ModelFamily, ...] = (
         ("CLIPVisionModelWithProjection",),
         (EncoderSite("forward", "image", output_field="image_embeds", tuple_index=0),),
         internal_scopes=(),
+        towers=(TowerSite("visual_projection", "image"),),
     ),
     ModelFamily(
         "HF CLIP text tower with projection",
@@ -91,6 +130,7 @@ MODEL_FAMILIES: tuple[ModelFamily, ...] = (
         ("CLIPTextModelWithProjection",),
         (EncoderSite("forward", "text", output_field="text_embeds", tuple_index=0),),
         internal_scopes=(),
+        towers=(TowerSite("text_projection", "text"),),
     ),
 )
 
@@ -102,6 +142,19 @@ GENERIC_ENCODERS: tuple[EncoderSite, ...] = (
     EncoderSite("get_text_features", "text", output_field="pooler_output", tuple_index=1),
 )
 GENERIC_INTERNAL_SCOPES: tuple[str, ...] = ("forward", "get_logits")
+# ... and whichever of these towers it has (the names OpenAI's, open_clip's and HF's code use,
+# which vendored copies keep).
+GENERIC_TOWERS: tuple[TowerSite, ...] = (
+    _VISUAL, TowerSite("text", "text", tuple_index=0), *_HF_PROJECTIONS, _TEXT_INLINE,
+)
+# assert_mode also checks project classes found by structure: an nn.Module subclass that has both
+# methods of one of these pairs is a CLIP model, and gets the generic encoders, scopes and towers.
+STRUCTURAL_ENCODER_PAIRS: tuple[tuple[str, str], ...] = (
+    ("encode_image", "encode_text"),
+    ("get_image_features", "get_text_features"),
+)
+# Classes defined in these packages are never taken for project CLIP classes.
+NOT_PROJECT_PACKAGES: tuple[str, ...] = ("torch", "runtime_check")
 
 
 @dataclass(frozen=True)

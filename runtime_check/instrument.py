@@ -1,34 +1,76 @@
-"""Instrument model classes: encoders return tracked features, the model's own code runs unchecked.
+"""The wrappers that make features tracked where a model makes them, and the classes that hold them.
 
-`guard(model)` swaps the instance's class for a cached subclass that overrides the encoder and
-internal-scope methods, so `isinstance`, `state_dict`, pickling and `nn.DataParallel` replicas
-(which copy `type(module)`) keep working. `assert_mode` instead patches the family classes
-themselves, and their subclasses, for as long as a mode is active.
+Three kinds of wrapper, each running the model's own code unchecked:
+- an *encoder* (`encode_image`, `get_text_features`, ...) tags the features it returns;
+- a *tower* (`visual`, `visual_projection`, ...: a submodule whose `forward` makes the final
+  features) tags its output, so that features are tracked however the code reaches the tower:
+  through `forward`, a direct call, or an encoder method captured before checking began;
+- a *scope* (`forward`, `get_logits`) runs the model's own normalization and similarity.
+Only the outermost encoder or tower running tags (an encoder's own tower call is its business).
+Under `fullgraph=True` compilation every wrapper is the bare method: nothing breaks the graph.
+
+`guarding` swaps an instance's class for a cached subclass holding these wrappers (`isinstance`,
+`state_dict`, pickling and `nn.DataParallel` replicas keep working); `patching` sets them on the
+classes themselves while an assert_mode is active.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-import sys
 import threading
 import types
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable
 
 import torch
 
-from .facts import GENERIC_ENCODERS, GENERIC_INTERNAL_SCOPES, MODEL_FAMILIES, EncoderSite, ModelFamily
+from .compiling import graph_break_when_compiled, in_one_graph_region
+from .facts import EncoderSite, TowerSite
 from .frames import user_location
 from .provenance import MODE_SESSION, FeatureState, Provenance, Session
-from .settings import CheckSettings, Overrides, ToleranceSpec, current_settings, dtype_name, modes_active
-from .tracking import enter_model, exit_model, provenance_of, track
+from .settings import CheckSettings, Overrides, current_settings, dtype_name, modes_active
+from .sites import ClassSites, is_excluded, sites_for
+from .tracking import enter_feature_maker, enter_model, exit_feature_maker, exit_model, provenance_of, track
 
-Model = TypeVar("Model")
-_GUARD_STATE = "_clip_guard_state"
-_ORIGINAL = "__clip_original__"
+GUARD_STATE = "_clip_guard_state"
+TOWER_ROLE = "_clip_tower_role"
+ORIGINAL = "__clip_original__"
 
 
-# ---------------------------------------------------------------- tagging encoder outputs
+class GuardState:
+    """What guard() left on a module: its own overrides, and the session unguard() ends."""
+
+    def __init__(self, overrides: Overrides) -> None:
+        self.overrides = overrides
+        self.session = Session()
+
+    def settings(self) -> tuple[CheckSettings, Session]:
+        """Its overrides on top of the innermost assert_mode (or the global settings)."""
+        return current_settings().with_overrides(self.overrides), self.session
+
+
+class TowerRole:
+    """What a tower submodule makes, for which model, and under whose guard (None: assert_mode's)."""
+
+    def __init__(self, site: TowerSite, owner: str, guard_state: GuardState | None,
+                 projection: torch.Tensor | None = None) -> None:
+        self.site = site
+        self.owner = owner
+        self.guard_state = guard_state
+        self.projection = projection
+
+    def active(self) -> bool:
+        if self.guard_state is not None and not self.guard_state.session.ended:
+            return True
+        return modes_active()
+
+    def settings(self) -> tuple[CheckSettings, Session]:
+        if self.guard_state is None or self.guard_state.session.ended:
+            return current_settings(), MODE_SESSION
+        return self.guard_state.settings()
+
+
+# ---------------------------------------------------------------- tagging outputs
 
 
 @functools.lru_cache(maxsize=None)
@@ -61,87 +103,122 @@ def _tag(value: Any, provenance: Provenance) -> Any:
     return value
 
 
-def tag_output(result: Any, site: EncoderSite, provenance: Provenance) -> Any:
-    """Track the features inside an encoder's result: a tensor, a ModelOutput field, a tuple item."""
+def _features_in(result: Any, output_field: str | None, tuple_index: int | None) -> Any:
+    """The features inside a result: the tensor itself, a ModelOutput field, or a tuple item."""
+    if isinstance(result, torch.Tensor):
+        return result
+    if output_field is not None and isinstance(getattr(result, output_field, None), torch.Tensor):
+        return getattr(result, output_field)
+    if isinstance(result, tuple) and tuple_index is not None and len(result) > tuple_index:
+        return result[tuple_index]
+    return None
+
+
+def tag_output(result: Any, output_field: str | None, tuple_index: int | None, provenance: Provenance) -> Any:
+    """Track the features inside a result, where `_features_in` finds them."""
     if isinstance(result, torch.Tensor):
         return _tag(result, provenance)
-    if site.output_field is not None and isinstance(getattr(result, site.output_field, None), torch.Tensor):
-        setattr(result, site.output_field, _tag(getattr(result, site.output_field), provenance))
+    if output_field is not None and isinstance(getattr(result, output_field, None), torch.Tensor):
+        setattr(result, output_field, _tag(getattr(result, output_field), provenance))
         return result
-    if isinstance(result, tuple) and site.tuple_index is not None and len(result) > site.tuple_index:
+    if isinstance(result, tuple) and tuple_index is not None and len(result) > tuple_index:
         items = list(result)
-        items[site.tuple_index] = _tag(items[site.tuple_index], provenance)
+        items[tuple_index] = _tag(items[tuple_index], provenance)
         return tuple(items)
     return result
 
 
-class GuardState:
-    """What guard() left on a module: its own overrides, and the session unguard() ends."""
-
-    def __init__(self, overrides: Overrides) -> None:
-        self.overrides = overrides
-        self.session = Session()
+def _dtype_of(features: Any) -> str:
+    return dtype_name(features.dtype) if isinstance(features, torch.Tensor) else "float32"
 
 
-def _settings_for(model: Any) -> tuple[CheckSettings, Session]:
-    """A guard's own overrides on top of the innermost assert_mode (or the global settings)."""
-    state = model.__dict__.get(_GUARD_STATE)
+def _model_settings(model: Any) -> tuple[CheckSettings, Session]:
+    state = model.__dict__.get(GUARD_STATE)
     if state is None:
         return current_settings(), MODE_SESSION
-    return current_settings().with_overrides(state.overrides), state.session
+    return state.settings()
 
 
-def _features_provenance(model: Any, site: EncoderSite, normalized: bool, dtype: str) -> Provenance:
-    state = FeatureState.UNIT if normalized else FeatureState.RAW
-    step = f"{site.method}(normalize=True)" if normalized else site.method
-    settings, session = _settings_for(model)
+def _encoder_provenance(model: Any, site: EncoderSite, normalized: bool, dtype: str) -> Provenance:
+    settings, session = _model_settings(model)
     return Provenance(
         encoder=f"{type(model).__name__}.{site.method}",
         origin=user_location(),
         settings=settings,
         session=session,
-        chain=(step,),
+        chain=(f"{site.method}(normalize=True)" if normalized else site.method,),
         dtypes=frozenset({dtype}),
-        state=state,
+        state=FeatureState.UNIT if normalized else FeatureState.RAW,
         unit_axis=-1 if normalized else None,
         normalized_axis=-1 if normalized else None,
     )
 
 
-def _first_tensor_dtype(result: Any, site: EncoderSite) -> str:
-    value = result
-    if not isinstance(value, torch.Tensor):
-        value = getattr(result, site.output_field or "", None)
-    if not isinstance(value, torch.Tensor) and isinstance(result, tuple) and result:
-        value = result[site.tuple_index or 0]
-    return dtype_name(value.dtype) if isinstance(value, torch.Tensor) else "float32"
+def _tower_provenance(role: TowerRole, dtype: str) -> Provenance:
+    settings, session = role.settings()
+    hidden = role.projection is not None
+    return Provenance(
+        encoder=f"{role.owner}.{role.site.projection if hidden else role.site.path}",
+        origin=user_location(),
+        settings=settings,
+        session=session,
+        chain=(role.site.path,),
+        dtypes=frozenset({dtype}),
+        state=FeatureState.HIDDEN if hidden else FeatureState.RAW,
+        projection=role.projection,
+    )
 
 
-def encoder_wrapper(original: Callable, site: EncoderSite, always: bool) -> Callable:
-    """Wrap an encoder: run it as model code, then track its output (outermost call only).
+# ---------------------------------------------------------------- the wrappers
 
-    `always`: track on every call (guard); else only while an assert_mode is active.
-    """
 
-    @torch.compiler.disable  # frame walks and bookkeeping: a clean graph break when compiled
-    def track_result(self, result, args, kwargs):
-        if not (always or modes_active() or _GUARD_STATE in self.__dict__):
-            return result
-        normalized = _normalizes_itself(original, site, self, args, kwargs)
-        provenance = _features_provenance(self, site, normalized, _first_tensor_dtype(result, site))
-        return tag_output(result, site, provenance)
+def _feature_maker(original: Callable, track_result: Callable) -> Callable:
+    """Run `original` as model code, then `track_result(self, result, args, kwargs)` if no other
+    encoder or tower was running (in a fullgraph region: `original` alone)."""
 
     @functools.wraps(original)
-    def encoder(self, *args, **kwargs):
-        outermost = enter_model()
+    def maker(self, *args, **kwargs):
+        if in_one_graph_region():
+            return original(self, *args, **kwargs)
+        outermost = enter_feature_maker()
         try:
             result = original(self, *args, **kwargs)
         finally:
-            exit_model()
+            exit_feature_maker()
         return track_result(self, result, args, kwargs) if outermost else result
 
-    setattr(encoder, _ORIGINAL, original)
-    return encoder
+    setattr(maker, ORIGINAL, original)
+    return maker
+
+
+def encoder_wrapper(original: Callable, site: EncoderSite, always: bool) -> Callable:
+    """Wrap an encoder method: its output is tracked (`always`: on every call, as guard() wants;
+    else only while an assert_mode is active)."""
+
+    @graph_break_when_compiled  # frame walks and bookkeeping
+    def track_result(self, result, args, kwargs):
+        if not (always or GUARD_STATE in self.__dict__ or modes_active() and not is_excluded(type(self))):
+            return result
+        normalized = _normalizes_itself(original, site, self, args, kwargs)
+        features = _features_in(result, site.output_field, site.tuple_index)
+        provenance = _encoder_provenance(self, site, normalized, _dtype_of(features))
+        return tag_output(result, site.output_field, site.tuple_index, provenance)
+
+    return _feature_maker(original, track_result)
+
+
+@graph_break_when_compiled
+def _track_tower_output(tower: Any, result: Any, args: tuple, kwargs: dict) -> Any:
+    role = tower.__dict__.get(TOWER_ROLE)
+    if role is None or not role.active():
+        return result
+    features = _features_in(result, None, role.site.tuple_index)
+    return tag_output(result, None, role.site.tuple_index, _tower_provenance(role, _dtype_of(features)))
+
+
+def tower_wrapper(original: Callable) -> Callable:
+    """Wrap a tower's forward: its output is tracked while its role (guard or mode) is active."""
+    return _feature_maker(original, _track_tower_output)
 
 
 def scope_wrapper(original: Callable) -> Callable:
@@ -149,192 +226,107 @@ def scope_wrapper(original: Callable) -> Callable:
 
     @functools.wraps(original)
     def internal(self, *args, **kwargs):
+        if in_one_graph_region():
+            return original(self, *args, **kwargs)
         enter_model()
         try:
             return original(self, *args, **kwargs)
         finally:
             exit_model()
 
-    setattr(internal, _ORIGINAL, original)
+    setattr(internal, ORIGINAL, original)
     return internal
 
 
-# ---------------------------------------------------------------- which sites a class has
+def script_method(name: str) -> Callable:
+    """Call a TorchScript module's compiled method `name` (what its `__getattr__` would return)."""
+
+    def call(self, *args, **kwargs):
+        return self._c._get_method(name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    return call
 
 
-def _loaded_family_classes() -> Iterator[tuple[type, ModelFamily]]:
-    """Family classes whose module is already imported (a model can't exist otherwise)."""
-    for family in MODEL_FAMILIES:
-        module = sys.modules.get(family.module)
-        if module is None:
-            continue
-        for class_name in family.classes:
-            cls = getattr(module, class_name, None)
-            if isinstance(cls, type):
-                yield cls, family
+# ---------------------------------------------------------------- classes holding the wrappers
+
+_instrumented_classes: dict[tuple, type] = {}
+_classes_lock = threading.Lock()
+MODEL, TOWER, SCRIPT = "model", "tower", "script"
 
 
-def sites_for(cls: type) -> tuple[tuple[EncoderSite, ...], tuple[str, ...]]:
-    """The encoder sites and internal scopes of a class: from its family, or the generic fallback."""
-    families = dict(_loaded_family_classes())
-    for klass in cls.__mro__:
-        family = families.get(klass)
-        if family is not None:
-            return family.encoders, family.internal_scopes
-    encoders = tuple(site for site in GENERIC_ENCODERS if callable(getattr(cls, site.method, None)))
-    scopes = tuple(name for name in GENERIC_INTERNAL_SCOPES if callable(getattr(cls, name, None)))
-    return encoders, scopes if encoders else ()
+def unpatched(cls: type, name: str) -> Callable:
+    """A class's method as its library wrote it (under an assert_mode patch, the patched original)."""
+    method = getattr(cls, name)
+    return getattr(method, ORIGINAL, method)
 
 
-# ---------------------------------------------------------------- guard(): a per-instance class swap
-
-_guarded_classes: dict[type, type] = {}
-_guard_lock = threading.Lock()
-
-
-def _rebuild_guarded(base: type) -> Any:
-    """Unpickling: an empty instance of the guarded class; pickle then restores its state."""
-    cls = guarded_class(base)
+def _rebuild_guarded(base: type, kind: str = MODEL) -> Any:
+    """Unpickling: an empty instance of the instrumented class; pickle then restores its state."""
+    cls = instrumented_class(base, kind)
     return cls.__new__(cls)
+
+
+def _rebuild_plain(base: type) -> Any:
+    return base.__new__(base)
 
 
 def _reduce_guarded(self, protocol):
     state = self.__getstate__() if hasattr(self, "__getstate__") else self.__dict__
-    return (_rebuild_guarded, (type(self).__clip_base__,), state)
+    base, kind = type(self).__clip_base__, type(self).__clip_kind__
+    role = state.get(TOWER_ROLE)
+    if kind == TOWER and (role is None or role.guard_state is None):
+        # an assert_mode's swap lasts as long as the mode: a copy made meanwhile is a plain tower
+        return (_rebuild_plain, (base,), {key: value for key, value in state.items() if key != TOWER_ROLE})
+    return (_rebuild_guarded, (base, kind), state)
 
 
-def _unpatched(cls: type, name: str) -> Callable:
-    method = getattr(cls, name)
-    return getattr(method, _ORIGINAL, method)
+def _wrappers(base: type, kind: str, sites: ClassSites) -> dict[str, Callable]:
+    if kind == TOWER:
+        return {"forward": tower_wrapper(unpatched(base, "forward"))}
+    if kind == SCRIPT:
+        return {site.method: encoder_wrapper(script_method(site.method), site, always=True)
+                for site in sites.encoders}
+    wrappers = {site.method: encoder_wrapper(unpatched(base, site.method), site, always=True)
+                for site in sites.encoders}
+    for name in sites.scopes:
+        wrappers.setdefault(name, scope_wrapper(unpatched(base, name)))
+    return wrappers
 
 
-def guarded_class(base: type) -> type:
-    """The cached subclass of `base` whose encoders always track and whose scopes are unchecked."""
-    with _guard_lock:
-        cls = _guarded_classes.get(base)
+def instrumented_class(base: type, kind: str = MODEL, sites: ClassSites | None = None) -> type:
+    """The cached subclass of `base` holding the wrappers of one kind, for its sites (a MODEL's are
+    looked up: registering a class later gives its instances a class of their own)."""
+    if kind == MODEL and sites is None:
+        sites = sites_for(base)
+    key = (base, kind, sites if kind != TOWER else None)
+    with _classes_lock:
+        cls = _instrumented_classes.get(key)
         if cls is not None:
             return cls
-        encoders, scopes = sites_for(base)
         namespace: dict[str, Any] = {
             "__clip_base__": base,
-            "__reduce_ex__": _reduce_guarded,
+            "__clip_kind__": kind,
             "__module__": base.__module__,
             "__qualname__": base.__qualname__,
+            **_wrappers(base, kind, sites or ClassSites()),
         }
-        for site in encoders:
-            namespace[site.method] = encoder_wrapper(_unpatched(base, site.method), site, always=True)
-        for name in scopes:
-            if name not in namespace:
-                namespace[name] = scope_wrapper(_unpatched(base, name))
+        if kind != SCRIPT:  # a ScriptModule copies itself through its own __deepcopy__
+            namespace["__reduce_ex__"] = _reduce_guarded
         cls = types.new_class(base.__name__, (base,), {}, lambda ns: ns.update(namespace))
-        _guarded_classes[base] = cls
+        _instrumented_classes[key] = cls
         return cls
 
 
-def is_guarded(model: Any) -> bool:
-    return "__clip_base__" in type(model).__dict__
+def set_class(module: Any, cls: type) -> None:
+    """Swap an instance's class, past any `__setattr__` of its own (a traced module forwards every
+    attribute it is given to the script module inside it)."""
+    object.__setattr__(module, "__class__", cls)
 
 
-def _guard_one(module: Any, overrides: Overrides) -> None:
-    if not is_guarded(module):
-        module.__class__ = guarded_class(type(module))
-    state = module.__dict__.get(_GUARD_STATE)
-    if state is None or state.session.ended:
-        module.__dict__[_GUARD_STATE] = GuardState(overrides)
-    else:  # guarded already: keep its settings, update only the ones given now
-        state.overrides = state.overrides.merged(overrides)
+def is_instrumented(module: Any) -> bool:
+    return "__clip_base__" in type(module).__dict__
 
 
-def guard(model: Model, *, tolerance: ToleranceSpec = None, strict: bool | None = None,
-          check_recognized: bool | None = None) -> Model:
-    """Instrument a CLIP model in place (and any supported submodule); returns the model.
-
-    Features from its encoders are tracked, and checked when they enter a similarity op.
-    The keyword arguments override the global settings (see `runtime_check.configure`) and any
-    active assert_mode's; they must be valid (ValueError otherwise). Guarding a guarded model
-    keeps its settings and updates only the ones given.
-    """
-    overrides = Overrides.of(tolerance, strict, check_recognized)
-    family_classes = dict(_loaded_family_classes())
-    targets = [m for m in _modules(model) if any(k in family_classes for k in type(m).__mro__)]
-    if model not in targets and sites_for(type(model))[0]:
-        targets.insert(0, model)  # the generic fallback, for the model handed to guard() only
-    if not targets:
-        raise ValueError(
-            f"{type(model).__name__} has no CLIP encoder method "
-            "(encode_image/encode_text/get_image_features/get_text_features) to guard"
-        )
-    for target in targets:
-        _guard_one(target, overrides)
-    return model
-
-
-def unguard(model: Model) -> Model:
-    """Undo guard(): restore the original classes; returns the model.
-
-    Features its encoders returned while guarded are no longer checked (they behave as plain
-    tensors, though their type stays `TrackedFeatures`).
-    """
-    for module in _modules(model):
-        if is_guarded(module):
-            module.__class__ = type(module).__clip_base__
-        state = module.__dict__.pop(_GUARD_STATE, None)
-        if state is not None:
-            state.session.ended = True
-    return model
-
-
-def _modules(model: Any) -> list[Any]:
-    if isinstance(model, torch.nn.Module):
-        return list(model.modules())
-    return [model]
-
-
-# ---------------------------------------------------------------- assert_mode(): class-level patches
-
-_patch_lock = threading.Lock()
-_patch_users = 0
-_patched: list[tuple[type, str, Any]] = []
-
-
-def _subclasses(cls: type) -> Iterator[type]:
-    yield cls
-    for sub in cls.__subclasses__():
-        if "__clip_base__" not in sub.__dict__:
-            yield from _subclasses(sub)
-
-
-def _patch_class(cls: type, encoders: tuple[EncoderSite, ...], scopes: tuple[str, ...]) -> None:
-    for site in encoders:
-        original = cls.__dict__.get(site.method)
-        if original is not None and not hasattr(original, _ORIGINAL):
-            _patched.append((cls, site.method, original))
-            setattr(cls, site.method, encoder_wrapper(original, site, always=False))
-    for name in scopes:
-        original = cls.__dict__.get(name)
-        if original is not None and not hasattr(original, _ORIGINAL):
-            _patched.append((cls, name, original))
-            setattr(cls, name, scope_wrapper(original))
-
-
-def install_class_patches() -> None:
-    """Instrument every loaded family class and its subclasses (reference counted)."""
-    global _patch_users
-    with _patch_lock:
-        _patch_users += 1
-        if _patch_users > 1:
-            return
-        for family_class, family in _loaded_family_classes():
-            for cls in _subclasses(family_class):
-                _patch_class(cls, family.encoders, family.internal_scopes)
-
-
-def remove_class_patches() -> None:
-    global _patch_users
-    with _patch_lock:
-        _patch_users -= 1
-        if _patch_users > 0:
-            return
-        while _patched:
-            cls, name, original = _patched.pop()
-            setattr(cls, name, original)
+def instrumented_kind(module: Any) -> str | None:
+    return type(module).__dict__.get("__clip_kind__")

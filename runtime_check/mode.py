@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import ContextDecorator
 
-from .instrument import install_class_patches, remove_class_patches
+from .patching import install_class_patches, remove_class_patches
 from .settings import CheckSettings, Overrides, ToleranceSpec, pop_mode_settings, push_mode_settings
 from .verdicts import VERDICTS
 

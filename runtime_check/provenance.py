@@ -17,6 +17,7 @@ class FeatureState(enum.Enum):
     MEAN_OF_UNIT = "mean of unit vectors"  # not unit, whatever it looks like
     NORM = "norm"  # the norm of some features (to recognize `x / x.norm(...)`)
     PRODUCT = "product"  # `a * b` of two feature tensors, a similarity once summed
+    HIDDEN = "hidden states"  # a tower's hidden states: features once `projection` multiplies them
 
 
 FEATURE_STATES = frozenset({FeatureState.RAW, FeatureState.UNIT, FeatureState.MEAN_OF_UNIT})
@@ -72,6 +73,7 @@ class Provenance:
     norm_axis: int | None = None  # NORM: the reduced axis (negative), None for all axes
     norm_keepdim: bool = False
     factors: tuple[Any, Any] | None = None  # PRODUCT: the two tracked operands
+    projection: Any = None  # HIDDEN: the parameter whose matmul makes features of these states
     session: Session = MODE_SESSION
 
     def derive(self, step: str, dtype: str | None = None, **changes: Any) -> "Provenance":

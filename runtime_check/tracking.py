@@ -1,9 +1,10 @@
 """The mechanism: a Tensor subclass that carries provenance and checks similarity ops.
 
-Encoder outputs are re-viewed as `TrackedFeatures` (same storage, same autograd graph). Its
-`__torch_function__` runs every op exactly as torch would, on plain tensors, and only decides
+Encoder and tower outputs are re-viewed as `TrackedFeatures` (same storage, same autograd graph).
+Its `__torch_function__` runs every op exactly as torch would, on plain tensors, and only decides
 what the result is: still features (carried, scaled, aggregated, normalized), a norm of
-features, a product awaiting `.sum(dim)`, or an untracked plain tensor. Similarity ops run
+features, a product awaiting `.sum(dim)`, hidden states awaiting their model's projection, or an
+untracked plain tensor. Inside the model's own code (`model_depth()`) ops are not followed. Similarity ops run
 first (so torch's own errors come through unchanged), then the unit norm of their tracked
 operands is checked along the contracted dims.
 """
@@ -20,6 +21,7 @@ import torch
 from torch._C import DisableTorchFunctionSubclass
 
 from . import facts
+from .compiling import graph_break_when_compiled
 from .errors import CheckerInternalError, UnnormalizedFeaturesError
 from .frames import user_location
 from .provenance import FeatureState, Flaw, Provenance
@@ -29,29 +31,53 @@ from .verdicts import (
     row_norms, site_for,
 )
 
-_local = threading.local()
 _PROVENANCE = "_clip_provenance"
 # Devices where reading a verdict costs no sync: checks there raise at the op. (bench/ empties it
 # to time the deferred CUDA path's host work on CPU tensors.)
 IMMEDIATE_DEVICES = {"cpu"}
 
 
+class _RunningModelCode(threading.local):
+    """Per thread: the instrumented model methods running, and how many of them make features."""
+
+    depth = 0
+    makers = 0
+
+
+_running = _RunningModelCode()
+
+
 def model_depth() -> int:
     """How many instrumented model methods are running on this thread."""
-    return getattr(_local, "depth", 0)
+    return _running.depth
 
 
-@torch.compiler.disable  # thread-local bookkeeping: a clean graph break inside compiled code
-def enter_model() -> bool:
-    """Mark the start of a model's own code; True if no other model method is running."""
-    depth = getattr(_local, "depth", 0)
-    _local.depth = depth + 1
-    return depth == 0
+@graph_break_when_compiled  # thread-local bookkeeping
+def enter_model() -> None:
+    """Mark the start of a model's own code: ops on features inside it are not followed."""
+    _running.depth += 1
 
 
-@torch.compiler.disable
+@graph_break_when_compiled
 def exit_model() -> None:
-    _local.depth -= 1
+    _running.depth -= 1
+
+
+@graph_break_when_compiled
+def enter_feature_maker() -> bool:
+    """Mark the start of an encoder or tower (model code too); True if no other one is running.
+
+    Only the outermost one tags what it returns: an encoder's own tower call is its business.
+    """
+    _running.depth += 1
+    _running.makers += 1
+    return _running.makers == 1
+
+
+@graph_break_when_compiled
+def exit_feature_maker() -> None:
+    _running.depth -= 1
+    _running.makers -= 1
 
 
 def provenance_of(value: Any) -> Provenance | None:
@@ -96,7 +122,7 @@ class TrackedFeatures(torch.Tensor):
         # Everything below, the user's op and the checker's own tensor reads, runs on plain tensors.
         with DisableTorchFunctionSubclass():
             if model_depth():
-                return func(*args, **kwargs)
+                return _run_as_model_code(func, args, kwargs)
             if torch._C._get_dispatch_mode(_FAKE_MODE) is not None:
                 # tracing with fake tensors: it rejects tensor subclasses, and there is nothing to measure
                 return func(*_plain_tree(args), **_plain_tree(kwargs))
@@ -154,6 +180,17 @@ class TrackedFeatures(torch.Tensor):
 _FAKE_MODE = torch._C._TorchDispatchModeKey.FAKE
 
 
+def _run_as_model_code(func: Callable, args: tuple, kwargs: dict) -> Any:
+    """An op inside the model's own code: not followed; a tower's output the model rewrites in place
+    (`x.mul_(scale)`) is no longer the features that were tagged."""
+    result = func(*args, **kwargs)
+    if args and result is args[0] and isinstance(result, TrackedFeatures):
+        name = getattr(func, "__name__", "")
+        if name in facts.IN_PLACE_OPS or _is_in_place_write(name):
+            result.__dict__.pop(_PROVENANCE, None)
+    return result
+
+
 def _plain_tree(value: Any) -> Any:
     """`value` with every tracked tensor inside (lists, tuples, dicts) replaced by a plain alias."""
     if isinstance(value, TrackedFeatures):
@@ -174,11 +211,6 @@ def _is_in_place_write(name: str) -> bool:
     if name in facts.IN_PLACE_WRITES:
         return True
     return name.endswith("_") and not name.startswith("_") and name not in facts.NOT_WRITES
-
-
-def _plain_call(func: Callable, args: tuple, kwargs: dict) -> Any:
-    with DisableTorchFunctionSubclass():
-        return func(*args, **kwargs)
 
 
 def _guarded(handler: Callable) -> Callable:
@@ -205,8 +237,9 @@ class _UserOpError(Exception):
 
 
 def _call(func: Callable, args: tuple, kwargs: dict) -> Any:
+    """The user's op, from a handler (inside __torch_function__: subclass dispatch is off already)."""
     try:
-        return _plain_call(func, args, kwargs)
+        return func(*args, **kwargs)
     except Exception as error:
         raise _UserOpError(error) from None
 
@@ -348,6 +381,8 @@ def _carry(func, name, args, kwargs):
     provenance = provenance_of(source)
     if provenance is None or not isinstance(result, (torch.Tensor, tuple, list)):
         return result
+    if provenance.state is FeatureState.HIDDEN:  # pooled, cast: still awaiting the projection
+        return _carry_hidden(name, args, kwargs, source, provenance, result)
     if not provenance.is_features:
         return result
     if result is source:
@@ -371,6 +406,14 @@ def _carry(func, name, args, kwargs):
         derived = provenance.derive(step, dtype, unit_axis=unit_axis, normalized_axis=normalized_axis)
     else:
         derived = provenance.as_raw(step, dtype, normalized_axis=normalized_axis)
+    return _wrap(result, derived)
+
+
+def _carry_hidden(name, args, kwargs, source, provenance: Provenance, result):
+    derived = provenance.derive(_step(name, args, kwargs))
+    if result is source:
+        source.__dict__[_PROVENANCE] = derived
+        return result
     return _wrap(result, derived)
 
 
@@ -452,7 +495,7 @@ def _scale(func, name, args, kwargs):
 def _scaled_provenance(operator: str, features: torch.Tensor, provenance: Provenance, other: Any,
                        other_p: Provenance | None, result: torch.Tensor) -> Provenance | None:
     dtype = dtype_name(result.dtype)
-    if provenance.state is FeatureState.NORM:
+    if provenance.state in (FeatureState.NORM, FeatureState.HIDDEN):
         return None
     if other_p is not None and other_p.is_features:
         if operator == "*" and other is not features:
@@ -592,9 +635,25 @@ def _similarity(func, name, args, kwargs):
         pairs = _tensordot_operands(args, kwargs)
     else:
         pairs = _binary_operands(name, args, kwargs)
+        projected = _projected_features(name, pairs, result)
+        if projected is not None:
+            return projected
     if pairs:
         _check(_display_name(name), pairs)
     return result
+
+
+def _projected_features(name: str, pairs, result: Any) -> torch.Tensor | None:
+    """`hidden @ text_projection`: the model's own projection of tracked hidden states makes features."""
+    (left, _), (right, _) = pairs
+    provenance = provenance_of(left)
+    if provenance is None or provenance.state is not FeatureState.HIDDEN:
+        return None
+    if right is not provenance.projection or not isinstance(result, torch.Tensor):
+        return None
+    step = f"@ {provenance.encoder.rpartition('.')[2]}"
+    return track(result, provenance.derive(step, dtype_name(result.dtype), state=FeatureState.RAW,
+                                           projection=None))
 
 
 def _display_name(name: str) -> str:

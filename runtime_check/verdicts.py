@@ -175,14 +175,19 @@ def cached_bank_gate(bank: torch.Tensor, contracted: tuple[int, ...], tolerance:
 
 
 def _interpretations(site: OperandSite, values: Sequence[float]) -> list[tuple[float, float, float]]:
-    """(low, high, divisor) per reading of the norms: as they are, and with the scales divided out."""
+    """(low, high, divisor) per reading of the norms: with the scales divided out, then as they are.
+
+    The order breaks ties: when two readings are equally far from passing, the one without the
+    deliberate scale (a logit scale) names the row that is really off.
+    """
     low, high = -values[1], values[0]
-    readings = [(low, high, 1.0)]
+    readings = []
     number = abs(site.number_scale)
-    if number != 1.0 and number > 0:
-        readings.append((low / number, high / number, number))
     if len(values) == 4 and values[2] != _NEG_INF and number > 0:
         readings.append((-values[3] / number, values[2] / number, None))
+    if number != 1.0 and number > 0:
+        readings.append((low / number, high / number, number))
+    readings.append((low, high, 1.0))
     return readings
 
 
@@ -203,7 +208,8 @@ def measured(site: OperandSite, values: Sequence[float], bad_rows: int | None) -
     low, high, divisor = min(readings, key=lambda reading: _deviation(reading[0], reading[1]))
     if math.isnan(low) or math.isnan(high):
         return Measured(math.nan, None, bad_rows)
-    worst_index = 0 if 1.0 - low > high - 1.0 else 1
+    # a zero row stays zero under every reading: it is the worst row, whatever the others are
+    worst_index = 0 if values[1] == 0 or 1.0 - low > high - 1.0 else 1
     true_worst = (-values[1], values[0])[worst_index]  # scaling by a positive factor keeps the order
     if not site.scaled:
         return Measured(true_worst, None, bad_rows)

@@ -15,7 +15,9 @@ import sys
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
-from clip_lint.options import BOOL, FOLDER, INT, LIST, TABLE, ConfigKey, Options, flake8_keys, key_by_spelling
+from clip_lint.options import (
+    BOOL, FOLDER, INT, LIST, TABLE, ConfigKey, Options, flake8_keys, key_by_spelling, split_list,
+)
 from clip_lint.config.selection import UnknownCodeError, check_codes
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,15 +47,22 @@ class Section:
 
 @dataclass(frozen=True)
 class LoadedConfig:
-    """The options read, the files they came from (none: built-in defaults) and their folder."""
+    """The options read, the files they came from (none: built-in defaults) and their folder.
+
+    ``sources`` says where each option that is not a default was set (``--show-settings``).
+    """
 
     options: Options = field(default_factory=Options)
     paths: Tuple[str, ...] = ()
     root: str = "."
+    sources: Tuple[Tuple[str, str], ...] = ()  # (Options field, where it was set)
 
     @property
     def path(self) -> Optional[str]:
         return self.paths[0] if self.paths else None
+
+    def source_of(self, field_name: str) -> Optional[str]:
+        return dict(self.sources).get(field_name)
 
 
 # The TOML and ini parsers are imported only when a file of their kind is read: most folders
@@ -118,6 +127,30 @@ def options_from_sections(sections: List[Section]) -> Options:
     return replace(Options(), **values)
 
 
+def sources_of(sections: List[Section]) -> Dict[str, str]:
+    """Where each option ``options_from_sections`` reads was set: the key, as written, and its section."""
+    sources: Dict[str, str] = {}
+    for section in reversed(sections):
+        spellings = flake8_keys() if section.title == "[flake8]" else key_by_spelling()
+        here: Dict[str, List[str]] = {}
+        for name in section.values:
+            key = spellings.get(name)
+            if key is not None:
+                here.setdefault(key.field, []).append(f"'{name}'")
+        sources.update({field_name: f"{' and '.join(names)} in {section.where}" for field_name, names in here.items()})
+    return sources
+
+
+def _loaded(sections: List[Section], paths: Tuple[str, ...], directory: str) -> LoadedConfig:
+    sources = sources_of(sections)
+    options = options_from_sections(sections)
+    if not options.line_length:
+        options, line_length_source = _with_project_line_length(options, directory)
+        if line_length_source:
+            sources["line_length"] = line_length_source
+    return LoadedConfig(options, paths, directory, tuple(sorted(sources.items())))
+
+
 def _section_values(section: Section) -> Dict[str, Any]:
     spellings = flake8_keys() if section.title == "[flake8]" else key_by_spelling()
     values: Dict[str, Any] = {}
@@ -152,10 +185,10 @@ def _read_value(key: ConfigKey, name: str, raw: Any, section: Section) -> Any:
         return _boolean(raw, name, section.where)
     if key.kind == FOLDER:
         return _folder(raw, name, section.where)
-    if not section.toml:  # an ini value: comma- or newline-separated
-        return _split(raw)
+    if not section.toml:  # an ini value: names and codes as flake8 reads them, patterns by line or comma
+        return split_list(str(raw)) if key.words else _split(raw)
     if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
-        return tuple(item.strip() for item in raw if item.strip())
+        return split_list(raw) if key.words else tuple(item.strip() for item in raw if item.strip())
     raise ConfigError(f"'{name}' in {section.where} must be a {LIST}, not {_toml_type(raw)}: {raw!r}")
 
 
@@ -169,7 +202,7 @@ def _read_table(name: str, raw: Any, section: Section) -> Tuple[Tuple[str, Tuple
             glob, colon, codes = line.partition(":")
             if not colon or not glob.strip():
                 raise ConfigError(f"'{name}' in {section.where}: expected 'glob: CODES', got {line.strip()!r}")
-            entries.append((glob.strip(), _split(codes)))
+            entries.append((glob.strip(), split_list(codes)))
         return tuple(entries)
     if not isinstance(raw, dict):
         raise ConfigError(f"'{name}' in {section.where} must be a {TABLE}, not {_toml_type(raw)}: {raw!r}")
@@ -219,19 +252,36 @@ def _folder(raw: Any, key: str, where: str) -> str:
 
 def with_project_line_length(options: Options, start: str) -> Options:
     """Without a ``line-length`` of its own, fixes keep to the project's formatter or flake8."""
+    return _with_project_line_length(options, start)[0]
+
+
+def _with_project_line_length(options: Options, start: str) -> Tuple[Options, Optional[str]]:
     if options.line_length:
-        return options
-    return replace(options, line_length=project_line_length(start) or 0)
+        return options, None
+    found = _project_line_length(start)
+    if found is None:
+        return replace(options, line_length=0), None
+    length, files = found
+    return replace(options, line_length=length), f"the shortest line length of Black, ruff or flake8: {files}"
 
 
 def project_line_length(start: str) -> Optional[int]:
     """The shortest line length that Black, ruff or flake8 is set to in the nearest directory
     (from ``start`` upwards) that configures any of them."""
+    found = _project_line_length(start)
+    return found[0] if found else None
+
+
+def _project_line_length(start: str) -> Optional[Tuple[int, str]]:
+    """The project's line length and the file that sets it."""
     directory = os.path.abspath(start)
     while True:
-        lengths = [length for name in LINE_LENGTH_FILES if (length := _line_length_in(os.path.join(directory, name)))]
-        if lengths:
-            return min(lengths)
+        found = [
+            (length, name) for name in LINE_LENGTH_FILES if (length := _line_length_in(os.path.join(directory, name)))
+        ]
+        if found:
+            length, name = min(found)
+            return length, os.path.join(directory, name)
         parent = os.path.dirname(directory)
         if parent == directory:
             return None
@@ -283,7 +333,7 @@ def read_directory(directory: str) -> Optional[LoadedConfig]:
     if not sections:
         return None
     paths = tuple(dict.fromkeys(section.path for section in sections))
-    return LoadedConfig(with_project_line_length(options_from_sections(sections), directory), paths, directory)
+    return _loaded(sections, paths, directory)
 
 
 def load_explicit(path: str) -> LoadedConfig:
@@ -299,7 +349,7 @@ def load_explicit(path: str) -> LoadedConfig:
             "[clip-lint] (setup.cfg) or clip-encoders / clip-normalizers under [flake8]"
         )
     directory = os.path.dirname(os.path.abspath(path))
-    return LoadedConfig(with_project_line_length(options_from_sections(sections), directory), (path,), directory)
+    return _loaded(sections, (path,), directory)
 
 
 class ConfigResolver:
@@ -323,9 +373,7 @@ class ConfigResolver:
 
     def _default(self) -> LoadedConfig:
         if self._fallback is None:
-            self._fallback = self._nearest(os.getcwd()) or LoadedConfig(
-                with_project_line_length(Options(), os.getcwd()), root=os.getcwd()
-            )
+            self._fallback = self._nearest(os.getcwd()) or _loaded([], (), os.getcwd())
         return self._fallback
 
     def _nearest(self, directory: str) -> Optional[LoadedConfig]:

@@ -23,12 +23,21 @@ def _longest_match(code: str, prefixes: Sequence[str]) -> int:
     return max((len(prefix) for prefix in prefixes if code.startswith(prefix)), default=-1)
 
 
+#: Rules a run reports only when asked by name, as ruff's RUF100: ``CLN`` alone does not select them.
+#: The rules table marks the same ones ``default=False`` (a test checks that they agree).
+OFF_BY_DEFAULT = frozenset({"CLN100"})
+
+
 def is_enabled(code: str, select: Sequence[str] = (), ignore: Sequence[str] = ()) -> bool:
     """True when ``code`` is selected: the more specific of select and ignore wins.
 
-    ``--select CLN001 --ignore CLN`` keeps CLN001; on a tie ``ignore`` wins.
+    ``--select CLN001 --ignore CLN`` keeps CLN001; on a tie ``ignore`` wins. A rule that is off
+    by default is selected only by a code or prefix more specific than ``CLN`` (``CLN100``, ``CLN1``).
     """
-    selected = _longest_match(code, select or DEFAULT_SELECT)
+    selectors = select or DEFAULT_SELECT
+    if code in OFF_BY_DEFAULT:
+        selectors = [selector for selector in selectors if selector not in DEFAULT_SELECT]
+    selected = _longest_match(code, selectors)
     ignored = _longest_match(code, ignore)
     return selected >= 0 and selected > ignored
 

@@ -30,7 +30,9 @@ class InlineBudget:
     Inlining is context-sensitive, so a dense call graph, or calls inside nested loops,
     multiplies the work. Three bounds keep a module's analysis finite: the call depth,
     statements run inside inlined bodies per unit (a top-level statement or one method
-    of a class) and per module, and a wall-clock deadline as the last resort.
+    of a class) and per module. They count steps, so they decide the same way on any
+    machine. A wall-clock deadline is only a safety net: when it fires, ``clock_ran_out``
+    says so, and the result is reported as cut short and never cached.
     """
 
     max_depth: int = 3
@@ -41,6 +43,7 @@ class InlineBudget:
     module_left: int = 0
     deadline: float = field(default=0.0)
     exhausted: bool = False
+    clock_ran_out: bool = False
 
     def start_module(self) -> None:
         self.module_left = self.statements_per_module
@@ -57,8 +60,11 @@ class InlineBudget:
     def allows(self, depth: int) -> bool:
         if depth >= self.max_depth:
             return False
-        if self.unit_left <= 0 or self.module_left <= 0 or time.monotonic() > self.deadline:
+        if self.unit_left <= 0 or self.module_left <= 0:
             self.exhausted = True
+            return False
+        if time.monotonic() > self.deadline:
+            self.exhausted = self.clock_ran_out = True
             return False
         return True
 

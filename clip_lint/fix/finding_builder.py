@@ -37,7 +37,7 @@ def build_findings(analyzer: "Analyzer", pendings: List["Pending"]) -> List[Find
     for pending in pendings:
         if silenced_at_comparison(pending, positions):
             continue
-        start = report_position(pending.node, positions)
+        start, end = report_position(pending.node, positions), positions[pending.node].end
         encoder, line, source = origin_of(pending.subject, positions)
         fields = dict(
             name=pending.name,
@@ -53,7 +53,7 @@ def build_findings(analyzer: "Analyzer", pendings: List["Pending"]) -> List[Find
             fields.update(operand_fields(pending.operands, positions))
         message = format_message(pending.code, **fields)
         fix = builder.build(pending, fields)
-        findings.append(Finding(pending.code, start.line, start.column, message, fix))
+        findings.append(Finding(pending.code, start.line, start.column, message, fix, end.line, end.column))
     findings.sort(key=lambda f: (f.line, f.col, f.code))
     return findings
 

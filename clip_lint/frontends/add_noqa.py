@@ -13,7 +13,9 @@ from dataclasses import replace
 from typing import Dict, Set, Tuple
 
 from clip_lint.sources.documents import PYTHON, Document, load_document, parse_document
-from clip_lint.frontends.runner import CHECK, PARSE_ERROR, FileResult, Settings, _broken_segments, _digest, _visible
+from clip_lint.frontends.runner import (
+    CHECK, PARSE_ERROR, UNUSED_NOQA, FileResult, Settings, _broken_segments, _digest, _visible,
+)  # fmt: skip
 from clip_lint.config.selection import NOQA, noqa_codes
 from clip_lint.sources.textedits import split_lines_keepends
 
@@ -57,8 +59,8 @@ def add_noqa_path(path: str, settings: Settings) -> FileResult:
 def _codes_by_line(document: Document, settings: Settings) -> Dict[LineKey, Set[str]]:
     wanted: Dict[LineKey, Set[str]] = {}
     for finding, lines in _visible(document, settings):
-        if finding.code == PARSE_ERROR or not 1 <= finding.line <= len(lines):
-            continue
+        if finding.code in (PARSE_ERROR, UNUSED_NOQA) or not 1 <= finding.line <= len(lines):
+            continue  # an unused noqa is removed by --fix, never silenced by another noqa
         origin = lines[finding.line - 1]
         if origin.editable:
             wanted.setdefault((origin.segment, origin.local_line), set()).add(finding.code)

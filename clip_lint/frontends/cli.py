@@ -9,23 +9,30 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import sys
 from dataclasses import replace
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, TextIO, Tuple
+from functools import partial
+from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, NoReturn, Optional, Sequence, TextIO, Tuple
 
 from clip_lint import __version__
 from clip_lint.config.files import ConfigError, ConfigResolver, LoadedConfig
 from clip_lint.sources.discovery import Discovery, Found, find_files
-from clip_lint.project.cache import NO_CACHE, CacheConfig
-from clip_lint.options import Options
+from clip_lint.project.cache import NO_CACHE, STDIN as STDIN_CACHE, CacheConfig, CacheFolderError, check_cache_folders
+from clip_lint.options import Options, split_list
 from clip_lint.frontends.progress import Progress
 from clip_lint.frontends.reporting import FORMATS, STATISTICS_FORMATS, Summary, View, plural, render, summary_line
 from clip_lint.frontends.runner import CHECK, DIFF, FIX, FileResult, Settings, check_bytes, check_path
 from clip_lint.config.selection import UnknownCodeError, check_codes, matches_glob
 
+if TYPE_CHECKING:  # pragma: no cover
+    from clip_lint.rules import Rule
+
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 STDIN = "-"
 RULES_COMMAND = "rules"
+CHECK_COMMAND = "check"  # ruff's spelling: `clip-lint check PATH` is `clip-lint PATH`
+SERVER_COMMAND = "server"  # `clip-lint server`: the language server (a folder named "server" is ./server)
 
 Worker = Callable[[str, Settings], FileResult]
 
@@ -51,15 +58,45 @@ def _jobs(value: str) -> int:
 
 
 def _list_option(group: argparse._ArgumentGroup, flag: str, metavar: str, help: str) -> None:
-    """A comma-separated list; given twice, the lists add up."""
-    group.add_argument(flag, type=_comma_list, action="extend", metavar=metavar, help=help)
+    """A comma-separated list (names and codes: commas or whitespace, as flake8 reads them);
+    given twice, the lists add up."""
+    kind = _comma_list if metavar == "PATTERNS" else lambda value: list(split_list(value))
+    group.add_argument(flag, type=kind, action="extend", metavar=metavar, help=help)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with the nearest known option or choice suggested for a mistyped one."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {self._with_suggestions(message)}\n")
+
+    def _with_suggestions(self, message: str) -> str:
+        import difflib
+
+        unknown = re.match(r"unrecognized arguments: (.*)", message)
+        if unknown:
+            options = [flag for action in self._actions for flag in action.option_strings]
+            words = []
+            for word in unknown.group(1).split():
+                flag = word.split("=", 1)[0]
+                nearest = difflib.get_close_matches(flag, options, n=1, cutoff=0.6) if flag.startswith("-") else []
+                words.append(f"{word} (did you mean '{nearest[0]}'?)" if nearest else word)
+            return "unrecognized arguments: " + " ".join(words)
+        choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if choice:
+            choices = re.findall(r"'([^']*)'", choice.group(2))
+            nearest = difflib.get_close_matches(choice.group(1).lower(), choices, n=1, cutoff=0.5)
+            return f"{message}; did you mean '{nearest[0]}'?" if nearest else message
+        return message
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="clip-lint",
         description="Find CLIP embeddings compared without L2 normalization, in Python files, "
-        "Jupyter notebooks and Markdown code blocks. 'clip-lint rules' lists the rules.",
+        "Jupyter notebooks and Markdown code blocks. 'clip-lint check [PATH...]' is the same as "
+        "'clip-lint [PATH...]'; 'clip-lint rules' lists the rules.",
     )
     parser.add_argument(
         "paths", nargs="*", metavar="PATH", help="files or directories to check (default: .); - reads stdin"
@@ -79,18 +116,30 @@ def build_parser() -> argparse.ArgumentParser:
     _list_option(choosing, "--extra-normalizers", "NAMES", "more normalizer names")
     choosing.add_argument("--config", metavar="FILE", help="the config file to use for every file (default: nearest)")
     output = parser.add_argument_group("output")
-    output.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
+    output.add_argument(
+        "--format", "--output-format", dest="format", choices=FORMATS, default="text",
+        help="report format (default: text)",
+    )  # fmt: skip
     output.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour the text format")
     output.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
     output.add_argument("-q", "--quiet", action="count", default=0, help="no summary line; -qq: no output at all")
     output.add_argument("--statistics", action="store_true", help="the number of findings per code, not the findings")
     output.add_argument("--show-source", action="store_true", help="show each finding's line with a caret")
     output.add_argument("--output-file", metavar="FILE", help="write the report to FILE instead of stdout")
+    output.add_argument(
+        "-v", "--verbose", action="store_true",
+        help="on stderr: each project root's config file, the cache's hits, the files slower than 1 s",
+    )  # fmt: skip
+    showing = parser.add_argument_group("showing what a run would do")
+    showing.add_argument("--show-files", action="store_true", help="list the files a run would check, and check none")
+    showing.add_argument(
+        "--show-settings", metavar="FILE", help="print the settings that apply to FILE and where each came from"
+    )
     running = parser.add_argument_group("running")
     running.add_argument("-j", "--jobs", type=_jobs, metavar="N", help="worker processes, or 'auto' (default: CPUs)")
     running.add_argument("--stdin-filename", metavar="NAME", help="read stdin; NAME is its name, kind and config")
     _add_cache_arguments(parser)
-    parser.add_argument("--explain", metavar="CODE", help="print a rule's documentation and exit")
+    parser.add_argument("--explain", metavar="RULE", help="print a rule's documentation (its code or name) and exit")
     parser.add_argument("--list-rules", action="store_true", help="list every rule (as 'clip-lint rules')")
     parser.add_argument("--version", action="version", version=f"clip-lint {__version__}")
     return parser
@@ -99,30 +148,57 @@ def build_parser() -> argparse.ArgumentParser:
 # --- rules ----------------------------------------------------------------------------------
 
 
-def explain(code: str) -> int:
-    """Print the documentation of rule ``code`` (the source of the README's rule sections)."""
-    from clip_lint.rules import RULES, render_rule_markdown
+def explain(wanted: str) -> int:
+    """Print the documentation of a rule, named by its code or its name in any case."""
+    from clip_lint.rules import render_rule_markdown
 
-    code = code.upper()  # a lookup, not a selection: any case finds the rule
-    if code not in RULES:
-        print(f"clip-lint: error: unknown rule {code!r}; known rules: {', '.join(sorted(RULES))}", file=sys.stderr)
+    rule = find_rule(wanted)
+    if rule is None:
+        print(f"clip-lint: error: unknown rule {wanted!r}; {_nearest_rules(wanted)}", file=sys.stderr)
         return EXIT_USAGE
-    sys.stdout.write(render_rule_markdown(code).rstrip("\n") + "\n")
+    sys.stdout.write(render_rule_markdown(rule.code).rstrip("\n") + "\n")
     return EXIT_CLEAN
+
+
+def _lookup_key(text: str) -> str:
+    """A lookup, not a selection: any case, and ``_`` for ``-``, find the rule."""
+    return text.strip().lower().replace("_", "-")
+
+
+def find_rule(wanted: str) -> "Optional[Rule]":
+    """The rule whose code or name is ``wanted`` (any case), or None."""
+    from clip_lint.rules import RULES
+
+    key = _lookup_key(wanted)
+    return next((rule for rule in RULES.values() if key in (rule.code.lower(), rule.name)), None)
+
+
+def _nearest_rules(wanted: str) -> str:
+    import difflib
+
+    from clip_lint.rules import RULES
+
+    spellings = {spelling: rule for rule in RULES.values() for spelling in (rule.code.lower(), rule.name)}
+    nearest = difflib.get_close_matches(_lookup_key(wanted), list(spellings), n=1, cutoff=0.6)
+    known = ", ".join(f"{rule.code} ({rule.name})" for rule in RULES.values())
+    if nearest:
+        rule = spellings[nearest[0]]
+        return f"did you mean {rule.code} ({rule.name})? Known rules: {known}"
+    return f"known rules: {known}"
 
 
 def list_rules(format_name: str) -> int:
     """Every code with its one-line summary; ``json`` gives the same as data."""
     import json
 
-    from clip_lint.frontends.reporting import INFORMATION_URI
+    from clip_lint.frontends.reporting import rule_url
     from clip_lint.rules import RULES
 
     rules = [RULES[code] for code in sorted(RULES)]
     if format_name == "json":
         records = [
-            {"code": rule.code, "name": rule.name, "summary": rule.short_description,
-             "fixable": bool(rule.fix_title), "url": f"{INFORMATION_URI}#{rule.anchor}"}
+            {"code": rule.code, "name": rule.name, "summary": rule.short_description, "fixable": bool(rule.fix_title),
+             "default": rule.default, "page": rule.page, "url": rule_url(rule.code)}
             for rule in rules
         ]  # fmt: skip
         sys.stdout.write(json.dumps(records, indent=2) + "\n")
@@ -132,13 +208,14 @@ def list_rules(format_name: str) -> int:
         return EXIT_USAGE
     width = max(len(rule.name) for rule in rules)
     for rule in rules:
-        sys.stdout.write(f"{rule.code}  {rule.name:<{width}}  {rule.short_description}\n")
+        off = "" if rule.default else f" (off by default: --extend-select {rule.code})"
+        sys.stdout.write(f"{rule.code}  {rule.name:<{width}}  {rule.short_description}{off}\n")
     return EXIT_CLEAN
 
 
 def _rules_command(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="clip-lint rules", description="List every rule with its summary.")
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser = _Parser(prog="clip-lint rules", description="List every rule with its summary.")
+    parser.add_argument("--format", "--output-format", dest="format", choices=("text", "json"), default="text")
     return list_rules(parser.parse_args(argv).format)
 
 
@@ -218,6 +295,7 @@ class FileSettings:
             self._mode,
             self._args.unsafe_fixes,
             cache_config(options, self._args, loaded.root),
+            edits=self._args.format in ("json", "sarif") and not self._args.statistics,
         )
 
 
@@ -298,7 +376,7 @@ def _view(args: argparse.Namespace, stream: TextIO, fix_mode: bool = False) -> V
 def _check_stdin(args: argparse.Namespace, per_file: FileSettings, report: TextIO) -> int:
     name = args.stdin_filename or STDIN
     data = sys.stdin.buffer.read()
-    settings = replace(per_file.settings(name), cache=NO_CACHE)  # stdin is never cached
+    settings = replace(per_file.settings(name), cache=STDIN_CACHE)  # analysed as given, never cached
     if args.stdin_filename and per_file.excluded(name):
         return _pass_through(data, settings.mode)  # excluded by name, as a file on the command line would be
     result = check_bytes(name, data, settings, None if args.stdin_filename else "python")
@@ -364,6 +442,9 @@ def _validate(args: argparse.Namespace) -> None:
         raise UsageError("--add-noqa can't be combined with --fix or --diff")
     if args.stdin_filename and args.add_noqa:
         raise UsageError("--add-noqa edits files; it can't read stdin")
+    if args.show_files and (args.fix or args.diff or args.add_noqa or args.show_settings is not None):
+        raise UsageError("--show-files checks nothing: it can't be combined with --fix, --diff, --add-noqa "
+                         "or --show-settings")  # fmt: skip
     _check_flag_codes(args)
 
 
@@ -371,10 +452,14 @@ def run(args: argparse.Namespace) -> int:
     _validate(args)
     mode = _mode(args)
     per_file = FileSettings(args, FIX if args.add_noqa else mode)  # --add-noqa writes as --fix does
+    if args.show_settings is not None:
+        return _show_settings(args.show_settings, per_file, args)
     paths = args.paths or ([STDIN] if args.stdin_filename else ["."])
     if STDIN in paths or args.stdin_filename:
         if paths != [STDIN]:
             raise UsageError("stdin ('-' or --stdin-filename) can't be combined with other paths")
+        if args.show_files:
+            raise UsageError("--show-files lists the files a run would walk; it can't read stdin")
         with _report_stream(args.output_file) as report:
             return _check_stdin(args, per_file, report)
     found = collect_files(paths, per_file)
@@ -383,25 +468,60 @@ def run(args: argparse.Namespace) -> int:
             print(f"clip-lint: error: {path}: no such file or directory", file=sys.stderr)
         return EXIT_USAGE
     files = found.files
+    if args.show_files:
+        from clip_lint.frontends.showing import show_files
+
+        with _report_stream(args.output_file) as report:
+            show_files(files, report)
+        return EXIT_CLEAN
     settings = [per_file.settings(path) for path in files]
+    check_cache_folders([(file_settings.cache, path) for file_settings, path in zip(settings, files)])
+    if args.verbose:
+        from clip_lint.frontends.showing import verbose_configs
+
+        verbose_configs(files, [per_file.config(path)[0] for path in files], sys.stderr)
     progress = Progress.for_stderr(len(files), quiet=args.quiet, color=args.color)
     jobs = args.jobs or os.cpu_count() or 1
+    worker = check_path
     if args.add_noqa:
-        from clip_lint.frontends.add_noqa import add_noqa_path
+        from clip_lint.frontends.add_noqa import add_noqa_path as worker
+    checked = run_checks(files, settings, jobs, worker, progress)
+    if args.verbose:
+        from clip_lint.frontends.showing import verbose_results
 
-        results = _walk_problems(found) + run_checks(files, settings, jobs, add_noqa_path, progress)
-        with _report_stream(args.output_file) as report:
-            return _report_added_noqa(results, args, report)
-    results = _walk_problems(found) + run_checks(files, settings, jobs, progress=progress)
+        verbose_results(checked, settings, sys.stderr)
+    results = _walk_problems(found) + checked
     with _report_stream(args.output_file) as report:
+        if args.add_noqa:
+            return _report_added_noqa(results, args, report)
         _report(results, args, mode, report)
     return _exit_code(results, args)
+
+
+def _show_settings(path: str, per_file: FileSettings, args: argparse.Namespace) -> int:
+    from clip_lint.frontends.showing import render_settings, settings_rows
+
+    if not os.path.exists(path):
+        raise UsageError(f"--show-settings {path}: no such file or directory")
+    loaded, options = per_file.config(path)
+    rows = settings_rows(path, loaded, options, args, per_file.settings(path))
+    if args.format not in ("text", "json"):
+        raise UsageError(f"--show-settings prints text or json, not {args.format}")
+    with _report_stream(args.output_file) as report:
+        report.write(render_settings(path, rows, args.format))
+    return EXIT_CLEAN
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == [RULES_COMMAND]:  # a folder named "rules" is checked as ./rules
         return _rules_command(argv[1:])
+    if argv[:1] == [SERVER_COMMAND]:  # the language server (docs/editors.md), with this command's per-file settings
+        from clip_lint.frontends.server import main as serve
+
+        return serve(argv[1:], partial(FileSettings, build_parser().parse_args([]), CHECK))
+    if argv[:1] == [CHECK_COMMAND]:  # and one named "check" as ./check
+        argv = argv[1:]
     args = build_parser().parse_args(argv)
     if args.list_rules:
         return list_rules(args.format)
@@ -409,7 +529,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return explain(args.explain.strip())
     try:
         return run(args)
-    except (ConfigError, UnknownCodeError, UsageError) as error:
+    except (ConfigError, UnknownCodeError, UsageError, CacheFolderError) as error:
         print(f"clip-lint: error: {error}", file=sys.stderr)
         return EXIT_USAGE
 

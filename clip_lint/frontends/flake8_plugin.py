@@ -1,22 +1,22 @@
 """The flake8 front end: options in, findings out. No analysis lives here.
 
 Only the gate and the cache are imported up front; the engine (and libcst) on the first
-file the cache can't answer.
+file the cache can't answer. Code flake8 reads from stdin (``flake8 -``, with
+``--stdin-display-name``) is analysed as given, never read from the file of that name on disk,
+and never cached, as the command does with ``--stdin-filename``.
 """
 
 from __future__ import annotations
 
 import ast
-import io
-import tokenize
 from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 from clip_lint import __version__
-from clip_lint.project.cache import NO_CACHE, CacheConfig, check_source, needs_check
+from clip_lint.project.cache import (
+    NO_CACHE, STDIN, CacheConfig, CacheFolderError, cache_directory, check_cache_folder, check_source, needs_check,
+)
 from clip_lint.findings import Finding
-from clip_lint.options import AnalysisOptions
-
-STDIN_NAMES = ("stdin", "-", "")
+from clip_lint.options import AnalysisOptions, split_list
 
 
 class Plugin:
@@ -69,13 +69,16 @@ class Plugin:
     @classmethod
     def parse_options(cls, options: Any) -> None:
         cls.options = AnalysisOptions(
-            extra_encoders=_names(getattr(options, "clip_encoders", ())),
-            extra_normalizers=_names(getattr(options, "clip_normalizers", ())),
+            extra_encoders=split_list(getattr(options, "clip_encoders", None) or ()),
+            extra_normalizers=split_list(getattr(options, "clip_normalizers", None) or ()),
         )
-        if getattr(options, "clip_no_cache", False):
+        if "-" in (getattr(options, "filenames", None) or ()):
+            cls.cache = STDIN  # the code is what flake8 read from stdin, not the file on disk
+        elif getattr(options, "clip_no_cache", False):
             cls.cache = NO_CACHE
         else:
             cls.cache = CacheConfig(directory=getattr(options, "clip_cache_dir", None) or None).with_environment()
+            _refuse_a_foreign_folder(cls.cache)
 
     def run(self) -> Iterator[Tuple[int, int, str, type]]:
         for finding in self.findings():
@@ -91,46 +94,48 @@ class Plugin:
         source = "".join(self.lines)
         if not needs_check(self.filename, source, self.options, self.cache):
             return []
-        # flake8 quietly decodes undecodable bytes as latin-1; Python itself would refuse the file.
-        problem = undecodable(self.filename)
-        if problem:
-            return [problem]
+        if not self.cache.unsaved:
+            problem = undecodable(self.filename, source)
+            if problem:
+                return [problem]
         return check_source(self.filename, source, self.options, self.cache, tree=self.tree, gated=True)
 
 
-def undecodable(filename: str) -> Optional[Finding]:
-    """A CLN900 finding when the file's bytes are not valid in its declared encoding."""
-    if filename in STDIN_NAMES:
-        return None
+def _refuse_a_foreign_folder(cache: CacheConfig) -> None:
+    """Stop the run, as flake8 stops on a bad option, when the chosen cache folder holds more
+    than clip-lint's cache (the folder at each project's root is checked when first used)."""
+    if not cache.enabled or not cache.directory:
+        return
     try:
-        with open(filename, "rb") as handle:
-            data = handle.read()
-    except OSError:
-        return None
-    encoding = "utf-8"
-    try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    except (SyntaxError, LookupError) as error:
-        if "unknown encoding" in str(error):
-            return cannot_analyse(f"its encoding is unusable: {error}")
-        # otherwise the first lines are undecodable: the decoding below says where
-    try:
-        data.decode(encoding)
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        return cannot_analyse(f"its bytes are not valid {encoding} ({error.reason} at byte {error.start})", line)
-    return None
+        check_cache_folder(cache_directory(cache, "."))
+    except CacheFolderError as error:
+        from flake8.exceptions import ExecutionError
+
+        raise ExecutionError(f"clip-lint: {error}") from error
 
 
-def cannot_analyse(reason: str, line: int = 1) -> Finding:
+def undecodable(filename: str, source: str) -> Optional[Finding]:
+    """CLN900, worded as the command words it, when the bytes flake8 read as ``source`` are not
+    valid in their declared encoding: flake8 then quietly decodes them as latin-1, where Python
+    itself would refuse the file."""
+    from clip_lint.project.reading import read_regular_file
+    from clip_lint.sources.documents import decode
+
+    data = read_regular_file(filename)
+    if data is None:
+        return None
+    _, _, problem, _ = decode(data)
+    if problem is None or _universal_newlines(data.decode("latin-1")) != source:
+        return None  # decodable, or not the bytes flake8 read (the file changed since): the code as read
+    return cannot_analyse(problem.message, problem.line, problem.col)
+
+
+def _universal_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def cannot_analyse(reason: str, line: int = 1, col: int = 0) -> Finding:
     """The CLN900 finding for a file that can't be analysed."""
     from clip_lint.rules import format_message  # deferred: the rules' texts are needed only here
 
-    return Finding("CLN900", line, 0, format_message("CLN900", reason=reason))
-
-
-def _names(values: Any) -> Tuple[str, ...]:
-    if isinstance(values, str):
-        values = values.split(",")
-    names: List[str] = [value.strip() for value in values or () if value and value.strip()]
-    return tuple(names)
+    return Finding("CLN900", line, col, format_message("CLN900", reason=reason))

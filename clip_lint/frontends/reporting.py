@@ -1,27 +1,27 @@
 """Print findings as text, JSON, SARIF 2.1.0, GitHub workflow commands or JUnit XML.
 
 Every format shows 1-based columns, as flake8 and editors do. A notebook finding is at
-``cell N:line M`` (N: the 1-based index in the notebook's cell list, M: the line in that
-cell); formats that only know file lines (SARIF, GitHub) point at the line of the
-notebook's JSON text that holds the code and name the cell in the message.
+``cell N:LINE:COL`` (N: the 1-based index in the notebook's cell list, LINE: the line in that
+cell), as ruff prints it; formats that only know file lines (SARIF, GitHub) point at the line of
+the notebook's JSON text that holds the code and name the cell in the message.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 from clip_lint import __version__
-from clip_lint.frontends.runner import FileResult, Reported
+from clip_lint.frontends.runner import FileEdit, FileResult, Reported
 
 FORMATS = ("text", "json", "sarif", "github", "junit")
 JSON_SCHEMA_VERSION = 1
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-INFORMATION_URI = "https://github.com/clip-lint/clip-lint"
 STDIN = "-"
 
 
@@ -54,10 +54,15 @@ class Summary:
 
 
 def position(result: FileResult, finding: Reported) -> str:
-    """``path:line:col`` or, in a notebook, ``path:cell N:line M:col`` (1-based column)."""
+    """``path:line:col`` or, in a notebook, ``path:cell N:line:col`` (1-based column), as ruff prints them."""
     if finding.cell is not None:
-        return f"{result.path}:cell {finding.cell}:line {finding.line}:{finding.col + 1}"
+        return f"{result.path}:{cell_position(finding)}"
     return f"{result.path}:{finding.line}:{finding.col + 1}"
+
+
+def cell_position(finding: Reported) -> str:
+    """``cell N:line:col`` of a notebook finding: where formats that know only file lines name it."""
+    return f"cell {finding.cell}:{finding.line}:{finding.col + 1}"
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,63 @@ def render(format_name: str, results: Sequence[FileResult], view: View = View())
     if format_name == "text":
         return render_text(results, view)
     return renderers[format_name](results)
+
+
+# --- where the rule pages are -----------------------------------------------------------------
+# The project's home is its repository (there is no public host yet), and each rule's page is
+# docs/rules/CODE.md there. A rule URL is the file:// URL of that page in the copy of the
+# repository this clip-lint came from, so it opens wherever clip-lint runs, offline; a page that
+# can't be found gets no URL rather than a dead one.
+
+
+@functools.lru_cache(maxsize=None)
+def home() -> Optional[str]:
+    """The folder of the repository this clip-lint runs from or was installed from, or None.
+
+    From a checkout (``pip install -e .``, or the source on ``PYTHONPATH``) that is the folder
+    above the package. An installed copy finds its source through pip's record of where it was
+    installed from (``direct_url.json``, PEP 610): a local folder or clone, as pre-commit's is.
+    """
+    import clip_lint
+    from clip_lint.rules import RULE_PAGES
+
+    checkout = os.path.dirname(os.path.dirname(os.path.abspath(clip_lint.__file__)))
+    if os.path.isdir(os.path.join(checkout, *RULE_PAGES.split("/"))):
+        return checkout
+    installed_from = _installed_from()
+    if installed_from and os.path.isdir(os.path.join(installed_from, *RULE_PAGES.split("/"))):
+        return installed_from
+    return None
+
+
+def _installed_from() -> Optional[str]:
+    """The local folder pip installed clip-lint from, if it recorded one."""
+    from importlib import metadata
+    from urllib.parse import unquote, urlparse
+
+    try:
+        record = json.loads(metadata.distribution("clip-lint").read_text("direct_url.json") or "{}")
+    except (metadata.PackageNotFoundError, ValueError, OSError):
+        return None
+    url = urlparse(record.get("url", "") if isinstance(record, dict) else "")
+    return unquote(url.path) if url.scheme == "file" and url.path else None
+
+
+def rule_url(code: str) -> Optional[str]:
+    """The ``file://`` URL of rule ``code``'s page, or None when no page can be found."""
+    from clip_lint.rules import RULES
+
+    root = home()
+    if root is None or code not in RULES:
+        return None
+    page = os.path.join(root, *RULES[code].page.split("/"))
+    return file_uri(page) if os.path.isfile(page) else None
+
+
+def home_url() -> Optional[str]:
+    """The ``file://`` URL of the project's home, the repository's folder (None: not found)."""
+    root = home()
+    return file_uri(root).rstrip("/") + "/" if root else None
 
 
 # --- text -------------------------------------------------------------------------------------
@@ -150,53 +212,79 @@ def render_statistics(format_name: str, results: Sequence[FileResult], view: Vie
 
 
 def plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
+    ending = "" if count == 1 else "es" if word.endswith(("x", "s")) else "s"
+    return f"{count} {word}{ending}"
 
 
 def summary_line(summary: Summary, fix_mode: bool = False) -> str:
-    """``Checked 3 files: 2 findings (1 fixable with --fix).``, or what --fix did."""
+    """``Checked 3 files: 2 findings (1 fixable with --fix).``, or what --fix did.
+
+    After ``--fix`` a finding still marked fixable is one whose fix was not applied (its file
+    could not be written, or the fixed text would not parse): it is never "fixable with --fix".
+    """
     checked = f"Checked {plural(summary.files_checked, 'file')}"
     errors = f", {plural(summary.errors, 'error')}" if summary.errors else ""
     if summary.skipped_blocks:
         errors += f", {plural(summary.skipped_blocks, 'unparsable block')} skipped"
+    notes = _fixable_notes(summary, fix_mode)
     if fix_mode and summary.fixed:
         fixed = f"Fixed {plural(summary.fixed, 'finding')} in {plural(summary.files_fixed, 'file')}"
-        return f"{fixed} ({summary.findings} left{_fixable_note(summary, True, inner=True)}{errors})."
+        return f"{fixed} ({summary.findings} left{''.join(', ' + note for note in notes)}{errors})."
     if not summary.findings:
         return f"{checked}: no findings{errors}."
-    return f"{checked}: {plural(summary.findings, 'finding')}{_fixable_note(summary, False)}{errors}."
+    if not notes:
+        notes = ["0 fixable"]
+    return f"{checked}: {plural(summary.findings, 'finding')} ({', '.join(notes)}){errors}."
 
 
-def _fixable_note(summary: Summary, fix_mode: bool, inner: bool = False) -> str:
+def _fixable_notes(summary: Summary, fix_mode: bool) -> List[str]:
     notes = []
-    if summary.fixable:
-        notes.append(f"{summary.fixable} fixable" + ("" if fix_mode else " with --fix"))
+    if summary.fixable and fix_mode:
+        notes.append(f"{plural(summary.fixable, 'fix')} not applied")
+    elif summary.fixable:
+        notes.append(f"{summary.fixable} fixable with --fix")
     if summary.unsafe_fixable:
         notes.append(f"{summary.unsafe_fixable} more with --unsafe-fixes")
-    if inner:
-        return "".join(", " + note for note in notes)
-    if not notes:
-        return " (0 fixable)" if summary.findings else ""
-    return " (" + ", ".join(notes) + ")"
+    return notes
 
 
 # --- json -------------------------------------------------------------------------------------
 
 
 def finding_record(result: FileResult, finding: Reported) -> dict:
-    """One finding in the JSON schema (documented in docs/cli.md)."""
+    """One finding in the JSON schema (docs/formats.md, checked against docs/clip-lint.schema.json)."""
+    from clip_lint.rules import RULES
+
     fix = None
     if finding.fix_title is not None:
+        edits = None if finding.edits is None else [edit_record(edit) for edit in finding.edits]
         fix = {"title": finding.fix_title, "safe": bool(finding.fix_safe), "applicable": finding.fixable}
+        fix["edits"] = edits
     return {
         "path": result.path,
         "kind": result.kind,
         "code": finding.code,
+        "name": RULES[finding.code].name if finding.code in RULES else None,
+        "url": rule_url(finding.code),
         "message": finding.message,
+        "cell": finding.cell,
         "line": finding.line,
         "column": finding.col + 1,
-        "cell": finding.cell,
+        "end_line": finding.end_line or finding.line,
+        "end_column": (finding.end_col if finding.end_line else finding.col) + 1,
         "fix": fix,
+    }
+
+
+def edit_record(edit: FileEdit) -> dict:
+    """One edit of a fix: replace from (line, column) up to (end_line, end_column) with ``text``."""
+    return {
+        "cell": edit.cell,
+        "line": edit.line,
+        "column": edit.col + 1,
+        "end_line": edit.end_line,
+        "end_column": edit.end_col + 1,
+        "text": edit.text,
     }
 
 
@@ -238,10 +326,13 @@ def _rule_descriptors() -> List[dict]:
                     "markdown": rule.what_it_does or rule.short_description,
                 },
                 "help": {"text": _markdown_to_text(markdown), "markdown": markdown},
-                "helpUri": f"{INFORMATION_URI}#{rule.anchor}",
-                "defaultConfiguration": {"level": "error"},
+                "defaultConfiguration": {"level": "error", "enabled": rule.default},
+                "properties": {"page": rule.page},
             }
         )
+        url = rule_url(code)
+        if url is not None:
+            descriptors[-1]["helpUri"] = url
     return descriptors
 
 
@@ -284,8 +375,10 @@ def _sarif_result(result: FileResult, finding: Reported, rule_index: Dict[str, i
     message = finding.message
     if finding.cell is None:
         region["startColumn"] = finding.col + 1
+        if finding.end_line:
+            region.update(endLine=finding.end_line, endColumn=finding.end_col + 1)
     else:
-        message = f"cell {finding.cell}:line {finding.line}:{finding.col + 1}: {message}"
+        message = f"{cell_position(finding)}: {message}"
     record: dict = {
         "ruleId": finding.code,
         "level": "error",
@@ -298,7 +391,26 @@ def _sarif_result(result: FileResult, finding: Reported, rule_index: Dict[str, i
         record["ruleIndex"] = rule_index[finding.code]
     if finding.cell is not None:
         record["properties"] = {"cell": finding.cell, "cellLine": finding.line, "cellColumn": finding.col + 1}
+    elif finding.edits:  # a notebook's edits are in its cells, which SARIF regions can't name
+        record["fixes"] = [_sarif_fix(result, finding, root)]
     return record
+
+
+def _sarif_fix(result: FileResult, finding: Reported, root: str) -> dict:
+    """The finding's fix as SARIF replacements: the same edits as the JSON report's."""
+    replacements = [
+        {
+            "deletedRegion": {"startLine": edit.line, "startColumn": edit.col + 1,
+                              "endLine": edit.end_line, "endColumn": edit.end_col + 1},
+            "insertedContent": {"text": edit.text},
+        }  # fmt: skip
+        for edit in finding.edits or ()
+    ]
+    unsafe = "" if finding.fix_safe else " (unsafe: applied only with --unsafe-fixes)"
+    return {
+        "description": {"text": (finding.fix_title or "") + unsafe},
+        "artifactChanges": [{"artifactLocation": artifact_location(result.path, root), "replacements": replacements}],
+    }
 
 
 def _sarif_invocation(results: Sequence[FileResult], root: str) -> dict:
@@ -319,15 +431,11 @@ def render_sarif(results: Sequence[FileResult]) -> str:
     rules = _rule_descriptors()
     rule_index = {rule["id"]: index for index, rule in enumerate(rules)}
     root = os.getcwd()
+    driver = {"name": "clip-lint", "version": __version__, "rules": rules}
+    if home_url() is not None:
+        driver["informationUri"] = home_url()
     run = {
-        "tool": {
-            "driver": {
-                "name": "clip-lint",
-                "version": __version__,
-                "informationUri": INFORMATION_URI,
-                "rules": rules,
-            }
-        },
+        "tool": {"driver": driver},
         "originalUriBaseIds": {"%SRCROOT%": {"uri": file_uri(root).rstrip("/") + "/"}},
         "columnKind": "unicodeCodePoints",
         "results": [
@@ -358,8 +466,10 @@ def render_github(results: Sequence[FileResult]) -> str:
             message = finding.message
             if finding.cell is None:
                 properties.append(f"col={finding.col + 1}")
+                if finding.end_line:
+                    properties += [f"endLine={finding.end_line}", f"endColumn={finding.end_col + 1}"]
             else:
-                message = f"cell {finding.cell}:line {finding.line}:{finding.col + 1}: {message}"
+                message = f"{cell_position(finding)}: {message}"
             properties.append(f"title={_escape_property('clip-lint ' + finding.code)}")
             lines.append(f"::error {','.join(properties)}::{_escape_data(finding.code + ' ' + message)}")
         for error in result.errors:
@@ -400,7 +510,8 @@ def junit_test_names(findings: Sequence[Reported]) -> List[str]:
 
 
 def render_junit(results: Sequence[FileResult]) -> str:
-    """One test suite for the run; one failing test case per finding, a passing one per clean file."""
+    """One test suite for the run; one failing test case per finding, and a passing one per clean
+    file that had code to check (a Markdown file without a Python block is no test)."""
     import xml.etree.ElementTree as ElementTree  # deferred: only JUnit output needs an XML writer
 
     summary = Summary.of(results)
@@ -416,7 +527,7 @@ def render_junit(results: Sequence[FileResult]) -> str:
         for error in result.errors:
             case = ElementTree.SubElement(suite, "testcase", name="clip-lint", classname=classname, file=result.path)
             ElementTree.SubElement(case, "error", message=error).text = f"{result.path}: {error}"
-        if not result.findings and not result.errors:
+        if _is_clean_test(result):
             ElementTree.SubElement(suite, "testcase", name="clip-lint", classname=classname, file=result.path)
         for finding, name in zip(result.findings, junit_test_names(result.findings)):
             where = position(result, finding)
@@ -429,5 +540,9 @@ def render_junit(results: Sequence[FileResult]) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(suites, encoding="unicode") + "\n"
 
 
+def _is_clean_test(result: FileResult) -> bool:
+    return result.has_code and not result.findings and not result.errors
+
+
 def _clean_files(results: Sequence[FileResult]) -> int:
-    return sum(1 for result in results if not result.findings and not result.errors)
+    return sum(1 for result in results if _is_clean_test(result))

@@ -6,21 +6,29 @@ fixes come from ``clip_lint.engine``; here they are located, filtered and applie
 
 from __future__ import annotations
 
+import bisect
+import functools
 import hashlib
 import os
 import re
 import stat
+import time
 from dataclasses import dataclass, field
 from functools import partial
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
-from clip_lint.sources.documents import NOTEBOOK, PYTHON, CodeLine, Document, Problem, load_document, parse_document
-from clip_lint.project.cache import NO_CACHE, CacheConfig, cached_parse_error, check_source
-from clip_lint.findings import Finding, Fix
+from clip_lint.sources.documents import (
+    MARKDOWN, NOTEBOOK, PYTHON, CodeLine, Document, Problem, load_document, parse_document,
+)  # fmt: skip
+from clip_lint.project.cache import LOOKUPS, NO_CACHE, CacheConfig, cached_parse_error, check_source
+from clip_lint.findings import Finding, Fix, TextEdit
+from clip_lint.sources.textedits import LINE_BREAK
 from clip_lint.options import AnalysisOptions
 from clip_lint.config.selection import has_file_noqa, is_enabled, is_suppressed
 
 PARSE_ERROR = "CLN900"
+HIT, MISS = "hit", "miss"
+UNUSED_NOQA = "CLN100"  # reported here, after the analysis: clip_lint.config.noqa
 MAX_FIX_ROUNDS = 5
 CHECK, FIX, DIFF = "check", "fix", "diff"
 
@@ -35,6 +43,22 @@ class Settings:
     mode: str = CHECK
     unsafe_fixes: bool = False
     cache: CacheConfig = NO_CACHE
+    edits: bool = False  # locate each fix's edits in the file (the JSON report shows them)
+
+
+@dataclass(frozen=True)
+class FileEdit:
+    """One edit of a fix where the user sees it: 1-based lines, 0-based columns, as ``Reported``.
+
+    In a notebook the position is within cell ``cell``; elsewhere it is the file's.
+    """
+
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+    text: str
+    cell: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +80,9 @@ class Reported:
     fix_safe: Optional[bool] = None
     fixable: bool = False
     source: str = ""  # the line as the user sees it (in a notebook: the cell's line), for --show-source
+    end_line: int = 0  # where the reported expression ends (0: a point, at the start)
+    end_col: int = 0
+    edits: Optional[Tuple[FileEdit, ...]] = None  # the fix's edits, when asked for and they map onto the file
 
 
 @dataclass
@@ -78,6 +105,9 @@ class FileResult:
     digest: str = ""  # of the bytes analysed: the file must still hold them when the fix is written
     unfixed_findings: List[Reported] = field(default_factory=list)  # reported if the fix is not written
     skipped_blocks: int = 0  # notebook cells and Markdown blocks that don't parse and mention no encoder
+    has_code: bool = False  # the file holds Python to check (a Markdown file may have no Python block)
+    seconds: float = 0.0  # how long checking it took (``-v`` names the slow files)
+    cache: str = ""  # HIT: every analysis came from the cache; MISS: some did not; "": none was looked up
 
 
 Located = Tuple[Finding, Sequence[CodeLine]]
@@ -106,12 +136,18 @@ def _read_regular_file(path: str) -> bytes:
 
 def check_bytes(path: str, data: bytes, settings: Settings, kind: Optional[str] = None) -> FileResult:
     """Check a file's bytes; in fix or diff mode, also compute the fixed text."""
+    started, looked_up = time.perf_counter(), dict(LOOKUPS)
     try:
         result = _check(path, data, settings, kind)
     except Exception as error:  # the engine promises not to raise; a bug must not stop the run
         message = cannot_analyse_message(f"internal error {type(error).__name__}: {error}")
         result = FileResult(path, findings=_selected([Reported(PARSE_ERROR, message, 1, 0)], settings))
     result.digest = _digest(data)
+    result.seconds = time.perf_counter() - started
+    if LOOKUPS["misses"] > looked_up["misses"]:
+        result.cache = MISS
+    elif LOOKUPS["hits"] > looked_up["hits"]:
+        result.cache = HIT
     return result
 
 
@@ -136,6 +172,9 @@ def _check(path: str, data: bytes, settings: Settings, kind: Optional[str]) -> F
         located = _visible(document, settings)
     result.findings = [_report(document, found, settings) for found in located]
     result.skipped_blocks = document.skipped_blocks
+    result.has_code = original.problem is not None or any(
+        segment.text.strip() and not segment.foreign for segment in original.segments
+    )
     return result
 
 
@@ -296,11 +335,52 @@ def _visible(document: Document, settings: Settings) -> List[Located]:
         for notice in document.notices
         if _enabled(PARSE_ERROR, settings)
     ]
-    return notices + [
-        (finding, lines)
-        for finding, lines in analyse(document, settings.analysis, settings.cache)
-        if _enabled(finding.code, settings) and not _silenced(finding, lines)
-    ]
+    analysed = analyse(document, settings.analysis, settings.cache)
+    visible = [(finding, lines) for finding, lines in analysed if _enabled(finding.code, settings)]
+    shown = [(finding, lines) for finding, lines in visible if not _silenced(finding, lines)]
+    if _enabled(UNUSED_NOQA, settings):
+        shown = sorted(shown + _unused_noqa(document, visible, settings), key=_place)
+    return notices + shown
+
+
+def _place(located: Located) -> Tuple[int, int, int, str]:
+    """Where a finding is, in file order: its segment, its line there and its column."""
+    finding, lines = located
+    if not 1 <= finding.line <= len(lines):
+        return (0, finding.line, finding.col, finding.code)
+    origin = lines[finding.line - 1]
+    return (origin.segment, origin.local_line, finding.col + origin.col_offset, finding.code)
+
+
+def _unused_noqa(document: Document, visible: Sequence[Located], settings: Settings) -> List[Located]:
+    """CLN100 for each ``# noqa: CLN...`` of a segment that no selected finding there needed.
+
+    A segment the analysis could not read (CLN900) is not judged: what it hides is unknown.
+    """
+    from clip_lint.config.noqa import unused_noqa
+    from clip_lint.rules import RULES
+
+    reported: Dict[Tuple[int, int], Set[str]] = {}  # (segment, line in it) -> codes found there
+    unread = set()
+    for finding, lines in visible:
+        if not 1 <= finding.line <= len(lines):
+            continue
+        origin = lines[finding.line - 1]
+        if finding.code == PARSE_ERROR:
+            unread.add(origin.segment)
+        reported.setdefault((origin.segment, origin.local_line), set()).add(finding.code)
+    if document.kind == PYTHON and unread:
+        return []
+    located: List[Located] = []
+    for index, segment in enumerate(document.segments):
+        if index in unread or segment.foreign:
+            continue
+        lines = segment.lines
+        by_line = {line: codes for (where, line), codes in reported.items() if where == index}
+        texts = [line.text for line in lines]
+        for finding in unused_noqa(texts, by_line, settings.select, settings.ignore, tuple(RULES)):
+            located.append((finding, lines))
+    return located
 
 
 def is_selected(code: str, settings: Settings) -> bool:
@@ -321,6 +401,8 @@ def _report(document: Document, located: Located, settings: Settings) -> Reporte
     finding, lines = located
     fix = finding.fix
     line, col, cell, file_line = _locate(document, finding, lines)
+    end_line, end_col = _locate_end(document, finding, lines, (line, col, cell))
+    fixable = fix is not None and _fix_applies(fix, lines, document, settings)
     return Reported(
         code=finding.code,
         message=_relocate_message(document, finding.message, lines),
@@ -330,9 +412,138 @@ def _report(document: Document, located: Located, settings: Settings) -> Reporte
         file_line=file_line,
         fix_title=fix.title if fix else None,
         fix_safe=fix.safe if fix else None,
-        fixable=fix is not None and _fix_applies(fix, lines, document, settings),
+        fixable=fixable,
         source=_source_line(finding, lines),
+        end_line=end_line,
+        end_col=end_col,
+        edits=_file_edits(document, fix, lines) if settings.edits and fix is not None else None,
     )
+
+
+def _locate_end(
+    document: Document, finding: Finding, lines: Sequence[CodeLine], start: Tuple[int, int, Optional[int]]
+) -> Tuple[int, int]:
+    """Where the reported expression ends, as the user sees it; the start when that is not known."""
+    if finding.end_line is None or finding.end_col is None:
+        return start[0], start[1]
+    end = Finding(finding.code, finding.end_line, finding.end_col, "")
+    line, col, cell, _ = _locate(document, end, lines)
+    if cell != start[2] or (line, col) < (start[0], start[1]):
+        return start[0], start[1]  # a node that runs into another cell: only its start is reported
+    return line, col
+
+
+def _file_edits(document: Document, fix: Fix, lines: Sequence[CodeLine]) -> Optional[Tuple[FileEdit, ...]]:
+    """The fix's edits in the file (in a notebook: in each cell), as ``--fix`` would write them.
+
+    In a Python file and a notebook's cells the edits map one to one. A Markdown block may be
+    indented (inside a list item), so there the block is written back as ``--fix`` writes it and
+    the change is described as the smallest edits between the two texts.
+    """
+    from clip_lint.fix.fixer import FixPlan, map_edit
+
+    mapped = [map_edit(edit, lines, document) for edit in fix.edits]
+    if not mapped or any(edit is None for edit in mapped):
+        return None
+    if document.kind != MARKDOWN:
+        segments = document.segments
+        located = [
+            (index, _smallest(_as_written(edit, segments[index].text), segments[index].text))
+            for index, edit in mapped  # type: ignore[misc]
+        ]
+        cell = (lambda index: document.segments[index].label) if document.kind == NOTEBOOK else (lambda index: None)
+        return tuple(
+            FileEdit(edit.start[0], edit.start[1], edit.end[0], edit.end[1], edit.text, cell(index))
+            for index, edit in sorted(located, key=lambda item: (item[0], item[1].start))
+        )
+    plan = FixPlan()
+    plan.accept(mapped)  # type: ignore[arg-type]
+    try:
+        return tuple(text_changes(document.text, document.render(plan.new_texts(document))))
+    except ValueError:
+        return None
+
+
+def _smallest(edit: TextEdit, text: str) -> TextEdit:
+    """The same change with what it rewrites unchanged left out: adding ``keepdim=True`` is one insertion."""
+    from clip_lint.sources.textedits import offset_of
+
+    starts = _line_starts(text)
+    begin, end = offset_of(starts, len(text), edit.start), offset_of(starts, len(text), edit.end)
+    old, new = text[begin:end], edit.text
+    prefix = 0
+    while prefix < min(len(old), len(new)) and old[prefix] == new[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < min(len(old), len(new)) - prefix and old[-1 - suffix] == new[-1 - suffix]:
+        suffix += 1
+    begin, end, new = begin + prefix, end - suffix, new[prefix:len(new) - suffix]
+    if begin == end:  # an insertion of "\nline" at a line's end reads better as "line\n" before the next
+        ending = LINE_BREAK.match(text, begin)
+        if ending and new.startswith(ending.group()):
+            begin = end = ending.end()
+            new = new[len(ending.group()):] + ending.group()
+    return TextEdit(_position_in(starts, begin), _position_in(starts, end), new)
+
+
+@functools.lru_cache(maxsize=8)
+def _line_starts(text: str) -> List[int]:
+    """Each line's first offset; a file's fixes all ask it of the same text (its hash is kept)."""
+    from clip_lint.sources.textedits import line_starts
+
+    return line_starts(text)
+
+
+def _position_in(starts: Sequence[int], offset: int) -> Tuple[int, int]:
+    line = bisect.bisect_right(starts, offset) - 1
+    return line + 1, offset - starts[line]
+
+
+def _as_written(edit: TextEdit, text: str) -> TextEdit:
+    """The edit with the line breaks ``--fix`` writes: those of the line it is put on (FixPlan.new_texts)."""
+    endings = [match.group() for match in LINE_BREAK.finditer(text)]
+    ending = endings[min(max(edit.start[0], 1), len(endings)) - 1] if endings else "\n"
+    if ending == "\n" or "\n" not in edit.text:
+        return edit
+    return TextEdit(edit.start, edit.end, LINE_BREAK.sub(ending, edit.text))
+
+
+def text_changes(before: str, after: str) -> List[FileEdit]:
+    """The fewest ranges of ``before`` to replace, each with its new text, to make ``after``.
+
+    Lines are compared first, then each changed run of lines is trimmed to the characters that
+    differ, so adding ``keepdim=True`` is one insertion, not a rewritten line.
+    """
+    import difflib
+
+    from clip_lint.sources.textedits import split_lines_keepends
+
+    old_lines, new_lines = split_lines_keepends(before), split_lines_keepends(after)
+    old_starts = [0]
+    for piece in old_lines:
+        old_starts.append(old_starts[-1] + len(piece))
+    new_starts = [0]
+    for piece in new_lines:
+        new_starts.append(new_starts[-1] + len(piece))
+    changes = []
+    matcher = difflib.SequenceMatcher(a=old_lines, b=new_lines, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        start, end = old_starts[i1], old_starts[i2]
+        new_start, new_end = new_starts[j1], new_starts[j2]
+        while start < end and new_start < new_end and before[start] == after[new_start]:
+            start, new_start = start + 1, new_start + 1
+        while start < end and new_start < new_end and before[end - 1] == after[new_end - 1]:
+            end, new_end = end - 1, new_end - 1
+        (line, col), (end_line, end_col) = _position(before, start), _position(before, end)
+        changes.append(FileEdit(line, col, end_line, end_col, after[new_start:new_end]))
+    return changes
+
+
+def _position(text: str, offset: int) -> Tuple[int, int]:
+    """The (1-based line, 0-based column) of a character offset, lines broken as libcst breaks them."""
+    return _position_in(_line_starts(text), offset)
 
 
 def _fix_applies(fix: Fix, lines: Sequence[CodeLine], document: Document, settings: Settings) -> bool:

@@ -1,17 +1,28 @@
-"""Findings kept on disk between runs, as users of ruff and mypy know it.
+"""Findings kept on disk between runs, never stale: each entry holds everything its analysis read.
 
-A file's findings are stored under a key made of its path, its content hash, clip-lint's
-version (and a fingerprint of its own source), the analysis options and a format number.
-With them the entry records the summary hash of every module the analysis consulted; the
-entry is used only while each of those modules still has that summary hash (mypy's
-interface hash), so an edit to a helper re-analyses its callers only when what they can
-see of it changed. Module summaries are stored the same way, keyed by the module's content.
+**The key** of a file's entry is made of its path, the hash of its content, the analysis
+options, the project root (messages name other modules relative to it), clip-lint's version
+with a fingerprint of its own source, Python's version and libcst's version, and a format number.
 
-One JSON file per entry, written to a temporary file in the same folder and moved into
-place with ``os.replace``: concurrent runs (``flake8 -j N``, ``clip-lint -j N``, two
-pre-commit hooks) never see half an entry and need no lock. An entry that can't be read,
-doesn't parse or doesn't match its key is a miss and is rewritten. A folder that can't be
-written means no cache. Nothing here imports libcst: a warm run never needs it.
+**The entry** holds the findings and the record of every read the analysis made of the project
+through the project's ``SourceReader`` (``clip_lint.project.reading``): each file with the hash
+of the very bytes that were analysed, each existence probe of import resolution (a file, a
+folder, where a symlink leads) with its answer. It is used only while every one of those reads
+still answers the same. The project gate's answer for a file that names no encoder (does an
+import hand it features?) is kept the same way, so a warm run parses nothing. Files are read
+once per run (a snapshot): a file saved while the run analyses its importers makes their entries
+record the version they saw, and the next run analyses them again.
+
+Not cached: code read from stdin or an editor's buffer (an overlay text), and a result that the
+wall-clock safety net cut short (it is reported instead).
+
+**The folder** is only a cache. clip-lint writes its ``.gitignore`` and ``CACHEDIR.TAG`` only into
+a folder it creates, and refuses (``CacheFolderError``) a folder that holds anything besides its
+own entries, tag and ``.gitignore``. An entry that is not a regular file is ignored. One JSON file
+per entry, written to a temporary file and moved into place with ``os.replace``: concurrent runs
+never see half an entry and need no lock. An entry that can't be read, doesn't parse or doesn't
+match its key is a miss and is rewritten. A folder that can't be written means no cache. Nothing
+here imports libcst: a warm run never needs it.
 """
 
 from __future__ import annotations
@@ -20,14 +31,17 @@ import ast
 import hashlib
 import json
 import os
+import sys
 import tempfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from clip_lint import __version__
-from clip_lint.prefilter.gate import needs_analysis, project_imports, scan_imports
 from clip_lint.findings import Finding, Fix, TextEdit
 from clip_lint.options import AnalysisOptions
+from clip_lint.prefilter.gate import may_compare, needs_analysis, passes_gate, project_imports
+from clip_lint.project.depth import at_fixed_depth
+from clip_lint.project.reading import SourceReader, read_regular_file
 
 if TYPE_CHECKING:  # pragma: no cover
     from clip_lint.project.modules import Project
@@ -36,9 +50,14 @@ CACHE_DIR_NAME = ".clip_lint_cache"
 CACHE_DIR_ENV = "CLIP_LINT_CACHE_DIR"
 NO_CACHE_ENV = "CLIP_LINT_NO_CACHE"
 PROJECT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
-FORMAT = 1  # bump when the layout of an entry changes
-FINDINGS, SUMMARIES, PARSE_ERRORS, GATES = "findings", "summaries", "parse-errors", "gates"
-KINDS = (FINDINGS, SUMMARIES, PARSE_ERRORS, GATES)
+FORMAT = 2  # bump when the layout of an entry changes
+FINDINGS, PARSE_ERRORS, GATES = "findings", "parse-errors", "gates"
+KINDS = (FINDINGS, PARSE_ERRORS, GATES)
+TAG_NAME, GITIGNORE_NAME = "CACHEDIR.TAG", ".gitignore"
+#: What a cache folder may hold: its entries' folders (an older format's too), its tag, its
+#: ``.gitignore``, and the temporary files of writes in progress.
+OWN_NAMES = frozenset({*KINDS, "summaries", TAG_NAME, GITIGNORE_NAME})
+TEMPORARY_PREFIX = ".tmp-"
 STDIN_NAMES = ("", "-", "stdin")
 
 # https://bford.info/cachedir/: backup and archiving tools skip a folder holding this file.
@@ -49,25 +68,41 @@ CACHEDIR_TAG = (
 )
 GITIGNORE = "# Automatically created by clip-lint.\n*\n"
 
-#: The findings of one analysis and what they depended on besides the file itself (JSON data).
-Analysis = Tuple[List[Finding], Any]
-
 
 @dataclass(frozen=True)
 class CacheConfig:
-    """Whether to cache, and where (``directory`` None: ``.clip_lint_cache`` at the project root)."""
+    """Whether to cache, and where (``directory`` None: ``.clip_lint_cache`` at the project root).
+
+    ``unsaved``: the checked text is not the file on disk (stdin, an editor's buffer): the
+    project layer reads it in place of the file, and nothing is cached.
+    """
 
     enabled: bool = True
     directory: Optional[str] = None
+    unsaved: bool = False
 
     def with_environment(self) -> "CacheConfig":
         """``CLIP_LINT_NO_CACHE`` turns the cache off; ``CLIP_LINT_CACHE_DIR`` names its folder."""
         if os.environ.get(NO_CACHE_ENV, "").strip().lower() not in ("", "0", "false", "no"):
-            return CacheConfig(False, self.directory)
-        return CacheConfig(self.enabled, self.directory or os.environ.get(CACHE_DIR_ENV) or None)
+            return CacheConfig(False, self.directory, self.unsaved)
+        return CacheConfig(self.enabled, self.directory or os.environ.get(CACHE_DIR_ENV) or None, self.unsaved)
 
 
 NO_CACHE = CacheConfig(enabled=False)
+#: Code read from stdin: analysed as given (also where the project imports it back), never cached.
+STDIN = CacheConfig(enabled=False, unsaved=True)
+
+
+class CacheFolderError(Exception):
+    """A cache folder that holds something besides clip-lint's cache: it is never used."""
+
+    def __init__(self, directory: str, foreign: List[str]) -> None:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        super().__init__(
+            f"cache folder {directory} holds files that are not clip-lint's cache ({shown}); "
+            "clip-lint keeps its cache only in a folder of its own: choose a new or empty folder"
+        )
+        self.directory = directory
 
 
 # --- where the cache lives --------------------------------------------------------------------
@@ -103,6 +138,36 @@ def cache_directory(config: CacheConfig, path: str) -> str:
     return os.path.abspath(config.directory) if config.directory else os.path.join(project_root(path), CACHE_DIR_NAME)
 
 
+def foreign_entries(directory: str) -> List[str]:
+    """What a folder holds besides clip-lint's cache (nothing, for a missing or empty folder)."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    return sorted(name for name in names if name not in OWN_NAMES and not name.startswith(TEMPORARY_PREFIX))
+
+
+def check_cache_folder(directory: str) -> None:
+    """Raise ``CacheFolderError`` when ``directory`` holds anything but clip-lint's cache."""
+    if os.path.isdir(directory):
+        foreign = foreign_entries(directory)
+        if foreign:
+            raise CacheFolderError(directory, foreign)
+
+
+def check_cache_folders(configs: List[Tuple[CacheConfig, str]]) -> None:
+    """``check_cache_folder`` for the folder of each (config, checked file): a front end asks it
+    once, before it checks any file, to refuse a folder with a clear error."""
+    seen = set()
+    for config, path in configs:
+        if not config.enabled or path in STDIN_NAMES:
+            continue
+        directory = cache_directory(config, path)
+        if directory not in seen:
+            seen.add(directory)
+            check_cache_folder(directory)
+
+
 # --- the store ----------------------------------------------------------------------------------
 
 
@@ -114,13 +179,26 @@ class Cache:
 
     @classmethod
     def create(cls, directory: str) -> Optional["Cache"]:
-        """The cache in ``directory``, made (with its CACHEDIR.TAG and .gitignore) if need be;
-        None when the folder can't be made or written."""
+        """The cache in ``directory``, made if need be (with its CACHEDIR.TAG and .gitignore, only
+        then); None when the folder can't be made or written. ``CacheFolderError`` when it holds
+        anything besides clip-lint's cache."""
+        created = False
+        if not os.path.lexists(directory):
+            try:
+                os.makedirs(directory)
+                created = True
+            except FileExistsError:
+                pass  # another run made it meanwhile
+            except OSError:
+                return None
+        if not os.path.isdir(directory):
+            return None  # a file in the way: no cache
+        check_cache_folder(directory)
         try:
             for kind in KINDS:
                 os.makedirs(os.path.join(directory, kind), exist_ok=True)
-            for name, text in (("CACHEDIR.TAG", CACHEDIR_TAG), (".gitignore", GITIGNORE)):
-                if not os.path.exists(os.path.join(directory, name)):
+            if created:
+                for name, text in ((TAG_NAME, CACHEDIR_TAG), (GITIGNORE_NAME, GITIGNORE)):
                     _write_atomically(directory, name, text)
         except OSError:
             return None
@@ -129,10 +207,12 @@ class Cache:
         return cls(directory)
 
     def read(self, kind: str, key: str) -> Optional[Dict[str, Any]]:
+        data = read_regular_file(os.path.join(self.directory, kind, key + ".json"))  # a FIFO is never waited on
+        if data is None:
+            return None
         try:
-            with open(os.path.join(self.directory, kind, key + ".json"), "rb") as handle:
-                entry = json.loads(handle.read())
-        except (OSError, ValueError, RecursionError):
+            entry = json.loads(data)
+        except (ValueError, RecursionError):
             return None
         if not isinstance(entry, dict) or entry.get("key") != key or entry.get("format") != FORMAT:
             return None  # foreign or damaged: the caller recomputes and rewrites it
@@ -147,7 +227,7 @@ class Cache:
 
 
 def _write_atomically(directory: str, name: str, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    handle, temporary = tempfile.mkstemp(prefix=TEMPORARY_PREFIX, dir=directory)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
@@ -164,13 +244,18 @@ _opened: Dict[str, Optional[Cache]] = {}
 
 
 def open_cache(config: CacheConfig, path: str) -> Optional[Cache]:
-    """The cache for the file at ``path`` (None: caching is off or impossible); one per folder
-    and process."""
-    if not config.enabled or path in STDIN_NAMES:
+    """The cache for the file at ``path`` (None: caching is off, impossible or refused); one per
+    folder and process. A refused folder is said once, on stderr (the front ends refuse it with
+    an error before they start, through ``check_cache_folders``)."""
+    if not config.enabled or config.unsaved or path in STDIN_NAMES:
         return None
     directory = cache_directory(config, path)
     if directory not in _opened:
-        _opened[directory] = Cache.create(directory)
+        try:
+            _opened[directory] = Cache.create(directory)
+        except CacheFolderError as error:
+            print(f"clip-lint: warning: {error}; caching is off", file=sys.stderr)
+            _opened[directory] = None
     return _opened[directory]
 
 
@@ -180,7 +265,8 @@ _fingerprint: List[str] = []
 
 
 def engine_fingerprint() -> str:
-    """clip-lint's version and a hash of its own source: an edited checkout never reads old entries."""
+    """clip-lint's version and a hash of its own source, Python's version and libcst's: an
+    edited checkout or another interpreter never reads old entries."""
     if not _fingerprint:
         package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         digest = hashlib.sha256(__version__.encode())
@@ -189,8 +275,19 @@ def engine_fingerprint() -> str:
                 if name.endswith(".py"):
                     with open(os.path.join(folder, name), "rb") as handle:
                         digest.update(name.encode() + b"\0" + handle.read())
-        _fingerprint.append(f"{__version__}:{digest.hexdigest()[:16]}")
+        python = f"{sys.implementation.name} {sys.version}"
+        _fingerprint.append(f"{__version__}:{digest.hexdigest()[:16]}|{python}|libcst {libcst_version()}")
     return _fingerprint[0]
+
+
+def libcst_version() -> str:
+    """libcst's version, read from its distribution's metadata without importing it."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("libcst")
+    except metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def content_hash(source: str) -> str:
@@ -203,11 +300,18 @@ def entry_key(*parts: str, options: AnalysisOptions) -> str:
     return hashlib.sha256("\0".join(material).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def findings_key(path: str, source: str, options: AnalysisOptions) -> str:
-    return entry_key(FINDINGS, os.path.abspath(path), content_hash(source), options=options)
+def findings_key(path: str, source: str, options: AnalysisOptions, root: str = "") -> str:
+    return entry_key(FINDINGS, os.path.abspath(path), content_hash(source), root, options=options)
+
+
+def gate_key(path: str, source: str, options: AnalysisOptions, root: str) -> str:
+    return entry_key(GATES, os.path.abspath(path), content_hash(source), root, options=options)
 
 
 # --- findings through the cache -------------------------------------------------------------------
+
+#: Findings looked up in this process, answered from the cache or not (``clip-lint -v`` counts them).
+LOOKUPS: Dict[str, int] = {"hits": 0, "misses": 0}
 
 
 def cached_analysis(
@@ -215,28 +319,36 @@ def cached_analysis(
     source: str,
     options: AnalysisOptions,
     config: CacheConfig,
-    analyze: Callable[[], Analysis],
-    still_valid: Callable[[Any], bool] = lambda depends: not depends,
+    analyze: Callable[[], Tuple[List[Finding], Any]],
+    still_valid: Callable[[Any], bool] = lambda reads: not reads,
+    root: str = "",
 ) -> List[Finding]:
-    """``analyze()``'s findings, from the cache while the file reads the same and
-    ``still_valid`` accepts what the entry says they depended on; otherwise analysed and stored."""
+    """``analyze()``'s findings, from the cache while the file reads the same and ``still_valid``
+    accepts the record of what they depended on; otherwise analysed and stored.
+
+    ``analyze`` returns the findings and that record (JSON data), or None for a result that
+    must not be kept.
+    """
     cache = open_cache(config, path)
     if cache is None:
         return analyze()[0]
-    key = findings_key(path, source, options)
+    key = findings_key(path, source, options, root)
     entry = cache.read(FINDINGS, key)
     if entry is not None:
         findings = _valid_findings(entry, still_valid)
         if findings is not None:
+            LOOKUPS["hits"] += 1
             return findings
-    findings, depends = analyze()
-    cache.write(FINDINGS, key, {"depends": depends, "findings": [encode_finding(f) for f in findings]})
+    LOOKUPS["misses"] += 1
+    findings, reads = analyze()
+    if reads is not None:
+        cache.write(FINDINGS, key, {"reads": reads, "findings": [encode_finding(f) for f in findings]})
     return findings
 
 
 def _valid_findings(entry: Dict[str, Any], still_valid: Callable[[Any], bool]) -> Optional[List[Finding]]:
     try:
-        if not still_valid(entry["depends"]):
+        if not still_valid(entry["reads"]):
             return None
         return [decode_finding(item) for item in entry["findings"]]
     except (KeyError, TypeError, ValueError, AttributeError, IndexError):
@@ -250,6 +362,7 @@ def cached_parse_error(
 
     The command asks it of every cell or code block when a notebook or a Markdown file
     doesn't parse as a whole; remembering the answer keeps libcst out of warm runs there too.
+    The answer depends on the text alone (and on libcst, in the key).
     """
     cache = open_cache(config, path)
     if cache is None:
@@ -270,6 +383,7 @@ def encode_finding(finding: Finding) -> Dict[str, Any]:
         "line": finding.line,
         "col": finding.col,
         "message": finding.message,
+        "end": None if finding.end_line is None else [finding.end_line, finding.end_col],
         "fix": None
         if fix is None
         else {
@@ -286,7 +400,10 @@ def decode_finding(item: Dict[str, Any]) -> Finding:
     if fix is not None:
         edits = tuple(TextEdit((_int(a), _int(b)), (_int(c), _int(d)), _str(text)) for a, b, c, d, text in fix["edits"])
         fix = Fix(_str(fix["title"]), edits, bool(fix["safe"]))
-    return Finding(_str(item["code"]), _int(item["line"]), _int(item["col"]), _str(item["message"]), fix)
+    end = item.get("end")
+    end_line, end_col = (None, None) if end is None else (_int(end[0]), _int(end[1]))
+    code, message = _str(item["code"]), _str(item["message"])
+    return Finding(code, _int(item["line"]), _int(item["col"]), message, fix, end_line, end_col)
 
 
 def _int(value: Any) -> int:
@@ -301,148 +418,67 @@ def _str(value: Any) -> str:
     return value
 
 
-# --- what the findings depend on in the rest of the project ---------------------------------------
-
-
-class ProjectDependencies:
-    """What a file's findings depend on outside the file, recorded and checked again.
-
-    - ``imports``: the project gate's answer for the file (which imported names may matter,
-      whether one may hand it features) and where each of its import lines leads, so that a
-      helper module that appears, disappears or starts to matter re-analyses the file;
-    - ``modules``: for each module the analysis consulted, the names it read, their summary
-      hash and where that module's own imports lead. Summary hashes are cached by the
-      module's content, so checking them reads each module but parses none.
-    """
-
-    def __init__(self, project: "Project", path: str, source: str, options: AnalysisOptions, config: CacheConfig):
-        self.project, self.path, self.source, self.options = project, path, source, options
-        self.cache = open_cache(config, path)
-
-    def record(self, consulted: Dict[str, str], names: Dict[str, Tuple[str, ...]]) -> Dict[str, Any]:
-        modules = {}
-        for module, summary in consulted.items():
-            read = list(names.get(module, ()))
-            text = self._text(module)
-            if text is not None and self.cache is not None:
-                self.cache.write(SUMMARIES, self._summary_key(text, read), {"hash": summary})
-            modules[module] = [summary, read, self._resolutions(module, text or "")]
-        return {"imports": self._imports(), "modules": modules}
-
-    def still_valid(self, depends: Dict[str, Any]) -> bool:
-        if depends["imports"] != self._imports():
-            return False
-        for module, (summary, read, resolutions) in depends["modules"].items():
-            text = self._text(module)
-            if self.summary_hash(module, read, text) != summary:
-                return False
-            if self._resolutions(module, text or "") != resolutions:
-                return False
-        return True
-
-    def summary_hash(self, module: str, read: List[str], text: Optional[str]) -> str:
-        if text is None or self.cache is None:
-            return self.project.summary_hash(module, read)
-        key = self._summary_key(text, read)
-        entry = self.cache.read(SUMMARIES, key)
-        if entry is not None and isinstance(entry.get("hash"), str):
-            return entry["hash"]
-        summary = self.project.summary_hash(module, read)
-        self.cache.write(SUMMARIES, key, {"hash": summary})
-        return summary
-
-    def _summary_key(self, text: str, read: List[str]) -> str:
-        return entry_key(SUMMARIES, content_hash(text), "\0".join(read), options=self.options)
-
-    def _text(self, module: str) -> Optional[str]:
-        loaded = self.project.load(module)
-        return None if loaded is None else loaded.text
-
-    def _imports(self) -> List[Any]:
-        return [*self.gate_answer(), self._resolutions(self.path, self.source)]
-
-    def gate_answer(self) -> List[Any]:
-        """``project_imports``'s answer, remembered by the content of every project module the
-        file's imports lead to (read, not parsed): while none of them changes, nothing is parsed."""
-        key = entry_key(GATES, self.path, _hashed(self.source), json.dumps(self._closure()), options=self.options)
-        known = _GATE_ANSWERS.get(key)  # the gate and the findings' check both ask it
-        if known is not None:
-            return known
-        entry = None if self.cache is None else self.cache.read(GATES, key)
-        answer = None if entry is None else entry.get("answer")
-        if not (isinstance(answer, list) and len(answer) == 2 and all(isinstance(name, str) for name in answer[0])):
-            names, hands_features = project_imports(self.source, self.options, self.path, self.project)
-            answer = [list(names), hands_features]
-            if self.cache is not None:
-                self.cache.write(GATES, key, {"answer": answer})
-        _GATE_ANSWERS[key] = answer
-        return answer
-
-    def _closure(self) -> List[List[str]]:
-        """Every project module reachable through import lines from the file, with its content hash."""
-        seen: Dict[str, str] = {}
-        frontier = [(self.path, self.source)]
-        while frontier:
-            importer, text = frontier.pop()
-            for target in self.project.imported_files(importer, text):
-                if target not in seen:
-                    target_text = self._text(target)
-                    seen[target] = "missing" if target_text is None else _hashed(target_text)
-                    if target_text is not None:
-                        frontier.append((target, target_text))
-        return sorted([module, digest] for module, digest in seen.items())
-
-    def _resolutions(self, importer: str, text: str) -> List[Any]:
-        memo = (importer, text)  # one answer per module text and process: many files consult one module
-        if memo not in _RESOLUTIONS:
-            found = []
-            for module, level, imported in scan_imports(text):
-                target = self.project.resolve(importer, module, level)
-                subs = [self.project.submodule(target, name) if target and name else None for name, _ in imported]
-                found.append([module, level, target, subs])
-            _RESOLUTIONS[memo] = found
-        return _RESOLUTIONS[memo]
-
-
-_RESOLUTIONS: Dict[Tuple[str, str], List[Any]] = {}
-_HASHES: Dict[int, Tuple[str, str]] = {}
-#: ``gate_answer`` by its key, which holds the content of every module the answer read
-_GATE_ANSWERS: Dict[str, List[Any]] = {}
-
-
-def _hashed(text: str) -> str:
-    """``content_hash``, once per module text and process (project modules are read once)."""
-    known = _HASHES.get(id(text))
-    if known is None or known[0] is not text:
-        known = _HASHES[id(text)] = (text, content_hash(text))
-    return known[1]
-
-
 # --- what the front ends call ------------------------------------------------------------------------
 
+_UNSAVED: Dict[Tuple[str, str], "Project"] = {}
 
-def project_for(path: str) -> Optional["Project"]:
-    """The project the file at ``path`` belongs to; None for code read from stdin."""
+
+def project_for(path: str, source: Optional[str] = None, config: CacheConfig = NO_CACHE) -> Optional["Project"]:
+    """The project the file at ``path`` belongs to; None for code read from stdin without a name.
+
+    With ``config.unsaved``, a project of its own whose reader reads ``source`` in place of the
+    file (an overlay): an import of the file back from another module sees the text being checked.
+    """
     from clip_lint.project.modules import Project
 
-    return None if path in STDIN_NAMES else Project.for_path(path)
+    if path in STDIN_NAMES:
+        return None
+    project = Project.for_path(path)
+    if not config.unsaved or source is None:
+        return project
+    key = (os.path.realpath(path), source)
+    if key not in _UNSAVED:
+        _UNSAVED.clear()  # one unsaved text at a time: stdin is read once
+        _UNSAVED[key] = Project(project.root, project.budgets, SourceReader(overlay={path: source}))
+    return _UNSAVED[key]
 
 
 def needs_check(path: str, source: str, options: AnalysisOptions, config: Optional[CacheConfig] = None) -> bool:
     """The gate: an encoder word in the file, or an import of a project module that leads to one.
 
-    With a cache, the project part of the answer is read from it while none of the modules the
-    file's imports lead to has changed (``ProjectDependencies``): a warm run parses nothing.
+    With a cache, the project part of the answer is kept with the record of what it read: a
+    warm run checks those reads and parses nothing.
     """
-    project = project_for(path)
+    if passes_gate(source, options):
+        return True
+    if path in STDIN_NAMES or not may_compare(source):
+        return False
+    project = project_for(path, source, config or NO_CACHE)
+    if project is None:
+        return False
+
+    def ask() -> bool:
+        project.reader.real_path(path)  # where the file really is decides where its relative imports lead
+        return at_fixed_depth(lambda: project_imports(source, options, path, project)[1])
 
     def hands_features() -> bool:
-        dependencies = ProjectDependencies(project, path, source, options, config)  # type: ignore[arg-type]
-        if dependencies.cache is None:
-            return project_imports(source, options, path, project)[1]  # type: ignore[arg-type]
-        return bool(dependencies.gate_answer()[1])
+        cache = open_cache(config, path) if config is not None else None
+        if cache is None:
+            return ask()
+        return _gate_through_cache(cache, project, gate_key(path, source, options, project.root), ask)
 
-    return needs_analysis(source, options, path, project, hands_features if config is not None else None)
+    return needs_analysis(source, options, path, project, hands_features)
+
+
+def _gate_through_cache(cache: Cache, project: "Project", key: str, ask: Callable[[], bool]) -> bool:
+    entry = cache.read(GATES, key)
+    if entry is not None and isinstance(entry.get("hands"), bool) and project.reader.still_holds(entry.get("reads")):
+        return entry["hands"]
+    with project.reader.recording() as reads:
+        hands = ask()
+    if not reads.overlaid:
+        cache.write(GATES, key, {"reads": reads.to_json(), "hands": hands})
+    return hands
 
 
 def check_source(
@@ -462,19 +498,20 @@ def check_source(
     """
     if not gated and not needs_check(path, source, options, config):
         return []
-    project = project_for(path)
+    project = project_for(path, source, config)
     if project is None:
         from clip_lint.project.checking import analyze_source
 
         return analyze_source(source, options, tree=tree)
     from clip_lint.project.checking import analyze_file
 
-    if open_cache(config, path) is None:  # no summary hashes needed: they cost a parse per module
-        return analyze_file(path, source, options, project, tree, hashes=False).findings
-    dependencies = ProjectDependencies(project, path, source, options, config)
+    if open_cache(config, path) is None:
+        return analyze_file(path, source, options, project, tree).findings
 
-    def analyze() -> Analysis:
-        result = analyze_file(path, source, options, project, tree)
-        return result.findings, dependencies.record(result.consulted, result.consulted_names)
+    def analyze() -> Tuple[List[Finding], Any]:
+        with project.reader.recording() as reads:  # type: ignore[union-attr]
+            result = analyze_file(path, source, options, project, tree)
+        keep = not result.degraded and not reads.overlaid
+        return result.findings, reads.to_json() if keep else None
 
-    return cached_analysis(path, source, options, config, analyze, dependencies.still_valid)
+    return cached_analysis(path, source, options, config, analyze, project.reader.still_holds, project.root)

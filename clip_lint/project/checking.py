@@ -3,6 +3,9 @@
 ``analyze_source`` checks a module on its own; ``analyze_file`` checks a file of a project,
 following its imports into the project's other modules. Neither ever raises: what can't be
 analysed becomes a CLN900 finding.
+
+Both run at a fixed stack depth (``clip_lint.project.depth``), so that code nested near the
+recursion limit gets the same answer from flake8, from the command and from a test.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from clip_lint.prefilter.ast_filter import may_report
 from clip_lint.prefilter.gate import STAR, compares, may_compare, passes_gate, project_code_names, project_imports
 from clip_lint.prefilter.slicing import slice_source
 from clip_lint.prefilter.speedups import enabled, fewer_collections
+from clip_lint.project.depth import at_fixed_depth
 from clip_lint.project.modules import FileAnalysis, Project
 from clip_lint.sources.indentation import Reindented, expand_indentation
 from clip_lint.sources.parse_guard import nesting_problem
@@ -30,7 +34,6 @@ if TYPE_CHECKING:  # pragma: no cover
     import libcst as cst
 
 
-@fewer_collections
 def analyze_source(
     source: str,
     options: AnalysisOptions = DEFAULT_OPTIONS,
@@ -45,22 +48,8 @@ def analyze_source(
     engine skip the definitions that can't matter before the libcst parse. ``use_slicing``
     turns that skipping off (the findings are the same either way; tests compare them).
     """
-    findings, _ = _analyze(source, options, use_gate, tree, None, None, use_slicing)
-    return findings
-
-
-def analyze_with_project(
-    source: str,
-    options: AnalysisOptions,
-    path: str,
-    project: Project,
-    tree: Optional[ast.Module] = None,
-) -> Tuple[List[Finding], Dict[str, Set[str]]]:
-    """Check the module at ``path`` of ``project``, following its imports of the project's modules.
-
-    Returns the findings and, per project module read, the top-level names the analysis read.
-    """
-    return _analyze(source, options, True, tree, project, path)
+    analysis = at_fixed_depth(_analyze_alone, source, options, use_gate, tree, None, None, use_slicing)
+    return analysis.findings
 
 
 def analyze_file(
@@ -69,19 +58,17 @@ def analyze_file(
     options: AnalysisOptions,
     project: Optional[Project] = None,
     tree: Optional[ast.Module] = None,
-    hashes: bool = True,
 ) -> FileAnalysis:
-    """Check one file of a project: its findings, and the modules (with summary hashes) consulted.
+    """Check one file of a project, following its imports into the project's other modules:
+    its findings, the top-level names the analysis read in each other module, and whether a
+    wall-clock safety net cut it short (then a CLN900 says so, and no cache may keep it).
 
-    ``hashes=False`` leaves ``consulted`` empty (the hashes cost a parse per module, and only
-    a cache needs them); ``consulted_names`` is always there.
+    What it read of the project is recorded by ``project.reader`` (inside ``recording()``).
     """
     project = project or Project.for_path(path)
     tree = tree if isinstance(tree, ast.Module) else None
-    findings, consulted = analyze_with_project(source, options, path, project, tree)
-    names = {module: tuple(sorted(read)) for module, read in consulted.items()}
-    summaries = {module: project.summary_hash(module, read) for module, read in names.items()} if hashes else {}
-    return FileAnalysis(findings, summaries, names)
+    project.reader.real_path(path)  # where the file really is decides where its relative imports lead
+    return at_fixed_depth(_analyze, source, options, True, tree, project, path)
 
 
 def _analyze(
@@ -92,13 +79,38 @@ def _analyze(
     project: Optional[Project],
     path: Optional[str],
     use_slicing: bool = True,
-) -> Tuple[List[Finding], Dict[str, Set[str]]]:
+) -> FileAnalysis:
+    findings, consulted, degraded = _findings(source, options, use_gate, tree, project, path, use_slicing)
+    names = {module: tuple(sorted(read)) for module, read in consulted.items()}
+    if degraded:
+        findings = findings + [_cannot_analyse(STOPPED_BY_THE_CLOCK)]
+    return FileAnalysis(findings, names, degraded)
+
+
+_analyze_alone = fewer_collections(_analyze)
+
+#: The CLN900 reason when the wall-clock safety net stopped the analysis (never cached).
+STOPPED_BY_THE_CLOCK = (
+    "its analysis ran past the time limit and stopped early, so findings may be missing; "
+    "this result is not cached, so the next run analyses it again"
+)
+
+
+def _findings(
+    source: str,
+    options: AnalysisOptions,
+    use_gate: bool,
+    tree: Optional[ast.Module],
+    project: Optional[Project],
+    path: Optional[str],
+    use_slicing: bool,
+) -> Tuple[List[Finding], Dict[str, Set[str]], bool]:
     hands_features, handing = False, ()
     if project is not None and path is not None:
         handing, hands_features = project_imports(source, options, path, project)
     gated = use_gate and not passes_gate(source, options)
     if gated and not (hands_features and may_compare(source)):
-        return [], {}
+        return [], {}, False
     syntax_error: Optional[SyntaxError] = None
     if project is not None and path is not None:
         # the project's memo: other files' analyses read this module's tree too (flake8 gives it)
@@ -106,21 +118,23 @@ def _analyze(
     if tree is None:
         tree, syntax_error = _parse_ast(source)
     if gated and tree is not None and not compares(tree):
-        return [], {}
+        return [], {}, False
     text = source
     # Project code is a sink and a pass-through to the pre-filter; what the project gate says may
     # hand features over is a source too. The names a ``*`` import binds are unknown to it.
     code = project_code_names(source, path, project) if project is not None and path is not None else ()
     if tree is not None and STAR not in handing and not may_report(tree, options, project_code=code, handing=handing):
-        return [], {}
+        return [], {}, False
     if tree is not None and use_slicing and enabled("slicing") and STAR not in handing:
         # Code that uses a name of the project's is kept: what it calls may compare or normalize.
         # (A ``*`` import binds names the slicer doesn't know: such a module is analysed whole.)
         sliced = slice_source(source, tree, options.extra_encoders, code)
         if sliced is None:
-            return [], {}
+            return [], {}, False
         if sliced is not source:
-            text, tree = sliced, None  # the tree no longer matches the text
+            # The sliced text's own tree, parsed once here: the engine's relevance test and its
+            # locator each parsed it again when handed none.
+            text, tree = sliced, _parse_ast(sliced)[0]
     import libcst as cst
 
     from clip_lint.engine.analyzer import Analyzer
@@ -130,7 +144,7 @@ def _analyze(
     too_deep = nesting_problem(text)  # libcst's parser would overflow the C stack: never hand it over
     if too_deep is not None:
         line, col, reason = too_deep
-        return [_cannot_analyse(reason, line, col)], {}
+        return [_cannot_analyse(reason, line, col)], {}, False
     reindented: Optional[Reindented] = None
     try:
         module = cst.parse_module(text)
@@ -139,7 +153,7 @@ def _analyze(
         reindented = expand_indentation(text) if syntax_error is None else None
         module = _parse_or_none(reindented.text) if reindented is not None else None
         if module is None:
-            return [_parse_failure(error, syntax_error, text)], {}
+            return [_parse_failure(error, syntax_error, text)], {}, False
         text, tree = module.code, None
     analyzer = Analyzer(module, options, text, tree, project, path, source)
     try:
@@ -151,7 +165,7 @@ def _analyze(
         findings = [_cannot_analyse("the code nests too deeply to analyse")]
     except Exception as error:  # never crash the host linter
         findings = [_cannot_analyse(f"internal error {type(error).__name__}: {error}")]
-    return findings, analyzer.consulted
+    return findings, analyzer.consulted, analyzer.budget.clock_ran_out
 
 
 def _parse_or_none(text: str) -> Optional["cst.Module"]:

@@ -1,41 +1,42 @@
-"""The project layer: find, read and summarize the modules a checked file imports.
+"""The project layer: find and read the modules a checked file imports, and what they define.
 
 A ``Project`` is the code under one root (the nearest ``pyproject.toml``, ``setup.cfg``,
 ``setup.py`` or ``.git`` above a file). It resolves imports the way Python would when the
-code runs from that root, reads each module at most once per process (memoized by path,
-size and mtime), and never reads code outside the root, nor any ``site-packages``.
+code runs from that root, and never reads code outside the root, nor any ``site-packages``.
+Every file it reads and every existence probe it makes goes through its ``SourceReader``
+(``clip_lint.project.reading``): each file is read once per run, and what a computation read
+is recorded, for the cache. Its memoized answers (``clip_lint.project.queries``) carry the
+record of what they read, so that reusing one records it too.
 
 Interface for the front ends and the cache::
 
-    project = Project.for_path(path)                    # one per run or per process
-    result = analyze_file(path, source, options, project)  # clip_lint.project.checking
+    project = Project.for_path(path)                    # one per root and process (a run)
+    with project.reader.recording() as reads:           # what the analysis reads, recorded
+        result = analyze_file(path, source, options, project)  # clip_lint.project.checking
     result.findings                                     # List[Finding], for the checked file only
-    result.consulted                                    # {module path: summary hash}
     result.consulted_names                              # {module path: names the analysis read}
-    project.summary_hash(module_path, names)            # recompute a summary hash
+    reads.to_json()                                     # {"files": {path: digest}, "probes": [...]}
 
-A summary hash is a digest of what the checked file's analysis could depend on in that
-module: its imports and ``__all__``, and the top-level definitions it read (``names``;
-``None`` means the whole module), as ``ast`` dumps without docstrings. Comments and
-whitespace inside a line never change it; line numbers do, because messages name the
-helper's line. An unparsable module hashes its raw text. A module that the analysis tried
-to import but that was not in the project is not recorded.
+A long-lived process starts a new run with ``new_run()`` (or a fresh ``Project``): files are
+read again then. A language server starts one per check with ``new_run(overlay=open_buffers)``
+(``SourceReader``'s overlay: its open buffers are read in place of the disk, and never cached).
+A module that the analysis tried to import but that was not in the project contributes nothing
+(the probes that found it missing are recorded all the same).
 """
 
 from __future__ import annotations
 
 import ast
-import functools
-import hashlib
 import os
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple
 
-from clip_lint.engine.project_view import ALL_NAMES, TOP_LEVEL
 from clip_lint.findings import Finding
 from clip_lint.prefilter.relevance import WORD, bound_names, feature_words_pattern, relevant_definitions
+from clip_lint.project.queries import Queries
+from clip_lint.project.reading import UNREADABLE, SourceReader
 
 ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 FOREIGN_FOLDERS = frozenset({"site-packages", "dist-packages", "__pycache__"})
@@ -53,11 +54,13 @@ class Budgets:
 
 @dataclass
 class FileAnalysis:
-    """What ``analyze_file`` returns: the checked file's findings and what they depended on."""
+    """What ``analyze_file`` returns: the checked file's findings, the names it read in each
+    other module, and whether a wall-clock safety net cut the analysis short (``degraded``:
+    reported, and never cached)."""
 
     findings: List[Finding]
-    consulted: Dict[str, str] = field(default_factory=dict)
     consulted_names: Dict[str, Tuple[str, ...]] = field(default_factory=dict)
+    degraded: bool = False
 
 
 class LoadedModule:
@@ -71,12 +74,12 @@ class LoadedModule:
         self._ast: object = None
         self._parsed = False
         self._ast_done = False
-        self._summaries: Optional[List[Tuple["SummaryKey", bytes]]] = None
         self._layout: Optional["Layout"] = None
         self._skeleton: object = None
         self._definitions: Dict[object, object] = {}  # span, or ("method", span) -> (node, module)
         self.imports: Optional[list] = None  # ``gate.scan_imports`` of the text
         self._facts: object = None
+        self._matches: Dict[object, bool] = {}
 
     @property
     def cst(self):
@@ -149,27 +152,12 @@ class LoadedModule:
             self.imports = scan_imports.__wrapped__(self.text) if self.text is not None else []  # type: ignore
         return self.imports
 
-    def statement_summaries(self) -> Optional[List[Tuple["SummaryKey", bytes]]]:
-        """Each top-level statement with its ``ast`` dump (docstrings dropped), computed once.
-
-        The dumps keep positions, so a change of indentation or line changes them; a module
-        that Python's own parser rejects has none (its summary is its text).
-        """
-        if self._summaries is None and self.text is not None:
-            try:
-                private = ast.parse(self.text)  # its own tree: docstrings are dropped in place
-            except (SyntaxError, ValueError, RecursionError, MemoryError):
-                return None
-            try:
-                _drop_docstrings(private)
-                # What ``_summarized`` asks of a statement, and its dump: the tree itself is let go.
-                self._summaries = [
-                    (_summary_key(statement), ast.dump(statement, include_attributes=True).encode())
-                    for statement in private.body
-                ]
-            except RecursionError:  # too deep to dump (a sum of thousands of terms): hashed as text
-                return None
-        return self._summaries
+    def matches(self, key: object, pattern: "re.Pattern[str]") -> bool:
+        """Whether the text has a match of ``pattern`` (remembered under ``key``)."""
+        found = self._matches.get(key)
+        if found is None:
+            found = self._matches[key] = self.text is not None and pattern.search(self.text) is not None
+        return found
 
     @property
     def tree(self) -> Optional[ast.Module]:
@@ -344,8 +332,9 @@ def _method_spans(node: ast.ClassDef) -> Optional[Dict[str, Tuple[int, int]]]:
     return spans
 
 
-#: Per process: path -> ((size, mtime), module). flake8 runs one process per job.
-_LOADED: Dict[str, Tuple[Tuple[int, int], LoadedModule]] = {}
+#: Per process: path -> (digest of the bytes, module). A module's parses are shared by every run
+#: and project that reads the same bytes; flake8 runs one process per job.
+_LOADED: Dict[str, Tuple[str, LoadedModule]] = {}
 _PROJECTS: Dict[str, "Project"] = {}
 
 
@@ -373,10 +362,10 @@ def _find_root(folder: str) -> str:
     return package_parent(folder) or folder
 
 
-def package_parent(folder: str) -> Optional[str]:
+def package_parent(folder: str, is_file: Callable[[str], bool] = os.path.isfile) -> Optional[str]:
     """The parent of the highest folder, going up from ``folder``, that has an ``__init__.py``."""
     top = None
-    while os.path.isfile(os.path.join(folder, "__init__.py")):
+    while is_file(os.path.join(folder, "__init__.py")):
         top = folder
         parent = os.path.dirname(folder)
         if parent == folder:
@@ -385,51 +374,65 @@ def package_parent(folder: str) -> Optional[str]:
     return os.path.dirname(top) if top is not None else None
 
 
-class Project:
-    """The modules under one root, resolved and read on demand."""
+#: The texts every project of this run reads in place of the disk (``new_run``'s overlay).
+_RUN_OVERLAY: Dict[str, str] = {}
 
-    def __init__(self, root: str, budgets: Budgets = Budgets()) -> None:
+
+def new_run(overlay: Optional[Mapping[str, str]] = None) -> None:
+    """Forget this process's projects and roots: the next run reads every file and probe again.
+
+    For a process that runs more than once (a test, a language server); a command line run is
+    one process, one run. ``overlay`` ({path: text}) is read by the new run's projects in place
+    of those files (a language server's open buffers): see ``SourceReader``; nothing read from
+    it is cached.
+    """
+    _PROJECTS.clear()
+    _ROOTS.clear()
+    _RUN_OVERLAY.clear()
+    _RUN_OVERLAY.update(overlay or {})
+
+
+class Project:
+    """The modules under one root, resolved and read on demand, through one recording reader.
+
+    ``reader``: where texts come from (default: the disk; see ``SourceReader``'s overlay).
+    """
+
+    def __init__(self, root: str, budgets: Budgets = Budgets(), reader: Optional[SourceReader] = None) -> None:
         self.root = os.path.realpath(root)
         self.budgets = budgets
-        self._resolved: Dict[Tuple[Tuple[str, ...], str], Optional[str]] = {}
-        self._imported: Dict[Tuple[str, str], List[str]] = {}
-        self._roots: Dict[str, Tuple[str, ...]] = {}
-        self._relevant: Dict[Tuple[str, Tuple[str, ...]], Tuple[LoadedModule, FrozenSet[str]]] = {}
-        self._mentions_memo: Dict[Tuple[str, Tuple[str, Tuple[str, ...]]], bool] = {}
-        #: (module, name, extra words) -> (answer, the modules read, as loaded then)
-        self._hands: Dict[Tuple[str, str, Tuple[str, ...]], Tuple[bool, list]] = {}
+        self.reader = reader or SourceReader()
+        self.queries = Queries(self.reader)
 
     @classmethod
     def for_path(cls, path: str) -> "Project":
-        """The project a file belongs to, one object per root and process."""
+        """The project a file belongs to, one object per root and run (reading the run's overlay)."""
         root = os.path.realpath(find_root(path))
         project = _PROJECTS.get(root)
         if project is None:
-            project = _PROJECTS[root] = cls(root)
+            project = _PROJECTS[root] = cls(root, reader=SourceReader(overlay=_RUN_OVERLAY))
         return project
+
+    def _ask(self, key: tuple, compute: Callable[[], object], bottom: object = None):
+        return self.queries.ask(key, compute, bottom)
 
     # --- where modules live
 
-    @functools.lru_cache(maxsize=None)  # noqa: B019 (projects live as long as the process)
     def inside(self, path: str) -> bool:
         """Whether a path is the project's own code: under the root, not in any site-packages."""
-        real = os.path.realpath(path)
+        real = self.reader.real_path(path)
         if real != self.root and not real.startswith(self.root + os.sep):
             return False
         return not FOREIGN_FOLDERS.intersection(real.split(os.sep))
 
-    @functools.lru_cache(maxsize=None)  # noqa: B019 (memoized: the cache checks resolutions of every run)
     def search_roots(self, importer: str) -> Tuple[str, ...]:
         """Folders an absolute import is looked up in, in Python's order for this file."""
         folder = os.path.dirname(importer)
-        found = self._roots.get(folder)
-        if found is None:
-            found = self._roots[folder] = self._search_roots(os.path.realpath(folder))
-        return found
+        return self._ask(("roots", folder), lambda: self._search_roots(self.reader.real_path(folder)))
 
     def _search_roots(self, folder: str) -> Tuple[str, ...]:
         roots: List[str] = []
-        parent = package_parent(folder)
+        parent = package_parent(folder, self.reader.is_file)
         if parent is None:
             roots.append(folder)  # a script: its own folder is sys.path[0]
         else:
@@ -437,23 +440,20 @@ class Project:
         roots += [self.root, os.path.join(self.root, "src")]
         unique: List[str] = []
         for root in roots:
-            if root not in unique and os.path.isdir(root) and self.inside(root):
+            if root not in unique and self.reader.is_dir(root) and self.inside(root):
                 unique.append(root)
         return tuple(unique)
 
     def resolve(self, importer: str, module: str, level: int = 0) -> Optional[str]:
         """The file of ``module`` as imported from ``importer`` (``level`` leading dots)."""
         if level:
-            base = os.path.realpath(os.path.dirname(importer))
+            base = self.reader.real_path(os.path.dirname(importer))
             for _ in range(level - 1):
                 base = os.path.dirname(base)
             roots: Tuple[str, ...] = (base,)
         else:
             roots = self.search_roots(importer)
-        key = (roots, module)
-        if key not in self._resolved:
-            self._resolved[key] = self._find(roots, module)
-        return self._resolved[key]
+        return self._ask(("find", roots, module), lambda: self._find(roots, module))
 
     def _find(self, roots: Iterable[str], module: str) -> Optional[str]:
         parts = [part for part in module.split(".") if part]
@@ -467,18 +467,16 @@ class Project:
             else:
                 candidates = [os.path.join(root, "__init__.py")]
             for candidate in candidates:
-                if os.path.isfile(candidate) and self.inside(candidate):
-                    return os.path.realpath(candidate)
+                if self.reader.is_file(candidate) and self.inside(candidate):
+                    return self.reader.real_path(candidate)
         return None
 
     def submodule(self, package: str, name: str) -> Optional[str]:
         """``package.name`` as a module file, when ``package`` is a package's ``__init__.py``."""
         if os.path.basename(package) != "__init__.py":
             return None
-        key = ((os.path.dirname(package),), name)  # what ``resolve`` memoizes, looked up the same way
-        if key not in self._resolved:
-            self._resolved[key] = self._find(*key)
-        return self._resolved[key]
+        roots = (os.path.dirname(package),)  # what ``resolve`` memoizes, looked up the same way
+        return self._ask(("find", roots, name), lambda: self._find(roots, name))
 
     def display(self, path: str) -> str:
         """A module's path as messages name it: relative to the root, with forward slashes."""
@@ -488,33 +486,28 @@ class Project:
     # --- reading
 
     def load(self, path: str) -> Optional[LoadedModule]:
-        """The module at ``path``, read once per process while its size and mtime stay the same."""
+        """The module at ``path`` as this run reads it (once), or None when it is not the project's
+        or not a readable regular file."""
         if not self.inside(path):
             return None
-        try:
-            status = os.stat(path)
-        except OSError:
+        snapshot = self.reader.snapshot(path)
+        if snapshot.digest == UNREADABLE:
             return None
-        stamp = (status.st_size, status.st_mtime_ns)
-        cached = _LOADED.get(path)
-        if cached is not None and cached[0] == stamp:
-            return cached[1]
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read()
-            text: Optional[str] = _decode(data)
-        except OSError:
-            text = None
-        loaded = LoadedModule(path, text, parse=status.st_size <= self.budgets.module_bytes)
-        _LOADED[path] = (stamp, loaded)
+        known = _LOADED.get(path)
+        if known is not None and known[0] == snapshot.digest:
+            return known[1]
+        loaded = LoadedModule(path, snapshot.text, parse=snapshot.size <= self.budgets.module_bytes)
+        _LOADED[path] = (snapshot.digest, loaded)
         return loaded
 
     def tree_of(self, path: str, source: str, tree: Optional[ast.Module] = None) -> Optional[ast.Module]:
         """The ``ast`` of the module at ``path``, parsed once per process, when ``source`` is its text.
 
         A ``tree`` the caller already has (flake8's) becomes the memo's, when none is there yet.
+        The read is not recorded: the tree is of ``source`` either way.
         """
-        loaded = self.load(path)
+        with self.reader.unrecorded():
+            loaded = self.load(path)
         if loaded is None or loaded.text != source:
             return tree
         if tree is not None:
@@ -524,46 +517,51 @@ class Project:
     def mentions_features(self, path: str, extra_words: Tuple[str, ...] = ()) -> bool:
         """Whether a module, or a project module it imports, names an encoder or a CLIP model.
 
-        A text test, memoized: it decides whether a file that imports the module is worth a parse.
+        A text test: it decides whether a file that imports the module is worth a parse.
         """
-        return self._mentions(path, ("features", extra_words), feature_words_pattern(extra_words), 0)
+        return self._mentions(path, ("features", extra_words), feature_words_pattern(extra_words))
 
     def mentions_comparisons(self, path: str) -> bool:
         """Whether a module, or a project module it imports, may compare or normalize features."""
         from clip_lint.prefilter.slicing import SINK_OR_NORM
 
-        return self._mentions(path, ("comparisons", ()), SINK_OR_NORM, 0)
+        return self._mentions(path, ("comparisons", ()), SINK_OR_NORM)
 
-    def _mentions(self, path: str, key: Tuple[str, Tuple[str, ...]], pattern: "re.Pattern[str]", depth: int) -> bool:
-        memo = (path, key)
-        if memo in self._mentions_memo:
-            return self._mentions_memo[memo]
-        self._mentions_memo[memo] = False  # an import cycle reads as "no" while it is being decided
-        loaded = self.load(path)
-        answer = False
-        if loaded is not None and loaded.text is not None:
-            answer = bool(pattern.search(loaded.text))
-            if not answer and depth < self.budgets.import_depth:
-                answer = any(
-                    self._mentions(target, key, pattern, depth + 1) for target in self.imported_files(path, loaded.text)
-                )
-        self._mentions_memo[memo] = answer
-        return answer
+    def _mentions(self, path: str, key: Tuple[str, Tuple[str, ...]], pattern: "re.Pattern[str]") -> bool:
+        return bool(self._ask(("mentions", path, key), lambda: self._reaches_mention(path, key, pattern), False))
 
-    def imported_files(self, importer: str, text: str) -> List[str]:
-        """The project files that the import lines of ``text`` name (read without a parse), once
-        per module text: a warm run asks it of every module each file's imports lead to."""
-        memo = (importer, text)
-        found = self._imported.get(memo)
-        if found is None:
-            found = self._imported[memo] = self._imported_files(importer, text)
-        return found
+    def _reaches_mention(self, path: str, key: object, pattern: "re.Pattern[str]") -> bool:
+        """Whether a module within ``import_depth`` imports of ``path`` (``path`` itself included)
+        has a match of ``pattern``: a breadth-first walk, so import cycles and the order in which
+        modules are asked about never change the answer."""
+        frontier, seen = [path], {path}
+        for depth in range(self.budgets.import_depth + 1):
+            following: List[str] = []
+            for module in frontier:
+                loaded = self.load(module)
+                if loaded is None or loaded.text is None:
+                    continue
+                if loaded.matches(key, pattern):
+                    return True
+                if depth < self.budgets.import_depth:
+                    for target in self.imported_files(module):
+                        if target not in seen:
+                            seen.add(target)
+                            following.append(target)
+            frontier = following
+        return False
 
-    def _imported_files(self, importer: str, text: str) -> List[str]:
-        from clip_lint.prefilter.gate import scan_imports
+    def imported_files(self, importer: str) -> Tuple[str, ...]:
+        """The project files that the imports of the module at ``importer`` name (and the
+        submodules a ``from`` import names), once per run."""
+        return self._ask(("imports", importer), lambda: self._imported_files(importer), ())
 
+    def _imported_files(self, importer: str) -> Tuple[str, ...]:
+        loaded = self.load(importer)
+        if loaded is None or loaded.text is None:
+            return ()
         files: List[str] = []
-        for module, level, names in scan_imports(text):
+        for module, level, names in loaded.import_lines():
             target = self.resolve(importer, module, level)
             if target is None:
                 continue
@@ -572,49 +570,49 @@ class Project:
                 sub = self.submodule(target, name) if name else None
                 if sub is not None:
                     files.append(sub)
-        return files
+        return tuple(files)
 
     def relevant_names(self, path: str, extra_words: Tuple[str, ...] = ()) -> FrozenSet[str]:
-        """The definitions and globals of a module whose code may reach features, once per process.
+        """The definitions and globals of a module whose code may reach features, once per run.
 
         A name imported from another project module counts when it is relevant there (and
-        not a class: building an object hands over no features by itself).
+        not a class: building an object hands over no features by itself). Inside an import
+        cycle the answer is the least one that agrees with every module of the cycle.
         """
+        return self._ask(("relevant", path, extra_words), lambda: self._relevant_names(path, extra_words), frozenset())
+
+    def _relevant_names(self, path: str, extra_words: Tuple[str, ...]) -> FrozenSet[str]:
         loaded = self.load(path)
         if loaded is None or loaded.text is None:
             return frozenset()
-        key = (path, extra_words)
-        cached = self._relevant.get(key)
-        if (cached is None or cached[0] is not loaded) and not self._may_be_relevant(path, loaded, extra_words):
-            cached = self._relevant[key] = (loaded, frozenset())  # no word that could start it: no parse
-        if (cached is None or cached[0] is not loaded) and loaded.tree is None:
+        if not self._may_be_relevant(path, loaded, extra_words):
+            return frozenset()  # no word that could start it: no parse
+        tree = loaded.tree
+        if tree is None:
             return frozenset()
-        if cached is None or cached[0] is not loaded:
-            self._relevant[key] = (loaded, frozenset())  # an import cycle reads as "nothing" meanwhile
-            leads = set()
-            for statement in loaded.tree.body:
-                if not isinstance(statement, ast.ImportFrom):
-                    continue
-                target = self.resolve(path, statement.module or "", statement.level or 0)
-                if target is None:
-                    continue
-                for alias in statement.names:
-                    sub = self.submodule(target, alias.name)
-                    if sub is not None:
-                        relevant = self.mentions_features(sub, extra_words)
-                    else:
-                        relevant = self.mentions_features(target, extra_words) and (
-                            alias.name in self.relevant_functions(target, extra_words)
-                        )
-                    if relevant:
-                        leads.add(alias.asname or alias.name)
-            cached = self._relevant[key] = (loaded, relevant_definitions(loaded.text, leads, extra_words, loaded.tree))
-        return cached[1]
+        leads = set()
+        for statement in tree.body:
+            if not isinstance(statement, ast.ImportFrom):
+                continue
+            target = self.resolve(path, statement.module or "", statement.level or 0)
+            if target is None:
+                continue
+            for alias in statement.names:
+                sub = self.submodule(target, alias.name)
+                if sub is not None:
+                    relevant = self.mentions_features(sub, extra_words)
+                else:
+                    relevant = self.mentions_features(target, extra_words) and (
+                        alias.name in self.relevant_functions(target, extra_words)
+                    )
+                if relevant:
+                    leads.add(alias.asname or alias.name)
+        return relevant_definitions(loaded.text, leads, extra_words, tree)
 
     def _may_be_relevant(self, path: str, loaded: LoadedModule, extra_words: Tuple[str, ...]) -> bool:
         """Whether any definition of a module can be relevant: its text names an encoder, a CLIP
         model, or something it imports from a project module that does (a text test, no parse)."""
-        if feature_words_pattern(extra_words).search(loaded.text):  # type: ignore[arg-type]
+        if loaded.matches(("features", extra_words), feature_words_pattern(extra_words)):
             return True
         uses: Optional[Dict[str, int]] = None
         for module, level, imported in loaded.import_lines():
@@ -666,18 +664,10 @@ class Project:
 
         Text tests on the module, then on the name's own definition (following re-exports).
         """
-        key = (path, name, extra_words)
-        known = self._hands.get(key)
-        if known is not None and all(self.load(module) is loaded for module, loaded in known[1]):
-            return known[0]
-        read: List[Tuple[str, Optional[LoadedModule]]] = []
-        answer = self._name_hands(path, name, extra_words, 0, read)
-        self._hands[key] = (answer, read)
-        return answer
+        key = ("hands", path, name, extra_words)
+        return bool(self._ask(key, lambda: self._name_hands(path, name, extra_words, 0), False))
 
-    def _name_hands(
-        self, path: str, name: str, extra_words: Tuple[str, ...], depth: int, read: List[Tuple[str, object]]
-    ) -> bool:
+    def _name_hands(self, path: str, name: str, extra_words: Tuple[str, ...], depth: int) -> bool:
         """``imported_name_hands`` for one module of a re-export chain.
 
         Re-exports are read from the import lines' text, without a parse. Where a module both
@@ -687,14 +677,13 @@ class Project:
         if sub is not None:
             return self.mentions_features(sub, extra_words)
         loaded = self.load(path)
-        read.append((path, loaded))
         if loaded is None or loaded.text is None or name not in loaded.text:
             return False
         forwarded = self.text_reexport(path, loaded, name) if depth < self.budgets.import_depth else None
         if forwarded is not None:
             target, original = forwarded
             if original:
-                hands = self._name_hands(target, original, extra_words, depth + 1, read)
+                hands = self._name_hands(target, original, extra_words, depth + 1)
             else:  # ``import a.b as name``: a module
                 hands = self.mentions_features(target, extra_words)
             if hands or not _may_define(loaded.text, name):
@@ -728,30 +717,6 @@ class Project:
             return True
         return name not in found.top_level_names or name in found.imported
 
-    # --- summaries
-
-    def summary_hash(self, path: str, names: Optional[Iterable[str]] = None) -> str:
-        """A digest of what an importer's analysis can depend on in ``path`` (see the module doc)."""
-        loaded = self.load(path)
-        if loaded is None or loaded.text is None:
-            return "missing"
-        summaries = loaded.statement_summaries()
-        if summaries is None:
-            return "unparsable:" + hashlib.sha256(loaded.text.encode("utf-8", "replace")).hexdigest()
-        wanted = None if names is None or ALL_NAMES in names else frozenset(names)
-        digest = hashlib.sha256()
-        for key, dump in summaries:
-            if _summarized(key, wanted):
-                digest.update(dump)
-        return digest.hexdigest()
-
-
-def _decode(data: bytes) -> Optional[str]:
-    from clip_lint.sources.documents import decode
-
-    text, _, problem, _ = decode(data)
-    return None if problem is not None else text
-
 
 def _may_define(text: str, name: str) -> bool:
     """Whether a line of the module may define ``name`` (``def``, ``class``, ``=``), at any
@@ -774,41 +739,3 @@ def _imports_in(statements: Iterable[ast.stmt]) -> Iterable[ast.stmt]:
             blocks = [statement.body, statement.orelse] + [h.body for h in getattr(statement, "handlers", [])]
             for block in blocks:
                 yield from _imports_in(block)
-
-
-#: A top-level statement as summaries see it: an import, a definition's name, or the names it binds.
-SummaryKey = Tuple[bool, Optional[str], FrozenSet[str]]
-
-
-def _summary_key(statement: ast.stmt) -> SummaryKey:
-    if isinstance(statement, (ast.Import, ast.ImportFrom)):
-        return True, None, frozenset()
-    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return False, statement.name, frozenset()
-    targets = {statement.name} if hasattr(statement, "name") else bound_names(statement)  # type: ignore[attr-defined]
-    return False, None, frozenset(targets)
-
-
-def _summarized(key: SummaryKey, wanted: Optional[FrozenSet[str]]) -> bool:
-    is_import, definition, targets = key
-    if wanted is None or is_import:
-        return True
-    if definition is not None:
-        return definition in wanted
-    if TOP_LEVEL in wanted:
-        return True
-    return bool(targets & (wanted | {"__all__"}))
-
-
-def _drop_docstrings(tree: ast.Module) -> None:
-    """Drop every docstring of a tree, in place."""
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if (
-            isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-            and body
-            and isinstance(body[0], ast.Expr)
-            and isinstance(body[0].value, ast.Constant)
-            and isinstance(body[0].value.value, str)
-        ):
-            node.body = body[1:] or [ast.Pass()]

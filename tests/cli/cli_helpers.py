@@ -7,7 +7,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "fixtures"
@@ -28,12 +28,15 @@ def run_cli(
     cwd: Optional[Path] = None,
     input: Optional[Union[str, bytes]] = None,
     env: Optional[Dict[str, str]] = None,
+    prefix: Sequence[str] = (),
 ) -> "subprocess.CompletedProcess[str]":
-    """Run the installed ``clip-lint`` console script and capture its output as text."""
+    """Run the installed ``clip-lint`` console script and capture its output as text.
+
+    ``prefix`` runs it under another command (``without_file_permissions()``)."""
     assert CLI.exists(), f"{CLI} is missing: install the package (pip install -e .)"
     data = input.encode("utf-8") if isinstance(input, str) else input
     completed = subprocess.run(
-        [str(CLI), *map(str, args)], cwd=cwd, input=data, capture_output=True, timeout=300, env=env
+        [*prefix, str(CLI), *map(str, args)], cwd=cwd, input=data, capture_output=True, timeout=300, env=env
     )
     return subprocess.CompletedProcess(
         completed.args,
@@ -92,3 +95,30 @@ def similarity(model, images, texts):
     text_features = text_features / text_features.norm(dim=-1, keepdim=True)
     return image_features @ text_features.T
 '''
+
+
+def without_file_permissions() -> List[str]:
+    """A command prefix under which file permissions apply, even to root (which CI may be)."""
+    import os
+    import shutil
+
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "running as root needs setpriv (util-linux) to drop the permission-override capabilities"
+    return [setpriv, "--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search", "--"]
+
+
+def notebook(*cells: str) -> str:
+    """A Python notebook whose code cells hold ``cells`` (a cell starting with '#md' is Markdown)."""
+    def cell(text: str) -> dict:
+        if text.startswith("#md"):
+            return {"cell_type": "markdown", "metadata": {}, "source": text[3:].splitlines(keepends=True)}
+        return {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                "source": text.splitlines(keepends=True)}  # fmt: skip
+
+    return json.dumps({
+        "cells": [cell(text) for text in cells],
+        "metadata": {"kernelspec": {"language": "python", "name": "python3"}, "language_info": {"name": "python"}},
+        "nbformat": 4, "nbformat_minor": 5,
+    }, indent=1)  # fmt: skip

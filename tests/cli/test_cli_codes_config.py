@@ -219,12 +219,12 @@ def test_explicit_config_overrides_discovery(tmp_path: Path) -> None:
 
 
 def test_the_documented_key_table_is_the_config_key_table() -> None:
-    """docs/cli.md's one table of keys lists exactly the keys, aliases, flake8 keys and flags."""
+    """docs/configuration.md's one table of keys lists exactly the keys, aliases, flake8 keys and flags."""
     from cli_helpers import REPO
 
     from clip_lint.options import CONFIG_KEYS
 
-    doc = (REPO / "docs" / "cli.md").read_text(encoding="utf-8")
+    doc = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
     rows = [line for line in doc.splitlines() if line.startswith("| `")]
     documented = {}
     for row in rows:

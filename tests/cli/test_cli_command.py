@@ -303,7 +303,7 @@ def test_stdin_notebook_by_its_filename(tmp_path: Path) -> None:
     }
     result = run_cli("-", "--stdin-filename", "nb.ipynb", cwd=tmp_path, input=json.dumps(notebook))
     assert result.returncode == 1
-    assert re.match(r"^nb\.ipynb:cell 2:line 2:\d+: CLN001 ", result.stdout)
+    assert re.match(r"^nb\.ipynb:cell 2:2:\d+: CLN001 ", result.stdout)
 
 
 def test_stdin_fix_prints_the_fixed_code(tmp_path: Path) -> None:

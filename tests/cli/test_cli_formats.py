@@ -15,7 +15,7 @@ import pytest
 from cli_helpers import BUGGY, CLEAN, FIXTURES, REPO, run_cli, run_json
 
 SARIF_SCHEMA = REPO / "tests" / "data" / "sarif-schema-2.1.0.json"
-TEXT_LINE = re.compile(r"^(?P<where>.+?):(?:cell (?P<cell>\d+):line )?(?P<line>\d+):(?P<col>\d+): (?P<code>CLN\d{3}) ")
+TEXT_LINE = re.compile(r"^(?P<where>.+?):(?:cell (?P<cell>\d+):)?(?P<line>\d+):(?P<col>\d+): (?P<code>CLN\d{3}) ")
 GITHUB_LINE = re.compile(r"^::error (?P<props>[^:]*)::(?P<message>.*)$")
 
 
@@ -49,13 +49,15 @@ def test_json_schema_and_agreement_with_text(project: Path) -> None:
     assert set(report["summary"]) == {"files_checked", "findings", "fixable", "fixed", "errors", "skipped_blocks"}
     assert report["summary"]["files_checked"] == 4
     assert report["summary"]["findings"] == len(report["findings"])
-    keys = {"path", "kind", "code", "message", "line", "column", "cell", "fix"}
+    keys = {"path", "kind", "code", "name", "url", "message", "line", "column", "end_line", "end_column", "cell", "fix"}
+    schema = json.loads((REPO / "docs" / "clip-lint.schema.json").read_text(encoding="utf-8"))
+    jsonschema.validate(report, schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
     for finding in report["findings"]:
         assert set(finding) == keys
         assert finding["kind"] == {"py": "python", "ipynb": "notebook", "md": "markdown"}[finding["path"].rsplit(".", 1)[1]]
         assert (finding["cell"] is not None) == (finding["kind"] == "notebook")
         if finding["fix"] is not None:
-            assert set(finding["fix"]) == {"title", "safe", "applicable"}
+            assert set(finding["fix"]) == {"title", "safe", "applicable", "edits"}
     as_json = sorted((f["path"], f["cell"], f["line"], f["column"], f["code"]) for f in report["findings"])
     assert as_json == text_findings(project)
     assert report["summary"]["fixable"] == sum(1 for f in report["findings"] if f["fix"] and f["fix"]["applicable"])
@@ -122,7 +124,7 @@ def test_github_workflow_commands(project: Path) -> None:
         if finding["cell"] is None:
             assert (int(props["line"]), int(props["col"])) == (finding["line"], finding["column"])
         else:
-            assert f"cell {finding['cell']}:line {finding['line']}:" in match["message"]
+            assert f"cell {finding['cell']}:{finding['line']}:" in match["message"]
 
 
 def test_github_escapes_commas_and_colons_in_paths(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from typing import Dict, Optional, Tuple
 
 import pytest
 
-from cli_helpers import BUGGY, CLEAN, CLI, run_cli, write
+from cli_helpers import BUGGY, CLEAN, CLI, REPO, run_cli, write
 
 TWO_BUGS = """\
 image_features = model.encode_image(images)
@@ -125,7 +125,7 @@ def test_show_source_in_a_notebook_shows_the_cell_line(tmp_path: Path) -> None:
     }  # fmt: skip
     write(tmp_path, "nb.ipynb", json.dumps(notebook))
     lines = run_cli("--show-source", "nb.ipynb", cwd=tmp_path).stdout.splitlines()
-    assert lines[0].startswith("nb.ipynb:cell 1:line 2:7: CLN001")
+    assert lines[0].startswith("nb.ipynb:cell 1:2:7: CLN001")
     assert lines[1:3] == ["s = f @ f.T", "      ^"]
 
 
@@ -230,13 +230,15 @@ def test_rules_listing_text_and_json() -> None:
         lines = result.stdout.splitlines()
         assert [line.split()[0] for line in lines] == sorted(RULES)
         for line, code in zip(lines, sorted(RULES)):
-            assert RULES[code].name in line and line.endswith(RULES[code].short_description)
+            assert RULES[code].name in line and RULES[code].short_description in line
+            assert line.endswith("(off by default: --extend-select CLN100)") is (not RULES[code].default)
     data = json.loads(run_cli("rules", "--format", "json").stdout)
     assert data == json.loads(run_cli("--list-rules", "--format", "json").stdout)
     assert [rule["code"] for rule in data] == sorted(RULES)
     for rule in data:
         assert rule["summary"] and rule["name"] == RULES[rule["code"]].name
-        assert rule["url"].endswith("#" + RULES[rule["code"]].anchor)
+        assert rule["url"] == (REPO / RULES[rule["code"]].page).as_uri() and rule["page"] == RULES[rule["code"]].page
+        assert rule["default"] is RULES[rule["code"]].default
 
 
 def test_a_folder_named_rules_is_checked_as_dot_slash_rules(tmp_path: Path) -> None:

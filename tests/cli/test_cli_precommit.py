@@ -56,7 +56,7 @@ def test_hooks_report_then_fix(buggy_repo: Path, tmp_path: Path) -> None:
     report = try_repo(buggy_repo, "clip-lint", home)
     assert report.returncode == 1, report.stdout + report.stderr
     assert "similarity.py:9:" in report.stdout and "CLN003" in report.stdout
-    assert "explore.ipynb:cell 4:line 1:" in report.stdout and "CLN001" in report.stdout
+    assert "explore.ipynb:cell 4:1:" in report.stdout and "CLN001" in report.stdout
     assert "notes.txt" not in report.stdout
     assert {path.name: path.read_bytes() for path in buggy_repo.iterdir() if path.is_file()} == before
 

@@ -1,4 +1,5 @@
-"""Every config and pre-commit snippet in the README runs as written, against a local clone.
+"""Every config, pre-commit and workflow snippet in the README runs as written, against a local
+clone, and so do the config snippets of docs/configuration.md and the runtime checker's examples.
 
 Config snippets (TOML, ini) are written into a project and both front ends read them. The
 pre-commit snippets run under the real ``pre-commit``, with ``/path/to/clip-lint`` and
@@ -9,6 +10,7 @@ hook as PyCQA/flake8 does.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -23,6 +25,7 @@ import pytest
 from cli_helpers import FIXTURES, REPO, run_cli
 
 README = REPO / "README.md"
+CONFIG_DOC = REPO / "docs" / "configuration.md"
 SNIPPET = re.compile(r"^```(?P<language>toml|ini|yaml)\n(?P<body>.*?)^```", re.DOTALL | re.MULTILINE)
 PRE_COMMIT = Path(sys.executable).with_name("pre-commit")
 FLAKE8 = Path(sys.executable).with_name("flake8")
@@ -30,10 +33,10 @@ CLONE_PLACEHOLDER, COMMIT_PLACEHOLDER = "/path/to/clip-lint", "COMMIT"
 FLAKE8_HOOK_REPO = "https://github.com/PyCQA/flake8"
 
 
-def snippets(kind: str) -> List[Tuple[str, str]]:
-    """(language, text) of the README's snippets of ``kind``: config, pre-commit or workflow."""
+def snippets(kind: str, page: Path = README) -> List[Tuple[str, str]]:
+    """(language, text) of the page's snippets of ``kind``: config, pre-commit or workflow."""
     found = []
-    for match in SNIPPET.finditer(README.read_text(encoding="utf-8")):
+    for match in SNIPPET.finditer(page.read_text(encoding="utf-8")):
         language, body = match["language"], match["body"]
         if language == "yaml":
             snippet_kind = "pre-commit" if "repos:" in body else "workflow"
@@ -67,7 +70,7 @@ def project_with_examples(tmp_path: Path) -> Path:
     return project
 
 
-@pytest.mark.parametrize("language, body", snippets("config"))
+@pytest.mark.parametrize("language, body", snippets("config") + snippets("config", CONFIG_DOC))
 def test_config_snippet_is_read_by_both_front_ends(tmp_path: Path, language: str, body: str) -> None:
     project = project_with_examples(tmp_path)
     if language == "toml":
@@ -80,6 +83,8 @@ def test_config_snippet_is_read_by_both_front_ends(tmp_path: Path, language: str
     assert result.stderr == ""
     if "embed_images" in body:  # the snippet's encoders are in effect
         assert '"path": "examples/custom.py"' in result.stdout
+    shown = json.loads(run_cli("--show-settings", "examples/custom.py", "--format", "json", cwd=project).stdout)
+    assert str(project / name) in shown["settings"]["config"]["value"]  # and --show-settings says where from
     if "[flake8]" in body:
         flake8 = subprocess.run([str(FLAKE8), "--select", "CLN", "examples/custom.py"], cwd=project,
                                 capture_output=True, text=True, timeout=120)  # fmt: skip
@@ -179,3 +184,79 @@ def test_pre_commit_snippet_runs_against_a_local_clone(tmp_path: Path, clones: d
         assert again.returncode == 0, again.stdout + again.stderr
     else:  # the flake8 route: the CLN codes in flake8's report
         assert "similarity.py:9:" in output and "CLN003" in output
+
+
+# --- the runtime checker's examples -------------------------------------------------------------
+
+PYTHON_BLOCK = re.compile(r"^```python\n(?P<body>.*?)^```", re.DOTALL | re.MULTILINE)
+TINY_MODEL = '''\
+import torch
+import open_clip
+from open_clip.model import CLIPTextCfg, CLIPVisionCfg
+
+torch.manual_seed(0)
+TINY = dict(
+    embed_dim=24,
+    vision_cfg=CLIPVisionCfg(layers=1, width=32, head_width=16, patch_size=8, image_size=32),
+    text_cfg=CLIPTextCfg(context_length=16, vocab_size=99, width=32, heads=2, layers=1),
+)
+
+
+def tiny_model():
+    return open_clip.model.CLIP(**TINY).eval()
+
+
+def tiny_images(batch=2):
+    return torch.randn(batch, 3, 32, 32)
+
+
+def tiny_tokens(batch=3):
+    return torch.randint(1, 98, (batch, 16))
+'''
+
+
+def readme_python(starting: str) -> str:
+    blocks = [match["body"] for match in PYTHON_BLOCK.finditer(README.read_text(encoding="utf-8"))]
+    (block,) = [body for body in blocks if body.startswith(starting)]
+    return block
+
+
+def _python(args: List[str], cwd: Path) -> "subprocess.CompletedProcess[str]":
+    return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_the_guard_example_raises_where_it_says(tmp_path: Path) -> None:
+    example = readme_python("import runtime_check\n")
+    lines = example.splitlines()
+    raising = next(number for number, line in enumerate(lines, 1) if "# raises UnnormalizedFeaturesError" in line)
+    script = TINY_MODEL + (
+        "\nmodel, pixels, tokens = tiny_model(), tiny_images(), tiny_tokens()\n"
+        "import traceback, runtime_check\n"
+        "try:\n"
+        f"    exec(compile({example!r}, 'example', 'exec'))\n"
+        "except runtime_check.UnnormalizedFeaturesError:\n"
+        "    frame = [f for f in traceback.extract_tb(__import__('sys').exc_info()[2]) if f.filename == 'example']\n"
+        "    print('raised at', frame[-1].lineno)\n"
+    )
+    (tmp_path / "guard_example.py").write_text(script, encoding="utf-8")
+    done = _python(["guard_example.py"], tmp_path)
+    assert done.stdout.strip() == f"raised at {raising}", done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_the_clip_assert_example_fails_only_under_the_flag(tmp_path: Path) -> None:
+    example = readme_python("# test_retrieval.py\n")
+    (tmp_path / "test_retrieval.py").write_text(example, encoding="utf-8")
+    (tmp_path / "conftest.py").write_text(
+        TINY_MODEL + "\n\nimport pytest\n\n\n@pytest.fixture\ndef model():\n    return tiny_model()\n\n\n"
+        "@pytest.fixture\ndef images():\n    return tiny_images()\n\n\n@pytest.fixture\ndef tokens():\n"
+        "    return tiny_tokens()\n",
+        encoding="utf-8",
+    )
+    command = re.search(r"^(pytest --clip-assert \S+)", README.read_text(encoding="utf-8"), re.MULTILINE).group(1)
+    checked = _python(["-m", *shlex.split(command), "-p", "no:cacheprovider", "-q"], tmp_path)
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert "1 failed" in checked.stdout and "UnnormalizedFeaturesError" in checked.stdout
+    plain = _python(["-m", "pytest", "test_retrieval.py", "-p", "no:cacheprovider", "-q"], tmp_path)
+    assert plain.returncode == 0 and "1 passed" in plain.stdout, plain.stdout + plain.stderr

@@ -59,7 +59,7 @@ def test_undecodable_bytes_are_one_cln900_and_the_run_goes_on(tmp_path: Path) ->
     result = flake8("a.py", "b.py", cwd=tmp_path)
     lines = result.stdout.splitlines()
     assert [line for line in lines if line.startswith("a.py")] == [
-        "a.py:2:1: CLN900 clip-lint could not analyse this file: its bytes are not valid utf-8 "
+        "a.py:2:1: CLN900 clip-lint could not analyse this file: it is not valid UTF-8 "
         "(invalid continuation byte at byte 34)"
     ]
     assert any(line.startswith("b.py:2:7: CLN001") for line in lines)

@@ -101,7 +101,8 @@ def test_no_cache_options_write_nothing(project: Path) -> None:
 
 
 def test_cache_dir_options_choose_the_folder(project: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
-    chosen = {name: tmp_path_factory.mktemp(name) for name in ("cli", "flake8", "env", "flake8_config")}
+    # New folders: clip-lint makes each one, with its tag and its .gitignore.
+    chosen = {name: tmp_path_factory.mktemp(name) / "cache" for name in ("cli", "flake8", "env", "flake8_config")}
     clip_lint("--cache-dir", str(chosen["cli"]), "pkg", cwd=project)
     flake8("--clip-cache-dir", str(chosen["flake8"]), "pkg", cwd=project)
     clip_lint("pkg", cwd=project, env=clean_env(CLIP_LINT_CACHE_DIR=str(chosen["env"])))
@@ -196,8 +197,10 @@ def test_a_damaged_entry_is_ignored_and_rewritten(project: Path, front_end, dama
 def test_an_entry_with_malformed_findings_is_ignored_and_rewritten(project: Path, front_end) -> None:
     expected = front_end("pkg/a.py", cwd=project).stdout
     (entry,) = entries(project / CACHE_DIR_NAME)
+    reads = json.loads(entry.read_text())["reads"]
     for findings in ([{"code": "CLN001"}], [{"code": 1, "line": "3", "col": 4, "message": "m", "fix": None}], "x"):
-        entry.write_text(json.dumps({"format": 1, "key": entry.stem, "consulted": {}, "findings": findings}))
+        damaged = {"format": cache_module.FORMAT, "key": entry.stem, "reads": reads, "findings": findings}
+        entry.write_text(json.dumps(damaged))
         assert front_end("pkg/a.py", cwd=project).stdout == expected
     assert "CLN001" in json.loads(entry.read_text())["findings"][0]["code"]
 
@@ -411,17 +414,18 @@ def test_a_helper_module_that_appears_or_starts_to_compare_shows_in_its_caller(t
     assert caller_codes(front_end, two_modules) == ["CLN001"]
 
 
-def test_an_edit_that_keeps_the_helpers_summary_keeps_the_callers_entry(two_modules: Path) -> None:
+def test_a_comment_or_docstring_edit_in_a_helper_checks_its_caller_again(two_modules: Path) -> None:
+    """The relevance text tests read comments and docstrings (cache_02): every byte of a
+    helper the analysis read is in the caller's entry, so any edit of it re-checks the caller."""
     helper = two_modules / "app" / "helpers.py"
     documented = RAW_HELPER.replace("def embed(model, images):\n", 'def embed(model, images):\n    """Docs."""\n')
     helper.write_text(documented)
     assert caller_codes(clip_lint, two_modules) == ["CLN001"]
-    (caller_entry,) = entries(two_modules / CACHE_DIR_NAME)
-    written = (caller_entry.stat().st_ino, caller_entry.stat().st_mtime_ns)
-    # Another docstring and a comment, on the same lines, change no summary: the entry is read, not rewritten.
-    helper.write_text(documented.replace('"""Docs."""', '"""Other docs."""').replace("import torch\n", "import torch  # one\n"))
+    helper_path = os.path.realpath(helper)
+    (caller_entry,) = [e for e in entries(two_modules / CACHE_DIR_NAME) if helper_path in json.loads(e.read_text())["reads"]["files"]]
+    stamp = (caller_entry.stat().st_ino, caller_entry.stat().st_mtime_ns)
     assert caller_codes(clip_lint, two_modules) == ["CLN001"]
-    assert (caller_entry.stat().st_ino, caller_entry.stat().st_mtime_ns) == written
-    helper.write_text(documented.replace("return features\n", "return features.float()\n"))
+    assert (caller_entry.stat().st_ino, caller_entry.stat().st_mtime_ns) == stamp  # warm: read, not rewritten
+    helper.write_text(documented.replace('"""Docs."""', '"""Other docs."""'))
     assert caller_codes(clip_lint, two_modules) == ["CLN001"]
-    assert (caller_entry.stat().st_ino, caller_entry.stat().st_mtime_ns) != written  # analysed again
+    assert (caller_entry.stat().st_ino, caller_entry.stat().st_mtime_ns) != stamp  # analysed again

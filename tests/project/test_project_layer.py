@@ -1,8 +1,9 @@
 """The project layer: messages that name other modules, fixes that stay in the checked file,
-documents that import the project, broken and pathological projects, summary hashes."""
+documents that import the project, broken and pathological projects, the record of what was read."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -107,28 +108,29 @@ def test_a_pathological_project_degrades_to_silence(tmp_path: Path) -> None:
     assert [f.code for f in check(tmp_path / "near.py").findings] == ["CLN001"]
 
 
-def test_consulted_modules_and_summary_hashes(tmp_path: Path) -> None:
+def test_the_analysis_records_every_read_of_the_project(tmp_path: Path) -> None:
+    """What ``analyze_file`` read is recorded with the hash of the very bytes analysed: a helper
+    edited after it was read changes the record's answer, not the findings of this run."""
     helper = "def embed(model, images):\n    return model.encode_image(images)\n\n\ndef unused():\n    return 1\n"
     write_project(tmp_path, {"helper.py": helper, "main.py": CALLER})
     main, helper_path = tmp_path / "main.py", os.path.realpath(tmp_path / "helper.py")
-    first = check(main)
+    project = Project(str(tmp_path))
+    with project.reader.recording() as reads:
+        first = analyze_file(str(main), main.read_text(), OPTIONS, project)
     assert [f.code for f in first.findings] == ["CLN001"]
-    assert set(first.consulted) == {helper_path}
     assert "embed" in first.consulted_names[helper_path]
-
-    stamps = iter(range(1, 100))
-
-    def rehash(text: str) -> str:
-        (tmp_path / "helper.py").write_text(text)
-        os.utime(tmp_path / "helper.py", ns=(1, next(stamps)))  # a new stamp even within one clock tick
-        return Project(str(tmp_path)).summary_hash(helper_path, first.consulted_names[helper_path])
-
-    base = first.consulted[helper_path]
-    assert rehash(helper.replace("return 1", "return 2")) == base  # a definition the analysis didn't read
-    assert rehash(helper.replace("(model, images):", "(model, images):  # a comment")) == base
+    record = reads.to_json()
+    assert record["files"] == {helper_path: hashlib.sha256(helper.encode()).hexdigest()}
+    assert ["file", helper_path, True] in record["probes"]
+    assert project.reader.still_holds(record)
     normalizing = helper.replace("return model.encode_image(images)", "return F.normalize(model.encode_image(images))")
-    assert rehash(normalizing) != base
-    assert check(main).findings == []
+    (tmp_path / "helper.py").write_text(normalizing)
+    # The same run keeps the bytes it read: its answer and its record still agree.
+    assert [f.code for f in analyze_file(str(main), main.read_text(), OPTIONS, project).findings] == ["CLN001"]
+    assert project.reader.still_holds(record)
+    fresh = Project(str(tmp_path))  # the next run reads the edit: the record no longer holds
+    assert not fresh.reader.still_holds(record)
+    assert analyze_file(str(main), main.read_text(), OPTIONS, fresh).findings == []
 
 
 def test_cross_module_knowledge_silences_what_one_module_alone_reports() -> None:
