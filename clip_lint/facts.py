@@ -29,15 +29,40 @@ FEATURES_OUTPUT_FIELDS: FrozenSet[str] = frozenset({"pooler_output"})
 #: A keyword argument that, set to True, makes an encoder return unit features (open_clip).
 NORMALIZE_KEYWORD = "normalize"
 
-#: Model classes whose forward output carries raw ``image_embeds`` / ``text_embeds``.
-PROJECTION_MODEL_CLASSES: FrozenSet[str] = frozenset(
-    {"CLIPVisionModelWithProjection", "CLIPTextModelWithProjection"}
-)
 
-#: Model classes whose forward output carries already-normalized embeddings.
-NORMALIZING_MODEL_CLASSES: FrozenSet[str] = frozenset(
-    {"CLIPModel", "SiglipModel", "Siglip2Model", "AltCLIPModel", "ChineseCLIPModel"}
-)
+@dataclass(frozen=True)
+class ModelOutputs:
+    """The fields of what a model class's forward returns (``m(...)``, ``m.forward(...)``),
+    by what they hold: raw features, or features it normalized itself."""
+
+    raw: FrozenSet[str] = frozenset()
+    unit: FrozenSet[str] = frozenset()
+
+
+_IMAGE_AND_TEXT = frozenset({"image_embeds", "text_embeds"})
+
+#: Model classes (by class name) whose forward output carries embeddings, and their state.
+MODEL_OUTPUTS: Dict[str, ModelOutputs] = {
+    # transformers: the *WithProjection towers project and stop there
+    "CLIPVisionModelWithProjection": ModelOutputs(raw=frozenset({"image_embeds"})),
+    "CLIPTextModelWithProjection": ModelOutputs(raw=frozenset({"text_embeds"})),
+    "MetaClip2VisionModelWithProjection": ModelOutputs(raw=frozenset({"image_embeds"})),
+    "MetaClip2TextModelWithProjection": ModelOutputs(raw=frozenset({"text_embeds"})),
+    # BLIP-2's towers normalize after the projection
+    "Blip2VisionModelWithProjection": ModelOutputs(unit=frozenset({"image_embeds"})),
+    "Blip2TextModelWithProjection": ModelOutputs(unit=frozenset({"text_embeds"})),
+    # the two-tower models normalize both in forward
+    "CLIPModel": ModelOutputs(unit=_IMAGE_AND_TEXT),
+    "SiglipModel": ModelOutputs(unit=_IMAGE_AND_TEXT),
+    "Siglip2Model": ModelOutputs(unit=_IMAGE_AND_TEXT),
+    "AltCLIPModel": ModelOutputs(unit=_IMAGE_AND_TEXT),
+    "ChineseCLIPModel": ModelOutputs(unit=_IMAGE_AND_TEXT),
+    "MetaClip2Model": ModelOutputs(unit=_IMAGE_AND_TEXT),
+}
+
+#: Model classes whose forward output carries raw embeddings, and those that normalize them.
+PROJECTION_MODEL_CLASSES: FrozenSet[str] = frozenset(name for name, out in MODEL_OUTPUTS.items() if out.raw)
+NORMALIZING_MODEL_CLASSES: FrozenSet[str] = frozenset(name for name, out in MODEL_OUTPUTS.items() if not out.raw)
 
 #: Class methods that build a model of the class they are called on.
 MODEL_FACTORY_METHODS: FrozenSet[str] = frozenset({"from_pretrained", "_from_config", "from_config"})
@@ -151,6 +176,7 @@ REDUCTION_FUNCTIONS: FrozenSet[str] = frozenset(
 
 #: Ops where multiplying or dividing by a non-feature operand keeps the state (scaling).
 SCALING_METHODS: FrozenSet[str] = frozenset({"mul", "mul_", "multiply"})
+SCALING_FUNCTIONS: FrozenSet[str] = frozenset({"torch.mul", "torch.multiply", "numpy.multiply"})
 
 # --- Normalizers ---------------------------------------------------------------------
 
@@ -198,8 +224,26 @@ SUM_FUNCTION_SIGNATURES: Dict[str, NormSignature] = {
 
 #: Methods on a norm that keep it a norm of the same axis (guards against zero norms).
 NORM_PASSTHROUGH_METHODS: FrozenSet[str] = frozenset(
-    {"clamp", "clamp_min", "clip", "add", "float", "to", "detach", "type_as", "expand_as"}
+    {"clamp", "clamp_min", "clip", "add", "float", "to", "detach", "type_as", "expand_as", "maximum", "fmax"}
 )
+
+#: Functions of a norm and a floor that keep it a norm of the same axis:
+#: ``torch.clamp(n, min=eps)``, ``torch.clamp_min(n, eps)``, ``torch.max(n, torch.tensor(eps))``.
+#: The norm is the first argument, and there is a second one (``torch.max(n)`` alone reduces).
+NORM_GUARD_FUNCTIONS: FrozenSet[str] = frozenset(
+    {
+        "torch.clamp", "torch.clamp_min", "torch.clip", "torch.max", "torch.maximum", "torch.fmax",
+        "numpy.clip", "numpy.maximum", "numpy.fmax",
+    }
+)
+
+#: The reciprocal of a norm: multiplying by it normalizes (``x * (1.0 / n)``, ``x * n.reciprocal()``).
+RECIPROCAL_FUNCTIONS: FrozenSet[str] = frozenset({"torch.reciprocal", "numpy.reciprocal"})
+RECIPROCAL_METHODS: FrozenSet[str] = frozenset({"reciprocal"})
+
+#: Inverse square roots: of a sum of squares, the reciprocal of a norm (``x * torch.rsqrt(s)``).
+RSQRT_FUNCTIONS: FrozenSet[str] = frozenset({"torch.rsqrt"})
+RSQRT_METHODS: FrozenSet[str] = frozenset({"rsqrt"})
 
 #: Methods on a norm that restore the reduced axis, as ``keepdim=True`` would.
 NORM_KEEPDIM_METHODS: FrozenSet[str] = frozenset({"unsqueeze"})
@@ -313,8 +357,106 @@ CONTAINER_ADD_METHODS: FrozenSet[str] = frozenset({"append", "extend", "insert"}
 
 #: Methods on a model that return the same model.
 MODEL_PASSTHROUGH_METHODS: FrozenSet[str] = frozenset(
-    {"eval", "train", "to", "cuda", "cpu", "half", "float", "requires_grad_"}
+    {"eval", "train", "to", "cuda", "cpu", "half", "float", "double", "bfloat16", "requires_grad_"}
 )
+
+# --- Wrappers and callables: what keeps a model (or a function) what it is -----------
+
+#: Functions that return their first argument wrapped, behaving as it does: a model, an object
+#: or a function passed through one is the same thing (``torch.compile(model)``).
+MODEL_WRAPPER_FUNCTIONS: FrozenSet[str] = frozenset(
+    {
+        "torch.jit.script", "torch.compile", "torch.nn.DataParallel", "torch.nn.parallel.DataParallel",
+        "torch.nn.parallel.DistributedDataParallel", "torch.nn.DistributedDataParallel",
+    }
+)
+
+#: Methods (of any receiver, as accelerate's ``Accelerator``) that return the models they are
+#: given: one model as it is, several as a tuple in the same order.
+MODEL_WRAPPER_METHODS: FrozenSet[str] = frozenset({"prepare", "prepare_model", "unwrap_model"})
+
+#: Attributes of a wrapper that give back what it wraps (``DataParallel(m).module``).
+WRAPPED_MODEL_ATTRIBUTES: FrozenSet[str] = frozenset({"module", "_orig_mod"})
+
+#: Functions that make a callable from another one with some arguments fixed in advance.
+PARTIAL_FUNCTIONS: FrozenSet[str] = frozenset({"functools.partial"})
+
+#: Dict methods: a lookup by key, the values, the (key, value) pairs.
+MAPPING_GET_METHODS: FrozenSet[str] = frozenset({"get"})
+MAPPING_VALUES_METHODS: FrozenSet[str] = frozenset({"values"})
+MAPPING_ITEMS_METHODS: FrozenSet[str] = frozenset({"items"})
+
+#: A called class whose name contains this word, given keyword arguments, builds an output
+#: record (transformers' ``BaseModelOutputWithPooling(pooler_output=...)``): its fields are
+#: what the keywords gave.
+OUTPUT_RECORD_NAME_FRAGMENT = "Output"
+
+# --- Ranks: what a value's number of axes is, read from the code ----------------------
+#
+# These tables give ranks, never values: calls they name don't hand features on. They are
+# grouped in one object each so that the pre-filter, which takes every plain table's names as
+# calls that may pass features on, leaves them out.
+
+
+@dataclass(frozen=True)
+class ShapeGuards:
+    """Code that tests a value's rank: ``x.dim()``, ``x.ndimension()``, ``x.ndim``, ``len(x.shape)``,
+    ``len(x.size())``."""
+
+    rank_methods: FrozenSet[str] = frozenset({"dim", "ndimension"})
+    rank_attributes: FrozenSet[str] = frozenset({"ndim"})
+    shape_attributes: FrozenSet[str] = frozenset({"shape"})
+    shape_methods: FrozenSet[str] = frozenset({"size"})
+    length_functions: FrozenSet[str] = frozenset({"len"})
+
+
+SHAPE_GUARDS = ShapeGuards()
+
+
+@dataclass(frozen=True)
+class RankFacts:
+    """What the layers, functions and methods a project's own encoder uses do to a tensor's rank."""
+
+    #: Layers (by class name) whose output has the rank of their input.
+    keeping_modules: FrozenSet[str] = frozenset(
+        {
+            "Linear", "LayerNorm", "RMSNorm", "GroupNorm", "BatchNorm1d", "BatchNorm2d", "Dropout", "Identity",
+            "GELU", "ReLU", "SiLU", "Tanh", "Sigmoid", "LeakyReLU", "Mish", "ELU", "Softmax", "Hardswish",
+            "TransformerEncoder", "TransformerEncoderLayer", "TransformerDecoder", "TransformerDecoderLayer",
+            "Conv1d", "Conv2d", "Conv3d",
+        }
+    )
+    #: Layers whose output has one axis more than their input (token ids to vectors).
+    adding_modules: FrozenSet[str] = frozenset({"Embedding"})
+    #: Layers that return a tuple whose first item has the rank of their first input.
+    tuple_keeping_modules: FrozenSet[str] = frozenset({"MultiheadAttention"})
+    #: Containers that run their layers in order, and lists of layers run in a loop.
+    sequential_modules: FrozenSet[str] = frozenset({"Sequential"})
+    module_lists: FrozenSet[str] = frozenset({"ModuleList"})
+    #: Functions whose result has the rank of their first argument (elementwise, normalizing, casting).
+    keeping_functions: FrozenSet[str] = frozenset(
+        {
+            "torch.sigmoid", "torch.tanh", "torch.relu", "torch.exp", "torch.sqrt", "torch.softmax",
+            "torch.nn.functional.gelu", "torch.nn.functional.relu", "torch.nn.functional.silu",
+            "torch.nn.functional.dropout", "torch.nn.functional.layer_norm", "torch.nn.functional.linear",
+            "torch.nn.functional.normalize", "torch.nn.functional.softmax", "torch.nn.Parameter",
+            "torch.nn.parameter.Parameter",
+        }
+    )
+    #: Methods whose result has the rank of their receiver, besides the pass-through ones
+    #: (``permute`` gives one axis per argument).
+    keeping_methods: FrozenSet[str] = frozenset(
+        {"permute", "sigmoid", "relu", "softmax", "exp", "sqrt", "type", "masked_fill", "clamp", "abs"}
+    )
+    #: Methods that give one axis per size they are given.
+    sized_methods: FrozenSet[str] = frozenset({"reshape", "view", "expand", "repeat"})
+    #: Functions that make a new tensor of the sizes they are given (one per argument, or a tuple).
+    tensor_factories: FrozenSet[str] = frozenset(
+        {"torch.randn", "torch.rand", "torch.empty", "torch.zeros", "torch.ones", "torch.full"}
+    )
+
+
+RANKS = RankFacts()
 
 # --- The spelled-out norm: sqrt of the sum of squares (transformers' own idiom) ------
 

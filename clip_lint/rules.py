@@ -66,7 +66,7 @@ RULES: Dict[str, Rule] = {
                 "use F.normalize({name}, dim={feature_dim}) or divide by .norm(dim={feature_dim}, keepdim=True)"
             ),
             fix_title="Normalize '{name}' along the feature dim",
-            message_many="{subjects} reach '{op}' without L2 normalization; use {each_normalized}",
+            message_many="{subjects} reach '{op}'{site} without L2 normalization; use {each_normalized}",
             fix_title_many="Normalize {names} along the feature dim",
             what_it_does=(
                 "Follows the output of a CLIP encoder (`encode_image`, `encode_text`, "
@@ -207,7 +207,7 @@ RULES: Dict[str, Rule] = {
             ),
             fix_title="Re-normalize '{name}' after pooling",
             message_many=(
-                "{subjects} reach '{op}' without re-normalization; divide each by its norm after pooling: "
+                "{subjects} reach '{op}'{site} without re-normalization; divide each by its norm after pooling: "
                 "{each_normalized}"
             ),
             fix_title_many="Re-normalize {names} after pooling",

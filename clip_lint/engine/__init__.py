@@ -8,8 +8,10 @@ domain fact from ``clip_lint/facts.py``. The stages live in their own modules:
 - ``syntax``: small readers of libcst nodes (names, literals, arguments);
 - ``locator``: positions and source order of the few nodes a report needs, from ``ast``;
 - ``frames``: scopes, classes, and findings before positions (``Pending``);
-- ``statements``, ``expressions``, ``calls``, ``normalization``, ``sinks``, ``inlining``:
-  the mixins that make up the ``Analyzer`` (``analyzer``);
+- ``statements``, ``expressions``, ``calls``, ``callables``, ``normalization``, ``sinks``,
+  ``inlining``, ``ranks``: the mixins that make up the ``Analyzer`` (``analyzer``); ``callables``
+  calls what the code keeps as a value (bound methods, lambdas, partials, models, objects), and
+  ``ranks`` reads the output rank of the project's own encoders from their bodies;
 - ``imports`` and ``linking``: names that lead into the project's other modules and classes,
   read through a ``ProjectView`` (``project_view``), which the project layer implements.
 

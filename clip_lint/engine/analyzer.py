@@ -13,6 +13,8 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 import libcst as cst
 
 from clip_lint import facts
+from clip_lint.engine.callables import LAMBDA_NAME, Callables
+from clip_lint.engine import shapes
 from clip_lint.engine.calls import CallEvaluator
 from clip_lint.engine.expressions import ExpressionEvaluator
 from clip_lint.engine.frames import ClassInfo, Frame, Pending
@@ -21,8 +23,10 @@ from clip_lint.engine.inlining import InlineBudget, Inliner, InlineSummary
 from clip_lint.engine.linking import Linker
 from clip_lint.engine.normalization import Normalization
 from clip_lint.engine.project_view import ProjectView
+from clip_lint.engine.ranks import RANK_STEPS, RankInference
 from clip_lint.engine.sinks import SinkChecker
 from clip_lint.engine.statements import StatementRunner
+from clip_lint.engine.syntax import literal_int
 from clip_lint.engine.values import Binding, Origin, Value
 from clip_lint.options import AnalysisOptions
 
@@ -32,7 +36,17 @@ NAMED_THROUGH_METHODS = facts.PASSTHROUGH_METHODS | facts.REVERSING_TRANSPOSES |
 FOREIGN_STATEMENTS = 2_000
 
 
-class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalization, SinkChecker, Inliner, Linker):
+class Analyzer(
+    StatementRunner,
+    ExpressionEvaluator,
+    CallEvaluator,
+    Callables,
+    Normalization,
+    SinkChecker,
+    Inliner,
+    Linker,
+    RankInference,
+):
     """Runs one module. Create one per module; call ``run()`` once.
 
     With a ``project`` (a ``ProjectView``: ``clip_lint.project.modules.Project``) and the module's ``path``, calls into
@@ -62,12 +76,19 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
         self.scope = self.home
         self.scopes: Dict[str, Optional[ModuleScope]] = {}
         self.consulted: Dict[str, Set[str]] = {}
-        self.probed: Dict[int, bool] = {}
+        self.probes: Dict[object, Value] = {}  # an own encoder's body run with a call's constants: its result
         self.probing = 0
+        self.output_ranks: Dict[int, Optional[int]] = {}  # an own encoder's output rank, by id() of its def
+        self.class_layers: Dict[int, Dict[str, object]] = {}  # what a class's __init__ keeps, for ranks
+        self.rank_steps_left = RANK_STEPS
+        self.function_values: Dict[int, Value] = {}  # a function named as a value: one per def
+        self.lambda_functions: Dict[int, tuple] = {}  # a lambda and the one-line def it runs as
+        self.literals: Dict[str, Value] = {}  # one LITERAL value per spelling of a constant
+        self.handing_syntax: Dict[int, tuple] = {}  # what may hand features in a call's arguments
         #: Statements that calls into other modules (and objects' methods) may run, of the budget.
         self.foreign_statements_left = FOREIGN_STATEMENTS
         self.pending: Dict[Tuple[str, int], Pending] = {}
-        self.deferred: Dict[int, Tuple[cst.CSTNode, Pending, str]] = {}
+        self.deferred: Dict[int, Deferred] = {}
         self.escaped: Set[Binding] = set()  # the objects themselves: an id() can be reused once freed
         self.norm_signatures: Dict[int, facts.Signature] = {}  # by id() of a norm or normalize call
         self.escape_log: List[Binding] = []  # the same, in order: a memoized call replays its part
@@ -137,23 +158,53 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
                     self.top_of_definition[id(method)] = statement
 
     def settle_deferred(self) -> None:
-        """Sink findings inside called helpers move to the call site, unless reported there."""
+        """Sink findings inside called helpers move to the call site, unless reported there.
+
+        One bug is reported once: calls that hand the same producer's raw features to one
+        helper's comparison are one finding (at the call nearest the producer, naming the others),
+        and calls that hand it different producers' features are one finding at the helper's
+        comparison itself, which is where the missing normalization belongs.
+        """
         direct = {key[1] for key in self.pending}
-        for call_id, (call, pending, function_name) in self.deferred.items():
-            if id(pending.node) in direct:
+        groups: Dict[int, List[Deferred]] = {}
+        for call_id, entry in self.deferred.items():
+            if id(entry.pending.node) in direct:
                 continue
-            moved = Pending(
-                pending.code,
-                call,
-                pending.subject,
-                pending.name,
-                op=pending.op if pending.site else f"{pending.op}' in '{function_name}()",
-                detail=pending.detail,
-                fix_plan=pending.fix_plan,
-                site=pending.site,
-                operands=pending.operands,
+            if entry.pending.site is not None:  # from another module: at the call that led there
+                self.pending.setdefault(("sink", call_id), entry.at_call(entry.pending.site))
+                continue
+            groups.setdefault(id(entry.pending.node), []).append(entry)
+        for entries in groups.values():
+            self.settle_group(entries)
+
+    def settle_group(self, entries: List["Deferred"]) -> None:
+        by_producer: Dict[int, List[Deferred]] = {}
+        for entry in entries:
+            origin = entry.pending.subject.origin
+            by_producer.setdefault(id(origin.node) if origin is not None else id(entry.call), []).append(entry)
+        nearest = [min(group, key=lambda entry: entry.depth) for group in by_producer.values()]
+        first = nearest[0]
+        if len(nearest) == 1:
+            others = tuple(
+                entry.call for entry in by_producer[next(iter(by_producer))]
+                if entry.depth == first.depth and entry.call is not first.call
             )
-            self.pending.setdefault(("sink", call_id), moved)
+            site = (self.home, first.pending.node, first.helper)
+            self.pending.setdefault(("sink", id(first.call)), first.at_call(site, others))
+            return
+        pending = first.pending
+        at_helper = Pending(
+            pending.code,
+            pending.node,
+            pending.subject,
+            pending.name,
+            op=pending.op,
+            detail=pending.detail,
+            site=(self.home, None, first.helper),
+            operands=pending.operands,
+            calls=tuple(entry.call for entry in nearest),
+        )
+        self.pending.setdefault(("sink", id(pending.node)), at_helper)
 
     def remember(self, node: Optional[cst.CSTNode]) -> None:
         """Note the top-level statement a node lives in, for the locator."""
@@ -172,8 +223,9 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
             self.remember(pending.fix_plan[1])
         is_sink = pending.code in ("CLN001", "CLN004")
         if is_sink and self.call_stack:
-            function, call = self.call_stack[0]
-            self.deferred.setdefault(id(call), (call, pending, function.name.value))
+            call = self.call_stack[0][1]
+            helper = function_label(self.call_stack[-1][0])
+            self.deferred.setdefault(id(call), Deferred(call, pending, helper, len(self.call_stack)))
             return
         key = ("sink" if is_sink else pending.code, id(pending.node))
         self.pending.setdefault(key, pending)
@@ -182,8 +234,8 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
         """A finding in another module belongs to the checked module's call that led there."""
         if not self.call_stack:
             return
-        function, call = self.call_stack[0]
-        helper = self.call_stack[-1][0].name.value
+        call = self.call_stack[0][1]
+        helper = function_label(self.call_stack[-1][0])
         is_sink = pending.code in ("CLN001", "CLN004")
         moved = Pending(
             pending.code,
@@ -194,8 +246,9 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
             detail=pending.detail,
             fix_plan=pending.fix_plan if is_sink and home_edits_only(pending.fix_plan) else None,
             site=(self.scope, pending.node, helper),
+            operands=pending.operands,
         )
-        self.deferred.setdefault(id(call), (call, moved, function.name.value))
+        self.deferred.setdefault(id(call), Deferred(call, moved, helper, len(self.call_stack)))
 
     def encoder_key(self, origin: Origin) -> Tuple[str, str]:
         """Which encoder made features: the model's expression and the method (or field)."""
@@ -215,12 +268,14 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
         return text if len(text) <= 60 else text[:57] + "..."
 
     def named_feature_axis(self, expression: cst.CSTNode, value: Value) -> int:
-        """The feature axis of what ``describe`` names: the value as bound, or the encoder's output."""
+        """The feature axis of what ``describe`` names (the value as bound, the encoder's output, the
+        expression without its transposes), as a message writes it."""
         if value.binding is not None:
-            return value.binding.feature_axis
+            return value.binding.dim
         if value.origin is not None and self.named_base(expression) is value.origin.node:
             return -1
-        return value.feature_axis
+        rank, feature_axis, _ = untransposed(expression, value.shape)
+        return shapes.spelled_axis(rank, feature_axis)
 
     @staticmethod
     def named_base(expression: cst.CSTNode) -> cst.CSTNode:
@@ -239,9 +294,73 @@ class Analyzer(StatementRunner, ExpressionEvaluator, CallEvaluator, Normalizatio
                 return base
 
 
+class Deferred:
+    """A finding inside a called helper, waiting to be placed: the outermost call in the checked
+    module that led there, the helper that compares, and how deep the calls went."""
+
+    __slots__ = ("call", "pending", "helper", "depth")
+
+    def __init__(self, call: cst.CSTNode, pending: Pending, helper: str, depth: int) -> None:
+        self.call = call
+        self.pending = pending
+        self.helper = helper
+        self.depth = depth
+
+    def at_call(self, site: tuple, others: Tuple[cst.CSTNode, ...] = ()) -> Pending:
+        """The finding at the call, naming where the comparison is (and the other calls)."""
+        pending = self.pending
+        return Pending(
+            pending.code,
+            self.call,
+            pending.subject,
+            pending.name,
+            op=pending.op,
+            detail=pending.detail,
+            fix_plan=pending.fix_plan,
+            site=site,
+            operands=pending.operands,
+            calls=others,
+        )
+
+
+def function_label(function: cst.FunctionDef) -> str:
+    """A function's name as messages write it."""
+    name = function.name.value
+    return "lambda" if name == LAMBDA_NAME else name
+
+
 def home_edits_only(plan: Optional[tuple]) -> bool:
     """Whether a sink's fix edits only the checked module: normalizations after its own bindings.
 
     Bindings are made only in the checked module; a fix never edits another module.
     """
     return plan is not None and plan[0] == "all" and all(part[0] == "insert-after" for part in plan[1])
+
+
+def untransposed(expression: cst.CSTNode, shape: shapes.Shape) -> shapes.Shape:
+    """The shape of an expression's named base, undoing the transposes around it (each is its own
+    inverse): ``img.T`` is named ``img``, whose features are where ``img``'s are."""
+    layers = []
+    node = expression
+    while True:
+        if isinstance(node, cst.Attribute) and node.attr.value in facts.PASSTHROUGH_ATTRIBUTES:
+            layers.append((node.attr.value, None))
+            node = node.value
+        elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and (
+            node.func.attr.value in NAMED_THROUGH_METHODS
+        ):
+            layers.append((node.func.attr.value, node))
+            node = node.func.value
+        else:
+            break
+    for name, call in layers:
+        if name in facts.REVERSING_TRANSPOSES:
+            shape = shapes.reverse_axes(shape)
+        elif name in facts.LAST_TWO_TRANSPOSES:
+            shape = shapes.swap_axes(shape, -1, -2)
+        elif name in facts.SWAPPING_TRANSPOSES and call is not None:
+            axes = [literal_int(arg.value) for arg in call.args]
+            if len(axes) != 2 or None in axes:
+                return shapes.unknown_rank(shape)
+            shape = shapes.swap_axes(shape, axes[0], axes[1])  # type: ignore[arg-type]
+    return shape

@@ -23,9 +23,14 @@ class Pending:
     op: str = ""
     detail: str = ""
     fix_plan: Optional[tuple] = None
-    site: Optional[tuple] = None  # (module scope, node, helper name) for a finding from another module
+    # Where the comparison is when the finding is reported elsewhere: (module scope, node, helper
+    # name); the node is None when the finding is at the helper's comparison itself.
+    site: Optional[tuple] = None
     # A sink with several operands to report: each one's name, value and feature dim.
     operands: Tuple[Tuple[str, Value, int], ...] = ()
+    # Calls of the checked module the message names: the other calls that hand the same features
+    # over, or (with ``site``'s node None) every call that hands the helper raw features.
+    calls: Tuple[cst.CSTNode, ...] = ()
 
 
 @dataclass

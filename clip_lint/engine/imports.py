@@ -73,6 +73,10 @@ class Definitions(MutableMapping[str, Node], Generic[Node]):
     def __len__(self) -> int:
         return len(self._made) + len(self._makers)
 
+    def knows(self, name: str) -> bool:
+        """Whether ``name`` is defined here, without parsing its definition."""
+        return name in self._made or name in self._makers
+
     def made(self) -> List[Tuple[str, Node]]:
         """The definitions made so far (iterating ``items()`` would parse every one)."""
         return list(self._made.items())

@@ -8,6 +8,7 @@ from typing import Dict, List, Optional, Tuple
 
 import libcst as cst
 
+from clip_lint.engine.callables import SplicedArg
 from clip_lint.engine.frames import ClassInfo, Frame
 from clip_lint.engine.syntax import (
     dotted_name,
@@ -99,6 +100,7 @@ class Inliner:
         class_info: Optional[ClassInfo],
         scope: object,
         self_state: Optional[Dict[str, Value]],
+        closure: Optional[Dict[str, Value]] = None,
     ) -> Optional[tuple]:
         """Everything an inlined run reads: arguments, globals, ``self.`` state, the call stack."""
         if self_state is not None:
@@ -118,6 +120,7 @@ class Inliner:
                 len(self.call_stack),
                 frozenset(id(f) for f, _ in self.call_stack),
                 self.probing,
+                frozenset(closure.items()) if closure else None,
             )
         except TypeError:  # an unhashable value: run it
             return None
@@ -153,9 +156,10 @@ class Inliner:
         class_info: Optional[ClassInfo],
         skip_self: bool = False,
         scope: Optional[object] = None,
+        closure: Optional[Dict[str, Value]] = None,
     ) -> Value:
         """Run a function (a method, for ``self.method()``) with the caller's values; its result."""
-        outcome = self.run_inlined(function, node, args, frame, class_info, skip_self, scope)
+        outcome = self.run_inlined(function, node, args, frame, class_info, skip_self, scope, closure=closure)
         if outcome is None:
             return UNKNOWN
         summary, callers = outcome
@@ -171,6 +175,7 @@ class Inliner:
         skip_self: bool = False,
         scope: Optional[object] = None,
         self_state: Optional[Dict[str, Value]] = None,
+        closure: Optional[Dict[str, Value]] = None,
     ) -> Optional[Tuple[InlineSummary, Dict[str, cst.CSTNode]]]:
         """Run a function's body in its own module's scope: what it did, and the argument
         expressions by parameter. None when it is recursive or over the budget.
@@ -180,22 +185,12 @@ class Inliner:
         """
         if any(f is function for f, _ in self.call_stack):
             return None
-        names = self.parameter_names(function)
-        if skip_self and names:
-            names = names[1:]
-        bound: Dict[str, Value] = {}
-        callers: Dict[str, cst.CSTNode] = {}
-        positional = [(a, v) for a, v in args if a.keyword is None and not a.star]
-        for name, (arg, value) in zip(names, positional):
-            bound[name], callers[name] = value, arg.value
-        for arg, value in args:
-            if arg.keyword is not None:
-                bound[arg.keyword.value], callers[arg.keyword.value] = value, arg.value
+        bound, callers = bind_arguments(function, args, skip_self)
         target_scope = scope if scope is not None else self.scope
         crossing = not target_scope.home or self_state is not None  # type: ignore[attr-defined]
         if crossing and not self.probing and not self.worth_running(function, args, self_state, target_scope):
             return None
-        key = self.inline_key(function, bound, frame, class_info, target_scope, self_state)
+        key = self.inline_key(function, bound, frame, class_info, target_scope, self_state, closure)
         summary = self.inline_memo.get(key) if key is not None else None
         if summary is not None:
             return self.replay(summary), callers
@@ -212,6 +207,8 @@ class Inliner:
         try:
             with self.in_scope(target_scope):
                 env = self.global_env(frame)
+                if closure:
+                    env.update(closure)
                 if class_info is not None and self_state is None:
                     env.update({k: v for k, v in caller_env.items() if k.startswith("self.")})
                 if target_scope.home:  # type: ignore[attr-defined]
@@ -240,3 +237,58 @@ class Inliner:
         if result.kind is Kind.BOTTOM:
             return UNKNOWN
         return result.but(binding=None) if result.is_feature else result
+
+
+def bind_arguments(
+    function: cst.FunctionDef, args: List[Tuple[cst.Arg, Value]], skip_self: bool
+) -> Tuple[Dict[str, Value], Dict[str, cst.CSTNode]]:
+    """Each parameter's value, as Python binds the call's arguments, and the caller's expression
+    for it. Extra positional arguments go to ``*args`` and extra keywords to ``**kwargs``, which
+    keep them to hand on; after an argument unpacked from something unknown, positions are unknown.
+    """
+    params = function.params
+    positional = [param.name.value for param in [*params.posonly_params, *params.params]]
+    if skip_self and positional:
+        positional = positional[1:]
+    named = set(positional) | {param.name.value for param in params.kwonly_params}
+    star = params.star_arg.name.value if isinstance(params.star_arg, cst.Param) else None
+    star_keywords = params.star_kwarg.name.value if params.star_kwarg is not None else None
+    bound: Dict[str, Value] = {}
+    callers: Dict[str, cst.CSTNode] = {}
+    extras: List[Tuple[cst.Arg, Value]] = []
+    extra_keywords: List[Tuple[cst.Arg, Value]] = []
+    position, open_positions, open_keywords = 0, False, False
+
+    def bind(name: str, arg: cst.Arg, value: Value) -> None:
+        bound[name] = value
+        if not isinstance(arg, SplicedArg):
+            callers[name] = arg.value
+
+    for arg, value in args:
+        if arg.keyword is not None:
+            if arg.keyword.value in named:
+                bind(arg.keyword.value, arg, value)
+            else:
+                extra_keywords.append((SplicedArg(value=arg.value, keyword=arg.keyword), value))
+        elif arg.star == "**":
+            open_keywords = True
+        elif arg.star:
+            open_positions = True
+        elif not open_positions:
+            if position < len(positional):
+                bind(positional[position], arg, value)
+            else:
+                extras.append((SplicedArg(value=arg.value), value))
+            position += 1
+    if star is not None:
+        bound[star] = UNKNOWN if open_positions else Value(
+            Kind.TUPLE, parts=tuple(value for _, value in extras), packed=tuple(extras)
+        )
+    if star_keywords is not None:
+        bound[star_keywords] = UNKNOWN if open_keywords else Value(
+            Kind.MAPPING,
+            keys=tuple(arg.keyword.value for arg, _ in extra_keywords),  # type: ignore[union-attr]
+            parts=tuple(value for _, value in extra_keywords),
+            packed=tuple(extra_keywords),
+        )
+    return bound, callers

@@ -16,6 +16,7 @@ from typing import Dict, FrozenSet, Iterator, List, Optional, Tuple
 import libcst as cst
 
 from clip_lint import facts
+from clip_lint.engine.callables import BoundMethod, DefinitionValue, FunctionValue, LambdaValue, PartialValue
 from clip_lint.engine.frames import ClassInfo, Frame
 from clip_lint.engine.imports import (
     ClassRef,
@@ -251,25 +252,41 @@ class Linker:
     def may_hand_features(self, node: cst.Call, frame: Frame) -> bool:
         """Whether a call's arguments may carry features: a name bound to them, an encoder call
         or an embedding field among them (read from the syntax, without evaluating)."""
+        found = self.handing_syntax.get(id(node))
+        if found is None or found[0] is not node:  # the node is kept in the entry: its id stays its own
+            found = self.handing_syntax[id(node)] = (node, *self.handing_syntax_of(node))
+        _, static, keys = found
+        if static:
+            return True
+        env = frame.env
+        for key in keys:
+            value = env.get(key)
+            if value is not None and self.carries_features(value):
+                return True
+        return False
+
+    def handing_syntax_of(self, node: cst.Call) -> Tuple[bool, Tuple[str, ...]]:
+        """What ``may_hand_features`` reads of a call's arguments, once per call: whether the
+        syntax alone may carry features, and the names whose values may."""
+        keys: List[str] = []
         stack: List[cst.CSTNode] = [arg.value for arg in node.args]
         while stack:
             expression = stack.pop()
             key = dotted_name(expression)
             if key is not None:
-                if self.carries_features(frame.env.get(key, UNKNOWN)):
-                    return True
-                if isinstance(expression, cst.Name):
+                keys.append(key)
+                if type(expression) is cst.Name:
                     continue
-            if isinstance(expression, cst.Attribute) and expression.attr.value in facts.EMBEDDING_FIELDS:
-                return True
-            if isinstance(expression, cst.Call):
+            if type(expression) is cst.Attribute and expression.attr.value in facts.EMBEDDING_FIELDS:
+                return True, ()
+            if type(expression) is cst.Call:
                 func = expression.func
-                if isinstance(func, cst.Attribute) and func.attr.value in self.encoders:
-                    return True
+                if type(func) is cst.Attribute and func.attr.value in self.encoders:
+                    return True, ()
                 if self.may_produce_features(func):
-                    return True
+                    return True, ()
             stack.extend(children_in_source_order(expression))
-        return False
+        return False, tuple(keys)
 
     def may_produce_features(self, func: cst.BaseExpression) -> bool:
         """Whether a called name is one of the project's that may return features (a text test)."""
@@ -291,10 +308,8 @@ class Linker:
             return self.inline(found.node, node, args, frame, None, scope=found.scope)
         if isinstance(found, ClassRef):
             return self.instantiate(found, node, args, frame)
-        if isinstance(found, ValueRef) and found.value.kind is Kind.INSTANCE:
-            return self.call_instance(found.value, None, node, args, frame)
-        if isinstance(found, ValueRef) and found.value.kind is Kind.MODEL:
-            return Value(Kind.OUTPUT, tag=found.value.tag)
+        if isinstance(found, ValueRef):
+            return self.call_value(found.value, node, args, frame)
         return None
 
     def instantiate(self, cls: ClassRef, node: cst.Call, args: List[Tuple[cst.Arg, Value]], frame: Frame) -> Value:
@@ -324,6 +339,9 @@ class Linker:
         if function is None:
             if method in facts.MODEL_PASSTHROUGH_METHODS:
                 return receiver
+            held = instance.state.get(f"self.{method}") if method is not None else None
+            if held is not None:  # a model or a callable kept in an attribute, called
+                return self.call_value(held, node, args, frame)
             return None
         outcome = self.run_inlined(function, node, args, frame, instance.cls.info, True, instance.cls.scope,
                                    dict(instance.state))
@@ -354,7 +372,10 @@ class Linker:
 
     def carries_features(self, value: Value, depth: int = 0) -> bool:
         """Whether a value is, holds or may produce features (an object of a relevant class)."""
-        if value.is_feature or value.kind in INTERESTING_KINDS:
+        kind = value.kind
+        if kind is Kind.UNKNOWN or kind is Kind.LITERAL or kind is Kind.BOTTOM:
+            return False
+        if value.is_feature or kind in INTERESTING_KINDS:
             return True
         if depth > 2:
             return False
@@ -365,6 +386,30 @@ class Linker:
             if instance.cls.name in self.relevant_names(instance.cls.scope):
                 return True
             return any(self.carries_features(v, depth + 1) for v in instance.state.values())
+        if value.kind in (Kind.ONE_OF, Kind.MAPPING):
+            return any(self.carries_features(part, depth + 1) for part in value.parts)
+        if value.kind is Kind.CALLABLE:
+            return self.callable_may_produce(value.callee, depth)
+        return False
+
+    def callable_may_produce(self, payload: object, depth: int) -> bool:
+        """Whether calling a callable value may give, or compare, features."""
+        if isinstance(payload, BoundMethod):
+            if payload.method in self.encoders or payload.receiver is None:
+                return True
+            return self.carries_features(payload.receiver, depth + 1)
+        if isinstance(payload, LambdaValue):
+            return True
+        if isinstance(payload, FunctionValue):
+            return payload.function.name.value in self.relevant_names(payload.scope)  # type: ignore[arg-type]
+        if isinstance(payload, PartialValue):
+            return self.carries_features(payload.inner, depth + 1) or any(
+                self.carries_features(value, depth + 1) for _, value in payload.args
+            )
+        if isinstance(payload, ClassRef):
+            return payload.name in self.relevant_names(payload.scope)
+        if isinstance(payload, DefinitionValue):
+            return payload.name in self.relevant_names(payload.scope)  # type: ignore[arg-type]
         return False
 
     def relevant_names(self, scope: ModuleScope) -> FrozenSet[str]:
@@ -390,15 +435,15 @@ class Linker:
     # --- the project's own encoder methods
 
     def own_encoder(
-        self, receiver: Optional[Value], method: str, frame: Frame
+        self, receiver: Optional[Value], method: str, class_info: object
     ) -> Optional[Tuple[ClassRef, cst.FunctionDef]]:
-        """The project's definition of an encoder method, when the receiver's class is known."""
+        """The project's definition of an encoder method, when the receiver's class is known
+        (``receiver`` None: ``self`` of ``class_info``)."""
         if receiver is None:
-            info = frame.class_info
-            if info is None or method not in info.methods:
+            if not isinstance(class_info, ClassInfo) or method not in class_info.methods:
                 return None
-            ref = next((r for r in self.class_refs_of(info)), None)
-            return (ref, info.methods[method]) if ref is not None else None
+            ref = next((r for r in self.class_refs_of(class_info)), None)
+            return (ref, class_info.methods[method]) if ref is not None else None
         if receiver.kind is not Kind.INSTANCE:
             return None
         cls: ClassRef = receiver.instance.cls  # type: ignore[union-attr]
@@ -412,24 +457,68 @@ class Linker:
                 if candidate is info:
                     yield scope.class_ref(name)  # type: ignore[misc]
 
-    def returns_unit(self, cls: ClassRef, function: cst.FunctionDef) -> bool:
-        """Whether an encoder method's body provably returns unit features.
+    def own_encoder_value(
+        self,
+        own: Tuple[ClassRef, cst.FunctionDef],
+        receiver: Optional[Value],
+        args: List[Tuple[cst.Arg, Value]],
+        origin: Origin,
+        method: str,
+    ) -> Value:
+        """What a call of the project's own encoder method gives, judged from its body with the
+        call's constant arguments: unit when every path normalizes, neither (silent) when only
+        some do, else raw features of the rank its body makes."""
+        cls, function = own
+        state = receiver.instance.state if receiver is not None else cls.info.attrs  # type: ignore[union-attr]
+        probed = self.probe_encoder(cls, function, args, state)
+        if probed.kind in (Kind.MAPPING, Kind.TUPLE):  # an output record, a tuple: its features come from here
+            parts = tuple(part.but(origin=origin, binding=None) if part.is_feature else part for part in probed.parts)
+            return probed.but(parts=parts, packed=None)
+        rank = self.encoder_output_rank(cls, function)
+        if probed.kind is Kind.UNIT:
+            return Value(Kind.UNIT, rank=rank, origin=origin)
+        if probed.kind is Kind.EITHER:
+            return Value(Kind.EITHER, rank=rank, origin=origin)
+        model = "output-object" if method in facts.OUTPUT_OBJECT_ENCODERS else ""
+        return Value(Kind.RAW, rank=rank, origin=origin, tag=model)
 
-        Its body runs muted, with every unknown call and parameter taken as raw features:
-        only a normalization on every path makes the result unit.
-        """
-        key = id(function)
-        if key not in self.probed:
-            self.probed[key] = False  # a recursive probe reads as "not unit"
-            self.mute += 1
-            self.probing += 1
-            try:
-                outcome = self.run_inlined(function, None, [], Frame(env={}), cls.info, True, cls.scope, {})
-            finally:
-                self.mute -= 1
-                self.probing -= 1
-            self.probed[key] = outcome is not None and outcome[0].result.kind is Kind.UNIT
-        return self.probed[key]
+    def probe_encoder(
+        self, cls: ClassRef, function: cst.FunctionDef, args: List[Tuple[cst.Arg, Value]], state: Dict[str, Value]
+    ) -> Value:
+        """Run an encoder method's body muted, every unknown call and input taken as raw features,
+        with the call's constants and objects and the object's state: what it returns."""
+        probe_args = [(arg, value if value.kind in PROBE_KEPT_KINDS else PROBED_INPUT) for arg, value in args]
+        key: Optional[tuple] = (
+            function,
+            frozenset(state.items()),
+            tuple((arg.keyword.value if arg.keyword else None, arg.star, value) for arg, value in probe_args),
+        )
+        try:
+            hash(key)
+        except TypeError:  # an unhashable value: probe without memo
+            key = None
+        if key is not None and key in self.probes:
+            return self.probes[key]
+        if key is not None:
+            self.probes[key] = PROBED_INPUT  # a recursive probe reads as "not unit"
+        self.mute += 1
+        self.probing += 1
+        try:
+            outcome = self.run_inlined(
+                function, None, probe_args, Frame(env={}), cls.info, True, cls.scope, dict(state)
+            )
+        finally:
+            self.mute -= 1
+            self.probing -= 1
+        result = outcome[0].result if outcome is not None else PROBED_INPUT
+        if key is not None:
+            self.probes[key] = result
+        return result
+
+
+#: Arguments an encoder probe keeps as the call gave them; any other is taken as raw features.
+PROBE_KEPT_KINDS = frozenset({Kind.LITERAL, Kind.BOTTOM, Kind.MODEL, Kind.INSTANCE, Kind.CALLABLE, Kind.ONE_OF})
+PROBED_INPUT = Value(Kind.RAW)
 
 
 INTERESTING_KINDS = frozenset({Kind.MODEL, Kind.OUTPUT, Kind.NORM, Kind.PRODUCT, Kind.IP_INDEX})

@@ -75,11 +75,25 @@ def children_in_source_order(node: cst.CSTNode) -> List[cst.CSTNode]:
     below: List[cst.CSTNode] = []
     for name in source_order_fields(type(node)):
         value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
+        kind = type(value)
+        if kind is list or kind is tuple:
+            below.extend(item for item in value if is_node(item))
+        elif is_node(value):
             below.append(value)
-        elif isinstance(value, (list, tuple)):
-            below.extend(item for item in value if isinstance(item, cst.CSTNode))
     return below
+
+
+_NODE_TYPES: Dict[type, bool] = {}
+
+
+def is_node(value: object) -> bool:
+    """``isinstance(value, cst.CSTNode)``, by a lookup per type (libcst's nodes are ABCs, whose
+    isinstance is slow, and this runs for every child of every node the analysis visits)."""
+    kind = type(value)
+    known = _NODE_TYPES.get(kind)
+    if known is None:
+        known = _NODE_TYPES[kind] = issubclass(kind, cst.CSTNode)
+    return known
 
 
 def walk_in_source_order(root: cst.CSTNode):
@@ -145,6 +159,53 @@ class Locator:
             if where is not None:
                 return where
         return self.from_fallback(node)
+
+    def operator_start(self, node: cst.CSTNode) -> Optional[CodePosition]:
+        """Where the operator of a binary operation (``@``) or augmented assignment (``@=``) is:
+        the first such token between its operands, past comments and parentheses."""
+        if isinstance(node, cst.BinaryOperation):
+            left_node, right_node = node.left, node.right
+        elif isinstance(node, cst.AugAssign):
+            left_node, right_node = node.target, node.value
+        else:
+            return None
+        if self.get(node) is None:
+            return None
+        gap = self.operand_gap(node, left_node, right_node)
+        if gap is None:
+            return None
+        token = "@" if isinstance(node, cst.BinaryOperation) else "@="
+        return self.find_token(gap[0], gap[1], token)
+
+    def operand_gap(
+        self, node: cst.CSTNode, left_node: cst.CSTNode, right_node: cst.CSTNode
+    ) -> Optional[Tuple[CodePosition, CodePosition]]:
+        """Where the left operand ends and the right one starts."""
+        match = self.index.get(id(node)) if self.fallback is None else None
+        if match is not None:
+            left, right = (match.left, match.right) if isinstance(match, ast.BinOp) else (
+                getattr(match, "target", None), getattr(match, "value", None))
+            if left is None or right is None or getattr(left, "end_lineno", None) is None:
+                return None
+            end = CodePosition(left.end_lineno, self.character_column(left.end_lineno, left.end_col_offset))
+            start = CodePosition(right.lineno, self.character_column(right.lineno, right.col_offset))
+            return end, start
+        left_range, right_range = self.from_fallback(left_node), self.from_fallback(right_node)
+        if left_range is None or right_range is None:
+            return None
+        return left_range.end, right_range.start
+
+    def find_token(self, start: CodePosition, end: CodePosition, token: str) -> Optional[CodePosition]:
+        line, column = start.line, start.column
+        while (line, column) < (end.line, end.column) and line <= len(self.lines):
+            text = self.lines[line - 1]
+            if column >= len(text) or text[column] == "#":
+                line, column = line + 1, 0
+                continue
+            if text.startswith(token, column):
+                return CodePosition(line, column)
+            column += 1
+        return None
 
     def from_fallback(self, node: cst.CSTNode) -> Optional[CodeRange]:
         if self.fallback is None:

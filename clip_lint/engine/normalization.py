@@ -20,6 +20,7 @@ from clip_lint.engine.syntax import (
 )
 from clip_lint.engine.values import (
     ANY_AXIS,
+    NORMALIZABLE_KINDS,
     UNKNOWN,
     Kind,
     Value,
@@ -64,6 +65,10 @@ class Normalization:
         if norm.tag == "sum-of-squares" and method in facts.POW_METHODS:
             exponent = find_arg(node, 0, facts.EXPONENT_KEYWORDS)
             return self.power(norm, literal_float(exponent.value) if exponent else None)
+        if norm.tag == "norm" and method in facts.RECIPROCAL_METHODS:
+            return norm.but(tag="inverse")
+        if norm.tag == "sum-of-squares" and method in facts.RSQRT_METHODS:
+            return norm.but(tag="inverse")
         if method in facts.NORM_PASSTHROUGH_METHODS:
             return norm
         if method in facts.NORM_KEEPDIM_METHODS or method in facts.RESHAPE_METHODS:
@@ -93,15 +98,18 @@ class Normalization:
     ) -> Value:
         if value.kind is Kind.REPORTED:
             return value
-        if value.kind not in (Kind.RAW, Kind.POOLED, Kind.UNIT):
+        if value.kind not in NORMALIZABLE_KINDS:
             return UNKNOWN
         one_vector = shapes.holds_one_vector(value.shape)
         problem = "" if one_vector and axis is None else self.axis_problem(value.rank, value.feature_axis, axis)
         code = "CLN002" if problem else ""
         if not code and by_division and axis is not None and not keepdim and (value.rank or 0) >= 2 and not one_vector:
             code = "CLN003"
+        if code and value.kind is Kind.EITHER:
+            return UNKNOWN  # raw on only some paths: a bad normalization there is not certain enough
         if code:
-            fix = ("fix-norm", norm_call, value.feature_axis, by_division) if norm_call is not None else None
+            dim = shapes.spelled_axis(value.rank, value.feature_axis)
+            fix = ("fix-norm", norm_call, dim, by_division) if norm_call is not None else None
             name = self.describe(value_expr, value)
             self.report(Pending(code, node, value, name, detail=problem, fix_plan=fix))
             return value.but(kind=Kind.REPORTED)
@@ -135,7 +143,7 @@ class Normalization:
 
     def normalize_in_place(self, expression: cst.CSTNode, value: Value, frame: Frame) -> None:
         key = dotted_name(expression)
-        if key is None or value.kind not in (Kind.RAW, Kind.POOLED):
+        if key is None or value.kind not in (Kind.RAW, Kind.POOLED, Kind.EITHER):
             return
         frame.env[key] = value.but(kind=Kind.UNIT)
         frame.inplace.add(key)

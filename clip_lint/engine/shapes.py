@@ -142,6 +142,14 @@ def reverse_axes(shape: Shape) -> Shape:
     return rank, -1 - rank - feature_axis, frozenset(-1 - rank - one for one in ones)
 
 
+def spelled_axis(rank: Optional[int], axis: int) -> int:
+    """How a message or a fix writes the feature axis: -1 for the last one, else counted from the
+    front when the rank is known (a ``[D, K]`` bank of class columns is normalized over dim=0)."""
+    if axis == -1 or rank is None or not -rank <= axis < 0:
+        return axis
+    return rank + axis
+
+
 def holds_one_vector(shape: Shape) -> bool:
     """Every axis but the feature axis is known to have size 1."""
     rank, feature_axis, ones = shape

@@ -97,7 +97,7 @@ class SinkChecker:
         if value.binding is not None:
             # inside an inlined helper the comparison is the helper's, not this caller's
             compared = None if self.call_stack else expression
-            return ("insert-after", value.binding, value.binding.library, value.binding.feature_axis, compared)
+            return ("insert-after", value.binding, value.binding.library, value.binding.dim, compared)
         origin = value.origin
         inline = origin is not None and self.contains(expression, origin.node)
         if inline and value.kind is Kind.RAW and value.library == "torch":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import Dict, List, Optional, Sequence
 
 import libcst as cst
@@ -9,9 +10,12 @@ import libcst as cst
 from clip_lint.engine.frames import LOOP_PASSES, ClassInfo, Frame
 from clip_lint.engine.imports import Instance, ImportTarget
 from clip_lint.engine.syntax import (
+    NOT_A_CONSTANT,
+    constant_of,
     dotted_name,
     is_none,
 )
+from clip_lint import facts
 from clip_lint.engine.values import (
     BOTTOM,
     UNKNOWN,
@@ -46,7 +50,7 @@ class StatementRunner:
     def run_statement(self, statement: cst.CSTNode, frame: Frame) -> None:
         if self.call_stack:
             self.budget.spend()
-        if isinstance(statement, cst.SimpleStatementLine):
+        if type(statement) is cst.SimpleStatementLine:
             for small in statement.body:
                 if frame.ended:
                     break
@@ -62,21 +66,22 @@ class StatementRunner:
             self.visit_children(statement, frame)
 
     def run_small(self, small: cst.CSTNode, frame: Frame) -> None:
-        if isinstance(small, cst.Assign):
+        kind = type(small)  # exact types: the small statements are final classes, and isinstance is slow
+        if kind is cst.Assign:
             value = self.eval(small.value, frame)
             for target in small.targets:
                 self.assign(target.target, value, frame)
-        elif isinstance(small, cst.AnnAssign):
+        elif kind is cst.AnnAssign:
             if small.value is not None:
                 value = self.eval(small.value, frame)
                 if value.kind is Kind.UNKNOWN:
                     value = self.annotated(small.annotation, frame)
                 self.assign(small.target, value, frame)
-        elif isinstance(small, cst.AugAssign):
+        elif kind is cst.AugAssign:
             self.run_augassign(small, frame)
-        elif isinstance(small, cst.Expr):
+        elif kind is cst.Expr:
             self.eval(small.value, frame)
-        elif isinstance(small, cst.Return):
+        elif kind is cst.Return:
             value = self.eval(small.value, frame) if small.value is not None else UNKNOWN
             self.note_escape(value)
             frame.returns.append(value)
@@ -129,7 +134,7 @@ class StatementRunner:
 
     def run_If(self, node: cst.If, frame: Frame) -> None:
         self.eval(node.test, frame)
-        decided = self.none_test(node.test, frame)
+        decided = self.decide(node.test, frame)
         if decided is not None:
             branch = node.body if decided else node.orelse
             if isinstance(branch, cst.If):
@@ -152,6 +157,92 @@ class StatementRunner:
             frame.env, frame.ended = after_body, False
             return
         frame.env = merge_envs(after_body, frame.env)
+
+    def decide(self, test: cst.BaseExpression, frame: Frame) -> Optional[bool]:
+        """Which branch a test takes, when what it tests is known: a parameter the call left None,
+        a constant the call or the code gave, a rank the analysis knows (``x.dim() == 3``)."""
+        kind = type(test)  # exact types: isinstance on libcst's abstract nodes is slow, and this runs at every if
+        if kind is cst.Comparison:
+            decided = self.none_test(test, frame)
+            if decided is None and len(test.comparisons) == 1:  # type: ignore[attr-defined]
+                decided = self.decide_comparison(test, frame)  # type: ignore[arg-type]
+            return decided
+        if kind is cst.UnaryOperation and type(test.operator) is cst.Not:  # type: ignore[attr-defined]
+            inner = self.decide(test.expression, frame)  # type: ignore[attr-defined]
+            return None if inner is None else not inner
+        if kind is cst.BooleanOperation:
+            return self.decide_boolean(test, frame)  # type: ignore[arg-type]
+        if kind is not cst.Name and kind is not cst.Attribute and kind is not cst.Call:
+            return None
+        value = self.quantity(test, frame)
+        return None if value is NOT_A_CONSTANT else bool(value)
+
+    def decide_boolean(self, test: cst.BooleanOperation, frame: Frame) -> Optional[bool]:
+        left, right = self.decide(test.left, frame), self.decide(test.right, frame)
+        deciding = isinstance(test.operator, cst.Or)  # the value that decides alone
+        if left is deciding or right is deciding:
+            return deciding
+        if left is None or right is None:
+            return None
+        return not deciding
+
+    def decide_comparison(self, test: cst.Comparison, frame: Frame) -> Optional[bool]:
+        comparison = test.comparisons[0]
+        left, right = self.quantity(test.left, frame), self.quantity(comparison.comparator, frame)
+        if left is NOT_A_CONSTANT or right is NOT_A_CONSTANT:
+            return None
+        operator = type(comparison.operator).__name__
+        compare = COMPARISONS.get(operator)
+        if compare is None:
+            return None
+        try:
+            return bool(compare(left, right))
+        except TypeError:  # ``"a" < 1``: the program would raise; decide nothing
+            return None
+
+    def quantity(self, expression: cst.BaseExpression, frame: Frame) -> object:
+        """A constant an expression is known to have: a literal, a name bound to one by the code or
+        a call (not a module global, which other code may change), or a rank (``x.dim()``,
+        ``x.ndim``, ``len(x.shape)``); ``NOT_A_CONSTANT`` otherwise."""
+        literal = constant_of(expression)
+        if literal is not NOT_A_CONSTANT:
+            return literal
+        key = dotted_name(expression)
+        if key is not None:
+            value = frame.env.get(key)
+            if value is not None and value.kind is Kind.LITERAL and value.tag != "global":
+                return value.constant
+            if isinstance(expression, cst.Attribute) and expression.attr.value in facts.SHAPE_GUARDS.rank_attributes:
+                return self.rank_of_name(expression.value, frame)
+            return NOT_A_CONSTANT
+        if isinstance(expression, cst.Call) and isinstance(expression.func, cst.Attribute) and not expression.args:
+            if expression.func.attr.value in facts.SHAPE_GUARDS.rank_methods:
+                return self.rank_of_name(expression.func.value, frame)
+        if (
+            isinstance(expression, cst.Call)
+            and isinstance(expression.func, cst.Name)
+            and expression.func.value in facts.SHAPE_GUARDS.length_functions
+            and len(expression.args) == 1
+        ):
+            return self.rank_of_shape(expression.args[0].value, frame)
+        return NOT_A_CONSTANT
+
+    def rank_of_shape(self, shape: cst.BaseExpression, frame: Frame) -> object:
+        """The rank that ``x.shape`` or ``x.size()`` holds: what ``len()`` of it gives."""
+        if isinstance(shape, cst.Attribute) and shape.attr.value in facts.SHAPE_GUARDS.shape_attributes:
+            return self.rank_of_name(shape.value, frame)
+        if isinstance(shape, cst.Call) and isinstance(shape.func, cst.Attribute) and not shape.args:
+            if shape.func.attr.value in facts.SHAPE_GUARDS.shape_methods:
+                return self.rank_of_name(shape.func.value, frame)
+        return NOT_A_CONSTANT
+
+    @staticmethod
+    def rank_of_name(expression: cst.BaseExpression, frame: Frame) -> object:
+        key = dotted_name(expression)
+        value = frame.env.get(key) if key is not None else None
+        if value is None or not value.is_feature or value.rank is None:
+            return NOT_A_CONSTANT
+        return value.rank
 
     @staticmethod
     def none_test(test: cst.BaseExpression, frame: Frame) -> Optional[bool]:
@@ -244,7 +335,7 @@ class StatementRunner:
         if frame is not self.module_frame and frame.class_info is None:
             self.functions.setdefault(node.name.value, node)
         self.run_function(node, self.global_env(frame), class_info=frame.class_info)
-        frame.env[node.name.value] = UNKNOWN
+        frame.env[node.name.value] = self.function_value(node, self.scope) if frame.class_info is None else UNKNOWN
 
     def run_ClassDef(self, node: cst.ClassDef, frame: Frame) -> None:
         info = self.classes.get(node.name.value)
@@ -297,6 +388,8 @@ class StatementRunner:
                 frame.env[name] = frame.arguments[name] = bound[name]
             elif calling and is_none(param.default):
                 frame.env[name] = frame.arguments[name] = BOTTOM
+            elif calling and constant_of(param.default) is not NOT_A_CONSTANT:  # a flag, a mode, an eps
+                frame.env[name] = frame.arguments[name] = Value(Kind.LITERAL, constant=constant_of(param.default))
             elif index == 0 and class_info is not None:
                 frame.env[name] = UNKNOWN  # self
             else:
@@ -360,13 +453,15 @@ class StatementRunner:
             if key is None:
                 self.eval(target, frame)
                 return
+            if value.kind is Kind.LITERAL and frame is self.module_frame:
+                value = value.but(tag="global")  # other code may change a module's global
             frame.env[key] = self.bound(value, key)
         elif isinstance(target, (cst.Tuple, cst.List)):
             elements = target.elements
             if value.kind is Kind.TUPLE and len(value.parts) == len(elements):
                 parts: Sequence[Value] = value.parts
             elif value.kind is Kind.CONTAINER:
-                parts = [value.parts[0]] * len(elements)
+                parts = list(value.items) if len(value.items) == len(elements) else [value.parts[0]] * len(elements)
             else:
                 parts = [UNKNOWN] * len(elements)
             for element, part in zip(elements, parts):
@@ -383,17 +478,37 @@ class StatementRunner:
         at_home_line = self.scope.home and isinstance(self.current_line, cst.SimpleStatementLine)
         if value.kind in (Kind.RAW, Kind.POOLED) and at_home_line:
             self.remember(self.current_line)
-            return value.but(binding=Binding(key, self.current_line, value.feature_axis, value.library))
+            binding = Binding(key, self.current_line, value.feature_axis, value.library, value.rank)
+            return value.but(binding=binding)
         if value.is_feature:
             return value.but(binding=None)
         return value
 
     def assign_item(self, target: cst.Subscript, value: Value, frame: Frame) -> None:
         key = dotted_name(target.value)
+        index: Value = UNKNOWN
         for element in target.slice:
-            self.visit_children(element, frame)
+            if isinstance(element.slice, cst.Index) and len(target.slice) == 1:
+                index = self.eval(element.slice.value, frame)
+            else:
+                self.visit_children(element, frame)
         if key is None:
             return
         container = frame.env.get(key, UNKNOWN)
         if container.kind is Kind.CONTAINER:
-            frame.env[key] = container.but(parts=(merge(container.parts[0], value),))
+            frame.env[key] = container.but(parts=(merge(container.parts[0], value),), items=())
+        elif container.kind is Kind.MAPPING:
+            entries = dict(zip(container.keys, container.parts))
+            literal = index.constant if index.kind is Kind.LITERAL else None
+            entries[literal] = merge(entries[literal], value) if literal is None and None in entries else value
+            frame.env[key] = container.but(keys=tuple(entries), parts=tuple(entries.values()), packed=None)
+
+
+COMPARISONS = {
+    "Equal": operator.eq,
+    "NotEqual": operator.ne,
+    "LessThan": operator.lt,
+    "LessThanEqual": operator.le,
+    "GreaterThan": operator.gt,
+    "GreaterThanEqual": operator.ge,
+}

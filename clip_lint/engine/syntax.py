@@ -11,42 +11,39 @@ from clip_lint.engine.values import ANY_AXIS
 
 def dotted_name(node: cst.CSTNode) -> Optional[str]:
     """``a.b.c`` for a chain of names and attributes, else None."""
+    kind = type(node)  # exact types: isinstance on libcst's abstract nodes is slow, and this runs everywhere
+    if kind is cst.Name:
+        return node.value  # type: ignore[attr-defined]
     parts: List[str] = []
-    while isinstance(node, cst.Attribute):
-        parts.append(node.attr.value)
-        node = node.value
-    if isinstance(node, cst.Name):
-        parts.append(node.value)
+    while kind is cst.Attribute:
+        parts.append(node.attr.value)  # type: ignore[attr-defined]
+        node = node.value  # type: ignore[attr-defined]
+        kind = type(node)
+    if kind is cst.Name:
+        parts.append(node.value)  # type: ignore[attr-defined]
         return ".".join(reversed(parts))
     return None
 
 
 def literal_int(node: Optional[cst.CSTNode]) -> Optional[int]:
-    if isinstance(node, cst.Integer):
-        return int(node.evaluated_value)
-    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
-        inner = literal_int(node.expression)
-        return -inner if inner is not None else None
-    return None
+    value = constant_of(node)
+    return value if type(value) is int else None
 
 
 def literal_bool(node: Optional[cst.CSTNode]) -> Optional[bool]:
-    if isinstance(node, cst.Name) and node.value in ("True", "False"):
-        return node.value == "True"
+    if type(node) is cst.Name and node.value in ("True", "False"):  # type: ignore[union-attr]
+        return node.value == "True"  # type: ignore[union-attr]
     return None
 
 
 def literal_float(node: Optional[cst.CSTNode]) -> Optional[float]:
-    if isinstance(node, (cst.Integer, cst.Float)):
-        return float(node.evaluated_value)
-    return None
+    value = constant_of(node) if type(node) in (cst.Integer, cst.Float) else NOT_A_CONSTANT
+    return float(value) if type(value) in (int, float) else None  # type: ignore[arg-type]
 
 
 def literal_string(node: Optional[cst.CSTNode]) -> Optional[str]:
-    if isinstance(node, cst.SimpleString):
-        value = node.evaluated_value
-        return value if isinstance(value, str) else None
-    return None
+    value = constant_of(node) if type(node) is cst.SimpleString else NOT_A_CONSTANT
+    return value if isinstance(value, str) else None
 
 
 def find_arg(call: cst.Call, position: Optional[int], keywords: Sequence[str]) -> Optional[cst.Arg]:
@@ -116,3 +113,41 @@ def literal_sizes(args: Sequence[cst.Arg]) -> Optional[List[Optional[int]]]:
     elif len(values) == 1 and literal_int(values[0]) is None:
         return None
     return [literal_int(value) for value in values]
+
+
+NOT_A_CONSTANT = object()
+_QUOTES = ("\"\"\"", "\'\'\'", "\"", "\'")
+
+
+def constant_of(node: Optional[cst.CSTNode]) -> object:
+    """The value of a literal bool, int, float or string; ``NOT_A_CONSTANT`` for anything else.
+
+    Read from the token's text: libcst's ``evaluated_value`` compiles the literal, which costs
+    more than the rest of the analysis of it. It is used only for strings with escapes or prefixes.
+    """
+    kind = type(node)  # an exact type test: isinstance on libcst's abstract nodes is slow
+    try:
+        if kind is cst.Name:
+            return (node.value == "True") if node.value in ("True", "False") else NOT_A_CONSTANT  # type: ignore
+        if kind is cst.Integer:
+            return int(node.value.replace("_", ""), 0)  # type: ignore[union-attr]
+        if kind is cst.Float:
+            return float(node.value.replace("_", ""))  # type: ignore[union-attr]
+        if kind is cst.SimpleString:
+            return string_value(node)  # type: ignore[arg-type]
+        if kind is cst.UnaryOperation and type(node.operator) is cst.Minus:  # type: ignore[union-attr]
+            inner = constant_of(node.expression)  # type: ignore[union-attr]
+            return -inner if type(inner) in (int, float) else NOT_A_CONSTANT
+    except ValueError:  # ``0777``, a float that is not one
+        return NOT_A_CONSTANT
+    return NOT_A_CONSTANT
+
+
+def string_value(node: cst.SimpleString) -> object:
+    text = node.value
+    if "\\" not in text and text[:1] in ("'", '"'):
+        for quote in _QUOTES:
+            if text.startswith(quote) and text.endswith(quote) and len(text) >= 2 * len(quote):
+                return text[len(quote): len(text) - len(quote)]
+    value = node.evaluated_value
+    return value if isinstance(value, str) else NOT_A_CONSTANT

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields
 from typing import FrozenSet, Optional, Tuple
 
 import libcst as cst
@@ -27,9 +27,20 @@ class Kind(enum.Enum):
     IP_INDEX = "ip_index"  # an inner-product vector index
     PARAMETER = "parameter"  # a learned weight: products with it are linear heads
     INSTANCE = "instance"  # an object of a class the project defines
+    EITHER = "either"  # features raw on some paths and unit on others: silent until normalized
+    LITERAL = "literal"  # a constant written in the code (a bool, an int, a float, a string)
+    CALLABLE = "callable"  # a function, method, lambda or partial held as a value (``callee``)
+    MAPPING = "mapping"  # a dict, keyword arguments or an output record: ``keys`` and ``parts``
+    ONE_OF = "one_of"  # one of several models, objects or callables (``parts``), by the path taken
 
 
-FEATURE_KINDS = frozenset({Kind.RAW, Kind.UNIT, Kind.POOLED, Kind.REPORTED})
+FEATURE_KINDS = frozenset({Kind.RAW, Kind.UNIT, Kind.POOLED, Kind.REPORTED, Kind.EITHER})
+#: Features whose state a later normalization makes unit, whatever path they came by.
+NORMALIZABLE_KINDS = frozenset({Kind.RAW, Kind.UNIT, Kind.POOLED, Kind.EITHER})
+#: Kinds that stand for an object, not data: a merge of two different ones is "one of these".
+OBJECT_KINDS = frozenset({Kind.MODEL, Kind.OUTPUT, Kind.INSTANCE, Kind.CALLABLE})
+#: At most this many candidates are kept in a ONE_OF; more are unknown.
+MAX_CANDIDATES = 4
 
 
 class Origin:
@@ -50,13 +61,28 @@ class Origin:
 class Binding:
     """The statement that bound a feature value to a name, where a fix can follow it."""
 
-    __slots__ = ("target", "statement", "feature_axis", "library")
+    __slots__ = ("target", "statement", "feature_axis", "library", "rank")
 
-    def __init__(self, target: str, statement: cst.CSTNode, feature_axis: int = -1, library: str = "torch") -> None:
+    def __init__(
+        self,
+        target: str,
+        statement: cst.CSTNode,
+        feature_axis: int = -1,
+        library: str = "torch",
+        rank: Optional[int] = None,
+    ) -> None:
         self.target = target
         self.statement = statement
         self.feature_axis = feature_axis  # of the value as bound, which a fix normalizes
         self.library = library  # of the value as bound: a later .numpy() copy doesn't change it
+        self.rank = rank
+
+    @property
+    def dim(self) -> int:
+        """The feature axis as a fix writes it (``shapes.spelled_axis``)."""
+        from clip_lint.engine.shapes import spelled_axis
+
+        return spelled_axis(self.rank, self.feature_axis)
 
 
 class Mix:
@@ -91,13 +117,28 @@ class Value:
     instance: object = None  # INSTANCE: the object (``imports.Instance``), compared by identity
     mix: Optional[Mix] = None  # features: a mix of different encoders' raw features it comes from
     sources: Tuple["Value", ...] = ()  # RAW container elements: the raw values of different calls in it
+    items: Tuple["Value", ...] = ()  # CONTAINER from a list literal, while unchanged: each element
+    constant: object = None  # LITERAL: the constant
+    callee: object = None  # CALLABLE: what calling it runs (``callables``), compared by identity
+    keys: Tuple[object, ...] = ()  # MAPPING: the literal key of each part (None: a key not known)
+    # TUPLE (``*args``) / MAPPING (``**kwargs``) made by a call: the arguments, to hand them on
+    packed: Optional[Tuple[Tuple[cst.Arg, "Value"], ...]] = None
 
     @property
     def is_feature(self) -> bool:
         return self.kind in FEATURE_KINDS
 
     def but(self, **changes: object) -> "Value":
-        return replace(self, **changes)
+        """A copy with some fields changed. Copies the fields directly: ``dataclasses.replace``
+        runs the generated ``__init__`` over every field, and values are copied everywhere."""
+        unknown = changes.keys() - _FIELD_NAMES
+        if unknown:
+            raise TypeError(f"Value has no field {sorted(unknown)[0]!r}")
+        copied = object.__new__(Value)
+        state = self.__dict__.copy()
+        state.update(changes)
+        object.__setattr__(copied, "__dict__", state)
+        return copied
 
     @property
     def shape(self) -> Tuple[Optional[int], int, FrozenSet[int]]:
@@ -105,9 +146,10 @@ class Value:
         return self.rank, self.feature_axis, self.ones if self.rank is not None else frozenset()
 
     def with_shape(self, shape: Tuple[Optional[int], int, FrozenSet[int]], **changes: object) -> "Value":
-        return replace(self, rank=shape[0], feature_axis=shape[1], ones=shape[2], **changes)
+        return self.but(rank=shape[0], feature_axis=shape[1], ones=shape[2], **changes)
 
 
+_FIELD_NAMES = frozenset(field.name for field in fields(Value))
 ANY_AXIS = "any"
 BOTTOM = Value(Kind.BOTTOM)
 UNKNOWN = Value(Kind.UNKNOWN)
@@ -122,16 +164,31 @@ def merge(first: Value, second: Value) -> Value:
     if first.kind is not second.kind:
         if {first.kind, second.kind} == {Kind.RAW, Kind.REPORTED}:
             return first if first.kind is Kind.REPORTED else second
+        if first.kind in NORMALIZABLE_KINDS and second.kind in NORMALIZABLE_KINDS:
+            return either(first, second)
+        if first.kind in OBJECT_KINDS | {Kind.ONE_OF} and second.kind in OBJECT_KINDS | {Kind.ONE_OF}:
+            return one_of(first, second)
         return UNKNOWN
     kind = first.kind
+    if kind is Kind.LITERAL:
+        return first if first.constant == second.constant and type(first.constant) is type(second.constant) else UNKNOWN
+    if kind is Kind.ONE_OF:
+        return one_of(first, second)
+    if kind is Kind.CALLABLE:
+        return first if first.callee == second.callee else one_of(first, second)
+    if kind is Kind.MAPPING:
+        return merge_mappings(first, second)
     if kind in (Kind.CONTAINER,):
-        return first.but(parts=(merge(first.parts[0], second.parts[0]),))
+        items = first.items if len(first.items) == len(second.items) else ()
+        items = tuple(merge(a, b) for a, b in zip(items, second.items))
+        return first.but(parts=(merge(first.parts[0], second.parts[0]),), items=items)
     if kind is Kind.TUPLE:
         if len(first.parts) != len(second.parts):
             return UNKNOWN
-        return first.but(parts=tuple(merge(a, b) for a, b in zip(first.parts, second.parts)))
+        packed = first.packed if first.packed is second.packed else None
+        return first.but(parts=tuple(merge(a, b) for a, b in zip(first.parts, second.parts)), packed=packed)
     if kind in (Kind.MODEL, Kind.OUTPUT):
-        return first if first.tag == second.tag else UNKNOWN
+        return first if first.tag == second.tag else one_of(first, second)
     if kind is Kind.INSTANCE:
         return merge_instances(first, second)
     if kind in (Kind.NORM, Kind.PRODUCT):
@@ -154,13 +211,73 @@ def merge(first: Value, second: Value) -> Value:
     )
 
 
+def either(first: Value, second: Value) -> Value:
+    """Features in different states on two paths: silent, unless a normalization follows."""
+    same_shape = first.rank == second.rank and first.feature_axis == second.feature_axis
+    raw = first if first.kind is Kind.RAW else second
+    return Value(
+        Kind.EITHER,
+        rank=first.rank if same_shape else None,
+        feature_axis=first.feature_axis if same_shape else -1,
+        ones=first.ones & second.ones if same_shape else frozenset(),
+        origin=raw.origin or first.origin or second.origin,
+        library=first.library if first.library == second.library else "torch",
+    )
+
+
+def candidates(value: Value) -> Tuple[Value, ...]:
+    return value.parts if value.kind is Kind.ONE_OF else (value,)
+
+
+def one_of(first: Value, second: Value) -> Value:
+    """Different models, objects or callables on two paths: one of these, while there are few."""
+    found = list(candidates(first))
+    for candidate in candidates(second):
+        for index, known in enumerate(found):
+            if same_object(known, candidate):
+                found[index] = merge(known, candidate) if known.kind is Kind.INSTANCE else known
+                break
+        else:
+            found.append(candidate)
+    if len(found) == 1:
+        return found[0]
+    if len(found) > MAX_CANDIDATES or any(part.kind is Kind.UNKNOWN for part in found):
+        return UNKNOWN
+    return Value(Kind.ONE_OF, parts=tuple(found))
+
+
+def same_object(first: Value, second: Value) -> bool:
+    """Whether two candidates are the same thing (their states may still differ)."""
+    if first.kind is not second.kind:
+        return False
+    if first.kind in (Kind.MODEL, Kind.OUTPUT):
+        return first.tag == second.tag
+    if first.kind is Kind.INSTANCE:
+        one, other = first.instance, second.instance
+        return one is other or one.cls == other.cls  # type: ignore[union-attr]
+    return first.callee == second.callee
+
+
+def merge_mappings(first: Value, second: Value) -> Value:
+    """Two dicts (or records) from different paths: their entries key by key."""
+    if first.keys == second.keys and first.tag == second.tag:
+        packed = first.packed if first.packed is second.packed else None
+        return first.but(parts=tuple(merge(a, b) for a, b in zip(first.parts, second.parts)), packed=packed)
+    if first.tag != second.tag:
+        return UNKNOWN
+    entries = dict(zip(first.keys, first.parts))
+    for key, part in zip(second.keys, second.parts):
+        entries[key] = merge(entries.get(key, BOTTOM), part) if key in entries else part
+    return first.but(keys=tuple(entries), parts=tuple(entries.values()), packed=None)
+
+
 def merge_instances(first: Value, second: Value) -> Value:
-    """Objects of the same class merge their states; of different classes, they are unknown."""
+    """Objects of the same class merge their states; of different classes, they are one of these."""
     one, other = first.instance, second.instance
     if one is other:
         return first
     if one.cls != other.cls:  # type: ignore[attr-defined]
-        return UNKNOWN
+        return one_of(first, second)
     state = merge_envs(one.state, other.state)  # type: ignore[attr-defined]
     for name in set(one.state) ^ set(other.state):  # type: ignore[attr-defined]
         state[name] = UNKNOWN

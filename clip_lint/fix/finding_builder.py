@@ -10,14 +10,18 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 import libcst as cst
 from libcst._nodes.internal import CodegenState
+from libcst.metadata import CodePosition
 
 from clip_lint import facts
+from clip_lint.config.selection import is_suppressed
+from clip_lint.engine.shapes import spelled_axis
 from clip_lint.engine.syntax import dotted_name, find_parameter, unpacks_arguments
 from clip_lint.engine.values import Kind
 from clip_lint.findings import Finding, Fix, TextEdit
 from clip_lint.fix.linewrap import fit_assignment, fit_call
 from clip_lint.engine.locator import Locator, walk_in_source_order
 from clip_lint.fix.names import FileNames
+from clip_lint.sources.textedits import split_lines
 from clip_lint.rules import RULES, format_message
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,14 +35,16 @@ def build_findings(analyzer: "Analyzer", pendings: List["Pending"]) -> List[Find
     builder = FixBuilder(analyzer, positions)
     findings = []
     for pending in pendings:
-        start, end = positions[pending.node].start, positions[pending.node].end
+        if silenced_at_comparison(pending, positions):
+            continue
+        start, end = report_position(pending.node, positions), positions[pending.node].end
         encoder, line, source = origin_of(pending.subject, positions)
         fields = dict(
             name=pending.name,
             encoder=encoder,
             line=line,
             source=source,
-            site=site_of(pending),
+            site=site_of(pending, positions),
             op=pending.op,
             detail=pending.detail,
             feature_dim=pending.operands[0][2] if pending.operands else feature_dim_of(pending.subject),
@@ -52,12 +58,64 @@ def build_findings(analyzer: "Analyzer", pendings: List["Pending"]) -> List[Find
     return findings
 
 
-def site_of(pending: "Pending") -> str:
-    """Where in another module a finding happened: `` in 'helper()' at utils/scoring.py:12``."""
+def report_position(node: cst.CSTNode, positions: Locator) -> CodePosition:
+    """Where a finding is reported: a similarity operator's own position (``@`` in a multi-line
+    expression may be lines below its first operand), else where the node starts."""
+    if isinstance(node, (cst.BinaryOperation, cst.AugAssign)) and isinstance(
+        node.operator, (cst.MatrixMultiply, cst.MatrixMultiplyAssign)
+    ):
+        found = positions.operator_start(node)
+        if found is not None:
+            return found
+    return positions[node].start
+
+
+def comparison_line(pending: "Pending", positions: Locator) -> Optional[Tuple[int, str]]:
+    """The line of the comparison a finding reported elsewhere names: its number and its text."""
+    if pending.site is None or pending.site[1] is None:
+        return None
+    scope, node, _ = pending.site
+    if scope.home:
+        if node not in positions:
+            return None
+        number = positions[node].start.line
+        return number, positions.lines[number - 1]
+    line = scope.line_of(node)
+    if not line.isdigit():
+        return None
+    lines = split_lines(scope.text)
+    number = int(line)
+    return (number, lines[number - 1]) if number <= len(lines) else None
+
+
+def silenced_at_comparison(pending: "Pending", positions: Locator) -> bool:
+    """A ``# noqa`` on the comparison line a message names silences the finding, wherever it is."""
+    found = comparison_line(pending, positions)
+    return found is not None and is_suppressed(pending.code, found[1])
+
+
+def site_of(pending: "Pending", positions: Locator) -> str:
+    """Where the comparison is, when the finding is reported elsewhere: `` in 'helper()' at
+    utils/scoring.py:12`` (another module), `` in 'score()' at line 7``, and the other calls."""
     if pending.site is None:
         return ""
     scope, node, helper = pending.site
-    return f" in '{helper}()' at {scope.display}:{scope.line_of(node)}"
+    if node is None:
+        return f" in '{helper}()' (raw features from {calls_at(pending.calls, positions)})"
+    found = comparison_line(pending, positions)
+    where = f"line {found[0]}" if scope.home and found is not None else f"{scope.display}:{scope.line_of(node)}"
+    also = f" (also handed over by {calls_at(pending.calls, positions)})" if pending.calls else ""
+    return f" in '{helper}()' at {where}{also}"
+
+
+def calls_at(calls: Sequence[cst.CSTNode], positions: Locator) -> str:
+    """``the call at line 12``, ``the calls at lines 12 and 18``, ``the calls at lines 3, 7 and 9``."""
+    numbers = sorted({positions[call].start.line for call in calls if call in positions})
+    if len(numbers) == 1:
+        return f"the call at line {numbers[0]}"
+    if not numbers:
+        return "several calls"
+    return "the calls at lines " + ", ".join(map(str, numbers[:-1])) + f" and {numbers[-1]}"
 
 
 def origin_of(value, positions: Locator) -> Tuple[str, str, str]:
@@ -89,7 +147,7 @@ def operand_fields(operands: tuple, positions: Locator) -> Dict[str, str]:
 
 def feature_dim_of(value) -> int:
     """The feature axis of the value a message names: as bound to its name, if it has one."""
-    return value.binding.feature_axis if value.binding is not None else value.feature_axis
+    return value.binding.dim if value.binding is not None else spelled_axis(value.rank, value.feature_axis)
 
 
 class FixBuilder:
@@ -170,7 +228,7 @@ class FixBuilder:
         ]
         if not uses:
             return None
-        return self.combine([self.wrap(use, library, binding.feature_axis, title) for use in uses], title)
+        return self.combine([self.wrap(use, library, binding.dim, title) for use in uses], title)
 
     def wrap(self, node: cst.CSTNode, library: str, feature_axis: int, title: str) -> Optional[Fix]:
         """Normalize an expression in place, keeping its own text (and continuation lines)."""

@@ -67,8 +67,10 @@ DIVIDING_CALLS = _last_names(facts.DIVISION_FUNCTIONS, facts.DIVISION_METHODS, f
 SUMMING_CALLS = _last_names(facts.PRODUCT_SUM_FUNCTIONS, facts.PRODUCT_SUM_METHODS)
 #: Multiplications that make such a product from two feature values.
 MULTIPLYING_CALLS = frozenset(facts.SCALING_METHODS)
-#: Attributes that keep what their object carries (``x.T``, ``out.pooler_output``).
-PASSING_ATTRIBUTES = facts.PASSTHROUGH_ATTRIBUTES | facts.FEATURES_OUTPUT_FIELDS
+#: Attributes that keep what their object carries (``x.T``, ``out.pooler_output``, ``wrapper.module``).
+PASSING_ATTRIBUTES = facts.PASSTHROUGH_ATTRIBUTES | facts.FEATURES_OUTPUT_FIELDS | facts.WRAPPED_MODEL_ATTRIBUTES
+#: What calling an object runs: when one of these returns features, calling any object may.
+CALLED_OBJECT_METHODS = frozenset({"forward", "__call__"})
 #: Operators whose result carries what an operand carries; ``@`` gives a plain score.
 PASSING_OPERATORS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
 #: Operators checked after the fixed point: ``@`` compares, ``/`` may normalize, ``*`` may make a
@@ -158,6 +160,10 @@ class _Flows:
         # An encoder method or embedding field read anywhere: without one, nothing carries features.
         self.source_attributes = self.sources | facts.EMBEDDING_FIELDS | project_names
         self.has_source = False
+        #: Parameters of lambdas: a lambda held as a value may be called with anything.
+        self.lambda_parameters: Set[str] = set()
+        #: The module's classes whose objects are called (``forward`` / ``__call__``), by name.
+        self.called_classes: Dict[str, Set[str]] = {}
         self._collect(tree.body)
 
     # --- collection ---------------------------------------------------------------------------
@@ -203,6 +209,9 @@ class _Flows:
                 self._collect(node.body, node.name)  # type: ignore[attr-defined]
                 continue
             elif kind is ast.ClassDef:
+                methods = {s.name for s in node.body if isinstance(s, DEFINITIONS)}  # type: ignore[attr-defined]
+                if methods & CALLED_OBJECT_METHODS:
+                    self.called_classes[node.name] = methods & CALLED_OBJECT_METHODS  # type: ignore[attr-defined]
                 for statement in node.body:  # type: ignore[attr-defined]
                     if isinstance(statement, DEFINITIONS):
                         self._define(statement, in_class=True)
@@ -211,6 +220,12 @@ class _Flows:
                         stack.append(statement)
                 continue
             elif kind is ast.Lambda:
+                # The engine runs a lambda's body where it is called, with what the call gives.
+                arguments = node.args  # type: ignore[attr-defined]
+                every = arguments.posonlyargs + arguments.args + arguments.kwonlyargs
+                every += [a for a in (arguments.vararg, arguments.kwarg) if a is not None]
+                self.lambda_parameters.update(a.arg for a in every)
+                stack.append(node.body)  # type: ignore[attr-defined]
                 continue
             elif kind is ast.Import or kind is ast.ImportFrom:
                 for alias in node.names:  # type: ignore[attr-defined]
@@ -252,6 +267,8 @@ class _Flows:
             self._follow_project_code()
         if self.handing:
             self._follow_project_code(self.handing, self.handing_returning)
+        if self.has_source:
+            self.carrying |= self.lambda_parameters
         following = [
             call
             for call in self.calls
@@ -417,7 +434,8 @@ class _Flows:
             return node.id in self.carrying  # type: ignore[attr-defined]
         if kind is ast.Attribute:
             attr = node.attr  # type: ignore[attr-defined]
-            if attr in facts.EMBEDDING_FIELDS or "." + attr in self.carrying:
+            # an encoder method read as a value (``embed = model.encode_image``) gives features when called
+            if attr in facts.EMBEDDING_FIELDS or attr in self.sources or "." + attr in self.carrying:
                 return True
             return attr in PASSING_ATTRIBUTES and self.carries(node.value)  # type: ignore[attr-defined]
         if kind is ast.Call:
@@ -440,6 +458,8 @@ class _Flows:
             return self.carries(node.elt)  # type: ignore[attr-defined]
         if kind is ast.DictComp:
             return self.carries(node.value)  # type: ignore[attr-defined]
+        if kind is ast.Lambda:
+            return self.carries(node.body)  # type: ignore[attr-defined]
         return False
 
     def _call_carries(self, call: ast.Call) -> bool:
@@ -449,7 +469,18 @@ class _Flows:
         names = self.callee_names(call)
         if any(name in self.returning or name in self.project_names for name in names):
             return True
-        if not any(name in self.passing or facts.NORMALIZING_NAME_FRAGMENT in name.lower() for name in names):
+        if not isinstance(func, ast.Attribute) and self.carries(func):
+            return True  # a callable held as a value that gives features: a bound encoder, a lambda
+        if isinstance(func, ast.Attribute) and "." + func.attr in self.carrying:
+            return True
+        if any(self.called_classes.get(name, set()) & self.returning for name in names):
+            return True  # an object whose forward gives features: calling it (a name it is bound to) does too
+        if not any(
+            name in self.passing
+            or facts.NORMALIZING_NAME_FRAGMENT in name.lower()
+            or facts.OUTPUT_RECORD_NAME_FRAGMENT in name  # an output record keeps what its fields are given
+            for name in names
+        ):
             if not self._calls_project_code(call):
                 return False
         return self._inputs_carry(call)

@@ -25,6 +25,18 @@ DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 GAP = r"(?:\s|\\\r?\n|#[^\r\n]*)*"
 CALLED_NAME = re.compile(rf"\b([A-Za-z_]\w*){GAP}\(")
 SELF_ATTR = re.compile(rf"\bself{GAP}\.{GAP}([A-Za-z_]\w*)")
+#: What calling an object runs.
+CALLED_OBJECT_METHODS = frozenset({"forward", "__call__"})
+WORD = re.compile(r"[A-Za-z_]\w*")
+#: Model classes whose objects give features when called.
+MODEL_CLASS = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, facts.MODEL_OUTPUTS))) + r")\b")
+
+
+def bound_names(statement: ast.stmt) -> Set[str]:
+    """The names a top-level statement binds (assignment targets, imports aside)."""
+    if isinstance(statement, (ast.Import, ast.ImportFrom)):
+        return set()
+    return {node.id for node in ast.walk(statement) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)}
 
 
 def _sink_or_norm_words() -> Tuple[str, ...]:
@@ -50,7 +62,8 @@ def relevance_pattern(extra_encoders: Iterable[str] = (), imported_names: Iterab
     fields = "|".join(sorted(map(re.escape, facts.EMBEDDING_FIELDS)))
     names = "|".join(sorted(map(re.escape, imported_names)))
     imported = rf"|\b(?:{names})\b" if names else ""
-    return re.compile(rf"\.{GAP}(?:(?:{encoders}){GAP}\(|(?:{fields})\b){imported}")
+    # an encoder read as an attribute, called or not (``embed = model.encode_image`` calls it later)
+    return re.compile(rf"\.{GAP}(?:(?:{encoders}|{fields})\b){imported}")
 
 
 _DEFAULT_PATTERN = relevance_pattern()
@@ -137,12 +150,23 @@ class _Block:
     """One body (the module's or a class's) and the decision for each definition in it."""
 
     def __init__(
-        self, body: List[ast.stmt], lines: List[str], pattern: Pattern[str], outer_names: Set[str] = frozenset()
+        self,
+        body: List[ast.stmt],
+        lines: List[str],
+        pattern: Pattern[str],
+        outer_names: Set[str] = frozenset(),
+        outer_called: Set[str] = frozenset(),
+        instantiated: bool = False,
+        held_globals: Set[str] = frozenset(),
     ) -> None:
         self.body = body
         self.lines = lines
         self.pattern = pattern
         self.outer_names = outer_names  # kept definitions around a class: calling one makes a method relevant
+        # Names called in the kept code around a class: a method so named may run (``tower.pictures(x)``).
+        self.outer_called = outer_called
+        self.instantiated = instantiated  # the class is built in kept code: calling the object runs forward
+        self.held_globals = held_globals  # module globals that may hold features, models or callables
         self.spans = [self.span(statement) for statement in body]
         self.texts: Dict[int, str] = {}
 
@@ -162,30 +186,55 @@ class _Block:
     def blanked_spans(self, in_class: bool = False) -> List[Tuple[int, int, bool]]:
         kept_text: List[str] = []
         candidates: List[int] = []
+        kept_statements: List[int] = []
         for index, statement in enumerate(self.body):
             if isinstance(statement, DEFINITIONS) and self.blankable(index):
                 candidates.append(index)
             else:
                 kept_text.append(self.text(index))
+                kept_statements.append(index)
+        self.globals = [] if in_class else [(bound_names(self.body[i]), self.text(i)) for i in kept_statements]
         relevant = [
             i for i in candidates
-            if self.pattern.search(self.text(i)) or set(CALLED_NAME.findall(self.text(i))) & self.outer_names
+            if self.pattern.search(self.text(i))
+            or set(CALLED_NAME.findall(self.text(i))) & self.outer_names
+            or (in_class and self.method_may_run(self.body[i].name))  # type: ignore[attr-defined]
+            or (self.held_globals and set(WORD.findall(self.text(i))) & self.held_globals)
         ]
-        kept = self.close_over_links(relevant, candidates, "".join(kept_text), in_class)
+        kept, called = self.close_over_links(relevant, candidates, "".join(kept_text), in_class)
         kept_names = self.outer_names | {self.body[i].name for i in kept}  # type: ignore[attr-defined]
+        # Methods named in code outside classes may run (``TOWERS.pictures(x)``); a class's own calls
+        # of its methods are linked inside it. A class built anywhere in kept code runs its forward.
+        held = self.relevant_globals(kept_names) | self.held_globals
+        outside = set(CALLED_NAME.findall("".join(kept_text))) | self.outer_called
+        for index in kept:
+            if not isinstance(self.body[index], ast.ClassDef):
+                outside |= set(CALLED_NAME.findall(self.text(index)))
         spans: List[Tuple[int, int, bool]] = []
         for index in candidates:
             statement = self.body[index]
             if index in kept:
                 if isinstance(statement, ast.ClassDef):
-                    block = _Block(statement.body, self.lines, self.pattern, kept_names)
+                    block = _Block(statement.body, self.lines, self.pattern, kept_names, outside,
+                                   statement.name in called | self.outer_called, held)
                     spans += block.blanked_spans(in_class=True)
                 continue
             start, end = self.spans[index]
             spans.append((start, end, in_class))
         return spans
 
-    def close_over_links(self, relevant: List[int], candidates: List[int], kept_text: str, in_class: bool) -> Set[int]:
+    def method_may_run(self, name: str) -> bool:
+        """A method of a kept class that the analysis may run: the project's own encoder, one that
+        kept code calls by name, or the forward of an object that kept code builds."""
+        if name in facts.ENCODER_METHODS:
+            return True
+        if name in self.outer_called and not name.startswith("__"):  # ``super().__init__()`` calls no other's
+            return True
+        return self.instantiated and name in CALLED_OBJECT_METHODS
+
+    def close_over_links(
+        self, relevant: List[int], candidates: List[int], kept_text: str, in_class: bool
+    ) -> Tuple[Set[int], Set[str]]:
         """Keep the relevant definitions and everything linked to them, transitively.
 
         A caller receives the features and a callee may normalize or compare them, at any
@@ -199,6 +248,7 @@ class _Block:
         kept: Set[int] = set(relevant)
         called = set(CALLED_NAME.findall(kept_text))
         used_attrs = set(SELF_ATTR.findall(kept_text)) if in_class else set()
+        words = {i: set(WORD.findall(self.text(i))) for i in candidates} if self.globals else {}
         changed = True
         while changed:
             kept_names = {names[i] for i in kept}
@@ -206,14 +256,32 @@ class _Block:
                 called |= calls[i]
                 if in_class:
                     used_attrs |= attrs[i]
+            held = self.relevant_globals(kept_names)
             linked = {
                 i for i in candidates
                 if i not in kept
-                and (names[i] in called or calls[i] & kept_names or (in_class and attrs[i] & used_attrs))
+                and (
+                    names[i] in called
+                    or calls[i] & kept_names
+                    or (in_class and attrs[i] & used_attrs)
+                    or (held and words[i] & held)
+                )
             }
             changed = bool(linked)
             kept |= linked
-        return kept
+        return kept, called
+
+    def relevant_globals(self, kept_names: Set[str]) -> Set[str]:
+        """Module globals that may hold features, a model, or a callable or object that gives them:
+        bound by a statement that names an encoder or a model class, or calls kept code
+        (``TOWERS = Towers()``, ``embed = model.encode_image``). Code that reads one may matter."""
+        held: Set[str] = set()
+        for names, text in self.globals:
+            if names and (
+                self.pattern.search(text) or MODEL_CLASS.search(text) or set(CALLED_NAME.findall(text)) & kept_names
+            ):
+                held |= names
+        return held
 
     def blankable(self, index: int) -> bool:
         """A definition can be blanked only when no neighbouring statement shares its lines."""

@@ -27,7 +27,7 @@ def test_check_subcommand_is_the_plain_command(project: Path, paths: list) -> No
     plain = run_cli("-j", "1", *paths, cwd=project)
     check = run_cli("check", "-j", "1", *paths, cwd=project)
     assert plain.returncode == check.returncode == 1
-    assert check.stdout == plain.stdout and "src/bug.py:8:12: CLN001" in check.stdout
+    assert check.stdout == plain.stdout and "src/bug.py:8:27: CLN001" in check.stdout
     assert check.stderr == plain.stderr == ""
 
 
@@ -35,7 +35,7 @@ def test_a_folder_named_check_is_checked_as_dot_slash_check(tmp_path: Path) -> N
     write(tmp_path, "check/bug.py", BUGGY)
     for args in (["./check"], ["check", "check"]):
         result = run_cli(*args, cwd=tmp_path)
-        assert result.returncode == 1 and "check/bug.py:8:12: CLN001" in result.stdout, args
+        assert result.returncode == 1 and "check/bug.py:8:27: CLN001" in result.stdout, args
 
 
 def test_output_format_is_an_alias_of_format(project: Path) -> None:
@@ -123,14 +123,14 @@ def test_notebook_locations_are_cell_line_col_as_ruff_prints_them(tmp_path: Path
     ))  # fmt: skip
     result = run_cli("demo.ipynb", cwd=tmp_path)
     first = result.stdout.splitlines()[0]
-    assert first.startswith("demo.ipynb:cell 4:2:10: CLN001 "), first
+    assert first.startswith("demo.ipynb:cell 4:2:25: CLN001 "), first
     match = FILE_LINE_COL.match(first)
-    assert match and (match["cell"], match["line"], match["col"]) == ("4", "2", "10")
-    assert "line 2:" not in first  # never the old `cell 4:line 2:10`
+    assert match and (match["cell"], match["line"], match["col"]) == ("4", "2", "25")
+    assert "line 2:" not in first  # never the old `cell 4:line 2:25`
     junit = run_cli("--format", "junit", "demo.ipynb", cwd=tmp_path).stdout
-    assert "demo.ipynb:cell 4:2:10: CLN001" in junit
+    assert "demo.ipynb:cell 4:2:25: CLN001" in junit
     github = run_cli("--format", "github", "demo.ipynb", cwd=tmp_path).stdout
-    assert "::CLN001 cell 4:2:10: " in github
+    assert "::CLN001 cell 4:2:25: " in github
 
 
 # --- JUnit lists what had something to check ---------------------------------------------------

@@ -114,7 +114,7 @@ def test_show_source_prints_the_line_and_a_caret_as_flake8(tmp_path: Path) -> No
         line for line in flake8 if not line.startswith("bug.py")
     ]
     assert ours[4] == "\tlogits = image_features @ text_features.T"
-    assert ours[5] == "\t         ^"
+    assert ours[5] == "\t" + " " * len("logits = image_features ") + "^"  # under the @ the message names
 
 
 def test_show_source_in_a_notebook_shows_the_cell_line(tmp_path: Path) -> None:
@@ -125,8 +125,8 @@ def test_show_source_in_a_notebook_shows_the_cell_line(tmp_path: Path) -> None:
     }  # fmt: skip
     write(tmp_path, "nb.ipynb", json.dumps(notebook))
     lines = run_cli("--show-source", "nb.ipynb", cwd=tmp_path).stdout.splitlines()
-    assert lines[0].startswith("nb.ipynb:cell 1:2:5: CLN001")
-    assert lines[1:3] == ["s = f @ f.T", "    ^"]
+    assert lines[0].startswith("nb.ipynb:cell 1:2:7: CLN001")
+    assert lines[1:3] == ["s = f @ f.T", "      ^"]
 
 
 def test_output_file_gets_the_report(tmp_path: Path) -> None:

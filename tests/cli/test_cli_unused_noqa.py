@@ -42,10 +42,10 @@ def findings(*args: str, cwd: Path) -> List[tuple]:
 
 def test_off_by_default_and_selected_by_name_only(tmp_path: Path) -> None:
     write(tmp_path, "a.py", source("  # noqa: CLN001"))
-    assert findings("a.py", cwd=tmp_path) == [(9, 9, "CLN001", findings("a.py", cwd=tmp_path)[0][3])]
+    assert findings("a.py", cwd=tmp_path) == [(9, 14, "CLN001", findings("a.py", cwd=tmp_path)[0][3])]
     assert [f[2] for f in findings("--select", "CLN", "a.py", cwd=tmp_path)] == ["CLN001"]
     for flags in (["--extend-select", "CLN100"], ["--select", "CLN1,CLN001"], ["--select", "CLN100,CLN001"]):
-        assert [f[:3] for f in findings(*flags, "a.py", cwd=tmp_path)] == [(8, 24, "CLN100"), (9, 9, "CLN001")], flags
+        assert [f[:3] for f in findings(*flags, "a.py", cwd=tmp_path)] == [(8, 24, "CLN100"), (9, 14, "CLN001")], flags
     assert findings("--select", "CLN1", "a.py", cwd=tmp_path) == []  # CLN001 is not selected: its code not judged
     write(tmp_path, "pyproject.toml", '[tool.clip-lint]\nextend-select = ["CLN100"]\n')
     assert ("CLN100" in [f[2] for f in findings("a.py", cwd=tmp_path)])

@@ -94,13 +94,15 @@ def test_containers_filled_in_loops_carry_the_element_state() -> None:
     assert env["feats"].kind is Kind.CONTAINER and env["all_feats"].kind is Kind.RAW
 
 
-def test_branches_that_disagree_merge_to_unknown() -> None:
-    env = states(
-        "x = model.encode_image(i)\n"
-        "if flag:\n"
-        "    x = x / x.norm(dim=-1, keepdim=True)\n"
-    )
-    assert env["x"].kind is Kind.UNKNOWN
+def test_branches_that_disagree_merge_to_either_which_is_silent() -> None:
+    source = "x = model.encode_image(i)\nif flag:\n    x = x / x.norm(dim=-1, keepdim=True)\n"
+    assert states(source)["x"].kind is Kind.EITHER
+    assert codes(source + "s = x @ x.T\n") == []
+
+
+def test_a_normalization_after_disagreeing_branches_normalizes_every_path() -> None:
+    source = "x = model.encode_image(i)\nif flag:\n    x = x / x.norm(dim=-1, keepdim=True)\nx = F.normalize(x, dim=-1)\n"
+    assert states(source)["x"].kind is Kind.UNIT
 
 
 def test_branches_that_agree_keep_the_state() -> None:
@@ -169,7 +171,8 @@ def test_merge_lattice() -> None:
     raw = Value(Kind.RAW, rank=2)
     unit = Value(Kind.UNIT, rank=2)
     assert merge(BOTTOM, raw) is raw and merge(raw, BOTTOM) is raw
-    assert merge(raw, unit) == UNKNOWN
+    assert merge(raw, unit).kind is Kind.EITHER and merge(unit, raw).kind is Kind.EITHER
+    assert merge(raw, UNKNOWN) == UNKNOWN
     assert merge(raw, raw.but(rank=1)).rank is None
     assert merge(raw, Value(Kind.REPORTED)).kind is Kind.REPORTED
 
@@ -238,7 +241,7 @@ def test_fix_normalizes_along_the_feature_axis_of_the_bound_value() -> None:
     (finding,) = analyze_source(source)
     assert finding.code == "CLN004"
     fixed = apply_edits(source, finding.fix.edits)
-    assert "classifier = classifier / classifier.norm(dim=-2, keepdim=True)" in fixed
+    assert "classifier = classifier / classifier.norm(dim=0, keepdim=True)" in fixed  # a [D, K] bank: dim=0
     assert analyze_source(fixed) == []
 
 

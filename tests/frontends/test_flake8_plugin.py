@@ -23,8 +23,8 @@ def test_reports_with_zero_based_columns_shown_one_based(tmp_path: Path) -> None
     (tmp_path / "a.py").write_text("import torch\n" + BUGGY)
     result = flake8("a.py", cwd=tmp_path)
     assert result.returncode == 1
-    # `s = x @ x.T`: the matmul starts at 0-based column 4, which flake8 shows as 5.
-    assert result.stdout.startswith("a.py:3:5: CLN001 'x' (from encode_image, line 2) reaches '@'")
+    # `s = x @ x.T`: the @ is at 0-based column 6, which flake8 shows as 7.
+    assert result.stdout.startswith("a.py:3:7: CLN001 'x' (from encode_image, line 2) reaches '@'")
 
 
 def test_noqa_silences_a_finding(tmp_path: Path) -> None:
@@ -32,14 +32,14 @@ def test_noqa_silences_a_finding(tmp_path: Path) -> None:
     (tmp_path / "b.py").write_text("x = model.encode_image(images)\ns = x @ x.T  # noqa: E501\n")
     result = flake8("a.py", "b.py", cwd=tmp_path)
     assert "a.py" not in result.stdout
-    assert "b.py:2:5: CLN001" in result.stdout
+    assert "b.py:2:7: CLN001" in result.stdout
 
 
 def test_encoders_option_is_read_from_config(tmp_path: Path) -> None:
     (tmp_path / "a.py").write_text("x = model.embed_photos(images)\ns = x @ x.T\n")
     assert flake8("a.py", cwd=tmp_path).stdout == ""
     (tmp_path / "setup.cfg").write_text("[flake8]\nclip-encoders = embed_photos, embed_words\n")
-    assert "a.py:2:5: CLN001" in flake8("a.py", cwd=tmp_path).stdout
+    assert "a.py:2:7: CLN001" in flake8("a.py", cwd=tmp_path).stdout
 
 
 def test_normalizers_option(tmp_path: Path) -> None:
@@ -50,7 +50,7 @@ def test_normalizers_option(tmp_path: Path) -> None:
         "s = img @ prototype\n"
     )
     assert flake8("a.py", cwd=tmp_path).stdout == ""
-    assert "a.py:3:5: CLN004" in flake8("--clip-normalizers=unitize", "a.py", cwd=tmp_path).stdout
+    assert "a.py:3:9: CLN004" in flake8("--clip-normalizers=unitize", "a.py", cwd=tmp_path).stdout
 
 
 def test_undecodable_bytes_are_one_cln900_and_the_run_goes_on(tmp_path: Path) -> None:
@@ -62,18 +62,18 @@ def test_undecodable_bytes_are_one_cln900_and_the_run_goes_on(tmp_path: Path) ->
         "a.py:2:1: CLN900 clip-lint could not analyse this file: it is not valid UTF-8 "
         "(invalid continuation byte at byte 34)"
     ]
-    assert any(line.startswith("b.py:2:5: CLN001") for line in lines)
+    assert any(line.startswith("b.py:2:7: CLN001") for line in lines)
     assert "Traceback" not in result.stderr
 
 
 def test_declared_latin1_is_decoded_and_analysed(tmp_path: Path) -> None:
     (tmp_path / "a.py").write_bytes(b'# -*- coding: latin-1 -*-\nx = model.encode_image(i)\ny = "caf\xe9"\ns = x @ x.T\n')
-    assert flake8("a.py", cwd=tmp_path).stdout.startswith("a.py:4:5: CLN001")
+    assert flake8("a.py", cwd=tmp_path).stdout.startswith("a.py:4:7: CLN001")
 
 
 def test_stdin(tmp_path: Path) -> None:
     result = flake8("-", cwd=tmp_path, stdin=BUGGY)
-    assert result.stdout.startswith("stdin:2:5: CLN001")
+    assert result.stdout.startswith("stdin:2:7: CLN001")
 
 
 def test_syntax_error_is_left_to_e999(tmp_path: Path) -> None:

@@ -82,7 +82,7 @@ def test_a_run_where_no_file_passes_the_gate_imports_no_engine(tmp_path: Path) -
 def test_the_engine_and_the_fixer_are_imported_when_a_file_needs_them(tmp_path: Path) -> None:
     folder = _project(tmp_path, {"bug.py": "x = model.encode_image(i)\ns = x @ x.T\n", ".gitignore": "/build/\n"})
     result, imported = command_imports(folder, "--no-cache")
-    assert result.returncode == 1 and "bug.py:2:5: CLN001" in result.stdout, result.stderr
+    assert result.returncode == 1 and "bug.py:2:7: CLN001" in result.stdout, result.stderr
     assert _loaded(imported, ["libcst", "pathspec", "clip_lint.fix.fixer"]) == ["libcst", "pathspec", "clip_lint.fix.fixer"]
 
 

@@ -347,7 +347,7 @@ def test_a_warm_run_does_not_import_libcst(project: Path) -> None:
         else:  # the command analyses in worker processes: its own process never needs libcst
             assert "CLN001" in cold.stdout and cold.stdout.endswith("libcst not imported\n"), cold.stderr
             assert warm.stdout == cold.stdout, warm.stderr
-    assert "notes.md:2:1: CLN900" in warm.stdout and "notes.md:8:5: CLN001" in warm.stdout
+    assert "notes.md:2:1: CLN900" in warm.stdout and "notes.md:8:7: CLN001" in warm.stdout
 
 
 # --- never stale across modules -------------------------------------------------------------------

@@ -113,7 +113,7 @@ def test_fifo_in_a_walked_folder_is_skipped_with_a_note(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "src" / "x.py")
     result = clip_lint("-j1", "src", cwd=tmp_path, timeout=60)
     assert result.returncode == 1
-    assert "src/a.py:3:12: CLN001" in result.stdout
+    assert "src/a.py:3:14: CLN001" in result.stdout
     assert "src/x.py: skipped: not a regular file (a FIFO)" in result.stderr
 
 
@@ -275,7 +275,7 @@ def run_python(script: str, *args: str, cwd: Path) -> "subprocess.CompletedProce
 def test_doctest_block_is_analysed_not_cln900(tmp_path: Path) -> None:
     report = clip_lint_json(INPUTS / "md_doctest_block_cln900.md", cwd=tmp_path)
     # prompts stripped as doctest does: both comparisons are found, at the file's own columns
-    assert [(f["code"], f["line"], f["column"]) for f in report["findings"]] == [("CLN001", 5, 14), ("CLN001", 8, 15)]
+    assert [(f["code"], f["line"], f["column"]) for f in report["findings"]] == [("CLN001", 5, 18), ("CLN001", 8, 19)]
     assert all(f["fix"]["applicable"] is False for f in report["findings"])  # a fix would have to keep the prompts
 
 

@@ -80,11 +80,11 @@ async def test_open_publishes_what_the_command_reports(project: Path) -> None:
         assert diagnostic.code_description is not None
         assert diagnostic.code_description.href == command_urls(project / "single.py", project)["CLN001"]
         assert diagnostic.severity == types.DiagnosticSeverity.Warning
-    # the range covers the similarity op: from the first operand to the end of the expression
+    # the range starts at the similarity operator, where the command's column points, and ends with the expression
     (finding,) = caller_found
     line = editor.texts[caller].splitlines()[finding.range.start.line]
     assert finding.range.start.line == finding.range.end.line
-    assert line[finding.range.start.character:finding.range.end.character] == "image_features @ text_features.T"
+    assert line[finding.range.start.character:finding.range.end.character] == "@ text_features.T"
 
 
 async def test_a_change_is_checked_from_the_unsaved_buffer(project: Path) -> None:
