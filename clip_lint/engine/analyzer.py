@@ -108,6 +108,7 @@ class Analyzer(
         self.budget = InlineBudget()
         #: What the outermost call being run handed over (``Handed``), for ``handed_by_call``.
         self.handed: Optional[Handed] = None
+        self.factories: Dict[Tuple[str, str], bool] = {}  # (module path, function): is it a factory
 
     # The names of the module being run: the checked one's, or another project module's.
 

@@ -9,6 +9,7 @@ project's own encoder method returns.
 
 from __future__ import annotations
 
+import ast
 from contextlib import contextmanager
 from functools import partial
 from typing import Dict, FrozenSet, Iterator, List, Optional, Tuple
@@ -137,7 +138,7 @@ class Linker:
                 return self.lookup_in(forwarded[0], forwarded[1], depth + 1, wanted)
             if wanted == VALUE_ONLY and self.project.defines(path, name):
                 return None  # a function or class read, not called: nothing to follow
-            if not self.project.may_matter(path, name, self.extra_encoders):
+            if not self.project.may_matter(path, name, self.extra_encoders) and not self.is_factory(path, name):
                 return self.submodule_reference(path, name)
         scope = self.scope_of(path)
         if scope is not None:
@@ -368,7 +369,71 @@ class Linker:
         values = [value for _, value in args] + list((state or {}).values())
         if any(self.carries_features(value) for value in values):
             return True
-        return function.name.value in self.relevant_names(scope)
+        name = function.name.value
+        if name in self.relevant_names(scope):
+            return True
+        return state is None and scope.path is not None and self.is_factory(scope.path, name)
+
+    # --- factories: functions whose returns build a model or an object of the project's classes
+
+    def is_factory(self, path: str, name: str, depth: int = 0) -> bool:
+        """Whether a top-level function of another module returns a model or an object of a
+        project class whose code may reach features (directly, or through a local name, a
+        wrapper, a branch, or another factory). An ``ast`` test on the function, never a parse:
+        calling it then runs it, and the object it returns is known to its callers."""
+        key = (path, name)
+        found = self.factories.get(key)
+        if found is None:
+            self.factories[key] = False  # a cycle of factories reads as "not one"
+            found = self.factories[key] = self.find_factory(path, name, depth)
+        return found
+
+    def find_factory(self, path: str, name: str, depth: int) -> bool:
+        project = self.project
+        if project is None or depth > project.budgets.import_depth:
+            return False
+        if not project.mentions_features(path, self.extra_encoders):
+            return False  # nothing the module reaches names features: no object of it can matter
+        loaded = project.load(path)
+        tree = loaded.tree if loaded is not None else None
+        function = top_level_function(tree, name) if tree is not None else None
+        if function is None:
+            return False
+        self.consult(path, name)
+        classes = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}  # type: ignore[union-attr]
+        imported = from_imports(tree)  # type: ignore[arg-type]
+        functions = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}  # type: ignore[union-attr]
+        for word in returned_names(function):
+            if word in MODEL_CLASS_NAMES:
+                return True
+            if word in classes:
+                if word in project.relevant_names(path, self.extra_encoders):
+                    return True
+            elif word in imported:
+                module, level, original = imported[word]
+                target = project.resolve(path, module, level)
+                if target is not None and self.builds_from(target, original, depth + 1):
+                    return True
+            elif word in functions and self.is_factory(path, word, depth + 1):
+                return True
+        return False
+
+    def builds_from(self, path: str, name: str, depth: int) -> bool:
+        """Whether an imported name is a project class whose code may reach features, or a factory."""
+        project = self.project
+        for _ in range(project.budgets.import_depth):  # type: ignore[union-attr]
+            forwarded = project.reexport(path, name)  # type: ignore[union-attr]
+            if forwarded is None:
+                break
+            path, name = forwarded
+        loaded = project.load(path)  # type: ignore[union-attr]
+        found = loaded.facts() if loaded is not None else None
+        if found is None or name not in found.definitions:
+            return False
+        if name in found.classes:
+            self.consult(path, name)
+            return name in project.relevant_names(path, self.extra_encoders)  # type: ignore[union-attr]
+        return self.is_factory(path, name, depth)
 
     def carries_features(self, value: Value, depth: int = 0) -> bool:
         """Whether a value is, holds or may produce features (an object of a relevant class)."""
@@ -514,6 +579,53 @@ class Linker:
         if key is not None:
             self.probes[key] = result
         return result
+
+
+#: Model classes a factory may build (``from_pretrained`` and the like): their callers know them.
+MODEL_CLASS_NAMES = facts.PROJECTION_MODEL_CLASSES | facts.NORMALIZING_MODEL_CLASSES
+
+
+def top_level_function(tree: ast.Module, name: str) -> Optional[ast.FunctionDef]:
+    """The module's top-level ``def name`` (the last one: it is the one bound when the module runs)."""
+    found = None
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            found = node
+    return found
+
+
+def returned_names(function: ast.FunctionDef) -> List[str]:
+    """The names a function's returns are made of: those in its ``return`` expressions, and what
+    the local names among them were assigned from (``model = Dual(w)``, ``model = torch.jit.script(model)``)."""
+    returned: List[str] = []
+    seen = set()
+    pending = [node.value for node in ast.walk(function) if isinstance(node, ast.Return) and node.value is not None]
+    assignments: Dict[str, List[ast.expr]] = {}
+    for node in ast.walk(function):
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                for element in ast.walk(target):
+                    if isinstance(element, ast.Name):
+                        assignments.setdefault(element.id, []).append(node.value)
+    while pending:
+        expression = pending.pop()
+        for element in ast.walk(expression):
+            if isinstance(element, ast.Name) and element.id not in seen:
+                seen.add(element.id)
+                returned.append(element.id)
+                pending.extend(assignments.get(element.id, ()))
+    return returned
+
+
+def from_imports(tree: ast.Module) -> Dict[str, Tuple[str, int, str]]:
+    """Local name -> (module, level, name there) of the module's top-level ``from`` imports."""
+    found: Dict[str, Tuple[str, int, str]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                found.setdefault(alias.asname or alias.name, (node.module or "", node.level or 0, alias.name))
+    return found
 
 
 #: Arguments an encoder probe keeps as the call gave them; any other is taken as raw features.

@@ -35,6 +35,11 @@ class ModuleView(Protocol):
     @property
     def cst(self) -> Any: ...
 
+    @property
+    def tree(self) -> Any: ...  # its ``ast``, or None
+
+    def facts(self) -> Any: ...  # what its ``ast`` says: definitions, classes, imports
+
     def layout(self) -> Optional[ModuleLayout]: ...
 
     def skeleton(self) -> Any: ...

@@ -105,8 +105,8 @@ def site_of(pending: "Pending", positions: Locator) -> str:
     found = comparison_line(pending, positions)
     where = f"line {found[0]}" if scope.home and found is not None else f"{scope.display}:{scope.line_of(node)}"
     if pending.in_helper:  # different producers: the normalization belongs in the helper
-        others = lines_of(pending.calls, positions) or "other lines"
-        also = f" (raw features from this call and the calls at {others}; the fix belongs in '{helper}()')"
+        others = calls_at(pending.calls, positions)
+        also = f" (raw features from this call and {others}; the fix belongs in '{helper}()')"
     else:
         also = f" (also handed over by {calls_at(pending.calls, positions)})" if pending.calls else ""
     return f" in '{helper}()' at {where}{also}"
@@ -114,18 +114,12 @@ def site_of(pending: "Pending", positions: Locator) -> str:
 
 def calls_at(calls: Sequence[cst.CSTNode], positions: Locator) -> str:
     """``the call at line 12``, ``the calls at lines 12 and 18``, ``the calls at lines 3, 7 and 9``."""
-    lines = lines_of(calls, positions)
-    if not lines:
-        return "several calls"
-    return f"the call at {lines}" if lines.startswith("line ") else f"the calls at {lines}"
-
-
-def lines_of(calls: Sequence[cst.CSTNode], positions: Locator) -> str:
-    """``line 12``, ``lines 12 and 18``, ``lines 3, 7 and 9`` (empty when none is known)."""
     numbers = sorted({positions[call].start.line for call in calls if call in positions})
-    if len(numbers) <= 1:
-        return f"line {numbers[0]}" if numbers else ""
-    return "lines " + ", ".join(map(str, numbers[:-1])) + f" and {numbers[-1]}"
+    if len(numbers) == 1:
+        return f"the call at line {numbers[0]}"
+    if not numbers:
+        return "several calls"
+    return "the calls at lines " + ", ".join(map(str, numbers[:-1])) + f" and {numbers[-1]}"
 
 
 def origin_of(value, positions: Locator) -> Tuple[str, str, str]:
