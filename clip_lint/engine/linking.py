@@ -10,6 +10,7 @@ project's own encoder method returns.
 from __future__ import annotations
 
 import ast
+import re
 from contextlib import contextmanager
 from functools import partial
 from typing import Dict, FrozenSet, Iterator, List, Optional, Tuple
@@ -395,28 +396,45 @@ class Linker:
         if not project.mentions_features(path, self.extra_encoders):
             return False  # nothing the module reaches names features: no object of it can matter
         loaded = project.load(path)
-        tree = loaded.tree if loaded is not None else None
-        function = top_level_function(tree, name) if tree is not None else None
+        found = loaded.facts() if loaded is not None else None
+        if found is None or name not in found.definitions or name in found.classes:
+            return False
+        function = self.function_alone(loaded, name)
         if function is None:
             return False
         self.consult(path, name)
-        classes = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}  # type: ignore[union-attr]
-        imported = from_imports(tree)  # type: ignore[arg-type]
-        functions = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}  # type: ignore[union-attr]
+        functions = found.definitions - found.classes
         for word in returned_names(function):
             if word in MODEL_CLASS_NAMES:
                 return True
-            if word in classes:
+            if word in found.classes:
                 if word in project.relevant_names(path, self.extra_encoders):
                     return True
-            elif word in imported:
-                module, level, original = imported[word]
+            elif word in found.from_imports:
+                module, level, original = found.from_imports[word]
                 target = project.resolve(path, module, level)
                 if target is not None and self.builds_from(target, original, depth + 1):
                     return True
             elif word in functions and self.is_factory(path, word, depth + 1):
                 return True
         return False
+
+    @staticmethod
+    def function_alone(loaded: ModuleView, name: str) -> Optional[ast.FunctionDef]:
+        """A top-level function's ``ast``, parsed from its own text (a text test first: a function
+        with no ``return`` builds nothing for its callers)."""
+        layout = loaded.layout()
+        span = layout.functions.get(name) if layout is not None else None
+        if span is None:
+            return None
+        text = layout.alone(span)  # type: ignore[union-attr]
+        if RETURN_WORD.search(text) is None:
+            return None
+        try:
+            body = ast.parse(text).body
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return None
+        return body[0] if len(body) == 1 and isinstance(body[0], ast.FunctionDef) else None
 
     def builds_from(self, path: str, name: str, depth: int) -> bool:
         """Whether an imported name is a project class whose code may reach features, or a factory."""
@@ -583,15 +601,7 @@ class Linker:
 
 #: Model classes a factory may build (``from_pretrained`` and the like): their callers know them.
 MODEL_CLASS_NAMES = facts.PROJECTION_MODEL_CLASSES | facts.NORMALIZING_MODEL_CLASSES
-
-
-def top_level_function(tree: ast.Module, name: str) -> Optional[ast.FunctionDef]:
-    """The module's top-level ``def name`` (the last one: it is the one bound when the module runs)."""
-    found = None
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name == name:
-            found = node
-    return found
+RETURN_WORD = re.compile(r"\breturn\b")
 
 
 def returned_names(function: ast.FunctionDef) -> List[str]:
@@ -616,16 +626,6 @@ def returned_names(function: ast.FunctionDef) -> List[str]:
                 returned.append(element.id)
                 pending.extend(assignments.get(element.id, ()))
     return returned
-
-
-def from_imports(tree: ast.Module) -> Dict[str, Tuple[str, int, str]]:
-    """Local name -> (module, level, name there) of the module's top-level ``from`` imports."""
-    found: Dict[str, Tuple[str, int, str]] = {}
-    for node in tree.body:
-        if isinstance(node, ast.ImportFrom):
-            for alias in node.names:
-                found.setdefault(alias.asname or alias.name, (node.module or "", node.level or 0, alias.name))
-    return found
 
 
 #: Arguments an encoder probe keeps as the call gave them; any other is taken as raw features.
