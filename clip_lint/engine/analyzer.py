@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 import os
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -109,6 +109,7 @@ class Analyzer(
         #: What the outermost call being run handed over (``Handed``), for ``handed_by_call``.
         self.handed: Optional[Handed] = None
         self.factories: Dict[Tuple[str, str], bool] = {}  # (module path, function): is it a factory
+        self.project_import_names: Dict[str, FrozenSet[str]] = {}  # by module path: its project imports
 
     # The names of the module being run: the checked one's, or another project module's.
 

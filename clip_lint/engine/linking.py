@@ -399,12 +399,19 @@ class Linker:
         found = loaded.facts() if loaded is not None else None
         if found is None or name not in found.definitions or name in found.classes:
             return False
-        function = self.function_alone(loaded, name)
-        if function is None:
-            return False
         self.consult(path, name)
         functions = found.definitions - found.classes
+        words = self.words_of_function(loaded, name)
+        # what a return could build: a model class, a class, a project import or a function here
+        candidates = words & (MODEL_CLASS_NAMES | found.classes | self.project_imports(path, found) | functions)
+        if "return" not in words or not candidates - {name}:
+            return False
+        function = function_alone(loaded, name)
+        if function is None:
+            return False
         for word in returned_names(function):
+            if word not in candidates or word == name:
+                continue
             if word in MODEL_CLASS_NAMES:
                 return True
             if word in found.classes:
@@ -419,22 +426,25 @@ class Linker:
                 return True
         return False
 
+    def project_imports(self, path: str, found: object) -> FrozenSet[str]:
+        """The names a module imports (``from m import name``) from the project's own modules."""
+        names = self.project_import_names.get(path)
+        if names is None:
+            imports = found.from_imports  # type: ignore[attr-defined]
+            names = self.project_import_names[path] = frozenset(
+                local for local, (module, level, _) in imports.items()
+                if self.project.resolve(path, module, level) is not None  # type: ignore[union-attr]
+            )
+        return names
+
     @staticmethod
-    def function_alone(loaded: ModuleView, name: str) -> Optional[ast.FunctionDef]:
-        """A top-level function's ``ast``, parsed from its own text (a text test first: a function
-        with no ``return`` builds nothing for its callers)."""
+    def words_of_function(loaded: ModuleView, name: str) -> FrozenSet[str]:
+        """The words of a top-level function's text (a text test before any parse)."""
         layout = loaded.layout()
         span = layout.functions.get(name) if layout is not None else None
         if span is None:
-            return None
-        text = layout.alone(span)  # type: ignore[union-attr]
-        if RETURN_WORD.search(text) is None:
-            return None
-        try:
-            body = ast.parse(text).body
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return None
-        return body[0] if len(body) == 1 and isinstance(body[0], ast.FunctionDef) else None
+            return frozenset()
+        return frozenset(WORD.findall(layout.alone(span)))  # type: ignore[union-attr]
 
     def builds_from(self, path: str, name: str, depth: int) -> bool:
         """Whether an imported name is a project class whose code may reach features, or a factory."""
@@ -601,31 +611,63 @@ class Linker:
 
 #: Model classes a factory may build (``from_pretrained`` and the like): their callers know them.
 MODEL_CLASS_NAMES = facts.PROJECTION_MODEL_CLASSES | facts.NORMALIZING_MODEL_CLASSES
-RETURN_WORD = re.compile(r"\breturn\b")
+WORD = re.compile(r"[A-Za-z_]\w*")
+
+
+def function_alone(loaded: ModuleView, name: str) -> Optional[ast.FunctionDef]:
+    """A top-level function's ``ast``, parsed from its own text alone."""
+    layout = loaded.layout()
+    span = layout.functions.get(name) if layout is not None else None
+    if span is None:
+        return None
+    try:
+        body = ast.parse(layout.alone(span)).body  # type: ignore[union-attr]
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    return body[0] if len(body) == 1 and isinstance(body[0], ast.FunctionDef) else None
 
 
 def returned_names(function: ast.FunctionDef) -> List[str]:
     """The names a function's returns are made of: those in its ``return`` expressions, and what
-    the local names among them were assigned from (``model = Dual(w)``, ``model = torch.jit.script(model)``)."""
+    the local names among them were assigned from (``model = Dual(w)``, ``model = torch.jit.script(model)``).
+    Only statements are walked, never the expressions of the rest of the body."""
+    pending: List[ast.expr] = []
+    assignments: Dict[str, List[ast.expr]] = {}
+    statements: List[ast.stmt] = list(function.body)
+    while statements:
+        statement = statements.pop()
+        kind = type(statement)
+        if kind is ast.Return:
+            if statement.value is not None:  # type: ignore[attr-defined]
+                pending.append(statement.value)  # type: ignore[attr-defined]
+        elif kind is ast.Assign or kind is ast.AnnAssign:
+            value = statement.value  # type: ignore[attr-defined]
+            targets = statement.targets if kind is ast.Assign else [statement.target]  # type: ignore[attr-defined]
+            for target in targets if value is not None else ():
+                for element in ast.walk(target):
+                    if type(element) is ast.Name:
+                        assignments.setdefault(element.id, []).append(value)
+        elif kind not in NESTED_SCOPES:
+            for field in STATEMENT_FIELDS:
+                statements.extend(getattr(statement, field, ()))
+            for handler in getattr(statement, "handlers", ()):
+                statements.extend(handler.body)
+            for case in getattr(statement, "cases", ()):
+                statements.extend(case.body)
     returned: List[str] = []
     seen = set()
-    pending = [node.value for node in ast.walk(function) if isinstance(node, ast.Return) and node.value is not None]
-    assignments: Dict[str, List[ast.expr]] = {}
-    for node in ast.walk(function):
-        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in targets:
-                for element in ast.walk(target):
-                    if isinstance(element, ast.Name):
-                        assignments.setdefault(element.id, []).append(node.value)
     while pending:
-        expression = pending.pop()
-        for element in ast.walk(expression):
-            if isinstance(element, ast.Name) and element.id not in seen:
+        for element in ast.walk(pending.pop()):
+            if type(element) is ast.Name and element.id not in seen:
                 seen.add(element.id)
                 returned.append(element.id)
                 pending.extend(assignments.get(element.id, ()))
     return returned
+
+
+#: The fields of a compound statement that hold statements; and those whose returns are not the function's.
+STATEMENT_FIELDS = ("body", "orelse", "finalbody")
+NESTED_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
 #: Arguments an encoder probe keeps as the call gave them; any other is taken as raw features.
