@@ -409,7 +409,10 @@ class Linker:
         function = function_alone(loaded, name)
         if function is None:
             return False
-        for word in returned_names(function):
+        returned = returned_names(function)
+        if returned is None:
+            return False  # a library-sized builder: running it costs more than a factory may give
+        for word in returned:
             if word not in candidates or word == name:
                 continue
             if word in MODEL_CLASS_NAMES:
@@ -627,15 +630,20 @@ def function_alone(loaded: ModuleView, name: str) -> Optional[ast.FunctionDef]:
     return body[0] if len(body) == 1 and isinstance(body[0], ast.FunctionDef) else None
 
 
-def returned_names(function: ast.FunctionDef) -> List[str]:
+def returned_names(function: ast.FunctionDef) -> Optional[List[str]]:
     """The names a function's returns are made of: those in its ``return`` expressions, and what
     the local names among them were assigned from (``model = Dual(w)``, ``model = torch.jit.script(model)``).
-    Only statements are walked, never the expressions of the rest of the body."""
+    Only statements are walked, never the expressions of the rest of the body. None for a body
+    of more than ``FACTORY_STATEMENTS`` statements."""
     pending: List[ast.expr] = []
     assignments: Dict[str, List[ast.expr]] = {}
     statements: List[ast.stmt] = list(function.body)
+    count = 0
     while statements:
         statement = statements.pop()
+        count += 1
+        if count > FACTORY_STATEMENTS:
+            return None
         kind = type(statement)
         if kind is ast.Return:
             if statement.value is not None:  # type: ignore[attr-defined]
@@ -665,6 +673,9 @@ def returned_names(function: ast.FunctionDef) -> List[str]:
     return returned
 
 
+#: The most statements a factory followed without features may have (a project's ``make_model``
+#: has a few; a library's ``create_model`` hundreds, and its callers would run them all).
+FACTORY_STATEMENTS = 60
 #: The fields of a compound statement that hold statements; and those whose returns are not the function's.
 STATEMENT_FIELDS = ("body", "orelse", "finalbody")
 NESTED_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
