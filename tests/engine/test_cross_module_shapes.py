@@ -331,3 +331,17 @@ def test_moving_a_factory_or_a_comparing_helper_never_changes_which_bug_is_found
         found = project_findings(write_project(Path(folder), files))
     codes = Counter((path, code) for path, _, code, _ in found)
     assert codes == (Counter() if normalized else Counter({("app/pipeline.py", "CLN001"): 1})), found
+
+
+@pytest.mark.parametrize("padding, known", [(0, True), (70, False)])
+def test_a_library_sized_factory_is_not_followed(tmp_path: Path, padding: int, known: bool) -> None:
+    """A factory of more than 60 statements is a budget's limit: its callers know nothing of it."""
+    settings_lines = "".join(f"    option_{number} = kind\n" for number in range(padding))
+    write_project(tmp_path, {
+        "zoo/__init__.py": "",
+        "zoo/models.py": TOWER,
+        "zoo/factory.py": f"from zoo.models import Tower\n\n\ndef make(width, kind):\n{settings_lines}    return Tower(width)\n",
+        "zoo/run.py": FACTORY_CALLER,
+    })
+    found = [(path, line, code) for path, line, code, _ in project_findings(tmp_path)]
+    assert found == ([("zoo/run.py", 10, "CLN001")] if known else [])
