@@ -107,6 +107,8 @@ def run(images, text_model, tokens, kind):
         ("return build(width)\n\n\ndef build(width):\n    return Tower(width).to('cuda')", True),
         ("return Tower(width) if kind == 'a' else Twin(width)", True),
         ("return Imported(width)", True),  # a class re-exported by another module's __init__
+        ("return models.Tower(width)", True),  # a class of a module imported whole
+        ("return models.Sphere(width)", False),
         ("return Tower(width) if kind == 'a' else Sphere(width)", False),  # one candidate normalizes
         ("return Sphere(width)", False),
         ("return nn.Identity()", False),
@@ -118,7 +120,7 @@ def test_a_factory_in_another_module_makes_the_object_it_builds_known(tmp_path: 
         "zoo/models.py": TOWER,
         "zoo/reexport/__init__.py": "from zoo.models import Tower as Imported\n",
         "zoo/factory.py": (
-            "import torch\nfrom torch import nn\n\nfrom zoo.models import Sphere, Tower, Twin\n"
+            "import torch\nfrom torch import nn\n\nfrom zoo import models\nfrom zoo.models import Sphere, Tower, Twin\n"
             "from zoo.reexport import Imported\n\n\n"
             f"def make(width, kind, jit=False):\n    {factory}\n"
         ),
