@@ -347,3 +347,34 @@ def test_a_library_sized_factory_is_not_followed(tmp_path: Path, padding: int, k
     })
     found = [(path, line, code) for path, line, code, _ in project_findings(tmp_path)]
     assert found == ([("zoo/run.py", 10, "CLN001")] if known else [])
+
+
+WRAPPERS = [
+    "{}.eval()", "{}.to('cuda')", "{}.half()", "{}.requires_grad_(False)", "torch.compile({})",
+    "torch.jit.script({})", "nn.DataParallel({})", "nn.DataParallel({}).module",
+]
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(WRAPPERS), max_size=3), st.booleans(), st.booleans())
+def test_wrapping_a_factory_s_model_never_changes_the_finding(wrappers: List[str], in_branch: bool,
+                                                              normalized: bool) -> None:
+    """Any behaviour-keeping wrappers, applied in the factory (each behind a branch or not), keep
+    the model what it is for the caller in another module."""
+    lines = ["    model = Tower(width)"]
+    for wrapper in wrappers:
+        step = f"model = {wrapper.format('model')}"
+        lines += ["    if jit:", f"        {step}"] if in_branch else [f"    {step}"]
+    factory = "\n".join(lines) + "\n    return model\n"
+    caller = FACTORY_CALLER.replace("features = model(images)", "features = F.normalize(model(images), dim=-1)")
+    with tempfile.TemporaryDirectory() as folder:
+        found = project_findings(write_project(Path(folder), {
+            "zoo/__init__.py": "",
+            "zoo/models.py": TOWER,
+            "zoo/factory.py": (
+                "import torch\nfrom torch import nn\n\nfrom zoo.models import Tower\n\n\n"
+                f"def make(width, kind, jit=False):\n{factory}"
+            ),
+            "zoo/run.py": caller if normalized else FACTORY_CALLER,
+        }))
+    assert [(path, line, code) for path, line, code, _ in found] == ([] if normalized else [("zoo/run.py", 10, "CLN001")])
