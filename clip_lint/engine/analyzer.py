@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 import os
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -27,13 +27,15 @@ from clip_lint.engine.ranks import RANK_STEPS, RankInference
 from clip_lint.engine.sinks import SinkChecker
 from clip_lint.engine.statements import StatementRunner
 from clip_lint.engine.syntax import literal_int
-from clip_lint.engine.values import Binding, Origin, Value
+from clip_lint.engine.values import Binding, Kind, Origin, Value
 from clip_lint.options import AnalysisOptions
 
 DEFAULT_OPTIONS = AnalysisOptions()
 #: Calls that a finding looks through to name the value: dtype and device moves, transposes.
 NAMED_THROUGH_METHODS = facts.PASSTHROUGH_METHODS | facts.REVERSING_TRANSPOSES | facts.SWAPPING_TRANSPOSES
 FOREIGN_STATEMENTS = 2_000
+#: Arguments that hand a callee what makes features, not the features themselves.
+HANDED_OBJECT_KINDS = frozenset({Kind.MODEL, Kind.OUTPUT, Kind.INSTANCE, Kind.CALLABLE, Kind.ONE_OF})
 
 
 class Analyzer(
@@ -104,6 +106,10 @@ class Analyzer(
         self.top_of_node: Dict[int, cst.CSTNode] = {}
         self.encoder_keys: Dict[int, Tuple[str, str]] = {}
         self.budget = InlineBudget()
+        #: What the outermost call being run handed over (``Handed``), for ``handed_by_call``.
+        self.handed: Optional[Handed] = None
+        self.factories: Dict[Tuple[str, str], bool] = {}  # (module path, function): is it a factory
+        self.project_import_names: Dict[str, FrozenSet[str]] = {}  # by module path: its project imports
 
     # The names of the module being run: the checked one's, or another project module's.
 
@@ -163,17 +169,15 @@ class Analyzer(
         One bug is reported once: calls that hand the same producer's raw features to one
         helper's comparison are one finding (at the call nearest the producer, naming the others),
         and calls that hand it different producers' features are one finding at the helper's
-        comparison itself, which is where the missing normalization belongs.
+        comparison itself, which is where the missing normalization belongs (at the first call
+        when the helper is in another module, naming it and the other calls).
         """
         direct = {key[1] for key in self.pending}
-        groups: Dict[int, List[Deferred]] = {}
-        for call_id, entry in self.deferred.items():
+        groups: Dict[Tuple[str, int], List[Deferred]] = {}
+        for entry in self.deferred.values():
             if id(entry.pending.node) in direct:
                 continue
-            if entry.pending.site is not None:  # from another module: at the call that led there
-                self.pending.setdefault(("sink", call_id), entry.at_call(entry.pending.site))
-                continue
-            groups.setdefault(id(entry.pending.node), []).append(entry)
+            groups.setdefault((entry.pending.code, id(entry.pending.node)), []).append(entry)
         for entries in groups.values():
             self.settle_group(entries)
 
@@ -184,13 +188,19 @@ class Analyzer(
             by_producer.setdefault(id(origin.node) if origin is not None else id(entry.call), []).append(entry)
         nearest = [min(group, key=lambda entry: entry.depth) for group in by_producer.values()]
         first = nearest[0]
+        foreign_site = first.pending.site  # set when the comparison is in another module
         if len(nearest) == 1:
             others = tuple(
                 entry.call for entry in by_producer[next(iter(by_producer))]
                 if entry.depth == first.depth and entry.call is not first.call
             )
-            site = (self.home, first.pending.node, first.helper)
+            site = foreign_site if foreign_site is not None else (self.home, first.pending.node, first.helper)
             self.pending.setdefault(("sink", id(first.call)), first.at_call(site, others))
+            return
+        if foreign_site is not None:  # the helper's own file is not this one: the first call names it
+            at_first = first.at_call(foreign_site, tuple(entry.call for entry in nearest[1:]))
+            at_first.fix_plan, at_first.in_helper = None, True
+            self.pending.setdefault(("sink", id(first.call)), at_first)
             return
         pending = first.pending
         at_helper = Pending(
@@ -223,6 +233,8 @@ class Analyzer(
             self.remember(pending.fix_plan[1])
         is_sink = pending.code in ("CLN001", "CLN004")
         if is_sink and self.call_stack:
+            if not self.handed_by_call(pending):
+                return
             call = self.call_stack[0][1]
             helper = function_label(self.call_stack[-1][0])
             self.deferred.setdefault(id(call), Deferred(call, pending, helper, len(self.call_stack)))
@@ -232,7 +244,7 @@ class Analyzer(
 
     def report_from_project(self, pending: Pending) -> None:
         """A finding in another module belongs to the checked module's call that led there."""
-        if not self.call_stack:
+        if not self.call_stack or not self.handed_by_call(pending):
             return
         call = self.call_stack[0][1]
         helper = function_label(self.call_stack[-1][0])
@@ -249,6 +261,43 @@ class Analyzer(
             operands=pending.operands,
         )
         self.deferred.setdefault(id(call), Deferred(call, moved, helper, len(self.call_stack)))
+
+    def handed_by_call(self, pending: Pending) -> bool:
+        """Whether a finding inside a call belongs to this module's outermost call: its features
+        were made here, or handed over by that call (as features, or as the model or object that
+        made them). Features made past the call from what it handed nothing are the callee's own
+        finding, reported in its module (or at the call nearer to them): never up the chain."""
+        handed = self.handed
+        if handed is None or handed.objects:
+            return True
+        values = [value for _, value, _ in pending.operands] or [pending.subject]
+        for value in values:
+            origin = value.origin
+            if origin is None or origin.scope is None or id(origin.node) in handed.origins:
+                return True
+        return False
+
+    def handed_over(self, values: List[Value]) -> "Handed":
+        """What a call hands over (its arguments, the state of the object it runs on, what a lambda
+        closes over): the origins of the features among them, and whether a model or object."""
+        handed = Handed()
+        stack = [(value, 0) for value in values]
+        while stack:
+            value, depth = stack.pop()
+            kind = value.kind
+            if value.is_feature:
+                if value.origin is not None:
+                    handed.origins.add(id(value.origin.node))
+                if value.mix is not None:
+                    stack.extend((operand, depth + 1) for _, operand in value.mix.operands)
+            elif kind in HANDED_OBJECT_KINDS:
+                handed.objects = handed.objects or self.carries_features(value)
+            if depth < 3:
+                stack.extend((part, depth + 1) for part in (*value.parts, *value.items, *value.sources))
+                if kind is Kind.INSTANCE:
+                    state = value.instance.state  # type: ignore[union-attr]
+                    stack.extend((part, depth + 1) for part in state.values())
+        return handed
 
     def encoder_key(self, origin: Origin) -> Tuple[str, str]:
         """Which encoder made features: the model's expression and the method (or field)."""
@@ -292,6 +341,18 @@ class Analyzer(
                 base = base.func.value
             else:
                 return base
+
+
+class Handed:
+    """What a call of the checked module hands over: the origins of the features among its
+    arguments (by ``id`` of the encoder call), and whether it hands a model or object that may
+    make features."""
+
+    __slots__ = ("origins", "objects")
+
+    def __init__(self) -> None:
+        self.origins: Set[int] = set()
+        self.objects = False
 
 
 class Deferred:

@@ -31,6 +31,9 @@ class Pending:
     # Calls of the checked module the message names: the other calls that hand the same features
     # over, or (with ``site``'s node None) every call that hands the helper raw features.
     calls: Tuple[cst.CSTNode, ...] = ()
+    # Reported at a call although the fix belongs in the helper of another module that ``site``
+    # names: the calls hand it different producers' raw features (``calls`` names the others).
+    in_helper: bool = False
 
 
 @dataclass

@@ -201,6 +201,10 @@ class Inliner:
         spent_before = self.budget.module_left
         caller_env = frame.env
         self.remember(node)
+        if not self.call_stack and node is not None and not self.mute:
+            handed = [value for _, value in args]
+            handed += [*(self_state or {}).values(), *(closure or {}).values()]
+            self.handed = self.handed_over(handed)
         self.call_stack.append((function, node))
         caller_top = self.top_statement
         reports_before, escapes_before = self.report_attempts, len(self.escape_log)

@@ -9,6 +9,8 @@ project's own encoder method returns.
 
 from __future__ import annotations
 
+import ast
+import re
 from contextlib import contextmanager
 from functools import partial
 from typing import Dict, FrozenSet, Iterator, List, Optional, Tuple
@@ -137,7 +139,7 @@ class Linker:
                 return self.lookup_in(forwarded[0], forwarded[1], depth + 1, wanted)
             if wanted == VALUE_ONLY and self.project.defines(path, name):
                 return None  # a function or class read, not called: nothing to follow
-            if not self.project.may_matter(path, name, self.extra_encoders):
+            if not self.project.may_matter(path, name, self.extra_encoders) and not self.is_factory(path, name):
                 return self.submodule_reference(path, name)
         scope = self.scope_of(path)
         if scope is not None:
@@ -368,7 +370,101 @@ class Linker:
         values = [value for _, value in args] + list((state or {}).values())
         if any(self.carries_features(value) for value in values):
             return True
-        return function.name.value in self.relevant_names(scope)
+        name = function.name.value
+        if name in self.relevant_names(scope):
+            return True
+        return state is None and scope.path is not None and self.is_factory(scope.path, name)
+
+    # --- factories: functions whose returns build a model or an object of the project's classes
+
+    def is_factory(self, path: str, name: str, depth: int = 0) -> bool:
+        """Whether a top-level function of another module returns a model or an object of a
+        project class whose code may reach features (directly, or through a local name, a
+        wrapper, a branch, or another factory). An ``ast`` test on the function, never a parse:
+        calling it then runs it, and the object it returns is known to its callers."""
+        key = (path, name)
+        found = self.factories.get(key)
+        if found is None:
+            self.factories[key] = False  # a cycle of factories reads as "not one"
+            found = self.factories[key] = self.find_factory(path, name, depth)
+        return found
+
+    def find_factory(self, path: str, name: str, depth: int) -> bool:
+        project = self.project
+        if project is None or depth > project.budgets.import_depth:
+            return False
+        if not project.mentions_features(path, self.extra_encoders):
+            return False  # nothing the module reaches names features: no object of it can matter
+        loaded = project.load(path)
+        found = loaded.facts() if loaded is not None else None
+        if found is None or name not in found.definitions or name in found.classes:
+            return False
+        self.consult(path, name)
+        functions = found.definitions - found.classes
+        words = self.words_of_function(loaded, name)
+        # what a return could build: a model class, a class, a project import or a function here
+        candidates = words & (MODEL_CLASS_NAMES | found.classes | self.project_imports(path, found) | functions)
+        if "return" not in words or not candidates - {name}:
+            return False
+        function = function_alone(loaded, name)
+        if function is None:
+            return False
+        returned = returned_names(function)
+        if returned is None:
+            return False  # a library-sized builder: running it costs more than a factory may give
+        for word in returned:
+            if word not in candidates or word == name:
+                continue
+            if word in MODEL_CLASS_NAMES:
+                return True
+            if word in found.classes:
+                if word in project.relevant_names(path, self.extra_encoders):
+                    return True
+            elif word in found.from_imports:
+                module, level, original = found.from_imports[word]
+                target = project.resolve(path, module, level)
+                if target is not None and self.builds_from(target, original, depth + 1):
+                    return True
+            elif word in functions and self.is_factory(path, word, depth + 1):
+                return True
+        return False
+
+    def project_imports(self, path: str, found: object) -> FrozenSet[str]:
+        """The names a module imports (``from m import name``) from the project's own modules."""
+        names = self.project_import_names.get(path)
+        if names is None:
+            imports = found.from_imports  # type: ignore[attr-defined]
+            names = self.project_import_names[path] = frozenset(
+                local for local, (module, level, _) in imports.items()
+                if self.project.resolve(path, module, level) is not None  # type: ignore[union-attr]
+            )
+        return names
+
+    @staticmethod
+    def words_of_function(loaded: ModuleView, name: str) -> FrozenSet[str]:
+        """The words of a top-level function's text (a text test before any parse)."""
+        layout = loaded.layout()
+        span = layout.functions.get(name) if layout is not None else None
+        if span is None:
+            return frozenset()
+        return frozenset(WORD.findall(layout.alone(span)))  # type: ignore[union-attr]
+
+    def builds_from(self, path: str, name: str, depth: int) -> bool:
+        """Whether an imported name is a project class whose code may reach features, or a factory."""
+        project = self.project
+        for _ in range(project.budgets.import_depth):  # type: ignore[union-attr]
+            forwarded = project.reexport(path, name)  # type: ignore[union-attr]
+            if forwarded is None:
+                break
+            path, name = forwarded
+        loaded = project.load(path)  # type: ignore[union-attr]
+        found = loaded.facts() if loaded is not None else None
+        if found is None or name not in found.definitions:
+            return False
+        if name in found.classes:
+            self.consult(path, name)
+            return name in project.relevant_names(path, self.extra_encoders)  # type: ignore[union-attr]
+        return self.is_factory(path, name, depth)
 
     def carries_features(self, value: Value, depth: int = 0) -> bool:
         """Whether a value is, holds or may produce features (an object of a relevant class)."""
@@ -514,6 +610,75 @@ class Linker:
         if key is not None:
             self.probes[key] = result
         return result
+
+
+#: Model classes a factory may build (``from_pretrained`` and the like): their callers know them.
+MODEL_CLASS_NAMES = facts.PROJECTION_MODEL_CLASSES | facts.NORMALIZING_MODEL_CLASSES
+WORD = re.compile(r"[A-Za-z_]\w*")
+
+
+def function_alone(loaded: ModuleView, name: str) -> Optional[ast.FunctionDef]:
+    """A top-level function's ``ast``, parsed from its own text alone."""
+    layout = loaded.layout()
+    span = layout.functions.get(name) if layout is not None else None
+    if span is None:
+        return None
+    try:
+        body = ast.parse(layout.alone(span)).body  # type: ignore[union-attr]
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    return body[0] if len(body) == 1 and isinstance(body[0], ast.FunctionDef) else None
+
+
+def returned_names(function: ast.FunctionDef) -> Optional[List[str]]:
+    """The names a function's returns are made of: those in its ``return`` expressions, and what
+    the local names among them were assigned from (``model = Dual(w)``, ``model = torch.jit.script(model)``).
+    Only statements are walked, never the expressions of the rest of the body. None for a body
+    of more than ``FACTORY_STATEMENTS`` statements."""
+    pending: List[ast.expr] = []
+    assignments: Dict[str, List[ast.expr]] = {}
+    statements: List[ast.stmt] = list(function.body)
+    count = 0
+    while statements:
+        statement = statements.pop()
+        count += 1
+        if count > FACTORY_STATEMENTS:
+            return None
+        kind = type(statement)
+        if kind is ast.Return:
+            if statement.value is not None:  # type: ignore[attr-defined]
+                pending.append(statement.value)  # type: ignore[attr-defined]
+        elif kind is ast.Assign or kind is ast.AnnAssign:
+            value = statement.value  # type: ignore[attr-defined]
+            targets = statement.targets if kind is ast.Assign else [statement.target]  # type: ignore[attr-defined]
+            for target in targets if value is not None else ():
+                for element in ast.walk(target):
+                    if type(element) is ast.Name:
+                        assignments.setdefault(element.id, []).append(value)
+        elif kind not in NESTED_SCOPES:
+            for field in STATEMENT_FIELDS:
+                statements.extend(getattr(statement, field, ()))
+            for handler in getattr(statement, "handlers", ()):
+                statements.extend(handler.body)
+            for case in getattr(statement, "cases", ()):
+                statements.extend(case.body)
+    returned: List[str] = []
+    seen = set()
+    while pending:
+        for element in ast.walk(pending.pop()):
+            if type(element) is ast.Name and element.id not in seen:
+                seen.add(element.id)
+                returned.append(element.id)
+                pending.extend(assignments.get(element.id, ()))
+    return returned
+
+
+#: The most statements a factory followed without features may have (a project's ``make_model``
+#: has a few; a library's ``create_model`` hundreds, and its callers would run them all).
+FACTORY_STATEMENTS = 60
+#: The fields of a compound statement that hold statements; and those whose returns are not the function's.
+STATEMENT_FIELDS = ("body", "orelse", "finalbody")
+NESTED_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
 #: Arguments an encoder probe keeps as the call gave them; any other is taken as raw features.

@@ -24,6 +24,8 @@ class ModuleLayout(Protocol):
     classes: Mapping[str, Span]
     methods: Mapping[Span, Dict[str, Span]]
 
+    def alone(self, span: Span) -> str: ...  # one definition's text, at its own lines
+
 
 class ModuleView(Protocol):
     """One project module as read: its text, and its libcst trees parsed on demand."""
@@ -34,6 +36,8 @@ class ModuleView(Protocol):
 
     @property
     def cst(self) -> Any: ...
+
+    def facts(self) -> Any: ...  # what its ``ast`` says: definitions, classes, ``from`` imports
 
     def layout(self) -> Optional[ModuleLayout]: ...
 

@@ -104,7 +104,11 @@ def site_of(pending: "Pending", positions: Locator) -> str:
         return f" in '{helper}()' (raw features from {calls_at(pending.calls, positions)})"
     found = comparison_line(pending, positions)
     where = f"line {found[0]}" if scope.home and found is not None else f"{scope.display}:{scope.line_of(node)}"
-    also = f" (also handed over by {calls_at(pending.calls, positions)})" if pending.calls else ""
+    if pending.in_helper:  # different producers: the normalization belongs in the helper
+        others = calls_at(pending.calls, positions)
+        also = f" (raw features from this call and {others}; the fix belongs in '{helper}()')"
+    else:
+        also = f" (also handed over by {calls_at(pending.calls, positions)})" if pending.calls else ""
     return f" in '{helper}()' at {where}{also}"
 
 
