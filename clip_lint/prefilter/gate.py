@@ -1,9 +1,11 @@
 """The gate: text tests that run before any parse, and need neither libcst nor the engine.
 
 A file that never names an encoder or an embedding field has no finding (``passes_gate``),
-unless it imports, from the project, code that may hand it features and it may compare them
-(``needs_analysis``). A run (or a warm cache) that stops here never imports libcst, so nothing
-here may.
+unless it imports, from the project, code that may hand it features, and either compares or
+normalizes them itself or imports project code that may compare or normalize what it is given
+(``needs_analysis``, ``project_gate``): the project's summaries of the imported names decide,
+not the module's own words. A run (or a warm cache) that stops here never imports libcst, so
+nothing here may. ``CLIP_LINT_SPEEDUPS_OFF=gate`` lets every file through.
 """
 
 from __future__ import annotations
@@ -11,14 +13,17 @@ from __future__ import annotations
 import ast
 import functools
 import re
-from typing import Callable, List, Optional, Protocol, Tuple
+from typing import Callable, Dict, List, Optional, Protocol, Tuple
 
 from clip_lint import facts
 from clip_lint.options import AnalysisOptions
+from clip_lint.prefilter.slicing import SINK_OR_NORM_WORDS
+from clip_lint.prefilter.speedups import enabled
 
 __all__ = [
-    "DEFAULT_OPTIONS", "ImportGraph", "compares", "may_compare", "needs_analysis", "passes_gate",
-    "project_code_names", "project_imports", "scan_imports",
+    "DEFAULT_OPTIONS", "ImportGraph", "calls_comparing", "compares", "may_compare", "may_need_project",
+    "needs_analysis", "passes_gate", "passes_parsed_gate", "project_code_names", "project_gate",
+    "project_imports", "scan_imports",
 ]
 
 DEFAULT_OPTIONS = AnalysisOptions()
@@ -35,20 +40,31 @@ class ImportGraph(Protocol):
 
     def imported_name_hands(self, path: str, name: str, extra_words: Tuple[str, ...] = ()) -> bool: ...
 
+    def imported_name_compares(self, path: str, name: str) -> bool: ...
+
 
 def passes_gate(source: str, options: AnalysisOptions = DEFAULT_OPTIONS) -> bool:
-    """A substring test that runs before any parse: no encoder word, no finding."""
-    return any(word in source for word in facts.GATE_WORDS) or any(
-        word in source for word in options.extra_encoders
+    """A substring test that runs before any parse: no encoder word, no finding.
+
+    With the gate switched off (``CLIP_LINT_SPEEDUPS_OFF=gate``) every text passes."""
+    return (
+        any(word in source for word in facts.GATE_WORDS)
+        or any(word in source for word in options.extra_encoders)
+        or not enabled("gate")
     )
 
 
-#: Calls that compare or normalize (``compares``, exact on the ``ast``). In the text, a module that
-#: never names an encoder is parsed only with one of these, or an ``@`` that may be an operator
-#: (``may_compare``), and an import that leads to features.
-COMPARING_CALLS = frozenset({"matmul", "einsum", "mm", "bmm", "dot", "inner", "tensordot", "norm", "normalize"})
-#: Of those, the names the text test takes anywhere; the others only as a word before ``(``.
-_ANYWHERE = frozenset({"matmul", "einsum", "tensordot", "normalize"})
+#: Calls that compare or normalize (``compares``, exact on the ``ast``): every similarity op,
+#: inner-product index method, product sum and norm of the facts tables, by last name. In the
+#: text, a module that never names an encoder is parsed only with one of these, or an ``@`` that
+#: may be an operator (``may_compare``), and an import that leads to features.
+COMPARING_CALLS = frozenset(SINK_OR_NORM_WORDS)
+#: Of those, the names the text test takes anywhere (names this rare may be a callable held as a
+#: value); the others, common words, only as a word before ``(``.
+_ANYWHERE = COMPARING_CALLS & frozenset(
+    {"matmul", "einsum", "tensordot", "normalize", "normalize_L2", "vector_norm", "vdot",
+     "add_with_ids", "range_search"}
+)
 # Literal candidates first (one cheap scan; the longest name first), then the rest at each one.
 _CANDIDATE = re.compile("|".join(sorted(COMPARING_CALLS, key=lambda name: (-len(name), name))))
 _CALL_AFTER = re.compile(r"(?:[\s\\]|#[^\r\n]*)*\(")
@@ -146,18 +162,76 @@ def needs_analysis(
     options: AnalysisOptions,
     path: Optional[str],
     project: Optional[ImportGraph],
-    hands_features: Optional[Callable[[], bool]] = None,
+    project_answer: Optional[Callable[[], bool]] = None,
 ) -> bool:
-    """The gate, with a project: an encoder word, or an import that leads to one and code that
-    may compare or normalize what it hands over. ``hands_features`` answers the last question
-    instead of ``project_imports`` (the cache's remembered answer)."""
+    """The gate, with a project: an encoder word, or ``project_gate``. ``project_answer``
+    answers ``project_gate`` instead (the cache's remembered answer). A module that imports
+    nothing is decided by its text alone."""
     if passes_gate(source, options):
         return True
-    if project is None or path is None or not may_compare(source):
+    if project is None or path is None or not may_need_project(source):
         return False
-    if hands_features is not None:
-        return hands_features()
-    return project_imports(source, options, path, project)[1]
+    if project_answer is not None:
+        return project_answer()
+    return project_gate(source, options, path, project)
+
+
+def may_need_project(source: str) -> bool:
+    """Whether a module that names no encoder may still need its project: it imports something."""
+    return "import" in source and bool(scan_imports(source))
+
+
+def project_gate(source: str, options: AnalysisOptions, path: Optional[str], project: Optional[ImportGraph]) -> bool:
+    """The gate's question to the project, for a module that names no encoder: does it import
+    project code that may hand it features, and either compare or normalize them itself (an
+    ``@`` or a comparing call in its text), or hand them to project code that may compare or
+    normalize what it is given (``calls_comparing``)? Text tests, and the project's summaries."""
+    if project is None or path is None:
+        return False
+    if not project_imports(source, options, path, project)[1]:
+        return False
+    return may_compare(source) or calls_comparing(source, path, project)
+
+
+def passes_parsed_gate(
+    tree: ast.Module, source: str, path: Optional[str], project: Optional[ImportGraph]
+) -> bool:
+    """After the parse, for a module that passed ``project_gate``: it compares or normalizes
+    (exact, on the ``ast``), or it uses project code that may compare what it is handed."""
+    return compares(tree) or (project is not None and path is not None and calls_comparing(source, path, project))
+
+
+def calls_comparing(source: str, path: str, project: ImportGraph) -> bool:
+    """Whether a module imports, and uses beyond its import line, a project name that may compare
+    or normalize what it is given (the project's summary of that name: ``imported_name_compares``;
+    a module as a whole, or a ``*`` import, by its text)."""
+    uses: Optional[Dict[str, int]] = None
+    for module, level, imported in scan_imports(source):
+        target = project.resolve(path, module, level)
+        if target is None:
+            continue
+        for name, local in imported:
+            if name == STAR:
+                if project.mentions_comparisons(target):
+                    return True
+                continue
+            if uses is None:
+                uses = _word_counts(source)
+            if uses.get(local, 0) < 2:  # named only on its import line
+                continue
+            if project.imported_name_compares(target, name) if name else project.mentions_comparisons(target):
+                return True
+    return False
+
+
+def _word_counts(source: str) -> Dict[str, int]:
+    counts: Dict[str, int] = {}
+    for word in _WORD_RE.findall(source):
+        counts[word] = counts.get(word, 0) + 1
+    return counts
+
+
+_WORD_RE = re.compile(r"[A-Za-z_]\w*")
 
 
 def project_imports(

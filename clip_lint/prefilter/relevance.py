@@ -20,63 +20,110 @@ MODEL_CLASSES = facts.PROJECTION_MODEL_CLASSES | facts.NORMALIZING_MODEL_CLASSES
 NOT_A_USE = re.compile(r"\bdef\s+\w+|\bsuper\s*\(\s*\)\s*\.\s*\w+")
 
 
+class DefinitionTexts:
+    """The code of each top-level function, class (header and methods), method and global of a
+    module, and the words each uses: what the relevance tests read."""
+
+    def __init__(self, text: str, tree: ast.Module) -> None:
+        lines = split_lines_keepends(text)  # as Python counts lines (``str.splitlines`` splits at more)
+        self.texts: Dict[str, str] = {}
+
+        def add(name: str, node: ast.AST, end: Optional[int] = None) -> None:
+            code = "".join(lines[node.lineno - 1: end or node.end_lineno])  # type: ignore[attr-defined]
+            self.texts[name] = self.texts.get(name, "") + code
+
+        self.bases: Dict[str, Set[str]] = {}  # a class -> the words of its header (its bases)
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                add(node.name, node)
+            if isinstance(node, ast.ClassDef):
+                # A class's code is its header (its bases) and its methods: the analysis runs only
+                # those. Field declarations (``image_embeds: Tensor = None``) hand nothing over.
+                add(node.name, node, max(node.lineno, node.body[0].lineno - 1))
+                self.bases[node.name] = set(WORD.findall(self.texts[node.name]))
+                for item in node.body:
+                    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        add(node.name, item)
+                        add(item.name, item)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                for target in bound_names(node):
+                    add(target, node)
+        # A method's name is shared by every method so named in the module (``forward``,
+        # ``__init__``): defining one, or calling the base class's through ``super()``, uses none
+        # of the others. A class inherits from its bases instead.
+        self.words = {name: set(WORD.findall(NOT_A_USE.sub("", code))) for name, code in self.texts.items()}
+        self.classes = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
+        self.globals = set(self.texts) - self.classes - _defined_functions(tree)
+
+    def grow(self, relevant: Set[str], through_classes: bool) -> FrozenSet[str]:
+        """``relevant`` and every definition that uses one of them, to a fixed point; a class
+        counts through its bases. Unless ``through_classes``, a function or class that only names
+        a relevant class (builds an object) is not reached: only a global that keeps one is."""
+        relevant = set(relevant)
+        grown = True
+        while grown:
+            reachable = relevant if through_classes else relevant - self.classes
+            more = {
+                name for name in self.texts
+                if name not in relevant
+                and (
+                    self.words[name] & (relevant if name in self.globals else reachable)
+                    or name in self.bases and self.bases[name] & relevant
+                )
+            }
+            relevant |= more
+            grown = bool(more)
+        return frozenset(relevant)
+
+
+def _parsed(text: str, tree: Optional[ast.Module]) -> Optional[ast.Module]:
+    if tree is not None:
+        return tree
+    try:
+        return ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
 def relevant_definitions(
     text: str, leads: Iterable[str], extra_words: Tuple[str, ...] = (), tree: Optional[ast.Module] = None
 ) -> FrozenSet[str]:
     """Names of top-level functions, classes, methods and globals whose code may reach features:
     it names an encoder or a CLIP model, or uses such a name or an import in ``leads``."""
+    tree = _parsed(text, tree)
     if tree is None:
-        try:
-            tree = ast.parse(text)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return frozenset()
-    lines = split_lines_keepends(text)  # as Python counts lines (``str.splitlines`` splits at more)
-    texts: Dict[str, str] = {}
-
-    def add(name: str, node: ast.AST, end: Optional[int] = None) -> None:
-        code = "".join(lines[node.lineno - 1: end or node.end_lineno])  # type: ignore[attr-defined]
-        texts[name] = texts.get(name, "") + code
-
-    bases: Dict[str, Set[str]] = {}  # a class -> the words of its header (its bases)
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            add(node.name, node)
-        if isinstance(node, ast.ClassDef):
-            # A class's code is its header (its bases) and its methods: the analysis runs only
-            # those. Field declarations (``image_embeds: Tensor = None``) hand nothing over.
-            add(node.name, node, max(node.lineno, node.body[0].lineno - 1))
-            bases[node.name] = set(WORD.findall(texts[node.name]))
-            for item in node.body:
-                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    add(node.name, item)
-                    add(item.name, item)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            for target in bound_names(node):
-                add(target, node)
+        return frozenset()
+    definitions = DefinitionTexts(text, tree)
     pattern = feature_words_pattern(extra_words)
-    # A method's name is shared by every method so named in the module (``forward``,
-    # ``__init__``): defining one, or calling the base class's through ``super()``, uses none of
-    # the others. A class inherits from its bases instead.
-    words = {name: set(WORD.findall(NOT_A_USE.sub("", code))) for name, code in texts.items()}
-    classes = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
-    globals_ = set(texts) - classes - _defined_functions(tree)
     leads = set(leads)
-    relevant = {name for name, code in texts.items() if _names_features(code, pattern) or words[name] & leads}
-    grown = True
-    while grown:
-        # Calling a class hands over no features by itself; an object kept in a global may.
-        reachable = relevant - classes
-        more = {
-            name for name in texts
-            if name not in relevant
-            and (
-                words[name] & (relevant if name in globals_ else reachable)
-                or name in bases and bases[name] & relevant  # a class inherits from its bases
-            )
-        }
-        relevant |= more
-        grown = bool(more)
-    return frozenset(relevant)
+    relevant = {
+        name for name, code in definitions.texts.items()
+        if _names_features(code, pattern) or definitions.words[name] & leads
+    }
+    # Calling a class hands over no features by itself; an object kept in a global may.
+    return definitions.grow(relevant, through_classes=False)
+
+
+def comparing_definitions(text: str, leads: Iterable[str], tree: Optional[ast.Module] = None) -> FrozenSet[str]:
+    """Names of top-level functions, classes, methods and globals whose code may compare or
+    normalize what it is given: it has a similarity op or a norm (``SINK_OR_NORM``, an ``@``
+    included), or uses such a name (a class included: its methods may run) or an import in
+    ``leads`` (``"*"``: a ``*`` import of such code, whose names are unknown: every definition).
+    A text test on each definition, after one ``ast`` parse of the module."""
+    from clip_lint.prefilter.slicing import SINK_OR_NORM
+
+    tree = _parsed(text, tree)
+    if tree is None:
+        return frozenset()
+    definitions = DefinitionTexts(text, tree)
+    leads = set(leads)
+    if "*" in leads:  # a ``*`` import of code that compares binds names unknown here
+        return frozenset(definitions.texts)
+    comparing = {
+        name for name, code in definitions.texts.items()
+        if SINK_OR_NORM.search(code) or definitions.words[name] & leads
+    }
+    return definitions.grow(comparing, through_classes=True)
 
 
 def _names_features(code: str, pattern: "re.Pattern[str]") -> bool:

@@ -50,9 +50,11 @@ def _sink_or_norm_words() -> Tuple[str, ...]:
     return tuple(sorted({name.rsplit(".", 1)[-1] for table in tables for name in table}))
 
 
+#: The last names of the calls that compare or normalize, from the facts tables.
+SINK_OR_NORM_WORDS: Tuple[str, ...] = _sink_or_norm_words()
 #: Without one of these in the kept code nothing can be reported: no similarity op (a
 #: ``@`` that is not a decorator's, or a named one) and no normalization to judge.
-SINK_OR_NORM = re.compile(r"@|\b(?:" + "|".join(map(re.escape, _sink_or_norm_words())) + r")\b")
+SINK_OR_NORM = re.compile(r"@|\b(?:" + "|".join(map(re.escape, SINK_OR_NORM_WORDS)) + r")\b")
 
 
 def relevance_pattern(extra_encoders: Iterable[str] = (), imported_names: Iterable[str] = ()) -> Pattern[str]:
