@@ -125,6 +125,20 @@ def may_report(
         return True
 
 
+def hands_to_project_code(
+    tree: ast.Module, options: AnalysisOptions, comparing: Iterable[str], handing: Iterable[str]
+) -> bool:
+    """Whether what ``handing`` (names of project code that may hand features over) gives may
+    reach a call into ``comparing`` (names of project code that may compare or normalize what it
+    is given), or a division: the gate's test for a module that compares nothing itself. It is
+    the gate's, so the pre-filter's switch doesn't turn it off."""
+    try:
+        flows = _Flows(tree, options, frozenset(), frozenset(comparing), frozenset(handing), handing_reports=False)
+        return flows.may_report()
+    except Exception:  # a bug here must cost time, never a finding: let the engine decide
+        return True
+
+
 class _Flows:
     """The module's flows, collected in one walk, then followed to a fixed point."""
 
@@ -135,7 +149,10 @@ class _Flows:
         project_names: FrozenSet[str],
         project_code: FrozenSet[str] = frozenset(),
         handing: FrozenSet[str] = frozenset(),
+        handing_reports: bool = True,
     ) -> None:
+        #: Whether a call into code that may hand features over may report by itself (see ``_reports_call``).
+        self.handing_reports = handing_reports
         self.sources = facts.ENCODER_METHODS | frozenset(options.extra_encoders)
         self.project_names = project_names
         #: Names (and ".attr" for attributes) that may hold project code; grown to a fixed point.
@@ -541,11 +558,16 @@ class _Flows:
         return False
 
     def _reports_call(self, call: ast.Call, products: bool) -> bool:
-        if self.handing and self._reached(call.func, self.handing, self.handing_returning):
+        if self.handing and self.handing_reports and self._reached(call.func, self.handing, self.handing_returning):
             # Code that may hand features over may also normalize or compare the features it makes
             # itself: the engine reports that at the call, whatever the call hands it.
             return True
         names = self.callee_names(call)
+        if not self.handing_reports and self._calls_project_code(call):
+            # the gate's question: are features handed in, as arguments? (An object that makes
+            # features and compares them itself has that bug in its own module.)
+            arguments = [*call.args, *(keyword.value for keyword in call.keywords)]
+            return any(self.carries(argument) for argument in arguments)
         if any(name in self.comparing for name in names) or self._calls_project_code(call):
             return self._inputs_carry(call)
         if any(name in DIVIDING_CALLS for name in names):

@@ -86,15 +86,22 @@ def _parsed(text: str, tree: Optional[ast.Module]) -> Optional[ast.Module]:
 
 
 def relevant_definitions(
-    text: str, leads: Iterable[str], extra_words: Tuple[str, ...] = (), tree: Optional[ast.Module] = None
+    text: str,
+    leads: Iterable[str],
+    extra_words: Tuple[str, ...] = (),
+    tree: Optional[ast.Module] = None,
+    pattern: Optional["re.Pattern[str]"] = None,
+    definitions: Optional[DefinitionTexts] = None,
 ) -> FrozenSet[str]:
     """Names of top-level functions, classes, methods and globals whose code may reach features:
-    it names an encoder or a CLIP model, or uses such a name or an import in ``leads``."""
-    tree = _parsed(text, tree)
-    if tree is None:
-        return frozenset()
-    definitions = DefinitionTexts(text, tree)
-    pattern = feature_words_pattern(extra_words)
+    it names an encoder or a CLIP model (or what ``pattern`` finds), or uses such a name or an
+    import in ``leads``. ``definitions``: the module's, when the caller keeps them."""
+    if definitions is None:
+        tree = _parsed(text, tree)
+        if tree is None:
+            return frozenset()
+        definitions = DefinitionTexts(text, tree)
+    pattern = pattern or feature_words_pattern(extra_words)
     leads = set(leads)
     relevant = {
         name for name, code in definitions.texts.items()
@@ -104,26 +111,50 @@ def relevant_definitions(
     return definitions.grow(relevant, through_classes=False)
 
 
-def comparing_definitions(text: str, leads: Iterable[str], tree: Optional[ast.Module] = None) -> FrozenSet[str]:
+def comparing_definitions(
+    text: str,
+    leads: Iterable[str],
+    tree: Optional[ast.Module] = None,
+    definitions: Optional[DefinitionTexts] = None,
+    seeds: Optional[FrozenSet[str]] = None,
+) -> FrozenSet[str]:
     """Names of top-level functions, classes, methods and globals whose code may compare or
-    normalize what it is given: it has a similarity op or a norm (``SINK_OR_NORM``, an ``@``
-    included), or uses such a name (a class included: its methods may run) or an import in
-    ``leads`` (``"*"``: a ``*`` import of such code, whose names are unknown: every definition).
-    A text test on each definition, after one ``ast`` parse of the module."""
-    from clip_lint.prefilter.slicing import SINK_OR_NORM
-
-    tree = _parsed(text, tree)
-    if tree is None:
-        return frozenset()
-    definitions = DefinitionTexts(text, tree)
+    normalize what it is given: it has a similarity op, a product sum, an index sink or a norm
+    (``comparing_seeds``), or uses such a name (a class included: its methods may run) or an
+    import in ``leads`` (``"*"``: a ``*`` import of such code, whose names are unknown here:
+    every definition). ``definitions`` and ``seeds``: the module's, when the caller keeps them."""
+    if definitions is None or seeds is None:
+        tree = _parsed(text, tree)
+        if tree is None:
+            return frozenset()
+        definitions = DefinitionTexts(text, tree)
+        seeds = comparing_seeds(tree)
     leads = set(leads)
     if "*" in leads:  # a ``*`` import of code that compares binds names unknown here
         return frozenset(definitions.texts)
-    comparing = {
-        name for name, code in definitions.texts.items()
-        if SINK_OR_NORM.search(code) or definitions.words[name] & leads
-    }
-    return definitions.grow(comparing, through_classes=True)
+    comparing = {name for name, words in definitions.words.items() if words & leads} | seeds
+    return definitions.grow(comparing & set(definitions.texts), through_classes=True)
+
+
+def comparing_seeds(tree: ast.Module) -> FrozenSet[str]:
+    """The top-level definitions, methods and globals whose own code compares or normalizes
+    (``gate.compares_things``), before any use of another is counted."""
+    from clip_lint.prefilter.gate import compares_things
+
+    seeds: Set[str] = set()
+    for node in tree.body:
+        if not compares_things(node):
+            continue
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            seeds |= bound_names(node)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            seeds.add(node.name)
+            if isinstance(node, ast.ClassDef):
+                seeds |= {
+                    item.name for item in node.body
+                    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and compares_things(item)
+                }
+    return frozenset(seeds)
 
 
 def _names_features(code: str, pattern: "re.Pattern[str]") -> bool:
@@ -163,6 +194,20 @@ def _defined_functions(tree: ast.Module) -> FrozenSet[str]:
 
 
 _PATTERNS: Dict[Tuple[str, ...], "re.Pattern[str]"] = {}
+_ENCODER_PATTERNS: Dict[Tuple[str, ...], "re.Pattern[str]"] = {}
+
+
+def encoder_words_pattern(extra_words: Tuple[str, ...] = ()) -> "re.Pattern[str]":
+    """Words that make code a maker of features: encoders and CLIP model classes. Unlike
+    ``feature_words_pattern``, an embedding field doesn't count: code that only reads or passes
+    on ``image_embeds`` (a UNet's conditioning) makes none."""
+    pattern = _ENCODER_PATTERNS.get(extra_words)
+    if pattern is None:
+        words = set(facts.ENCODER_METHODS) | MODEL_CLASSES | set(extra_words)
+        pattern = _ENCODER_PATTERNS[extra_words] = re.compile(
+            r"\b(?:" + "|".join(sorted(map(re.escape, words))) + r")\b"
+        )
+    return pattern
 
 
 def feature_words_pattern(extra_words: Tuple[str, ...] = ()) -> "re.Pattern[str]":

@@ -119,7 +119,7 @@ def _findings(
         tree = project.tree_of(path, source, tree)
     if tree is None:
         tree, syntax_error = _parse_ast(source)
-    if gated and tree is not None and not passes_parsed_gate(tree, source, path, project):
+    if gated and tree is not None and not passes_parsed_gate(tree, source, options, path, project, handing):
         return [], {}, False
     text = source
     # Project code is a sink and a pass-through to the pre-filter; what the project gate says may

@@ -27,6 +27,7 @@ A module that the analysis tried to import but that was not in the project contr
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import re
 from collections import OrderedDict
@@ -35,7 +36,8 @@ from typing import Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional,
 
 from clip_lint.findings import Finding
 from clip_lint.prefilter.relevance import (
-    WORD, bound_names, comparing_definitions, feature_words_pattern, relevant_definitions,
+    WORD, DefinitionTexts, bound_names, comparing_definitions, comparing_seeds, encoder_words_pattern,
+    feature_words_pattern, relevant_definitions,
 )
 from clip_lint.project.queries import Queries
 from clip_lint.project.reading import UNREADABLE, SourceReader
@@ -82,6 +84,8 @@ class LoadedModule:
         self.imports: Optional[list] = None  # ``gate.scan_imports`` of the text
         self._facts: object = None
         self._matches: Dict[object, bool] = {}
+        self._definition_texts: object = None
+        self._comparing_seeds: Optional[FrozenSet[str]] = None
 
     @property
     def cst(self):
@@ -154,6 +158,27 @@ class LoadedModule:
             self.imports = scan_imports.__wrapped__(self.text) if self.text is not None else []  # type: ignore
         return self.imports
 
+    def definition_texts(self) -> Optional[DefinitionTexts]:
+        """The code of each top-level definition (``relevance.DefinitionTexts``), read once."""
+        self._read_definitions()
+        return self._definition_texts or None  # type: ignore[return-value]
+
+    def comparing_seeds(self) -> FrozenSet[str]:
+        """``relevance.comparing_seeds`` of the module, once."""
+        self._read_definitions()
+        return self._comparing_seeds or frozenset()
+
+    def _read_definitions(self) -> None:
+        if self._definition_texts is None:  # both from one tree: another module's may have dropped it
+            tree = self.tree if self.parse else None
+            found = DefinitionTexts(self.text, tree) if tree is not None else None  # type: ignore[arg-type]
+            self._definition_texts = found or False
+            self._comparing_seeds = comparing_seeds(tree) if tree is not None else frozenset()
+
+    def may_define(self, name: str) -> bool:
+        """``_may_define`` of the text, remembered."""
+        return self.text is not None and self.matches(("defines", name), _definition_pattern(name))
+
     def matches(self, key: object, pattern: "re.Pattern[str]") -> bool:
         """Whether the text has a match of ``pattern`` (remembered under ``key``)."""
         found = self._matches.get(key)
@@ -212,6 +237,7 @@ class TreeFacts:
             else:
                 names |= bound_names(statement)
         self.top_level_names = frozenset(names)
+        self._compares: Optional[bool] = None
         imported = set()
         for statement in tree.body:
             if isinstance(statement, (ast.Import, ast.ImportFrom)):
@@ -225,6 +251,14 @@ class TreeFacts:
                     self.from_imports.setdefault(
                         alias.asname or alias.name, (statement.module or "", statement.level or 0, alias.name)
                     )
+
+    def compares(self, tree: Optional[ast.Module]) -> bool:
+        """``gate.compares_things`` of the module's tree, remembered (the tree itself may be dropped)."""
+        if self._compares is None:
+            from clip_lint.prefilter.gate import compares_things
+
+            self._compares = tree is not None and compares_things(tree)
+        return self._compares
 
 
 #: How many modules' ``ast`` trees a process keeps; the others are parsed again if asked for.
@@ -585,6 +619,21 @@ class Project:
 
         return self._mentions(path, ("comparisons", ()), SINK_OR_NORM)
 
+    def compares_itself(self, path: str) -> bool:
+        """Whether a module's own text may compare or normalize (a module object or a ``*`` import
+        of it, handed features, may compare them). Unlike ``mentions_comparisons``, what it imports
+        doesn't count: a package whose submodules compare is not a comparison by itself."""
+        return bool(self._ask(("compares itself", path), lambda: self._compares_itself(path), False))
+
+    def _compares_itself(self, path: str) -> bool:
+        from clip_lint.prefilter.slicing import SINK_OR_NORM
+
+        loaded = self.load(path)
+        if loaded is None or not loaded.matches(("comparisons", ()), SINK_OR_NORM):
+            return False  # the text test first: most modules are never parsed
+        found = loaded.facts()
+        return found is not None and found.compares(loaded.tree)
+
     def _mentions(self, path: str, key: Tuple[str, Tuple[str, ...]], pattern: "re.Pattern[str]") -> bool:
         return bool(self._ask(("mentions", path, key), lambda: self._reaches_mention(path, key, pattern), False))
 
@@ -744,9 +793,58 @@ class Project:
                 hands = self._name_hands(target, original, extra_words, depth + 1)
             else:  # ``import a.b as name``: a module
                 hands = self.mentions_features(target, extra_words)
-            if hands or not _may_define(loaded.text, name):
+            if hands or not loaded.may_define(name):
                 return hands
         return self.mentions_features(path, extra_words) and name in self.relevant_names(path, extra_words)
+
+    def imported_name_encodes(self, path: str, name: str, extra_words: Tuple[str, ...] = ()) -> bool:
+        """For ``from <path> import name``: whether its code may make features (it names an encoder
+        or a CLIP model class, or uses code that does), following re-exports. Narrower than
+        ``imported_name_hands``: reading an embedding field doesn't count."""
+        key = ("encodes", path, name, extra_words)
+        return bool(self._ask(key, lambda: self._name_encodes(path, name, extra_words, 0), False))
+
+    def _name_encodes(self, path: str, name: str, extra_words: Tuple[str, ...], depth: int) -> bool:
+        sub = self.submodule(path, name)
+        if sub is not None:
+            return self.mentions_encoders(sub, extra_words)
+        loaded = self.load(path)
+        if loaded is None or loaded.text is None or name not in loaded.text:
+            return False
+        forwarded = self.text_reexport(path, loaded, name) if depth < self.budgets.import_depth else None
+        if forwarded is not None:
+            target, original = forwarded
+            if original:
+                encodes = self._name_encodes(target, original, extra_words, depth + 1)
+            else:  # ``import a.b as name``: a module
+                encodes = self.mentions_encoders(target, extra_words)
+            if encodes or not loaded.may_define(name):
+                return encodes
+        return self.mentions_encoders(path, extra_words) and name in self.encoding_names(path, extra_words)
+
+    def mentions_encoders(self, path: str, extra_words: Tuple[str, ...] = ()) -> bool:
+        """Whether a module, or a project module it imports, names an encoder or a CLIP model class."""
+        return self._mentions(path, ("encoders", extra_words), encoder_words_pattern(extra_words))
+
+    def encoding_names(self, path: str, extra_words: Tuple[str, ...] = ()) -> FrozenSet[str]:
+        """The definitions and globals of a module whose code may make features, once per run."""
+        return self._ask(("encoding", path, extra_words), lambda: self._encoding_names(path, extra_words), frozenset())
+
+    def _encoding_names(self, path: str, extra_words: Tuple[str, ...]) -> FrozenSet[str]:
+        loaded = self.load(path)
+        definitions = loaded.definition_texts() if loaded is not None and loaded.text is not None else None
+        if definitions is None:
+            return frozenset()
+        leads = set()
+        for module, level, imported in loaded.import_lines():  # type: ignore[union-attr]
+            target = self.resolve(path, module, level)
+            if target is None:
+                continue
+            for original, local in imported:
+                if original and original != "*" and self.imported_name_encodes(target, original, extra_words):
+                    leads.add(local)
+        pattern = encoder_words_pattern(extra_words)
+        return relevant_definitions(loaded.text, leads, extra_words, None, pattern, definitions)  # type: ignore
 
     def imported_name_compares(self, path: str, name: str) -> bool:
         """For ``from <path> import name``: whether it may compare or normalize what it is given
@@ -760,7 +858,7 @@ class Project:
     def _name_compares(self, path: str, name: str, depth: int) -> bool:
         sub = self.submodule(path, name)
         if sub is not None:
-            return self.mentions_comparisons(sub)
+            return self.compares_itself(sub)
         loaded = self.load(path)
         if loaded is None or loaded.text is None or name not in loaded.text:
             return False
@@ -770,8 +868,8 @@ class Project:
             if original:
                 compares = self._name_compares(target, original, depth + 1)
             else:  # ``import a.b as name``: a module
-                compares = self.mentions_comparisons(target)
-            if compares or not _may_define(loaded.text, name):
+                compares = self.compares_itself(target)
+            if compares or not loaded.may_define(name):
                 return compares
         return self.mentions_comparisons(path) and name in self.comparing_names(path)
 
@@ -783,21 +881,25 @@ class Project:
 
     def _comparing_names(self, path: str) -> FrozenSet[str]:
         loaded = self.load(path)
-        if loaded is None or loaded.text is None or not loaded.parse:
-            return frozenset()
-        tree = loaded.tree
-        if tree is None:
+        definitions = loaded.definition_texts() if loaded is not None and loaded.text is not None else None
+        if definitions is None:
             return frozenset()
         leads = set()
-        for module, level, imported in loaded.import_lines():
+        for module, level, imported in loaded.import_lines():  # type: ignore[union-attr]
             target = self.resolve(path, module, level)
             if target is None:
                 continue
             for original, local in imported:
-                sub = self.submodule(target, original) if original and original != "*" else None
-                if self.mentions_comparisons(sub or target):
-                    leads.add(local)  # ``*``: names unknown here, so every definition may compare
-        return comparing_definitions(loaded.text, leads, tree)
+                if original == "*":  # names unknown here: every definition may compare
+                    compares = self.mentions_comparisons(target)
+                elif original:
+                    compares = self.imported_name_compares(target, original)
+                else:  # ``import a.b``: the module as a whole
+                    compares = self.compares_itself(target)
+                if compares:
+                    leads.add(local)
+        seeds = loaded.comparing_seeds()  # type: ignore[union-attr]
+        return comparing_definitions(loaded.text, leads, None, definitions, seeds)  # type: ignore[arg-type]
 
     def text_reexport(self, path: str, loaded: LoadedModule, name: str) -> Optional[Tuple[str, str]]:
         """(module file, name there; "" for a module) when an import line of the module binds ``name``."""
@@ -830,13 +932,18 @@ class Project:
 def _may_define(text: str, name: str) -> bool:
     """Whether a line of the module may define ``name`` (``def``, ``class``, ``=``), at any
     indentation: a fallback definition under ``try``/``if`` counts (so may a method)."""
+    return _definition_pattern(name).search(text) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _definition_pattern(name: str) -> "re.Pattern[str]":
     escaped = re.escape(name)
     pattern = (
         rf"^[ \t]*(?:(?:async[ \t]+)?def|class)[ \t]+{escaped}\b"
         rf"|^[ \t]*{escaped}\b[^\n=]*="
         rf"|^[ \t]*[\w, \t()\[\]]*\b{escaped}\b[\w, \t()\[\]]*="
     )
-    return re.search(pattern, text, re.MULTILINE) is not None
+    return re.compile(pattern, re.MULTILINE)
 
 
 def _imports_in(statements: Iterable[ast.stmt]) -> Iterable[ast.stmt]:
