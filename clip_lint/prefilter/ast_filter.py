@@ -125,20 +125,6 @@ def may_report(
         return True
 
 
-def hands_to_project_code(
-    tree: ast.Module, options: AnalysisOptions, comparing: Iterable[str], handing: Iterable[str]
-) -> bool:
-    """Whether what ``handing`` (names of project code that may hand features over) gives may
-    reach a call into ``comparing`` (names of project code that may compare or normalize what it
-    is given), or a division: the gate's test for a module that compares nothing itself. It is
-    the gate's, so the pre-filter's switch doesn't turn it off."""
-    try:
-        flows = _Flows(tree, options, frozenset(), frozenset(comparing), frozenset(handing), handing_reports=False)
-        return flows.may_report()
-    except Exception:  # a bug here must cost time, never a finding: let the engine decide
-        return True
-
-
 class _Flows:
     """The module's flows, collected in one walk, then followed to a fixed point."""
 
@@ -149,10 +135,7 @@ class _Flows:
         project_names: FrozenSet[str],
         project_code: FrozenSet[str] = frozenset(),
         handing: FrozenSet[str] = frozenset(),
-        handing_reports: bool = True,
     ) -> None:
-        #: Whether a call into code that may hand features over may report by itself (see ``_reports_call``).
-        self.handing_reports = handing_reports
         self.sources = facts.ENCODER_METHODS | frozenset(options.extra_encoders)
         self.project_names = project_names
         #: Names (and ".attr" for attributes) that may hold project code; grown to a fixed point.
@@ -448,17 +431,11 @@ class _Flows:
             if self._reached(node, self.handing, self.handing_returning):
                 return True  # what project code that may hand features over gives
         if kind is ast.Name:
-            name = node.id  # type: ignore[attr-defined]
-            # a function that returns features, kept as a value (``{"image": pictures}``), gives them when called
-            return name in self.carrying or name in self.returning or self._calling_gives(name)
+            return node.id in self.carrying  # type: ignore[attr-defined]
         if kind is ast.Attribute:
             attr = node.attr  # type: ignore[attr-defined]
-            # an encoder method read as a value (``embed = model.encode_image``) gives features when
-            # called, and so does a bound method of the module's own that returns them
-            if (
-                attr in facts.EMBEDDING_FIELDS or attr in self.sources or "." + attr in self.carrying
-                or attr in self.returning
-            ):
+            # an encoder method read as a value (``embed = model.encode_image``) gives features when called
+            if attr in facts.EMBEDDING_FIELDS or attr in self.sources or "." + attr in self.carrying:
                 return True
             return attr in PASSING_ATTRIBUTES and self.carries(node.value)  # type: ignore[attr-defined]
         if kind is ast.Call:
@@ -484,11 +461,6 @@ class _Flows:
         if kind is ast.Lambda:
             return self.carries(node.body)  # type: ignore[attr-defined]
         return False
-
-    def _calling_gives(self, name: str) -> bool:
-        """Whether calling an object of the module's class ``name`` may give features (its forward does)."""
-        called = self.called_classes.get(name)
-        return bool(called and called & self.returning)
 
     def _call_carries(self, call: ast.Call) -> bool:
         func = call.func
@@ -558,16 +530,11 @@ class _Flows:
         return False
 
     def _reports_call(self, call: ast.Call, products: bool) -> bool:
-        if self.handing and self.handing_reports and self._reached(call.func, self.handing, self.handing_returning):
+        if self.handing and self._reached(call.func, self.handing, self.handing_returning):
             # Code that may hand features over may also normalize or compare the features it makes
             # itself: the engine reports that at the call, whatever the call hands it.
             return True
         names = self.callee_names(call)
-        if not self.handing_reports and self._calls_project_code(call):
-            # the gate's question: are features handed in, as arguments? (An object that makes
-            # features and compares them itself has that bug in its own module.)
-            arguments = [*call.args, *(keyword.value for keyword in call.keywords)]
-            return any(self.carries(argument) for argument in arguments)
         if any(name in self.comparing for name in names) or self._calls_project_code(call):
             return self._inputs_carry(call)
         if any(name in DIVIDING_CALLS for name in names):

@@ -1,11 +1,9 @@
 """The gate: text tests that run before any parse, and need neither libcst nor the engine.
 
 A file that never names an encoder or an embedding field has no finding (``passes_gate``),
-unless it imports, from the project, code that may hand it features, and either compares or
-normalizes them itself or imports project code that may compare or normalize what it is given
-(``needs_analysis``, ``project_gate``): the project's summaries of the imported names decide,
-not the module's own words. A run (or a warm cache) that stops here never imports libcst, so
-nothing here may. ``CLIP_LINT_SPEEDUPS_OFF=gate`` lets every file through.
+unless it imports, from the project, code that may hand it features and it may compare them
+(``needs_analysis``). A run (or a warm cache) that stops here never imports libcst, so nothing
+here may.
 """
 
 from __future__ import annotations
@@ -13,18 +11,14 @@ from __future__ import annotations
 import ast
 import functools
 import re
-from typing import Callable, Dict, List, Optional, Protocol, Tuple
+from typing import Callable, List, Optional, Protocol, Tuple
 
 from clip_lint import facts
 from clip_lint.options import AnalysisOptions
-from clip_lint.prefilter.ast_filter import hands_to_project_code
-from clip_lint.prefilter.slicing import SINK_OR_NORM_WORDS
-from clip_lint.prefilter.speedups import enabled
 
 __all__ = [
-    "DEFAULT_OPTIONS", "ImportGraph", "calls_comparing", "compares", "compares_things", "comparing_imports",
-    "encoding_imports", "may_compare", "may_need_project", "needs_analysis", "passes_gate", "passes_parsed_gate",
-    "project_code_names", "project_gate", "project_imports", "scan_imports",
+    "DEFAULT_OPTIONS", "ImportGraph", "compares", "may_compare", "needs_analysis", "passes_gate",
+    "project_code_names", "project_imports", "scan_imports",
 ]
 
 DEFAULT_OPTIONS = AnalysisOptions()
@@ -41,37 +35,20 @@ class ImportGraph(Protocol):
 
     def imported_name_hands(self, path: str, name: str, extra_words: Tuple[str, ...] = ()) -> bool: ...
 
-    def imported_name_compares(self, path: str, name: str) -> bool: ...
-
-    def compares_itself(self, path: str) -> bool: ...
-
-    def imported_name_encodes(self, path: str, name: str, extra_words: Tuple[str, ...] = ()) -> bool: ...
-
-    def mentions_encoders(self, path: str, extra_words: Tuple[str, ...] = ()) -> bool: ...
-
 
 def passes_gate(source: str, options: AnalysisOptions = DEFAULT_OPTIONS) -> bool:
-    """A substring test that runs before any parse: no encoder word, no finding.
-
-    With the gate switched off (``CLIP_LINT_SPEEDUPS_OFF=gate``) every text passes."""
-    return (
-        any(word in source for word in facts.GATE_WORDS)
-        or any(word in source for word in options.extra_encoders)
-        or not enabled("gate")
+    """A substring test that runs before any parse: no encoder word, no finding."""
+    return any(word in source for word in facts.GATE_WORDS) or any(
+        word in source for word in options.extra_encoders
     )
 
 
-#: Calls that compare or normalize (``compares``, exact on the ``ast``): every similarity op,
-#: inner-product index method, product sum and norm of the facts tables, by last name. In the
-#: text, a module that never names an encoder is parsed only with one of these, or an ``@`` that
-#: may be an operator (``may_compare``), and an import that leads to features.
-COMPARING_CALLS = frozenset(SINK_OR_NORM_WORDS)
-#: Of those, the names the text test takes anywhere (names this rare may be a callable held as a
-#: value); the others, common words, only as a word before ``(``.
-_ANYWHERE = COMPARING_CALLS & frozenset(
-    {"matmul", "einsum", "tensordot", "normalize", "normalize_L2", "vector_norm", "vdot",
-     "add_with_ids", "range_search"}
-)
+#: Calls that compare or normalize (``compares``, exact on the ``ast``). In the text, a module that
+#: never names an encoder is parsed only with one of these, or an ``@`` that may be an operator
+#: (``may_compare``), and an import that leads to features.
+COMPARING_CALLS = frozenset({"matmul", "einsum", "mm", "bmm", "dot", "inner", "tensordot", "norm", "normalize"})
+#: Of those, the names the text test takes anywhere; the others only as a word before ``(``.
+_ANYWHERE = frozenset({"matmul", "einsum", "tensordot", "normalize"})
 # Literal candidates first (one cheap scan; the longest name first), then the rest at each one.
 _CANDIDATE = re.compile("|".join(sorted(COMPARING_CALLS, key=lambda name: (-len(name), name))))
 _CALL_AFTER = re.compile(r"(?:[\s\\]|#[^\r\n]*)*\(")
@@ -164,200 +141,23 @@ def compares(tree: ast.Module) -> bool:
     return False
 
 
-#: Calls that compare or normalize wherever they are (``compares_things``); a sum, an index's
-#: ``add`` or ``search`` and a square root compare only in a context (below).
-_STRICTLY_COMPARING = (COMPARING_CALLS | {"rsqrt"}) - {"sum", "sqrt", "add", "search", "add_with_ids", "range_search"}
-_INDEX_METHODS = frozenset({"add", "search", "add_with_ids", "range_search"})
-_PRODUCTS = (ast.Mult, ast.Pow)
-
-
-def compares_things(tree: ast.AST) -> bool:
-    """Whether code may compare or normalize: an ``@``, a similarity op or a norm by name, a sum of
-    a product or a power (``(a * b).sum(-1)``, ``(x ** 2).sum()``), or an index's ``add`` /
-    ``search`` in code that names an index. The project's summary of a definition (does it
-    compare what it is given?): narrower than ``compares``, which takes every such name."""
-    names_index: Optional[bool] = None
-    for node in ast.walk(tree):
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
-            return True
-        if not isinstance(node, ast.Call):
-            continue
-        func = node.func
-        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-        if name in _STRICTLY_COMPARING:
-            return True
-        if name == "sum":  # ``(a * b).sum()`` or ``torch.sum(a * b)``
-            operands = [func.value] if isinstance(func, ast.Attribute) else []
-            if any(_is_product(operand) for operand in operands + node.args[:1]):
-                return True
-        if name in _INDEX_METHODS:
-            if names_index is None:
-                names_index = any(
-                    "index" in (getattr(n, "id", "") or getattr(n, "attr", "") or getattr(n, "arg", "")).lower()
-                    for n in ast.walk(tree) if isinstance(n, (ast.Name, ast.Attribute, ast.arg))
-                )
-            if names_index:
-                return True
-    return False
-
-
-def _is_product(node: ast.AST) -> bool:
-    if isinstance(node, ast.BinOp):
-        return isinstance(node.op, _PRODUCTS)
-    return isinstance(node, ast.Call) and _called_name(node) in ("pow", "square", "mul", "multiply")
-
-
-def _called_name(call: ast.Call) -> str:
-    func = call.func
-    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-
-
 def needs_analysis(
     source: str,
     options: AnalysisOptions,
     path: Optional[str],
     project: Optional[ImportGraph],
-    project_answer: Optional[Callable[[], bool]] = None,
+    hands_features: Optional[Callable[[], bool]] = None,
 ) -> bool:
-    """The gate, with a project: an encoder word, or ``project_gate``. ``project_answer``
-    answers ``project_gate`` instead (the cache's remembered answer). A module that imports
-    nothing is decided by its text alone."""
+    """The gate, with a project: an encoder word, or an import that leads to one and code that
+    may compare or normalize what it hands over. ``hands_features`` answers the last question
+    instead of ``project_imports`` (the cache's remembered answer)."""
     if passes_gate(source, options):
         return True
-    if project is None or path is None or not may_need_project(source):
+    if project is None or path is None or not may_compare(source):
         return False
-    if project_answer is not None:
-        return project_answer()
-    return project_gate(source, options, path, project)
-
-
-def may_need_project(source: str) -> bool:
-    """Whether a module that names no encoder may still need its project: it imports something."""
-    return "import" in source and bool(scan_imports(source))
-
-
-def project_gate(source: str, options: AnalysisOptions, path: Optional[str], project: Optional[ImportGraph]) -> bool:
-    """The gate's question to the project, for a module that names no encoder: does it import
-    project code that may hand it features, and either compare or normalize them itself (an
-    ``@`` or a comparing call in its text), or hand them to project code that may compare or
-    normalize what it is given (``calls_comparing``)? Text tests, and the project's summaries."""
-    if project is None or path is None:
-        return False
-    if not project_imports(source, options, path, project)[1]:
-        return False
-    # what makes features first: a narrower text test than what compares, so most modules stop there
-    return may_compare(source) or (
-        bool(encoding_imports(source, options, path, project)) and calls_comparing(source, path, project)
-    )
-
-
-def passes_parsed_gate(
-    tree: ast.Module,
-    source: str,
-    options: AnalysisOptions,
-    path: Optional[str],
-    project: Optional[ImportGraph],
-    handing: Tuple[str, ...] = (),
-) -> bool:
-    """After the parse, for a module that passed ``project_gate``: it compares or normalizes
-    (exact, on the ``ast``), or what it imports from project code that may hand features over
-    (``handing``, from ``project_imports``) may reach a call into imported project code that may
-    compare or normalize it: the module hands one project module's features to another's
-    comparison (a flow test on the ``ast``, ``ast_filter.hands_to_project_code``)."""
-    if compares(tree):
-        return True
-    if project is None or path is None or not handing:
-        return False
-    encoding = encoding_imports(source, options, path, project)
-    if not encoding:
-        return False
-    comparing = comparing_imports(source, path, project)
-    if not comparing:
-        return False
-    if STAR in comparing or STAR in encoding:
-        # The names a ``*`` import binds are unknown here: any name the module uses and never binds.
-        free = _free_names(tree)
-        comparing = (*comparing, *free) if STAR in comparing else comparing
-        encoding = (*encoding, *free) if STAR in encoding else encoding
-    return hands_to_project_code(tree, options, comparing, encoding)
-
-
-def _free_names(tree: ast.Module) -> Tuple[str, ...]:
-    """Names the module reads but never binds (nor are builtins): what a ``*`` import may bind."""
-    import builtins
-
-    read, bound = set(), set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            bound.add(node.name)
-        elif isinstance(node, ast.arg):
-            bound.add(node.arg)
-        elif isinstance(node, ast.alias):
-            bound.add(node.asname or node.name.split(".")[0])
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            bound.add(node.name)
-    return tuple(sorted(read - bound - set(dir(builtins))))
-
-
-def encoding_imports(source: str, options: AnalysisOptions, path: str, project: ImportGraph) -> Tuple[str, ...]:
-    """The local names a module imports from project code that may make features (it names an
-    encoder or a CLIP model class: ``imported_name_encodes``); ``STAR`` for a ``*`` import of it.
-    What a module hands to another module's comparison comes from one of these."""
-    names = set()
-    for module, level, imported in scan_imports(source):
-        target = project.resolve(path, module, level)
-        if target is None:
-            continue
-        for name, local in imported:
-            if name == STAR or not name:
-                encodes = project.mentions_encoders(target, options.extra_encoders)
-            else:
-                encodes = project.imported_name_encodes(target, name, options.extra_encoders)
-            if encodes:
-                names.add(local)
-    return tuple(sorted(names))
-
-
-def calls_comparing(source: str, path: str, project: ImportGraph) -> bool:
-    """Whether a module imports, and uses beyond its import line, a project name that may compare
-    or normalize what it is given (the project's summary of that name: ``imported_name_compares``;
-    a module as a whole, or a ``*`` import, by its text)."""
-    return bool(comparing_imports(source, path, project))
-
-
-def comparing_imports(source: str, path: str, project: ImportGraph) -> Tuple[str, ...]:
-    """The local names ``calls_comparing`` looks for (``STAR`` for a ``*`` import of such code)."""
-    names = set()
-    uses: Optional[Dict[str, int]] = None
-    for module, level, imported in scan_imports(source):
-        target = project.resolve(path, module, level)
-        if target is None:
-            continue
-        for name, local in imported:
-            if name == STAR:  # what it binds may come from further ``*`` imports: the text, transitively
-                if project.mentions_comparisons(target):
-                    names.add(STAR)
-                continue
-            if uses is None:
-                uses = _word_counts(source)
-            if uses.get(local, 0) < 2:  # named only on its import line
-                continue
-            # a module as a whole by its own text: what its submodules do is reached by name
-            if project.imported_name_compares(target, name) if name else project.compares_itself(target):
-                names.add(local)
-    return tuple(sorted(names))
-
-
-def _word_counts(source: str) -> Dict[str, int]:
-    counts: Dict[str, int] = {}
-    for word in _WORD_RE.findall(source):
-        counts[word] = counts.get(word, 0) + 1
-    return counts
-
-
-_WORD_RE = re.compile(r"[A-Za-z_]\w*")
+    if hands_features is not None:
+        return hands_features()
+    return project_imports(source, options, path, project)[1]
 
 
 def project_imports(

@@ -20,141 +20,63 @@ MODEL_CLASSES = facts.PROJECTION_MODEL_CLASSES | facts.NORMALIZING_MODEL_CLASSES
 NOT_A_USE = re.compile(r"\bdef\s+\w+|\bsuper\s*\(\s*\)\s*\.\s*\w+")
 
 
-class DefinitionTexts:
-    """The code of each top-level function, class (header and methods), method and global of a
-    module, and the words each uses: what the relevance tests read."""
-
-    def __init__(self, text: str, tree: ast.Module) -> None:
-        lines = split_lines_keepends(text)  # as Python counts lines (``str.splitlines`` splits at more)
-        self.texts: Dict[str, str] = {}
-
-        def add(name: str, node: ast.AST, end: Optional[int] = None) -> None:
-            code = "".join(lines[node.lineno - 1: end or node.end_lineno])  # type: ignore[attr-defined]
-            self.texts[name] = self.texts.get(name, "") + code
-
-        self.bases: Dict[str, Set[str]] = {}  # a class -> the words of its header (its bases)
-        for node in tree.body:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                add(node.name, node)
-            if isinstance(node, ast.ClassDef):
-                # A class's code is its header (its bases) and its methods: the analysis runs only
-                # those. Field declarations (``image_embeds: Tensor = None``) hand nothing over.
-                add(node.name, node, max(node.lineno, node.body[0].lineno - 1))
-                self.bases[node.name] = set(WORD.findall(self.texts[node.name]))
-                for item in node.body:
-                    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                        add(node.name, item)
-                        add(item.name, item)
-            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-                for target in bound_names(node):
-                    add(target, node)
-        # A method's name is shared by every method so named in the module (``forward``,
-        # ``__init__``): defining one, or calling the base class's through ``super()``, uses none
-        # of the others. A class inherits from its bases instead.
-        self.words = {name: set(WORD.findall(NOT_A_USE.sub("", code))) for name, code in self.texts.items()}
-        self.classes = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
-        self.globals = set(self.texts) - self.classes - _defined_functions(tree)
-
-    def grow(self, relevant: Set[str], through_classes: bool) -> FrozenSet[str]:
-        """``relevant`` and every definition that uses one of them, to a fixed point; a class
-        counts through its bases. Unless ``through_classes``, a function or class that only names
-        a relevant class (builds an object) is not reached: only a global that keeps one is."""
-        relevant = set(relevant)
-        grown = True
-        while grown:
-            reachable = relevant if through_classes else relevant - self.classes
-            more = {
-                name for name in self.texts
-                if name not in relevant
-                and (
-                    self.words[name] & (relevant if name in self.globals else reachable)
-                    or name in self.bases and self.bases[name] & relevant
-                )
-            }
-            relevant |= more
-            grown = bool(more)
-        return frozenset(relevant)
-
-
-def _parsed(text: str, tree: Optional[ast.Module]) -> Optional[ast.Module]:
-    if tree is not None:
-        return tree
-    try:
-        return ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-
-
 def relevant_definitions(
-    text: str,
-    leads: Iterable[str],
-    extra_words: Tuple[str, ...] = (),
-    tree: Optional[ast.Module] = None,
-    pattern: Optional["re.Pattern[str]"] = None,
-    definitions: Optional[DefinitionTexts] = None,
+    text: str, leads: Iterable[str], extra_words: Tuple[str, ...] = (), tree: Optional[ast.Module] = None
 ) -> FrozenSet[str]:
     """Names of top-level functions, classes, methods and globals whose code may reach features:
-    it names an encoder or a CLIP model (or what ``pattern`` finds), or uses such a name or an
-    import in ``leads``. ``definitions``: the module's, when the caller keeps them."""
-    if definitions is None:
-        tree = _parsed(text, tree)
-        if tree is None:
+    it names an encoder or a CLIP model, or uses such a name or an import in ``leads``."""
+    if tree is None:
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
             return frozenset()
-        definitions = DefinitionTexts(text, tree)
-    pattern = pattern or feature_words_pattern(extra_words)
-    leads = set(leads)
-    relevant = {
-        name for name, code in definitions.texts.items()
-        if _names_features(code, pattern) or definitions.words[name] & leads
-    }
-    # Calling a class hands over no features by itself; an object kept in a global may.
-    return definitions.grow(relevant, through_classes=False)
+    lines = split_lines_keepends(text)  # as Python counts lines (``str.splitlines`` splits at more)
+    texts: Dict[str, str] = {}
 
+    def add(name: str, node: ast.AST, end: Optional[int] = None) -> None:
+        code = "".join(lines[node.lineno - 1: end or node.end_lineno])  # type: ignore[attr-defined]
+        texts[name] = texts.get(name, "") + code
 
-def comparing_definitions(
-    text: str,
-    leads: Iterable[str],
-    tree: Optional[ast.Module] = None,
-    definitions: Optional[DefinitionTexts] = None,
-    seeds: Optional[FrozenSet[str]] = None,
-) -> FrozenSet[str]:
-    """Names of top-level functions, classes, methods and globals whose code may compare or
-    normalize what it is given: it has a similarity op, a product sum, an index sink or a norm
-    (``comparing_seeds``), or uses such a name (a class included: its methods may run) or an
-    import in ``leads`` (``"*"``: a ``*`` import of such code, whose names are unknown here:
-    every definition). ``definitions`` and ``seeds``: the module's, when the caller keeps them."""
-    if definitions is None or seeds is None:
-        tree = _parsed(text, tree)
-        if tree is None:
-            return frozenset()
-        definitions = DefinitionTexts(text, tree)
-        seeds = comparing_seeds(tree)
-    leads = set(leads)
-    if "*" in leads:  # a ``*`` import of code that compares binds names unknown here
-        return frozenset(definitions.texts)
-    comparing = {name for name, words in definitions.words.items() if words & leads} | seeds
-    return definitions.grow(comparing & set(definitions.texts), through_classes=True)
-
-
-def comparing_seeds(tree: ast.Module) -> FrozenSet[str]:
-    """The top-level definitions, methods and globals whose own code compares or normalizes
-    (``gate.compares_things``), before any use of another is counted."""
-    from clip_lint.prefilter.gate import compares_things
-
-    seeds: Set[str] = set()
+    bases: Dict[str, Set[str]] = {}  # a class -> the words of its header (its bases)
     for node in tree.body:
-        if not compares_things(node):
-            continue
-        if isinstance(node, (ast.Assign, ast.AnnAssign)):
-            seeds |= bound_names(node)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            seeds.add(node.name)
-            if isinstance(node, ast.ClassDef):
-                seeds |= {
-                    item.name for item in node.body
-                    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and compares_things(item)
-                }
-    return frozenset(seeds)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            add(node.name, node)
+        if isinstance(node, ast.ClassDef):
+            # A class's code is its header (its bases) and its methods: the analysis runs only
+            # those. Field declarations (``image_embeds: Tensor = None``) hand nothing over.
+            add(node.name, node, max(node.lineno, node.body[0].lineno - 1))
+            bases[node.name] = set(WORD.findall(texts[node.name]))
+            for item in node.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    add(node.name, item)
+                    add(item.name, item)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            for target in bound_names(node):
+                add(target, node)
+    pattern = feature_words_pattern(extra_words)
+    # A method's name is shared by every method so named in the module (``forward``,
+    # ``__init__``): defining one, or calling the base class's through ``super()``, uses none of
+    # the others. A class inherits from its bases instead.
+    words = {name: set(WORD.findall(NOT_A_USE.sub("", code))) for name, code in texts.items()}
+    classes = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
+    globals_ = set(texts) - classes - _defined_functions(tree)
+    leads = set(leads)
+    relevant = {name for name, code in texts.items() if _names_features(code, pattern) or words[name] & leads}
+    grown = True
+    while grown:
+        # Calling a class hands over no features by itself; an object kept in a global may.
+        reachable = relevant - classes
+        more = {
+            name for name in texts
+            if name not in relevant
+            and (
+                words[name] & (relevant if name in globals_ else reachable)
+                or name in bases and bases[name] & relevant  # a class inherits from its bases
+            )
+        }
+        relevant |= more
+        grown = bool(more)
+    return frozenset(relevant)
 
 
 def _names_features(code: str, pattern: "re.Pattern[str]") -> bool:
@@ -194,20 +116,6 @@ def _defined_functions(tree: ast.Module) -> FrozenSet[str]:
 
 
 _PATTERNS: Dict[Tuple[str, ...], "re.Pattern[str]"] = {}
-_ENCODER_PATTERNS: Dict[Tuple[str, ...], "re.Pattern[str]"] = {}
-
-
-def encoder_words_pattern(extra_words: Tuple[str, ...] = ()) -> "re.Pattern[str]":
-    """Words that make code a maker of features: encoders and CLIP model classes. Unlike
-    ``feature_words_pattern``, an embedding field doesn't count: code that only reads or passes
-    on ``image_embeds`` (a UNet's conditioning) makes none."""
-    pattern = _ENCODER_PATTERNS.get(extra_words)
-    if pattern is None:
-        words = set(facts.ENCODER_METHODS) | MODEL_CLASSES | set(extra_words)
-        pattern = _ENCODER_PATTERNS[extra_words] = re.compile(
-            r"\b(?:" + "|".join(sorted(map(re.escape, words))) + r")\b"
-        )
-    return pattern
 
 
 def feature_words_pattern(extra_words: Tuple[str, ...] = ()) -> "re.Pattern[str]":

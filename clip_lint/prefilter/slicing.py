@@ -50,11 +50,9 @@ def _sink_or_norm_words() -> Tuple[str, ...]:
     return tuple(sorted({name.rsplit(".", 1)[-1] for table in tables for name in table}))
 
 
-#: The last names of the calls that compare or normalize, from the facts tables.
-SINK_OR_NORM_WORDS: Tuple[str, ...] = _sink_or_norm_words()
 #: Without one of these in the kept code nothing can be reported: no similarity op (a
 #: ``@`` that is not a decorator's, or a named one) and no normalization to judge.
-SINK_OR_NORM = re.compile(r"@|\b(?:" + "|".join(map(re.escape, SINK_OR_NORM_WORDS)) + r")\b")
+SINK_OR_NORM = re.compile(r"@|\b(?:" + "|".join(map(re.escape, _sink_or_norm_words())) + r")\b")
 
 
 def relevance_pattern(extra_encoders: Iterable[str] = (), imported_names: Iterable[str] = ()) -> Pattern[str]:
@@ -140,15 +138,6 @@ def _decorator_at(lines: List[str], decorator: ast.expr) -> Tuple[int, int]:
     return number, prefix.rfind("@")
 
 
-ATTRIBUTE_READ = re.compile(rf"\.{GAP}([A-Za-z_]\w*)")
-
-
-def _called_or_read(text: str) -> Set[str]:
-    """Names called in ``text``, and attributes read there: a method may run where it is called
-    by name, or later through a bound method (``cmp = RANKER.rank``)."""
-    return set(CALLED_NAME.findall(text)) | set(ATTRIBUTE_READ.findall(text))
-
-
 def _blank(line: str, as_pass: bool) -> str:
     ending = line[len(line.rstrip("\r\n")):]
     if as_pass:
@@ -214,13 +203,13 @@ class _Block:
         ]
         kept, called = self.close_over_links(relevant, candidates, "".join(kept_text), in_class)
         kept_names = self.outer_names | {self.body[i].name for i in kept}  # type: ignore[attr-defined]
-        # Methods named in kept code may run (``TOWERS.pictures(x)``), also when another kept
-        # class's method calls them (``RANKER.rank(a, b)`` in ``Pipeline.run``). A class built
-        # anywhere in kept code runs its forward.
+        # Methods named in code outside classes may run (``TOWERS.pictures(x)``); a class's own calls
+        # of its methods are linked inside it. A class built anywhere in kept code runs its forward.
         held = self.relevant_globals(kept_names) | self.held_globals
-        outside = _called_or_read("".join(kept_text)) | self.outer_called
+        outside = set(CALLED_NAME.findall("".join(kept_text))) | self.outer_called
         for index in kept:
-            outside |= _called_or_read(self.text(index))
+            if not isinstance(self.body[index], ast.ClassDef):
+                outside |= set(CALLED_NAME.findall(self.text(index)))
         spans: List[Tuple[int, int, bool]] = []
         for index in candidates:
             statement = self.body[index]
@@ -254,12 +243,10 @@ class _Block:
         code is kept too.
         """
         names = {i: self.body[i].name for i in candidates}  # type: ignore[attr-defined]
-        # A definition named anywhere in kept code is linked, called or not: a function kept as
-        # a value (``embed = pictures``, a registry, ``partial(score, ...)``) runs where it is called.
-        calls = {i: set(WORD.findall(self.text(i))) for i in candidates}
+        calls = {i: set(CALLED_NAME.findall(self.text(i))) for i in candidates}
         attrs = {i: set(SELF_ATTR.findall(self.text(i))) for i in candidates} if in_class else {}
         kept: Set[int] = set(relevant)
-        called = set(WORD.findall(kept_text))
+        called = set(CALLED_NAME.findall(kept_text))
         used_attrs = set(SELF_ATTR.findall(kept_text)) if in_class else set()
         words = {i: set(WORD.findall(self.text(i))) for i in candidates} if self.globals else {}
         changed = True
@@ -286,13 +273,12 @@ class _Block:
 
     def relevant_globals(self, kept_names: Set[str]) -> Set[str]:
         """Module globals that may hold features, a model, or a callable or object that gives them:
-        bound by a statement that names an encoder or a model class, or names kept code, called
-        or not (``TOWERS = Towers()``, ``embed = model.encode_image``, ``ENCODERS = {"image":
-        pictures}``). Code that reads one may matter."""
+        bound by a statement that names an encoder or a model class, or calls kept code
+        (``TOWERS = Towers()``, ``embed = model.encode_image``). Code that reads one may matter."""
         held: Set[str] = set()
         for names, text in self.globals:
             if names and (
-                self.pattern.search(text) or MODEL_CLASS.search(text) or set(WORD.findall(text)) & kept_names
+                self.pattern.search(text) or MODEL_CLASS.search(text) or set(CALLED_NAME.findall(text)) & kept_names
             ):
                 held |= names
         return held

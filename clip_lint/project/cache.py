@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 from clip_lint import __version__
 from clip_lint.findings import Finding, Fix, TextEdit
 from clip_lint.options import AnalysisOptions
-from clip_lint.prefilter.gate import may_need_project, needs_analysis, passes_gate, project_gate
+from clip_lint.prefilter.gate import may_compare, needs_analysis, passes_gate, project_imports
 from clip_lint.project.depth import at_fixed_depth
 from clip_lint.project.reading import SourceReader, read_regular_file
 
@@ -451,7 +451,7 @@ def needs_check(path: str, source: str, options: AnalysisOptions, config: Option
     """
     if passes_gate(source, options):
         return True
-    if path in STDIN_NAMES or not may_need_project(source):
+    if path in STDIN_NAMES or not may_compare(source):
         return False
     project = project_for(path, source, config or NO_CACHE)
     if project is None:
@@ -459,7 +459,7 @@ def needs_check(path: str, source: str, options: AnalysisOptions, config: Option
 
     def ask() -> bool:
         project.reader.real_path(path)  # where the file really is decides where its relative imports lead
-        return at_fixed_depth(lambda: project_gate(source, options, path, project))
+        return at_fixed_depth(lambda: project_imports(source, options, path, project)[1])
 
     def hands_features() -> bool:
         cache = open_cache(config, path) if config is not None else None

@@ -17,9 +17,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Set, Tuple
 from clip_lint.findings import Finding
 from clip_lint.options import AnalysisOptions
 from clip_lint.prefilter.ast_filter import may_report
-from clip_lint.prefilter.gate import (
-    STAR, passes_gate, passes_parsed_gate, project_code_names, project_gate, project_imports,
-)
+from clip_lint.prefilter.gate import STAR, compares, may_compare, passes_gate, project_code_names, project_imports
 from clip_lint.prefilter.slicing import slice_source
 from clip_lint.prefilter.speedups import enabled, fewer_collections
 from clip_lint.project.depth import at_fixed_depth
@@ -107,11 +105,11 @@ def _findings(
     path: Optional[str],
     use_slicing: bool,
 ) -> Tuple[List[Finding], Dict[str, Set[str]], bool]:
-    handing: Tuple[str, ...] = ()
+    hands_features, handing = False, ()
     if project is not None and path is not None:
-        handing = project_imports(source, options, path, project)[0]
+        handing, hands_features = project_imports(source, options, path, project)
     gated = use_gate and not passes_gate(source, options)
-    if gated and not project_gate(source, options, path, project):
+    if gated and not (hands_features and may_compare(source)):
         return [], {}, False
     syntax_error: Optional[SyntaxError] = None
     if project is not None and path is not None:
@@ -119,7 +117,7 @@ def _findings(
         tree = project.tree_of(path, source, tree)
     if tree is None:
         tree, syntax_error = _parse_ast(source)
-    if gated and tree is not None and not passes_parsed_gate(tree, source, options, path, project, handing):
+    if gated and tree is not None and not compares(tree):
         return [], {}, False
     text = source
     # Project code is a sink and a pass-through to the pre-filter; what the project gate says may

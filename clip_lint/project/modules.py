@@ -27,7 +27,6 @@ A module that the analysis tried to import but that was not in the project contr
 from __future__ import annotations
 
 import ast
-import functools
 import os
 import re
 from collections import OrderedDict
@@ -35,10 +34,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple
 
 from clip_lint.findings import Finding
-from clip_lint.prefilter.relevance import (
-    WORD, DefinitionTexts, bound_names, comparing_definitions, comparing_seeds, encoder_words_pattern,
-    feature_words_pattern, relevant_definitions,
-)
+from clip_lint.prefilter.relevance import WORD, bound_names, feature_words_pattern, relevant_definitions
 from clip_lint.project.queries import Queries
 from clip_lint.project.reading import UNREADABLE, SourceReader
 
@@ -84,8 +80,6 @@ class LoadedModule:
         self.imports: Optional[list] = None  # ``gate.scan_imports`` of the text
         self._facts: object = None
         self._matches: Dict[object, bool] = {}
-        self._definition_texts: object = None
-        self._comparing_seeds: Optional[FrozenSet[str]] = None
 
     @property
     def cst(self):
@@ -158,27 +152,6 @@ class LoadedModule:
             self.imports = scan_imports.__wrapped__(self.text) if self.text is not None else []  # type: ignore
         return self.imports
 
-    def definition_texts(self) -> Optional[DefinitionTexts]:
-        """The code of each top-level definition (``relevance.DefinitionTexts``), read once."""
-        self._read_definitions()
-        return self._definition_texts or None  # type: ignore[return-value]
-
-    def comparing_seeds(self) -> FrozenSet[str]:
-        """``relevance.comparing_seeds`` of the module, once."""
-        self._read_definitions()
-        return self._comparing_seeds or frozenset()
-
-    def _read_definitions(self) -> None:
-        if self._definition_texts is None:  # both from one tree: another module's may have dropped it
-            tree = self.tree if self.parse else None
-            found = DefinitionTexts(self.text, tree) if tree is not None else None  # type: ignore[arg-type]
-            self._definition_texts = found or False
-            self._comparing_seeds = comparing_seeds(tree) if tree is not None else frozenset()
-
-    def may_define(self, name: str) -> bool:
-        """``_may_define`` of the text, remembered."""
-        return self.text is not None and self.matches(("defines", name), _definition_pattern(name))
-
     def matches(self, key: object, pattern: "re.Pattern[str]") -> bool:
         """Whether the text has a match of ``pattern`` (remembered under ``key``)."""
         found = self._matches.get(key)
@@ -237,7 +210,6 @@ class TreeFacts:
             else:
                 names |= bound_names(statement)
         self.top_level_names = frozenset(names)
-        self._compares: Optional[bool] = None
         imported = set()
         for statement in tree.body:
             if isinstance(statement, (ast.Import, ast.ImportFrom)):
@@ -251,14 +223,6 @@ class TreeFacts:
                     self.from_imports.setdefault(
                         alias.asname or alias.name, (statement.module or "", statement.level or 0, alias.name)
                     )
-
-    def compares(self, tree: Optional[ast.Module]) -> bool:
-        """``gate.compares_things`` of the module's tree, remembered (the tree itself may be dropped)."""
-        if self._compares is None:
-            from clip_lint.prefilter.gate import compares_things
-
-            self._compares = tree is not None and compares_things(tree)
-        return self._compares
 
 
 #: How many modules' ``ast`` trees a process keeps; the others are parsed again if asked for.
@@ -374,22 +338,19 @@ _LOADED: Dict[str, Tuple[str, LoadedModule]] = {}
 _PROJECTS: Dict[str, "Project"] = {}
 
 
-_ROOTS: Dict[Tuple[str, str], str] = {}
+_ROOTS: Dict[str, str] = {}
 
 
 def find_root(path: str) -> str:
-    """The nearest folder above ``path`` with a project marker. Without one, the working
-    directory when the file lies under it (``python -m`` puts it first on ``sys.path``), or
-    the parent of the file's top package, whichever is higher; else the file's own folder."""
+    """The nearest folder above ``path`` with a project marker; else the top package's parent."""
     folder = os.path.dirname(os.path.abspath(path))
-    key = (folder, os.getcwd())
-    root = _ROOTS.get(key)
+    root = _ROOTS.get(folder)
     if root is None:
-        root = _ROOTS[key] = _find_root(folder, key[1])
+        root = _ROOTS[folder] = _find_root(folder)
     return root
 
 
-def _find_root(folder: str, cwd: str) -> str:
+def _find_root(folder: str) -> str:
     probe = folder
     while True:
         if any(os.path.exists(os.path.join(probe, marker)) for marker in ROOT_MARKERS):
@@ -398,14 +359,7 @@ def _find_root(folder: str, cwd: str) -> str:
         if parent == probe:
             break
         probe = parent
-    candidates = [package_parent(folder) or folder]
-    if _is_within(folder, cwd):
-        candidates.append(cwd)
-    return min(candidates, key=len)  # both hold the file: the shorter path holds the other
-
-
-def _is_within(path: str, folder: str) -> bool:
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+    return package_parent(folder) or folder
 
 
 def package_parent(folder: str, is_file: Callable[[str], bool] = os.path.isfile) -> Optional[str]:
@@ -449,8 +403,6 @@ class Project:
         self.budgets = budgets
         self.reader = reader or SourceReader()
         self.queries = Queries(self.reader)
-        #: namespace package (its first folder) -> every folder of it, as ``resolve`` found them
-        self.namespaces: Dict[str, Tuple[str, ...]] = {}
 
     @classmethod
     def for_path(cls, path: str) -> "Project":
@@ -504,70 +456,26 @@ class Project:
         return self._ask(("find", roots, module), lambda: self._find(roots, module))
 
     def _find(self, roots: Iterable[str], module: str) -> Optional[str]:
-        """Where Python finds ``module`` on ``roots``, one dotted part at a time: at each part the
-        first folder with ``part/__init__.py`` or ``part.py`` wins; else the ``part/`` folders
-        found along the way make a namespace package (PEP 420), searched in that order for the
-        next part. A namespace package itself is given as its first folder."""
         parts = [part for part in module.split(".") if part]
-        entries = [root for root in roots if self.inside(root)]
-        if not parts:  # ``from . import x``: the package the importer is in
-            return self._package_in(entries)
-        found: Optional[str] = None
-        for number, part in enumerate(parts):
-            found, portions = self._find_part(entries, part)
-            if found is None and not portions:
-                return None
-            if number == len(parts) - 1:
-                break
-            if found is None:
-                entries = portions
-            elif os.path.basename(found) == "__init__.py":
-                entries = [os.path.dirname(found)]
+        for root in roots:
+            if not self.inside(root):
+                continue
+            folder = os.path.join(root, *parts)
+            candidates = [os.path.join(folder, "__init__.py")] if parts else []
+            if parts:
+                candidates.append(folder + SOURCE_SUFFIX)
             else:
-                return None  # a plain module has no submodules
-        if found is None:
-            return self._namespace(portions)
-        return self.reader.real_path(found)
-
-    def _find_part(self, entries: Iterable[str], part: str) -> Tuple[Optional[str], List[str]]:
-        """The package or module ``part`` in the first of ``entries`` that has one, and the
-        namespace portions (folders without ``__init__.py``) met before it."""
-        portions: List[str] = []
-        for entry in entries:
-            folder = os.path.join(entry, part)
-            for candidate in (os.path.join(folder, "__init__.py"), folder + SOURCE_SUFFIX):
+                candidates = [os.path.join(root, "__init__.py")]
+            for candidate in candidates:
                 if self.reader.is_file(candidate) and self.inside(candidate):
-                    return candidate, portions
-            if self.reader.is_dir(folder) and self.inside(folder):
-                portions.append(folder)
-        return None, portions
-
-    def _package_in(self, entries: List[str]) -> Optional[str]:
-        """The package a folder is: its ``__init__.py``, or the folder itself as a namespace package."""
-        for entry in entries[:1]:
-            init = os.path.join(entry, "__init__.py")
-            if self.reader.is_file(init) and self.inside(init):
-                return self.reader.real_path(init)
-            if self.reader.is_dir(entry):
-                return self._namespace([entry])
+                    return self.reader.real_path(candidate)
         return None
 
-    def _namespace(self, portions: List[str]) -> str:
-        """A namespace package, named by its first folder; ``submodule`` searches all of them."""
-        real = [self.reader.real_path(portion) for portion in portions]
-        self.namespaces.setdefault(real[0], tuple(real))
-        return real[0]
-
     def submodule(self, package: str, name: str) -> Optional[str]:
-        """``package.name`` as a module file, when ``package`` is a package: an ``__init__.py``,
-        or a namespace package's folder."""
-        if os.path.basename(package) == "__init__.py":
-            roots: Tuple[str, ...] = (os.path.dirname(package),)
-        elif package in self.namespaces:
-            roots = self.namespaces[package]
-        else:
+        """``package.name`` as a module file, when ``package`` is a package's ``__init__.py``."""
+        if os.path.basename(package) != "__init__.py":
             return None
-        # what ``resolve`` memoizes, looked up the same way
+        roots = (os.path.dirname(package),)  # what ``resolve`` memoizes, looked up the same way
         return self._ask(("find", roots, name), lambda: self._find(roots, name))
 
     def display(self, path: str) -> str:
@@ -618,21 +526,6 @@ class Project:
         from clip_lint.prefilter.slicing import SINK_OR_NORM
 
         return self._mentions(path, ("comparisons", ()), SINK_OR_NORM)
-
-    def compares_itself(self, path: str) -> bool:
-        """Whether a module's own text may compare or normalize (a module object or a ``*`` import
-        of it, handed features, may compare them). Unlike ``mentions_comparisons``, what it imports
-        doesn't count: a package whose submodules compare is not a comparison by itself."""
-        return bool(self._ask(("compares itself", path), lambda: self._compares_itself(path), False))
-
-    def _compares_itself(self, path: str) -> bool:
-        from clip_lint.prefilter.slicing import SINK_OR_NORM
-
-        loaded = self.load(path)
-        if loaded is None or not loaded.matches(("comparisons", ()), SINK_OR_NORM):
-            return False  # the text test first: most modules are never parsed
-        found = loaded.facts()
-        return found is not None and found.compares(loaded.tree)
 
     def _mentions(self, path: str, key: Tuple[str, Tuple[str, ...]], pattern: "re.Pattern[str]") -> bool:
         return bool(self._ask(("mentions", path, key), lambda: self._reaches_mention(path, key, pattern), False))
@@ -793,113 +686,9 @@ class Project:
                 hands = self._name_hands(target, original, extra_words, depth + 1)
             else:  # ``import a.b as name``: a module
                 hands = self.mentions_features(target, extra_words)
-            if hands or not loaded.may_define(name):
+            if hands or not _may_define(loaded.text, name):
                 return hands
         return self.mentions_features(path, extra_words) and name in self.relevant_names(path, extra_words)
-
-    def imported_name_encodes(self, path: str, name: str, extra_words: Tuple[str, ...] = ()) -> bool:
-        """For ``from <path> import name``: whether its code may make features (it names an encoder
-        or a CLIP model class, or uses code that does), following re-exports. Narrower than
-        ``imported_name_hands``: reading an embedding field doesn't count."""
-        key = ("encodes", path, name, extra_words)
-        return bool(self._ask(key, lambda: self._name_encodes(path, name, extra_words, 0), False))
-
-    def _name_encodes(self, path: str, name: str, extra_words: Tuple[str, ...], depth: int) -> bool:
-        sub = self.submodule(path, name)
-        if sub is not None:
-            return self.mentions_encoders(sub, extra_words)
-        loaded = self.load(path)
-        if loaded is None or loaded.text is None or name not in loaded.text:
-            return False
-        forwarded = self.text_reexport(path, loaded, name) if depth < self.budgets.import_depth else None
-        if forwarded is not None:
-            target, original = forwarded
-            if original:
-                encodes = self._name_encodes(target, original, extra_words, depth + 1)
-            else:  # ``import a.b as name``: a module
-                encodes = self.mentions_encoders(target, extra_words)
-            if encodes or not loaded.may_define(name):
-                return encodes
-        return self.mentions_encoders(path, extra_words) and name in self.encoding_names(path, extra_words)
-
-    def mentions_encoders(self, path: str, extra_words: Tuple[str, ...] = ()) -> bool:
-        """Whether a module, or a project module it imports, names an encoder or a CLIP model class."""
-        return self._mentions(path, ("encoders", extra_words), encoder_words_pattern(extra_words))
-
-    def encoding_names(self, path: str, extra_words: Tuple[str, ...] = ()) -> FrozenSet[str]:
-        """The definitions and globals of a module whose code may make features, once per run."""
-        return self._ask(("encoding", path, extra_words), lambda: self._encoding_names(path, extra_words), frozenset())
-
-    def _encoding_names(self, path: str, extra_words: Tuple[str, ...]) -> FrozenSet[str]:
-        loaded = self.load(path)
-        definitions = loaded.definition_texts() if loaded is not None and loaded.text is not None else None
-        if definitions is None:
-            return frozenset()
-        leads = set()
-        for module, level, imported in loaded.import_lines():  # type: ignore[union-attr]
-            target = self.resolve(path, module, level)
-            if target is None:
-                continue
-            for original, local in imported:
-                if original and original != "*" and self.imported_name_encodes(target, original, extra_words):
-                    leads.add(local)
-        pattern = encoder_words_pattern(extra_words)
-        return relevant_definitions(loaded.text, leads, extra_words, None, pattern, definitions)  # type: ignore
-
-    def imported_name_compares(self, path: str, name: str) -> bool:
-        """For ``from <path> import name``: whether it may compare or normalize what it is given
-        (its code, or what it calls, has a similarity op or a norm).
-
-        Text tests on the module, then on the name's own definition (following re-exports), as
-        ``imported_name_hands`` does for features.
-        """
-        return bool(self._ask(("compares", path, name), lambda: self._name_compares(path, name, 0), False))
-
-    def _name_compares(self, path: str, name: str, depth: int) -> bool:
-        sub = self.submodule(path, name)
-        if sub is not None:
-            return self.compares_itself(sub)
-        loaded = self.load(path)
-        if loaded is None or loaded.text is None or name not in loaded.text:
-            return False
-        forwarded = self.text_reexport(path, loaded, name) if depth < self.budgets.import_depth else None
-        if forwarded is not None:
-            target, original = forwarded
-            if original:
-                compares = self._name_compares(target, original, depth + 1)
-            else:  # ``import a.b as name``: a module
-                compares = self.compares_itself(target)
-            if compares or not loaded.may_define(name):
-                return compares
-        return self.mentions_comparisons(path) and name in self.comparing_names(path)
-
-    def comparing_names(self, path: str) -> FrozenSet[str]:
-        """The definitions and globals of a module whose code may compare or normalize what it is
-        given (``relevance.comparing_definitions``), once per run. A name imported from a project
-        module that may compare counts as such a use."""
-        return self._ask(("comparing", path), lambda: self._comparing_names(path), frozenset())
-
-    def _comparing_names(self, path: str) -> FrozenSet[str]:
-        loaded = self.load(path)
-        definitions = loaded.definition_texts() if loaded is not None and loaded.text is not None else None
-        if definitions is None:
-            return frozenset()
-        leads = set()
-        for module, level, imported in loaded.import_lines():  # type: ignore[union-attr]
-            target = self.resolve(path, module, level)
-            if target is None:
-                continue
-            for original, local in imported:
-                if original == "*":  # names unknown here: every definition may compare
-                    compares = self.mentions_comparisons(target)
-                elif original:
-                    compares = self.imported_name_compares(target, original)
-                else:  # ``import a.b``: the module as a whole
-                    compares = self.compares_itself(target)
-                if compares:
-                    leads.add(local)
-        seeds = loaded.comparing_seeds()  # type: ignore[union-attr]
-        return comparing_definitions(loaded.text, leads, None, definitions, seeds)  # type: ignore[arg-type]
 
     def text_reexport(self, path: str, loaded: LoadedModule, name: str) -> Optional[Tuple[str, str]]:
         """(module file, name there; "" for a module) when an import line of the module binds ``name``."""
@@ -932,18 +721,13 @@ class Project:
 def _may_define(text: str, name: str) -> bool:
     """Whether a line of the module may define ``name`` (``def``, ``class``, ``=``), at any
     indentation: a fallback definition under ``try``/``if`` counts (so may a method)."""
-    return _definition_pattern(name).search(text) is not None
-
-
-@functools.lru_cache(maxsize=4096)
-def _definition_pattern(name: str) -> "re.Pattern[str]":
     escaped = re.escape(name)
     pattern = (
         rf"^[ \t]*(?:(?:async[ \t]+)?def|class)[ \t]+{escaped}\b"
         rf"|^[ \t]*{escaped}\b[^\n=]*="
         rf"|^[ \t]*[\w, \t()\[\]]*\b{escaped}\b[\w, \t()\[\]]*="
     )
-    return re.compile(pattern, re.MULTILINE)
+    return re.search(pattern, text, re.MULTILINE) is not None
 
 
 def _imports_in(statements: Iterable[ast.stmt]) -> Iterable[ast.stmt]:
