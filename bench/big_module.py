@@ -4,8 +4,9 @@
 
 The module is a long run of small functions, each encoding images and texts with a CLIP model
 and comparing them: a third normalize both sides (no finding), a third forget the image side and
-a third forget both (CLN001 findings with safe fixes), with a few helper classes and module-level
-statements between them, so that ``clip-lint --fix`` has work in every part of the file.
+a third forget both (CLN001 findings with safe fixes), with helper classes and module-level
+tables between them (``--relevant`` sets the share of CLIP functions, 0.75 by default), so that
+``clip-lint --fix`` has work in every part of the file.
 ``bench/fix_memory.py`` times and measures ``--fix`` on it.
 """
 
@@ -64,11 +65,11 @@ TABLE_{index} = [{numbers}]
 
 '''
 
-TEMPLATES = (CORRECT, IMAGE_SIDE_FORGOTTEN, BOTH_FORGOTTEN, HELPER)
+CLIP_TEMPLATES = (CORRECT, IMAGE_SIDE_FORGOTTEN, BOTH_FORGOTTEN)
 
 
-def chunk(index: int, rng: random.Random) -> str:
-    template = TEMPLATES[index % len(TEMPLATES)]
+def chunk(index: int, rng: random.Random, relevant: float) -> str:
+    template = CLIP_TEMPLATES[index % len(CLIP_TEMPLATES)] if rng.random() < relevant else HELPER
     return template.format(
         index=index,
         scale=round(rng.uniform(10, 100), 2),
@@ -78,14 +79,18 @@ def chunk(index: int, rng: random.Random) -> str:
     )
 
 
-def generate(megabytes: float, seed: int = 0) -> str:
-    """A module of about ``megabytes`` MB (10**6 bytes) of functions, classes and tables."""
+def generate(megabytes: float, seed: int = 0, relevant: float = 0.75) -> str:
+    """A module of about ``megabytes`` MB (10**6 bytes) of functions, classes and tables.
+
+    ``relevant`` is the share of its parts that compare CLIP features (the rest are helper
+    classes and tables that the slicer blanks before libcst's parse).
+    """
     rng = random.Random(seed)
     target = int(megabytes * 1_000_000)
     parts: List[str] = []
     size, index = 0, 0
     while size < target:
-        part = chunk(index, rng)
+        part = chunk(index, rng, relevant)
         parts.append(part)
         size += len(part)
         index += 1
@@ -97,8 +102,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("out", type=Path)
     parser.add_argument("--megabytes", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--relevant", type=float, default=0.75,
+                        help="share of the parts that compare CLIP features (default 0.75)")
     args = parser.parse_args(argv)
-    text = generate(args.megabytes, args.seed)
+    text = generate(args.megabytes, args.seed, args.relevant)
     args.out.write_text(text, encoding="utf-8")
     print(f"{args.out}: {len(text):,} bytes, {text.count(chr(10)):,} lines")
     return 0

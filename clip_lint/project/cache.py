@@ -295,8 +295,11 @@ def content_hash(source: str) -> str:
 
 
 def entry_key(*parts: str, options: AnalysisOptions) -> str:
-    """The key of an entry: the given parts, the engine's fingerprint and the options."""
-    material = [str(FORMAT), engine_fingerprint(), repr(options), *parts]
+    """The key of an entry: the given parts, the engine's fingerprint, the options and the memory
+    budget (a file skipped as too large under one budget is analysed under a larger one)."""
+    from clip_lint.sources.parse_guard import memory_budget_mb
+
+    material = [str(FORMAT), engine_fingerprint(), repr(options), f"budget {memory_budget_mb()}", *parts]
     return hashlib.sha256("\0".join(material).encode("utf-8", "surrogatepass")).hexdigest()
 
 
