@@ -37,7 +37,8 @@ def fix_once(source: Path, checkout: Path, scratch: Path) -> Tuple[float, float,
     env["PYTHONPATH"] = str(checkout)
     command = [sys.executable, "-m", "clip_lint.cli", "--no-cache", "--fix", "--exit-zero", str(target)]
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    # run from the scratch folder: ``python -m`` puts the working folder ahead of PYTHONPATH
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=scratch)
     output = process.stdout.read().decode(errors="replace") if process.stdout else ""
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - start

@@ -221,9 +221,31 @@ class SourceReader:
             for path, digest in files.items():
                 if self.snapshot(path).digest != digest:
                     return False
-            for kind, path, answer in probes:
-                if kind not in PROBES or self.probe(kind, path) != answer:
-                    return False
+            return self._probes_hold(probes)
         except (KeyError, TypeError, ValueError, AttributeError):
             return False  # a damaged record: the entry is recomputed
+
+    def _probes_hold(self, probes: Any) -> bool:
+        """Whether each recorded probe answers the same: ``probe`` for each, made cheap.
+
+        A warm run checks thousands of probes per entry, most of them answered already in this
+        run (the same modules' imports): those are looked up directly, and recorded as ``probe``
+        records them. Records hold absolute paths, the keys of the run's answers.
+        """
+        known = self._probes
+        into = self._recording[-1].probes if self._recording else None
+        for kind, path, answer in probes:
+            key = (kind, path)
+            found = known.get(key, _UNKNOWN)
+            if found is _UNKNOWN:
+                if kind not in PROBES:
+                    return False
+                found = self.probe(kind, path)
+            elif into is not None:
+                into[key] = found
+            if found != answer:
+                return False
         return True
+
+
+_UNKNOWN = object()  # a probe not answered yet in this run
