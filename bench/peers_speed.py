@@ -141,8 +141,11 @@ def peer_commands(tree: Path, peers: Path, tools: Sequence[str]) -> Dict[str, Ca
 
 
 def _clean_env(checkout: Optional[Path] = None) -> Dict[str, str]:
-    """The environment without this session's PYTHONPATH (a peer's venv must see only its own packages)."""
-    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "CLIP_LINT_CACHE_DIR")}
+    """The environment without this session's PYTHONPATH (a peer's venv must see only its own packages),
+    with ``checkout`` first on the path when given."""
+    # PYTHONDONTWRITEBYTECODE would make every Python tool compile its modules on each run, as no user does
+    unset = ("PYTHONPATH", "CLIP_LINT_CACHE_DIR", "PYTHONDONTWRITEBYTECODE")
+    env = {key: value for key, value in os.environ.items() if key not in unset}
     if checkout is not None:
         env["PYTHONPATH"] = str(checkout)
     return env

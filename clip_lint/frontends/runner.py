@@ -20,7 +20,9 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 from clip_lint.sources.documents import (
     MARKDOWN, NOTEBOOK, PYTHON, CodeLine, Document, Problem, load_document, parse_document,
 )  # fmt: skip
-from clip_lint.project.cache import LOOKUPS, NO_CACHE, CacheConfig, cached_parse_error, check_source
+from clip_lint.project.cache import (
+    LOOKUPS, NO_CACHE, CacheConfig, CacheMiss, answers_only, cached_parse_error, check_source, refuse_work,
+)  # fmt: skip
 from clip_lint.findings import Finding, Fix, TextEdit
 from clip_lint.sources.textedits import LINE_BREAK
 from clip_lint.options import AnalysisOptions
@@ -125,6 +127,16 @@ def check_path(path: str, settings: Settings) -> FileResult:
     return check_bytes(path, data, settings)
 
 
+def check_from_cache(path: str, settings: Settings) -> Optional[FileResult]:
+    """``check_path``'s result when it needs no work beyond the substring gate and the cache's
+    answers (no parse, no analysis); None when it does. Safe to run outside a worker process."""
+    try:
+        with answers_only():
+            return check_path(path, settings)
+    except CacheMiss:
+        return None
+
+
 def _read_regular_file(path: str) -> bytes:
     """The bytes of a regular file; a FIFO or device is refused without blocking on it."""
     descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
@@ -139,6 +151,8 @@ def check_bytes(path: str, data: bytes, settings: Settings, kind: Optional[str] 
     started, looked_up = time.perf_counter(), dict(LOOKUPS)
     try:
         result = _check(path, data, settings, kind)
+    except CacheMiss:
+        raise  # asked inside ``answers_only()``: the file goes to a worker
     except Exception as error:  # the engine promises not to raise; a bug must not stop the run
         message = cannot_analyse_message(f"internal error {type(error).__name__}: {error}")
         result = FileResult(path, findings=_selected([Reported(PARSE_ERROR, message, 1, 0)], settings))
@@ -698,6 +712,7 @@ def _fix_rounds(document: Document, settings: Settings) -> _Rounds:
 
 def _broken_segments(document: Document) -> int:
     """How many segments libcst rejects: a fix must never add one."""
+    refuse_work()
     if document.kind == PYTHON:
         return int(_parse_error(document.text) is not None)
     return sum(_parse_error(document.analysis_source([i])[0]) is not None for i in range(len(document.segments)))
