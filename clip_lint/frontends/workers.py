@@ -1,7 +1,9 @@
 """Check files in worker processes, so that no input can take the whole run down.
 
 Some inputs crash the interpreter itself (libcst's native parser overflows its stack on
-deep nesting: a segfault no ``except`` can catch). Files are analysed in worker processes;
+deep nesting: a segfault no ``except`` can catch). What needs no analysis (a file without an
+encoder word, a result the cache holds) is answered in this process first, where libcst is never
+reached (``check_from_cache``); the other files are analysed in worker processes;
 when one dies, the files it may have been holding are checked again, each in a process of
 its own, and a file that kills that process too is reported as CLN900. No file is ever
 retried in this process. Fixes are written here, in the parent, only from a finished
