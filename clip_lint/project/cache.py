@@ -31,6 +31,7 @@ import ast
 import hashlib
 import json
 import os
+import re
 import sys
 import tempfile
 from contextlib import contextmanager
@@ -51,9 +52,10 @@ CACHE_DIR_NAME = ".clip_lint_cache"
 CACHE_DIR_ENV = "CLIP_LINT_CACHE_DIR"
 NO_CACHE_ENV = "CLIP_LINT_NO_CACHE"
 PROJECT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
-FORMAT = 2  # bump when the layout of an entry changes
-FINDINGS, PARSE_ERRORS, GATES = "findings", "parse-errors", "gates"
-KINDS = (FINDINGS, PARSE_ERRORS, GATES)
+FORMAT = 3  # bump when the layout of an entry changes
+FINDINGS, PARSE_ERRORS, GATES, RECORDS = "findings", "parse-errors", "gates", "records"
+KINDS = (FINDINGS, PARSE_ERRORS, GATES, RECORDS)
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 TAG_NAME, GITIGNORE_NAME = "CACHEDIR.TAG", ".gitignore"
 #: What a cache folder may hold: its entries' folders (an older format's too), its tag, its
 #: ``.gitignore``, and the temporary files of writes in progress.
@@ -219,6 +221,43 @@ class Cache:
             return None  # foreign or damaged: the caller recomputes and rewrites it
         return entry
 
+    def store_record(self, record: Any) -> Dict[str, str]:
+        """Keep a record of what a result read under the hash of its text, once; the entry names it.
+
+        On diffusers an entry's record lists thousands of probes and most entries share theirs with
+        others (485 entries a run, about 190 records): a warm run reads and checks each once.
+        """
+        text = json.dumps(record, sort_keys=True)
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        folder = os.path.join(self.directory, RECORDS)
+        if not os.path.exists(os.path.join(folder, digest + ".json")):
+            try:
+                _write_atomically(folder, digest + ".json", text)
+            except OSError:
+                pass  # the entry that names it will be a miss, never wrong
+        return {"record": digest}
+
+    def record_holds(
+        self, reference: Any, still_valid: Callable[[Any], bool], checked: Optional[Dict[str, bool]] = None
+    ) -> bool:
+        """Whether the stored record ``reference`` names still holds (``still_valid``); a missing or
+        damaged record does not. ``checked``: verdicts already reached in this run, by digest."""
+        digest = reference.get("record") if isinstance(reference, dict) else None
+        if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+            return False
+        if checked is not None and digest in checked:
+            return checked[digest]
+        data = read_regular_file(os.path.join(self.directory, RECORDS, digest + ".json"))
+        held = False
+        if data is not None and hashlib.sha256(data).hexdigest() == digest:  # a damaged record is no record
+            try:
+                held = bool(still_valid(json.loads(data)))
+            except (ValueError, RecursionError):
+                held = False
+        if checked is not None:
+            checked[digest] = held
+        return held
+
     def write(self, kind: str, key: str, payload: Dict[str, Any]) -> None:
         entry = {"format": FORMAT, "key": key, **payload}
         try:
@@ -369,6 +408,7 @@ def cached_analysis(
     analyze: Callable[[], Tuple[List[Finding], Any]],
     still_valid: Callable[[Any], bool] = lambda reads: not reads,
     root: str = "",
+    checked: Optional[Dict[str, bool]] = None,
 ) -> List[Finding]:
     """``analyze()``'s findings, from the cache while the file reads the same and ``still_valid``
     accepts the record of what they depended on; otherwise analysed and stored.
@@ -383,7 +423,7 @@ def cached_analysis(
     key = findings_key(path, source, options, root)
     entry = cache.read(FINDINGS, key)
     if entry is not None:
-        findings = _valid_findings(entry, still_valid)
+        findings = _valid_findings(entry, lambda reference: cache.record_holds(reference, still_valid, checked))
         if findings is not None:
             LOOKUPS["hits"] += 1
             return findings
@@ -391,7 +431,8 @@ def cached_analysis(
     LOOKUPS["misses"] += 1
     findings, reads = analyze()
     if reads is not None:
-        cache.write(FINDINGS, key, {"reads": reads, "findings": [encode_finding(f) for f in findings]})
+        encoded = [encode_finding(f) for f in findings]
+        cache.write(FINDINGS, key, {"reads": cache.store_record(reads), "findings": encoded})
     return findings
 
 
@@ -524,12 +565,14 @@ def needs_check(path: str, source: str, options: AnalysisOptions, config: Option
 
 def _gate_through_cache(cache: Cache, project: "Project", key: str, ask: Callable[[], bool]) -> bool:
     entry = cache.read(GATES, key)
-    if entry is not None and isinstance(entry.get("hands"), bool) and project.reader.still_holds(entry.get("reads")):
-        return entry["hands"]
+    reader = project.reader
+    if entry is not None and isinstance(entry.get("hands"), bool):
+        if cache.record_holds(entry.get("reads"), reader.still_holds, reader.checked_records()):
+            return entry["hands"]
     with project.reader.recording() as reads:
         hands = ask()
     if not reads.overlaid:
-        cache.write(GATES, key, {"reads": reads.to_json(), "hands": hands})
+        cache.write(GATES, key, {"reads": cache.store_record(reads.to_json()), "hands": hands})
     return hands
 
 
@@ -568,4 +611,6 @@ def check_source(
         keep = not result.degraded and not reads.overlaid
         return result.findings, reads.to_json() if keep else None
 
-    return cached_analysis(path, source, options, config, analyze, project.reader.still_holds, project.root)
+    reader = project.reader
+    checked = reader.checked_records()
+    return cached_analysis(path, source, options, config, analyze, reader.still_holds, project.root, checked)

@@ -139,6 +139,7 @@ class SourceReader:
         self._snapshots: Dict[str, Snapshot] = {}
         self._probes: Dict[Probe, Any] = {}
         self._recording: List[Reads] = []
+        self._checked_records: Dict[str, bool] = {}
 
     # --- reads
 
@@ -224,6 +225,11 @@ class SourceReader:
             self._recording[-1].add_part(reads)
 
     # --- validation
+
+    def checked_records(self) -> Optional[Dict[str, bool]]:
+        """This run's verdicts on stored records, by their digest (``still_holds`` answers the same
+        all run long); None while a computation records, which must record each read itself."""
+        return None if self._recording else self._checked_records
 
     def still_holds(self, recorded: Any) -> bool:
         """Whether every read of a stored record (``Reads.to_json``) answers the same in this run."""
