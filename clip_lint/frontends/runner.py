@@ -20,7 +20,9 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 from clip_lint.sources.documents import (
     MARKDOWN, NOTEBOOK, PYTHON, CodeLine, Document, Problem, load_document, parse_document,
 )  # fmt: skip
-from clip_lint.project.cache import LOOKUPS, NO_CACHE, CacheConfig, cached_parse_error, check_source
+from clip_lint.project.cache import (
+    LOOKUPS, NO_CACHE, CacheConfig, CacheMiss, answers_only, cached_parse_error, check_source, refuse_work,
+)  # fmt: skip
 from clip_lint.findings import Finding, Fix, TextEdit
 from clip_lint.sources.textedits import LINE_BREAK
 from clip_lint.options import AnalysisOptions
@@ -125,6 +127,16 @@ def check_path(path: str, settings: Settings) -> FileResult:
     return check_bytes(path, data, settings)
 
 
+def check_from_cache(path: str, settings: Settings) -> Optional[FileResult]:
+    """``check_path``'s result when it needs no work beyond the substring gate and the cache's
+    answers (no parse, no analysis); None when it does. Safe to run outside a worker process."""
+    try:
+        with answers_only():
+            return check_path(path, settings)
+    except CacheMiss:
+        return None
+
+
 def _read_regular_file(path: str) -> bytes:
     """The bytes of a regular file; a FIFO or device is refused without blocking on it."""
     descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
@@ -139,6 +151,8 @@ def check_bytes(path: str, data: bytes, settings: Settings, kind: Optional[str] 
     started, looked_up = time.perf_counter(), dict(LOOKUPS)
     try:
         result = _check(path, data, settings, kind)
+    except CacheMiss:
+        raise  # asked inside ``answers_only()``: the file goes to a worker
     except Exception as error:  # the engine promises not to raise; a bug must not stop the run
         message = cannot_analyse_message(f"internal error {type(error).__name__}: {error}")
         result = FileResult(path, findings=_selected([Reported(PARSE_ERROR, message, 1, 0)], settings))
@@ -312,13 +326,69 @@ def _parse_error(source: str) -> Optional[str]:
     too_deep = nesting_problem(source)
     if too_deep is not None:
         return too_deep[2]
-    try:
-        libcst.parse_module(source)
-    except libcst.ParserSyntaxError as error:
-        return _PARSER_POSITION.sub("", error.message) or "syntax error"
-    except Exception as error:  # libcst raises other errors on some inputs (e.g. deep nesting)
-        return f"{type(error).__name__}: {error}"
+    pieces = _top_level_pieces(source) if len(source) > WHOLE_PARSE_CHARACTERS else None
+    for piece in pieces or [source]:
+        try:
+            libcst.parse_module(piece)
+        except libcst.ParserSyntaxError as error:
+            return _PARSER_POSITION.sub("", error.message) or "syntax error"
+        except Exception as error:  # libcst raises other errors on some inputs (e.g. deep nesting)
+            return f"{type(error).__name__}: {error}"
     return None
+
+
+#: Above this many characters a text is parsed in pieces of whole top-level statements, so that
+#: only one piece's tree is alive at a time (libcst's tree of 1 MB of code takes about 300 MB).
+WHOLE_PARSE_CHARACTERS = 1_000_000
+PIECE_CHARACTERS = 250_000
+
+
+_CLAUSES = frozenset({"else", "elif", "except", "finally"})  # at column 0, they continue a statement
+
+
+def _top_level_pieces(source: str) -> Optional[List[str]]:
+    """``source`` cut between top-level statements into pieces of about ``PIECE_CHARACTERS``.
+
+    A module parses when each of its top-level statements does: nothing carries from one to
+    the next in Python's grammar. Decorators stay with what they decorate. None when the text
+    does not tokenize: it is then parsed whole.
+    """
+    import io
+    import tokenize
+
+    starts: List[int] = []  # the first line of each top-level statement, decorators included
+    depth, at_statement_start, after_decorator = 0, True, False
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            kind = token.type
+            if kind == tokenize.INDENT:
+                depth += 1
+            elif kind == tokenize.DEDENT:
+                depth -= 1
+            elif kind == tokenize.NEWLINE:
+                at_statement_start = True
+            elif kind not in (tokenize.NL, tokenize.COMMENT, tokenize.ENDMARKER) and at_statement_start:
+                at_statement_start = False
+                if depth == 0 and token.start[1] == 0 and token.string not in _CLAUSES:
+                    if not after_decorator:
+                        starts.append(token.start[0])
+                    after_decorator = token.string == "@"
+    except (tokenize.TokenError, SyntaxError, ValueError):  # IndentationError is a SyntaxError
+        return None
+    lines = io.StringIO(source).readlines()  # the tokenizer's lines: only "\n" ends one
+    pieces: List[str] = []
+    piece: List[str] = []
+    size, previous = 0, 1
+    for start in starts[1:] + [len(lines) + 1]:
+        statement = lines[previous - 1:start - 1]
+        previous = start
+        if piece and size + sum(map(len, statement)) > PIECE_CHARACTERS:
+            pieces.append("".join(piece))
+            piece, size = [], 0
+        piece.extend(statement)
+        size += sum(map(len, statement))
+    pieces.append("".join(piece))
+    return pieces
 
 
 def _visible(document: Document, settings: Settings) -> List[Located]:
@@ -629,16 +699,20 @@ def _fix_rounds(document: Document, settings: Settings) -> _Rounds:
         except ValueError:
             return _Rounds(document, fixed, original, visible)
         candidate = parse_document(document.path, document.kind, new_text, document.bom, document.encoding)
-        broken = _broken_segments(document) if broken is None else broken
-        candidate_broken = _broken_segments(candidate) if candidate.problem is None else broken + 1
-        if candidate_broken > broken:
-            return _Rounds(document, fixed, original, visible)
+        # The candidate first: when it parses, the document before it needs no parse of its own
+        # (a large module's tree is the costliest thing a fix builds).
+        candidate_broken = _broken_segments(candidate) if candidate.problem is None else None
+        if candidate_broken != 0:
+            broken = _broken_segments(document) if broken is None else broken
+            if candidate_broken is None or candidate_broken > broken:
+                return _Rounds(document, fixed, original, visible)
         document, fixed, broken = candidate, fixed + plan.applied, candidate_broken
     return _Rounds(document, fixed, original or [], None)
 
 
 def _broken_segments(document: Document) -> int:
     """How many segments libcst rejects: a fix must never add one."""
+    refuse_work()
     if document.kind == PYTHON:
         return int(_parse_error(document.text) is not None)
     return sum(_parse_error(document.analysis_source([i])[0]) is not None for i in range(len(document.segments)))

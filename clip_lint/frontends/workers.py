@@ -1,7 +1,9 @@
 """Check files in worker processes, so that no input can take the whole run down.
 
 Some inputs crash the interpreter itself (libcst's native parser overflows its stack on
-deep nesting: a segfault no ``except`` can catch). Files are analysed in worker processes;
+deep nesting: a segfault no ``except`` can catch). What needs no analysis (a file without an
+encoder word, a result the cache holds) is answered in this process first, where libcst is never
+reached (``check_from_cache``); the other files are analysed in worker processes;
 when one dies, the files it may have been holding are checked again, each in a process of
 its own, and a file that kills that process too is reported as CLN900. No file is ever
 retried in this process. Fixes are written here, in the parent, only from a finished
@@ -16,6 +18,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
+from clip_lint.prefilter.speedups import enabled
 from clip_lint.frontends.runner import (
     FIX,
     PARSE_ERROR,
@@ -23,6 +26,7 @@ from clip_lint.frontends.runner import (
     Reported,
     Settings,
     cannot_analyse_message,
+    check_from_cache,
     check_path,
     is_selected,
     write_fix,
@@ -47,18 +51,44 @@ def run_checks(
     """
     per_file = dict(zip(files, [settings] * len(files) if isinstance(settings, Settings) else settings))
     results: Dict[str, FileResult] = {}
+    pending = _answer_from_cache(files, per_file, results, on_result) if worker is check_path else list(files)
+    if not pending:
+        return [results[path] for path in files]
     try:
         import clip_lint.engine  # noqa: F401  (imported once here, inherited by forked workers)
 
-        pool = ProcessPoolExecutor(max_workers=max(1, min(jobs, len(files))))
+        pool = ProcessPoolExecutor(max_workers=max(1, min(jobs, len(pending))))
     except (OSError, NotImplementedError, ImportError):
         # no process pool here (a sandbox without semaphores): check in this process
-        return [_done(_finish(worker(path, per_file[path]), per_file[path]), on_result) for path in files]
+        for path in pending:
+            results[path] = _done(_finish(worker(path, per_file[path]), per_file[path]), on_result)
+        return [results[path] for path in files]
     with pool:
-        unfinished = _run_pool(pool, files, per_file, jobs, results, worker, on_result)
+        unfinished = _run_pool(pool, pending, per_file, jobs, results, worker, on_result)
     for path in sorted(unfinished):
         results[path] = _done(_check_alone(path, per_file[path], worker), on_result)
     return [results[path] for path in files]
+
+
+def _answer_from_cache(
+    files: Sequence[str], per_file: Dict[str, Settings], results: Dict[str, FileResult], on_result: Callable[[], None]
+) -> List[str]:
+    """Check here every file that needs no work beyond the substring gate and the cache; the others.
+
+    A warm run then starts no worker process at all, and a cold one hands the workers only the
+    files that name an encoder (or import one). Nothing done here can crash the interpreter:
+    libcst is never reached (``check_from_cache``). ``CLIP_LINT_SPEEDUPS_OFF=parent`` turns it off.
+    """
+    if not enabled("parent"):
+        return list(files)
+    pending = []
+    for path in files:
+        answered = check_from_cache(path, per_file[path])
+        if answered is None:
+            pending.append(path)
+        else:
+            results[path] = _done(_finish(answered, per_file[path]), on_result)
+    return pending
 
 
 def _done(result: FileResult, on_result: Callable[[], None]) -> FileResult:

@@ -31,10 +31,12 @@ import ast
 import hashlib
 import json
 import os
+import re
 import sys
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from clip_lint import __version__
 from clip_lint.findings import Finding, Fix, TextEdit
@@ -50,9 +52,10 @@ CACHE_DIR_NAME = ".clip_lint_cache"
 CACHE_DIR_ENV = "CLIP_LINT_CACHE_DIR"
 NO_CACHE_ENV = "CLIP_LINT_NO_CACHE"
 PROJECT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
-FORMAT = 2  # bump when the layout of an entry changes
-FINDINGS, PARSE_ERRORS, GATES = "findings", "parse-errors", "gates"
-KINDS = (FINDINGS, PARSE_ERRORS, GATES)
+FORMAT = 3  # bump when the layout of an entry changes
+FINDINGS, PARSE_ERRORS, GATES, RECORDS = "findings", "parse-errors", "gates", "records"
+KINDS = (FINDINGS, PARSE_ERRORS, GATES, RECORDS)
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 TAG_NAME, GITIGNORE_NAME = "CACHEDIR.TAG", ".gitignore"
 #: What a cache folder may hold: its entries' folders (an older format's too), its tag, its
 #: ``.gitignore``, and the temporary files of writes in progress.
@@ -218,6 +221,43 @@ class Cache:
             return None  # foreign or damaged: the caller recomputes and rewrites it
         return entry
 
+    def store_record(self, record: Any) -> Dict[str, str]:
+        """Keep a record of what a result read under the hash of its text, once; the entry names it.
+
+        On diffusers an entry's record lists thousands of probes and most entries share theirs with
+        others (485 entries a run, about 190 records): a warm run reads and checks each once.
+        """
+        text = json.dumps(record, sort_keys=True)
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        folder = os.path.join(self.directory, RECORDS)
+        if not os.path.exists(os.path.join(folder, digest + ".json")):
+            try:
+                _write_atomically(folder, digest + ".json", text)
+            except OSError:
+                pass  # the entry that names it will be a miss, never wrong
+        return {"record": digest}
+
+    def record_holds(
+        self, reference: Any, still_valid: Callable[[Any], bool], checked: Optional[Dict[str, bool]] = None
+    ) -> bool:
+        """Whether the stored record ``reference`` names still holds (``still_valid``); a missing or
+        damaged record does not. ``checked``: verdicts already reached in this run, by digest."""
+        digest = reference.get("record") if isinstance(reference, dict) else None
+        if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+            return False
+        if checked is not None and digest in checked:
+            return checked[digest]
+        data = read_regular_file(os.path.join(self.directory, RECORDS, digest + ".json"))
+        held = False
+        if data is not None and hashlib.sha256(data).hexdigest() == digest:  # a damaged record is no record
+            try:
+                held = bool(still_valid(json.loads(data)))
+            except (ValueError, RecursionError):
+                held = False
+        if checked is not None:
+            checked[digest] = held
+        return held
+
     def write(self, kind: str, key: str, payload: Dict[str, Any]) -> None:
         entry = {"format": FORMAT, "key": key, **payload}
         try:
@@ -281,7 +321,22 @@ def engine_fingerprint() -> str:
 
 
 def libcst_version() -> str:
-    """libcst's version, read from its distribution's metadata without importing it."""
+    """libcst's version, read from its distribution's metadata without importing it.
+
+    The ``libcst-VERSION.dist-info`` folder next to the package names it; ``importlib.metadata``
+    (which costs about 15 ms, a sixth of a warm run) is asked only when there is no such folder.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("libcst")
+    if spec is not None and spec.origin:
+        site = os.path.dirname(os.path.dirname(spec.origin))
+        try:
+            found = [name for name in os.listdir(site) if name.startswith("libcst-") and name.endswith(".dist-info")]
+        except OSError:
+            found = []
+        if len(found) == 1:
+            return found[0][len("libcst-"):-len(".dist-info")]
     from importlib import metadata
 
     try:
@@ -295,8 +350,11 @@ def content_hash(source: str) -> str:
 
 
 def entry_key(*parts: str, options: AnalysisOptions) -> str:
-    """The key of an entry: the given parts, the engine's fingerprint and the options."""
-    material = [str(FORMAT), engine_fingerprint(), repr(options), *parts]
+    """The key of an entry: the given parts, the engine's fingerprint, the options and the memory
+    budget (a file skipped as too large under one budget is analysed under a larger one)."""
+    from clip_lint.sources.parse_guard import memory_budget_mb
+
+    material = [str(FORMAT), engine_fingerprint(), repr(options), f"budget {memory_budget_mb()}", *parts]
     return hashlib.sha256("\0".join(material).encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -314,6 +372,34 @@ def gate_key(path: str, source: str, options: AnalysisOptions, root: str) -> str
 LOOKUPS: Dict[str, int] = {"hits": 0, "misses": 0}
 
 
+class CacheMiss(Exception):
+    """Where a check would start work of its own (a parse, an analysis) inside ``answers_only()``."""
+
+
+_ANSWERS_ONLY: List[bool] = []
+
+
+@contextmanager
+def answers_only() -> Iterator[None]:
+    """Checks inside this block use what costs nothing (the substring gate) and the cache's answers;
+    at the first question the cache can't answer they raise ``CacheMiss`` instead of working.
+
+    The command checks each file this way in its own process first: a warm run, or a file with
+    no encoder word, never needs a worker process (nor libcst, which only workers may run).
+    """
+    _ANSWERS_ONLY.append(True)
+    try:
+        yield
+    finally:
+        _ANSWERS_ONLY.pop()
+
+
+def refuse_work() -> None:
+    """Raise ``CacheMiss`` inside ``answers_only()``; do nothing elsewhere."""
+    if _ANSWERS_ONLY:
+        raise CacheMiss()
+
+
 def cached_analysis(
     path: str,
     source: str,
@@ -322,6 +408,7 @@ def cached_analysis(
     analyze: Callable[[], Tuple[List[Finding], Any]],
     still_valid: Callable[[Any], bool] = lambda reads: not reads,
     root: str = "",
+    checked: Optional[Dict[str, bool]] = None,
 ) -> List[Finding]:
     """``analyze()``'s findings, from the cache while the file reads the same and ``still_valid``
     accepts the record of what they depended on; otherwise analysed and stored.
@@ -331,18 +418,21 @@ def cached_analysis(
     """
     cache = open_cache(config, path)
     if cache is None:
+        refuse_work()
         return analyze()[0]
     key = findings_key(path, source, options, root)
     entry = cache.read(FINDINGS, key)
     if entry is not None:
-        findings = _valid_findings(entry, still_valid)
+        findings = _valid_findings(entry, lambda reference: cache.record_holds(reference, still_valid, checked))
         if findings is not None:
             LOOKUPS["hits"] += 1
             return findings
+    refuse_work()
     LOOKUPS["misses"] += 1
     findings, reads = analyze()
     if reads is not None:
-        cache.write(FINDINGS, key, {"reads": reads, "findings": [encode_finding(f) for f in findings]})
+        encoded = [encode_finding(f) for f in findings]
+        cache.write(FINDINGS, key, {"reads": cache.store_record(reads), "findings": encoded})
     return findings
 
 
@@ -366,11 +456,13 @@ def cached_parse_error(
     """
     cache = open_cache(config, path)
     if cache is None:
+        refuse_work()
         return parse_error()
     key = entry_key(PARSE_ERRORS, content_hash(source), options=AnalysisOptions())
     entry = cache.read(PARSE_ERRORS, key)
     if entry is not None and (entry.get("reason") is None or isinstance(entry.get("reason"), str)):
         return entry.get("reason")
+    refuse_work()
     reason = parse_error()
     cache.write(PARSE_ERRORS, key, {"reason": reason})
     return reason
@@ -458,6 +550,7 @@ def needs_check(path: str, source: str, options: AnalysisOptions, config: Option
         return False
 
     def ask() -> bool:
+        refuse_work()
         project.reader.real_path(path)  # where the file really is decides where its relative imports lead
         return at_fixed_depth(lambda: project_imports(source, options, path, project)[1])
 
@@ -472,12 +565,14 @@ def needs_check(path: str, source: str, options: AnalysisOptions, config: Option
 
 def _gate_through_cache(cache: Cache, project: "Project", key: str, ask: Callable[[], bool]) -> bool:
     entry = cache.read(GATES, key)
-    if entry is not None and isinstance(entry.get("hands"), bool) and project.reader.still_holds(entry.get("reads")):
-        return entry["hands"]
+    reader = project.reader
+    if entry is not None and isinstance(entry.get("hands"), bool):
+        if cache.record_holds(entry.get("reads"), reader.still_holds, reader.checked_records()):
+            return entry["hands"]
     with project.reader.recording() as reads:
         hands = ask()
     if not reads.overlaid:
-        cache.write(GATES, key, {"reads": reads.to_json(), "hands": hands})
+        cache.write(GATES, key, {"reads": cache.store_record(reads.to_json()), "hands": hands})
     return hands
 
 
@@ -500,12 +595,14 @@ def check_source(
         return []
     project = project_for(path, source, config)
     if project is None:
+        refuse_work()
         from clip_lint.project.checking import analyze_source
 
         return analyze_source(source, options, tree=tree)
     from clip_lint.project.checking import analyze_file
 
     if open_cache(config, path) is None:
+        refuse_work()
         return analyze_file(path, source, options, project, tree).findings
 
     def analyze() -> Tuple[List[Finding], Any]:
@@ -514,4 +611,6 @@ def check_source(
         keep = not result.degraded and not reads.overlaid
         return result.findings, reads.to_json() if keep else None
 
-    return cached_analysis(path, source, options, config, analyze, project.reader.still_holds, project.root)
+    reader = project.reader
+    checked = reader.checked_records()
+    return cached_analysis(path, source, options, config, analyze, reader.still_holds, project.root, checked)

@@ -23,7 +23,7 @@ from clip_lint.prefilter.speedups import enabled, fewer_collections
 from clip_lint.project.depth import at_fixed_depth
 from clip_lint.project.modules import FileAnalysis, Project
 from clip_lint.sources.indentation import Reindented, expand_indentation
-from clip_lint.sources.parse_guard import nesting_problem
+from clip_lint.sources.parse_guard import nesting_problem, size_problem
 
 # libcst and the analyzer are imported where a module needs them: a run in which no file
 # passes the gate and the pre-filter never pays for them.
@@ -132,9 +132,15 @@ def _findings(
         if sliced is None:
             return [], {}, False
         if sliced is not source:
+            too_large = size_problem(sliced, len(source))  # asked before its ``ast``: that tree is large too
+            if too_large is not None:
+                return [_cannot_analyse(too_large)], {}, False
             # The sliced text's own tree, parsed once here: the engine's relevance test and its
             # locator each parsed it again when handed none.
             text, tree = sliced, _parse_ast(sliced)[0]
+    too_large = size_problem(text, len(source))  # the trees would not fit in the memory budget: never get killed
+    if too_large is not None:
+        return [_cannot_analyse(too_large)], {}, False
     import libcst as cst
 
     from clip_lint.engine.analyzer import Analyzer

@@ -24,7 +24,7 @@ class _Frame:
     """A question being answered: its place on the stack, the lowest place its answer reached
     back to through a cycle, and the questions of a cycle it closes."""
 
-    __slots__ = ("key", "index", "low", "cyclic", "changed", "members", "seen", "round")
+    __slots__ = ("key", "index", "low", "cyclic", "changed", "members", "seen", "round", "stamp")
 
     def __init__(self, key: Hashable, index: int) -> None:
         self.key = key
@@ -35,6 +35,9 @@ class _Frame:
         self.members: Set[Hashable] = set()  # of the current round
         self.seen: Set[Hashable] = set()  # of every round
         self.round = 0
+        #: which round of which frame this is: unique in a run, unlike (place on the stack, round),
+        #: which a later frame at the same place repeats
+        self.stamp = 0
 
 
 #: Rounds after which a cycle's answers are taken as they are (monotone answers settle in a few).
@@ -52,6 +55,7 @@ class Queries:
         #: answers of questions inside a cycle that is still being solved, and the round that made them
         self._provisional: Dict[Hashable, Any] = {}
         self._made_in: Dict[Hashable, Tuple[int, int]] = {}
+        self._stamps = 0
 
     def ask(self, key: Hashable, compute: Callable[[], Any], bottom: Any = None) -> Any:
         """The answer to ``key``: memoized, or ``compute()``d with its reads recorded."""
@@ -72,8 +76,8 @@ class Queries:
         made = self._made_in.get(key)
         if made is None:
             return None
-        root_index, round_number = made
-        if root_index < len(self._frames) and self._frames[root_index].round == round_number:
+        root_index, stamp = made
+        if root_index < len(self._frames) and self._frames[root_index].stamp == stamp:
             return root_index
         return None
 
@@ -91,6 +95,8 @@ class Queries:
             while True:
                 frame.low, frame.cyclic, frame.changed, frame.members = index, False, False, set()
                 frame.round += 1
+                self._stamps += 1
+                frame.stamp = self._stamps
                 with self.reader.recording() as reads:
                     value = compute()
                 if frame.low < index:
@@ -118,13 +124,15 @@ class Queries:
         root = self._frames[frame.low]
         parent = self._frames[frame.index - 1]
         parent.low = min(parent.low, frame.low)
-        if self._provisional.get(frame.key, bottom) != value:
+        # a change inside this frame's own cycle (a question it closed) is a change of the root's
+        # cycle too: the root must ask again
+        if frame.changed or self._provisional.get(frame.key, bottom) != value:
             root.changed = True
         self._provisional[frame.key] = value
-        self._made_in[frame.key] = (root.index, root.round)
+        self._made_in[frame.key] = (root.index, root.stamp)
         root.members.add(frame.key)
         root.members |= frame.members
         root.seen |= root.members
         for member in frame.members:
-            self._made_in[member] = (root.index, root.round)
+            self._made_in[member] = (root.index, root.stamp)
         return value

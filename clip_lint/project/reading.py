@@ -28,7 +28,7 @@ import os
 import stat
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Set, Tuple
 
 #: The digest of a path that can't be read as a regular file (missing, a folder, a FIFO, denied).
 UNREADABLE = "unreadable"
@@ -52,13 +52,24 @@ class Reads:
     """What one computation read: each file's digest, each probe's answer, and the records of the
     memoized answers it reused (``parts``, kept by reference and flattened only when stored)."""
 
-    __slots__ = ("files", "probes", "parts", "overlaid")
+    __slots__ = ("files", "probes", "parts", "overlaid", "_part_ids")
 
     def __init__(self) -> None:
         self.files: Dict[str, str] = {}
         self.probes: Dict[Probe, Any] = {}
         self.parts: List["Reads"] = []
         self.overlaid = False
+        self._part_ids: Set[int] = set()
+
+    def add_part(self, part: "Reads") -> None:
+        """Count ``part``'s reads as this one's too; once, however often it is reused here.
+
+        (A memoized answer is reused many times by one computation: kept once, a record is
+        flattened in a fifth of the steps on diffusers.)
+        """
+        if id(part) not in self._part_ids:
+            self._part_ids.add(id(part))
+            self.parts.append(part)
 
     def flatten(self) -> "Reads":
         """One record with everything this one and its parts read."""
@@ -128,6 +139,7 @@ class SourceReader:
         self._snapshots: Dict[str, Snapshot] = {}
         self._probes: Dict[Probe, Any] = {}
         self._recording: List[Reads] = []
+        self._checked_records: Dict[str, bool] = {}
 
     # --- reads
 
@@ -196,7 +208,7 @@ class SourceReader:
         finally:
             self._recording.pop()
             if self._recording:
-                self._recording[-1].parts.append(reads)
+                self._recording[-1].add_part(reads)
 
     @contextmanager
     def unrecorded(self) -> Iterator[None]:
@@ -210,9 +222,14 @@ class SourceReader:
     def reuse(self, reads: Reads) -> None:
         """A memoized answer is used again: what it read counts for the current computation."""
         if self._recording:
-            self._recording[-1].parts.append(reads)
+            self._recording[-1].add_part(reads)
 
     # --- validation
+
+    def checked_records(self) -> Optional[Dict[str, bool]]:
+        """This run's verdicts on stored records, by their digest (``still_holds`` answers the same
+        all run long); None while a computation records, which must record each read itself."""
+        return None if self._recording else self._checked_records
 
     def still_holds(self, recorded: Any) -> bool:
         """Whether every read of a stored record (``Reads.to_json``) answers the same in this run."""
@@ -221,9 +238,31 @@ class SourceReader:
             for path, digest in files.items():
                 if self.snapshot(path).digest != digest:
                     return False
-            for kind, path, answer in probes:
-                if kind not in PROBES or self.probe(kind, path) != answer:
-                    return False
+            return self._probes_hold(probes)
         except (KeyError, TypeError, ValueError, AttributeError):
             return False  # a damaged record: the entry is recomputed
+
+    def _probes_hold(self, probes: Any) -> bool:
+        """Whether each recorded probe answers the same: ``probe`` for each, made cheap.
+
+        A warm run checks thousands of probes per entry, most of them answered already in this
+        run (the same modules' imports): those are looked up directly, and recorded as ``probe``
+        records them. Records hold absolute paths, the keys of the run's answers.
+        """
+        known = self._probes
+        into = self._recording[-1].probes if self._recording else None
+        for kind, path, answer in probes:
+            key = (kind, path)
+            found = known.get(key, _UNKNOWN)
+            if found is _UNKNOWN:
+                if kind not in PROBES:
+                    return False
+                found = self.probe(kind, path)
+            elif into is not None:
+                into[key] = found
+            if found != answer:
+                return False
         return True
+
+
+_UNKNOWN = object()  # a probe not answered yet in this run

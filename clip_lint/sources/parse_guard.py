@@ -6,10 +6,14 @@ about 1,250 levels (1,265 nested parentheses survive, 1,284 do not, on an 8 MB s
 overflows the C stack and the interpreter dies with SIGSEGV: no exception can catch it.
 ``nesting_problem`` finds such a source with one regular-expression pass and no parse, so
 the caller can report it (CLN900) instead of handing it to libcst.
+
+libcst's tree also costs about 300 bytes of memory per character of code: ``size_problem``
+refuses a text whose analysis would need more than the memory budget, for the same CLN900.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from typing import List, Optional, Tuple
 
@@ -98,3 +102,47 @@ def _position(source: str, offset: int) -> Tuple[int, int]:
     line_start = max(before.rfind("\n"), before.rfind("\r")) + 1
     line = before.count("\n") + before.count("\r") - before.count("\r\n") + 1
     return line, offset - line_start
+
+
+# --- size: the memory a libcst analysis needs -------------------------------------------------
+
+#: The environment variable that sets the memory budget of one module's analysis, in MB.
+MEMORY_BUDGET_VARIABLE = "CLIP_LINT_MEMORY_BUDGET_MB"
+DEFAULT_MEMORY_BUDGET_MB = 2048
+#: Bytes of memory an analysis needs per character of the code handed to libcst, and per
+#: character of the whole file (whose ``ast`` tree is held meanwhile), measured with libcst 1.9
+#: on CPython 3.11 (``bench/fix_memory.py``): libcst's tree of 1 MB of dense code takes about
+#: 300 MB, an ``ast`` tree about 90 MB, and the findings' positions and the fixer's check of its
+#: edits the rest. The estimate errs high, so a run stays under its budget.
+MEMORY_PER_PARSED_CHARACTER = 800
+MEMORY_PER_FILE_CHARACTER = 150
+
+
+def memory_budget_mb() -> int:
+    """The budget of one module's analysis (``CLIP_LINT_MEMORY_BUDGET_MB``; 2048 by default)."""
+    value = os.environ.get(MEMORY_BUDGET_VARIABLE, "").strip()
+    try:
+        budget = int(value) if value else DEFAULT_MEMORY_BUDGET_MB
+    except ValueError:
+        budget = DEFAULT_MEMORY_BUDGET_MB  # a typo must not stop the run; the default is safe
+    return max(budget, 1)
+
+
+def size_problem(text: str, file_characters: int = 0) -> Optional[str]:
+    """Why ``text`` is too large to hand to libcst within the memory budget; None when it fits.
+
+    ``file_characters`` is the length of the whole file ``text`` was cut from (the slicer
+    blanks definitions that can't matter). Deterministic: it depends on the lengths and the
+    budget only, never on the memory the process happens to use, so flake8, the command and
+    ``-j N`` agree.
+    """
+    budget = memory_budget_mb()
+    size = max(len(text), file_characters)
+    needed = (len(text) * MEMORY_PER_PARSED_CHARACTER + size * MEMORY_PER_FILE_CHARACTER) / 2**20
+    if needed <= budget:
+        return None
+    return (
+        f"it is too large to analyse within the memory budget ({len(text) / 1e6:.1f} MB of code to parse "
+        f"needs about {needed:,.0f} MB, the budget is {budget:,} MB; {MEMORY_BUDGET_VARIABLE} sets it), "
+        "so it was skipped"
+    )

@@ -414,6 +414,12 @@ def test_a_helper_module_that_appears_or_starts_to_compare_shows_in_its_caller(t
     assert caller_codes(front_end, two_modules) == ["CLN001"]
 
 
+def stored_reads(entry: Path) -> dict:
+    """The record of what an entry's result read (kept apart, under ``records/``, by its hash)."""
+    reference = json.loads(entry.read_text())["reads"]
+    return json.loads((entry.parent.parent / cache_module.RECORDS / f"{reference['record']}.json").read_text())
+
+
 def test_a_comment_or_docstring_edit_in_a_helper_checks_its_caller_again(two_modules: Path) -> None:
     """The relevance text tests read comments and docstrings (cache_02): every byte of a
     helper the analysis read is in the caller's entry, so any edit of it re-checks the caller."""
@@ -422,7 +428,7 @@ def test_a_comment_or_docstring_edit_in_a_helper_checks_its_caller_again(two_mod
     helper.write_text(documented)
     assert caller_codes(clip_lint, two_modules) == ["CLN001"]
     helper_path = os.path.realpath(helper)
-    (caller_entry,) = [e for e in entries(two_modules / CACHE_DIR_NAME) if helper_path in json.loads(e.read_text())["reads"]["files"]]
+    (caller_entry,) = [e for e in entries(two_modules / CACHE_DIR_NAME) if helper_path in stored_reads(e)["files"]]
     stamp = (caller_entry.stat().st_ino, caller_entry.stat().st_mtime_ns)
     assert caller_codes(clip_lint, two_modules) == ["CLN001"]
     assert (caller_entry.stat().st_ino, caller_entry.stat().st_mtime_ns) == stamp  # warm: read, not rewritten
