@@ -357,7 +357,11 @@ RULES: Dict[str, Rule] = {
                 "A plain syntax error is left to flake8's own E999 under flake8. Indentation that "
                 "Python accepts and libcst rejects (a tab mixed into spaces, a form feed) is no "
                 "CLN900: the file is analysed as Python reads it, findings keep their own line and "
-                "column, and fixes indent new lines with the file's own whitespace."
+                "column, and fixes indent new lines with the file's own whitespace. Two limits also "
+                "give a CLN900, so that a silence is never taken for a clean file: a file whose "
+                "analysis would need more memory than `CLIP_LINT_MEMORY_BUDGET_MB` (2048 by default) "
+                "is skipped before it is parsed, and an analysis that runs past its time limit stops "
+                "early; that result is never cached."
             ),
             example="",
             use_instead="",
