@@ -338,19 +338,22 @@ _LOADED: Dict[str, Tuple[str, LoadedModule]] = {}
 _PROJECTS: Dict[str, "Project"] = {}
 
 
-_ROOTS: Dict[str, str] = {}
+_ROOTS: Dict[Tuple[str, str], str] = {}
 
 
 def find_root(path: str) -> str:
-    """The nearest folder above ``path`` with a project marker; else the top package's parent."""
+    """The nearest folder above ``path`` with a project marker. Without one, the working
+    directory when the file lies under it (``python -m`` puts it first on ``sys.path``), or
+    the parent of the file's top package, whichever is higher; else the file's own folder."""
     folder = os.path.dirname(os.path.abspath(path))
-    root = _ROOTS.get(folder)
+    key = (folder, os.getcwd())
+    root = _ROOTS.get(key)
     if root is None:
-        root = _ROOTS[folder] = _find_root(folder)
+        root = _ROOTS[key] = _find_root(folder, key[1])
     return root
 
 
-def _find_root(folder: str) -> str:
+def _find_root(folder: str, cwd: str) -> str:
     probe = folder
     while True:
         if any(os.path.exists(os.path.join(probe, marker)) for marker in ROOT_MARKERS):
@@ -359,7 +362,14 @@ def _find_root(folder: str) -> str:
         if parent == probe:
             break
         probe = parent
-    return package_parent(folder) or folder
+    candidates = [package_parent(folder) or folder]
+    if _is_within(folder, cwd):
+        candidates.append(cwd)
+    return min(candidates, key=len)  # both hold the file: the shorter path holds the other
+
+
+def _is_within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def package_parent(folder: str, is_file: Callable[[str], bool] = os.path.isfile) -> Optional[str]:
@@ -403,6 +413,8 @@ class Project:
         self.budgets = budgets
         self.reader = reader or SourceReader()
         self.queries = Queries(self.reader)
+        #: namespace package (its first folder) -> every folder of it, as ``resolve`` found them
+        self.namespaces: Dict[str, Tuple[str, ...]] = {}
 
     @classmethod
     def for_path(cls, path: str) -> "Project":
@@ -456,26 +468,70 @@ class Project:
         return self._ask(("find", roots, module), lambda: self._find(roots, module))
 
     def _find(self, roots: Iterable[str], module: str) -> Optional[str]:
+        """Where Python finds ``module`` on ``roots``, one dotted part at a time: at each part the
+        first folder with ``part/__init__.py`` or ``part.py`` wins; else the ``part/`` folders
+        found along the way make a namespace package (PEP 420), searched in that order for the
+        next part. A namespace package itself is given as its first folder."""
         parts = [part for part in module.split(".") if part]
-        for root in roots:
-            if not self.inside(root):
-                continue
-            folder = os.path.join(root, *parts)
-            candidates = [os.path.join(folder, "__init__.py")] if parts else []
-            if parts:
-                candidates.append(folder + SOURCE_SUFFIX)
+        entries = [root for root in roots if self.inside(root)]
+        if not parts:  # ``from . import x``: the package the importer is in
+            return self._package_in(entries)
+        found: Optional[str] = None
+        for number, part in enumerate(parts):
+            found, portions = self._find_part(entries, part)
+            if found is None and not portions:
+                return None
+            if number == len(parts) - 1:
+                break
+            if found is None:
+                entries = portions
+            elif os.path.basename(found) == "__init__.py":
+                entries = [os.path.dirname(found)]
             else:
-                candidates = [os.path.join(root, "__init__.py")]
-            for candidate in candidates:
+                return None  # a plain module has no submodules
+        if found is None:
+            return self._namespace(portions)
+        return self.reader.real_path(found)
+
+    def _find_part(self, entries: Iterable[str], part: str) -> Tuple[Optional[str], List[str]]:
+        """The package or module ``part`` in the first of ``entries`` that has one, and the
+        namespace portions (folders without ``__init__.py``) met before it."""
+        portions: List[str] = []
+        for entry in entries:
+            folder = os.path.join(entry, part)
+            for candidate in (os.path.join(folder, "__init__.py"), folder + SOURCE_SUFFIX):
                 if self.reader.is_file(candidate) and self.inside(candidate):
-                    return self.reader.real_path(candidate)
+                    return candidate, portions
+            if self.reader.is_dir(folder) and self.inside(folder):
+                portions.append(folder)
+        return None, portions
+
+    def _package_in(self, entries: List[str]) -> Optional[str]:
+        """The package a folder is: its ``__init__.py``, or the folder itself as a namespace package."""
+        for entry in entries[:1]:
+            init = os.path.join(entry, "__init__.py")
+            if self.reader.is_file(init) and self.inside(init):
+                return self.reader.real_path(init)
+            if self.reader.is_dir(entry):
+                return self._namespace([entry])
         return None
 
+    def _namespace(self, portions: List[str]) -> str:
+        """A namespace package, named by its first folder; ``submodule`` searches all of them."""
+        real = [self.reader.real_path(portion) for portion in portions]
+        self.namespaces.setdefault(real[0], tuple(real))
+        return real[0]
+
     def submodule(self, package: str, name: str) -> Optional[str]:
-        """``package.name`` as a module file, when ``package`` is a package's ``__init__.py``."""
-        if os.path.basename(package) != "__init__.py":
+        """``package.name`` as a module file, when ``package`` is a package: an ``__init__.py``,
+        or a namespace package's folder."""
+        if os.path.basename(package) == "__init__.py":
+            roots: Tuple[str, ...] = (os.path.dirname(package),)
+        elif package in self.namespaces:
+            roots = self.namespaces[package]
+        else:
             return None
-        roots = (os.path.dirname(package),)  # what ``resolve`` memoizes, looked up the same way
+        # what ``resolve`` memoizes, looked up the same way
         return self._ask(("find", roots, name), lambda: self._find(roots, name))
 
     def display(self, path: str) -> str:
