@@ -431,11 +431,18 @@ class _Flows:
             if self._reached(node, self.handing, self.handing_returning):
                 return True  # what project code that may hand features over gives
         if kind is ast.Name:
-            return node.id in self.carrying  # type: ignore[attr-defined]
+            name = node.id  # type: ignore[attr-defined]
+            # a function that returns features, kept as a value (``{"image": pictures}``), gives them when called
+            return name in self.carrying or name in self.returning or self._calling_gives(name)
         if kind is ast.Attribute:
             attr = node.attr  # type: ignore[attr-defined]
-            # an encoder method read as a value (``embed = model.encode_image``) gives features when called
+            # an encoder method read as a value (``embed = model.encode_image``) gives features when
+            # called, and so does a bound method of the module's own that returns them, read from
+            # an object (``embed = TOWERS.images``); ``self.name`` is the object's own method or
+            # property, which the analysis follows where it is called
             if attr in facts.EMBEDDING_FIELDS or attr in self.sources or "." + attr in self.carrying:
+                return True
+            if attr in self.returning and not _is_self(node.value):  # type: ignore[attr-defined]
                 return True
             return attr in PASSING_ATTRIBUTES and self.carries(node.value)  # type: ignore[attr-defined]
         if kind is ast.Call:
@@ -461,6 +468,11 @@ class _Flows:
         if kind is ast.Lambda:
             return self.carries(node.body)  # type: ignore[attr-defined]
         return False
+
+    def _calling_gives(self, name: str) -> bool:
+        """Whether calling an object of the module's class ``name`` may give features (its forward does)."""
+        called = self.called_classes.get(name)
+        return bool(called and called & self.returning)
 
     def _call_carries(self, call: ast.Call) -> bool:
         func = call.func
@@ -542,3 +554,7 @@ class _Flows:
         if products and any(name in SUMMING_CALLS for name in names):
             return self._inputs_carry(call)
         return False
+
+
+def _is_self(node: ast.AST) -> bool:
+    return isinstance(node, ast.Name) and node.id in ("self", "cls")

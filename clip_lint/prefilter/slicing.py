@@ -138,6 +138,15 @@ def _decorator_at(lines: List[str], decorator: ast.expr) -> Tuple[int, int]:
     return number, prefix.rfind("@")
 
 
+ATTRIBUTE_READ = re.compile(rf"\.{GAP}([A-Za-z_]\w*)")
+
+
+def _called_or_read(text: str) -> Set[str]:
+    """Names called in ``text``, and attributes read there: a method may run where it is called
+    by name, or later through a bound method (``cmp = RANKER.rank``)."""
+    return set(CALLED_NAME.findall(text)) | set(ATTRIBUTE_READ.findall(text))
+
+
 def _blank(line: str, as_pass: bool) -> str:
     ending = line[len(line.rstrip("\r\n")):]
     if as_pass:
@@ -203,13 +212,13 @@ class _Block:
         ]
         kept, called = self.close_over_links(relevant, candidates, "".join(kept_text), in_class)
         kept_names = self.outer_names | {self.body[i].name for i in kept}  # type: ignore[attr-defined]
-        # Methods named in code outside classes may run (``TOWERS.pictures(x)``); a class's own calls
-        # of its methods are linked inside it. A class built anywhere in kept code runs its forward.
+        # Methods named in kept code may run (``TOWERS.pictures(x)``), also when another kept
+        # class's method calls them (``RANKER.rank(a, b)`` in ``Pipeline.run``). A class built
+        # anywhere in kept code runs its forward.
         held = self.relevant_globals(kept_names) | self.held_globals
-        outside = set(CALLED_NAME.findall("".join(kept_text))) | self.outer_called
+        outside = _called_or_read("".join(kept_text)) | self.outer_called
         for index in kept:
-            if not isinstance(self.body[index], ast.ClassDef):
-                outside |= set(CALLED_NAME.findall(self.text(index)))
+            outside |= _called_or_read(self.text(index))
         spans: List[Tuple[int, int, bool]] = []
         for index in candidates:
             statement = self.body[index]
@@ -243,10 +252,12 @@ class _Block:
         code is kept too.
         """
         names = {i: self.body[i].name for i in candidates}  # type: ignore[attr-defined]
-        calls = {i: set(CALLED_NAME.findall(self.text(i))) for i in candidates}
+        # A definition named anywhere in kept code is linked, called or not: a function kept as
+        # a value (``embed = pictures``, a registry, ``partial(score, ...)``) runs where it is called.
+        calls = {i: set(WORD.findall(self.text(i))) for i in candidates}
         attrs = {i: set(SELF_ATTR.findall(self.text(i))) for i in candidates} if in_class else {}
         kept: Set[int] = set(relevant)
-        called = set(CALLED_NAME.findall(kept_text))
+        called = set(WORD.findall(kept_text))
         used_attrs = set(SELF_ATTR.findall(kept_text)) if in_class else set()
         words = {i: set(WORD.findall(self.text(i))) for i in candidates} if self.globals else {}
         changed = True
@@ -273,12 +284,13 @@ class _Block:
 
     def relevant_globals(self, kept_names: Set[str]) -> Set[str]:
         """Module globals that may hold features, a model, or a callable or object that gives them:
-        bound by a statement that names an encoder or a model class, or calls kept code
-        (``TOWERS = Towers()``, ``embed = model.encode_image``). Code that reads one may matter."""
+        bound by a statement that names an encoder or a model class, or names kept code, called
+        or not (``TOWERS = Towers()``, ``embed = model.encode_image``, ``ENCODERS = {"image":
+        pictures}``). Code that reads one may matter."""
         held: Set[str] = set()
         for names, text in self.globals:
             if names and (
-                self.pattern.search(text) or MODEL_CLASS.search(text) or set(CALLED_NAME.findall(text)) & kept_names
+                self.pattern.search(text) or MODEL_CLASS.search(text) or set(WORD.findall(text)) & kept_names
             ):
                 held |= names
         return held

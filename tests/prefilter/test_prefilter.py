@@ -44,7 +44,15 @@ def test_every_fixture_gives_the_same_findings_without_the_optimization(
     assert len(paths) > 150
     shipped = {path: findings_of(path) for path in paths}
     monkeypatch.setenv(VARIABLE, switched_off)
-    differing = [path.relative_to(ROOT) for path in paths if findings_of(path) != shipped[path]]
+    without = {path: findings_of(path) for path in paths}
+    if switched_off in ("gate", "all"):
+        # Without the gate, a block or file that names no encoder is parsed too, and may report
+        # CLN900 (speedups.py): the rules' findings are the same, and no CLN900 goes away.
+        for path in paths:
+            assert set(f for f in shipped[path] if f[0] == "CLN900") <= set(without[path]), path
+            shipped[path] = [f for f in shipped[path] if f[0] != "CLN900"]
+            without[path] = [f for f in without[path] if f[0] != "CLN900"]
+    differing = [path.relative_to(ROOT) for path in paths if without[path] != shipped[path]]
     assert differing == []
     assert sum(map(bool, shipped.values())) > 80  # the comparison covers real findings
 
