@@ -198,22 +198,12 @@ class Analyzer(
             self.pending.setdefault(("sink", id(first.call)), first.at_call(site, others))
             return
         if foreign_site is not None:  # the helper's own file is not this one: the first call names it
-            at_first = first.at_call(foreign_site, tuple(entry.call for entry in nearest[1:]))
-            at_first.fix_plan, at_first.in_helper = None, True
+            others = tuple(entry.call for entry in nearest[1:])
+            at_first = first.pending.placed(first.call, foreign_site, calls=others, in_helper=True)
             self.pending.setdefault(("sink", id(first.call)), at_first)
             return
         pending = first.pending
-        at_helper = Pending(
-            pending.code,
-            pending.node,
-            pending.subject,
-            pending.name,
-            op=pending.op,
-            detail=pending.detail,
-            site=(self.home, None, first.helper),
-            operands=pending.operands,
-            calls=tuple(entry.call for entry in nearest),
-        )
+        at_helper = pending.placed(pending.node, (self.home, None, first.helper), calls=tuple(entry.call for entry in nearest))
         self.pending.setdefault(("sink", id(pending.node)), at_helper)
 
     def remember(self, node: Optional[cst.CSTNode]) -> None:
@@ -249,17 +239,8 @@ class Analyzer(
         call = self.call_stack[0][1]
         helper = function_label(self.call_stack[-1][0])
         is_sink = pending.code in ("CLN001", "CLN004")
-        moved = Pending(
-            pending.code,
-            pending.node,
-            pending.subject,
-            pending.name,
-            op=pending.op,
-            detail=pending.detail,
-            fix_plan=pending.fix_plan if is_sink and home_edits_only(pending.fix_plan) else None,
-            site=(self.scope, pending.node, helper),
-            operands=pending.operands,
-        )
+        fix_plan = pending.fix_plan if is_sink and home_edits_only(pending.fix_plan) else None
+        moved = pending.placed(pending.node, (self.scope, pending.node, helper), fix_plan=fix_plan)
         self.deferred.setdefault(id(call), Deferred(call, moved, helper, len(self.call_stack)))
 
     def handed_by_call(self, pending: Pending) -> bool:
@@ -369,19 +350,7 @@ class Deferred:
 
     def at_call(self, site: tuple, others: Tuple[cst.CSTNode, ...] = ()) -> Pending:
         """The finding at the call, naming where the comparison is (and the other calls)."""
-        pending = self.pending
-        return Pending(
-            pending.code,
-            self.call,
-            pending.subject,
-            pending.name,
-            op=pending.op,
-            detail=pending.detail,
-            fix_plan=pending.fix_plan,
-            site=site,
-            operands=pending.operands,
-            calls=others,
-        )
+        return self.pending.placed(self.call, site, fix_plan=self.pending.fix_plan, calls=others)
 
 
 def function_label(function: cst.FunctionDef) -> str:

@@ -35,6 +35,22 @@ class Pending:
     # names: the calls hand it different producers' raw features (``calls`` names the others).
     in_helper: bool = False
 
+    def placed(
+        self,
+        node: cst.CSTNode,
+        site: Optional[tuple],
+        fix_plan: Optional[tuple] = None,
+        calls: Tuple[cst.CSTNode, ...] = (),
+        in_helper: bool = False,
+    ) -> "Pending":
+        """The same finding reported at ``node``: what it says is kept; where it is reported,
+        its fix, the calls it names and whether the fix belongs in a helper are given here,
+        never carried over (a fix planned for one place is wrong at another)."""
+        return Pending(
+            self.code, node, self.subject, self.name, op=self.op, detail=self.detail, fix_plan=fix_plan,
+            site=site, operands=self.operands, calls=calls, in_helper=in_helper,
+        )
+
 
 @dataclass
 class Frame:
