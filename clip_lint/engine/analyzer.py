@@ -203,7 +203,8 @@ class Analyzer(
             self.pending.setdefault(("sink", id(first.call)), at_first)
             return
         pending = first.pending
-        at_helper = pending.placed(pending.node, (self.home, None, first.helper), calls=tuple(entry.call for entry in nearest))
+        calls = tuple(entry.call for entry in nearest)
+        at_helper = pending.placed(pending.node, (self.home, None, first.helper), calls=calls)
         self.pending.setdefault(("sink", id(pending.node)), at_helper)
 
     def remember(self, node: Optional[cst.CSTNode]) -> None:
