@@ -97,11 +97,16 @@ class CallEvaluator:
                 self.eval_args(node, frame)
                 return Value(Kind.MODEL, tag=model)
         callee = self.eval(func, frame)
+        built = self.undefer(callee, node, frame) if callee.deferred is not None else callee
         args = self.call_arguments(node, frame)
-        result = self.call_value(callee, node, args, frame)
+        if built is not callee:
+            result = self.keep_deferred(callee, node, frame, lambda: self.call_value(built, node, args, frame))
+        else:
+            result = self.call_value(callee, node, args, frame)
         if result is not None:
             return result
-        return self.call_unknown(name, node, args)
+        result = self.call_unknown(name, node, args)
+        return self.deferred_call(node, args) if result is UNKNOWN and name is not None else result
 
     def call_attribute(self, node: cst.Call, func: cst.Attribute, name: Optional[str], frame: Frame) -> Value:
         """``receiver.method(...)``: an encoder, a model factory, the class's own method, a method of
@@ -121,11 +126,18 @@ class CallEvaluator:
                 return self.inline(method_def, node, args, frame, frame.class_info, skip_self=True)
         receiver = self.eval(func.value, frame)
         args = self.call_arguments(node, frame)
-        return self.method_on(receiver, method, node, args, frame)
+        result = self.method_on(receiver, method, node, args, frame)
+        # ``models.Scorer()``: a class of an imported module
+        return self.deferred_call(node, args) if result is UNKNOWN and receiver.kind is Kind.UNKNOWN else result
 
     def method_on(
         self, receiver: Value, method: str, node: cst.Call, args: List[Tuple[cst.Arg, Value]], frame: Frame
     ) -> Value:
+        if receiver.deferred is not None:
+            built = self.undefer(receiver, node, frame)
+            if built is not receiver:
+                run = lambda: self.method_on(built, method, node, args, frame)  # noqa: E731
+                return self.keep_deferred(receiver, node, frame, run)
         if receiver.kind is Kind.INSTANCE:
             result = self.call_instance(receiver, method, node, args, frame)
             if result is not None:

@@ -106,6 +106,8 @@ class ModuleScope:
         self.class_refs: Dict[str, "ClassRef"] = {}
         self.resolved: Dict[Tuple[ImportTarget, bool], object] = {}
         self.relevant: Optional[FrozenSet[str]] = None  # see ``Linker.relevant_names``
+        #: import name -> whether it leads into the project (``Linker.deferred_call``)
+        self.project_heads: Dict[str, bool] = {}
         self._locator: object = None
 
     def class_ref(self, name: str) -> Optional["ClassRef"]:

@@ -13,7 +13,7 @@ import ast
 import re
 from contextlib import contextmanager
 from functools import partial
-from typing import Dict, FrozenSet, Iterator, List, Optional, Tuple
+from typing import Callable, Dict, FrozenSet, Iterator, List, Optional, Tuple
 
 import libcst as cst
 
@@ -42,6 +42,27 @@ VALUE_ONLY = "value"
 
 #: What an instance call runs, in order of preference.
 CALL_METHODS: Tuple[str, ...] = ("__call__", "forward")
+
+
+class Deferred:
+    """A call of an imported name that the analysis didn't follow, because it handed nothing
+    (``scorer = Scorer()``): what it makes is built only when a call on it may hand features
+    (``scorer.rank(image_features, text_features)``)."""
+
+    __slots__ = ("func", "node", "args", "scope")
+
+    def __init__(self, func: cst.BaseExpression, node: cst.Call, args: tuple, scope: ModuleScope) -> None:
+        self.func = func
+        self.node = node
+        self.args = args
+        self.scope = scope
+
+    def __eq__(self, other: object) -> bool:
+        """The same call in the same module (a loop evaluates it again): node and scope by identity."""
+        return isinstance(other, Deferred) and other.node is self.node and other.scope is self.scope
+
+    def __hash__(self) -> int:
+        return hash((id(self.node), id(self.scope)))
 
 
 class Linker:
@@ -227,6 +248,59 @@ class Linker:
         dotted = f"{module.dotted}.{name}"
         path = self.project.resolve(module.importer, dotted, module.level)
         return ModuleRef(dotted, module.level, module.importer, path) if path is not None else None
+
+    def deferred_call(self, node: cst.Call, args: List[Tuple[cst.Arg, Value]]) -> Value:
+        """UNKNOWN for a call of an imported name that wasn't followed, remembering the call."""
+        if self.project is None:
+            return UNKNOWN
+        head = node.func
+        while type(head) is cst.Attribute:
+            head = head.value  # type: ignore[attr-defined]
+        if type(head) is not cst.Name:
+            return UNKNOWN
+        target = self.scope.imports.get(head.value)  # type: ignore[attr-defined]
+        if target is None and not self.scope.stars:
+            return UNKNOWN
+        if target is not None and not self.leads_into_project(head.value, target):  # type: ignore[attr-defined]
+            return UNKNOWN  # a library's (``torch.zeros``): nothing of the project's to build later
+        return Value(Kind.UNKNOWN, deferred=Deferred(node.func, node, tuple(args), self.scope))
+
+    def leads_into_project(self, name: str, target: ImportTarget) -> bool:
+        """Whether an import of the current module resolves to a project module, once per name."""
+        known = self.scope.project_heads.get(name)
+        if known is None:
+            path = self.scope.path
+            known = path is not None and self.project.resolve(path, target.module, target.level) is not None
+            self.scope.project_heads[name] = known
+        return known
+
+    def undefer(self, value: Value, node: cst.Call, frame: Frame) -> Value:
+        """What a deferred call makes, once ``node``, a call on it, may hand features; else ``value``.
+
+        The deferred call runs in a copy of the frame: it happened earlier, and what its
+        arguments were then must not overwrite what they are now."""
+        deferred = value.deferred
+        if not isinstance(deferred, Deferred) or not self.may_hand_features(node, frame):
+            return value
+        with self.in_scope(deferred.scope):
+            found = self.reference(deferred.func, Frame({}), True)
+            copy = Frame(dict(frame.env))
+            built = self.call_reference(found, deferred.node, list(deferred.args), copy) if found is not None else None
+        return built if built is not None else value
+
+    def keep_deferred(
+        self, deferred: Value, node: cst.Call, frame: Frame, call: Callable[[], Optional[Value]]
+    ) -> Optional[Value]:
+        """``call()`` on what a deferred value made, after which the name that held the deferred
+        value holds it again: the object is built anew whenever a call on it is handed features,
+        so that every path and every loop iteration sees the same value (its state after the
+        call is not kept)."""
+        receiver = node.func.value if isinstance(node.func, cst.Attribute) else node.func
+        key = dotted_name(receiver)
+        result = call()
+        if key is not None and key in frame.env and frame.env[key] is not deferred:
+            frame.env[key] = deferred
+        return result
 
     def imported_value(self, name: str, frame: Frame) -> Value:
         """The value of a global that an import names (``from models import VISION``)."""

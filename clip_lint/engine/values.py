@@ -123,6 +123,9 @@ class Value:
     keys: Tuple[object, ...] = ()  # MAPPING: the literal key of each part (None: a key not known)
     # TUPLE (``*args``) / MAPPING (``**kwargs``) made by a call: the arguments, to hand them on
     packed: Optional[Tuple[Tuple[cst.Arg, "Value"], ...]] = None
+    # UNKNOWN from a call of an imported project name that wasn't followed (it handed nothing):
+    # how to make it (``linking.Deferred``), should a method of it be handed features later
+    deferred: object = None
 
     @property
     def is_feature(self) -> bool:
@@ -170,6 +173,8 @@ def merge(first: Value, second: Value) -> Value:
             return one_of(first, second)
         return UNKNOWN
     kind = first.kind
+    if kind is Kind.UNKNOWN:
+        return first if first.deferred == second.deferred else UNKNOWN
     if kind is Kind.LITERAL:
         return first if first.constant == second.constant and type(first.constant) is type(second.constant) else UNKNOWN
     if kind is Kind.ONE_OF:
