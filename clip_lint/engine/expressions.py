@@ -11,7 +11,7 @@ from clip_lint.engine import shapes
 from clip_lint.engine.frames import Frame
 from clip_lint.engine.callables import DefinitionValue
 from clip_lint.engine.imports import Definitions, ValueRef
-from clip_lint.engine.linking import VALUE_ONLY
+from clip_lint.engine.linking import VALUE_ONLY, Deferred
 from clip_lint.engine.syntax import (
     NOT_A_CONSTANT,
     constant_of,
@@ -97,10 +97,16 @@ class ExpressionEvaluator:
         key = dotted_name(node)
         if key is not None and key in frame.env:
             return frame.env[key]
+        found: object = False
         if key is not None and key.partition(".")[0] in self.scope.imports:
             found = self.reference(node, frame, VALUE_ONLY)
             if isinstance(found, ValueRef):
                 return found.value
+        value = self.read_attribute(node, frame)
+        # ``ops.RANKER``, not followed: remembered, should a call on it be handed features
+        return self.deferred_read(node) if value is UNKNOWN and found is None else value
+
+    def read_attribute(self, node: cst.Attribute, frame: Frame) -> Value:
         is_self = isinstance(node.value, cst.Name) and node.value.value == "self" and frame.class_info is not None
         if is_self and node.attr.value in frame.class_info.methods:  # type: ignore[union-attr]
             return self.bound_method_value(None, node.attr.value, frame.class_info)
@@ -112,6 +118,8 @@ class ExpressionEvaluator:
     def attribute_of(self, base: Value, attr: str, node: cst.CSTNode) -> Value:
         """What reading ``attr`` of a value gives."""
         kind = base.kind
+        if base.deferred is not None and kind is Kind.UNKNOWN:  # ``RANKER.rank``, made when called
+            return Value(Kind.UNKNOWN, deferred=Deferred(None, node, None, base=base.deferred, attribute=attr))
         if attr in facts.PASSTHROUGH_ATTRIBUTES and (base.is_feature or kind is Kind.PARAMETER):
             return self.transposed(base, attr, None)
         if kind is Kind.OUTPUT:

@@ -45,24 +45,42 @@ CALL_METHODS: Tuple[str, ...] = ("__call__", "forward")
 
 
 class Deferred:
-    """A call of an imported name that the analysis didn't follow, because it handed nothing
-    (``scorer = Scorer()``): what it makes is built only when a call on it may hand features
-    (``scorer.rank(image_features, text_features)``)."""
+    """A value of the project's that the analysis didn't follow, because nothing handed it
+    features: a call (``scorer = Scorer()``), a read of an imported global (``RANKER``), or an
+    attribute of such a value (``RANKER.rank``). It is made only when a call on it may hand
+    features (``scorer.rank(image_features, text_features)``)."""
 
-    __slots__ = ("func", "node", "args", "scope")
+    __slots__ = ("func", "node", "args", "scope", "base", "attribute")
 
-    def __init__(self, func: cst.BaseExpression, node: cst.Call, args: tuple, scope: ModuleScope) -> None:
-        self.func = func
-        self.node = node
+    def __init__(
+        self,
+        func: Optional[cst.BaseExpression],
+        node: Optional[cst.CSTNode],
+        scope: Optional[ModuleScope],
+        args: tuple = (),
+        base: Optional["Deferred"] = None,
+        attribute: str = "",
+    ) -> None:
+        self.func = func  # what to look up again (a call's callee, a global's name)
+        self.node = node  # the call (None for a read), or the attribute's node
         self.args = args
         self.scope = scope
+        self.base = base
+        self.attribute = attribute
+
+    def _identity(self) -> tuple:
+        # a loop evaluates the same code again: the same call node, name or attribute is the same value
+        if self.base is not None:
+            return ("attribute", self.base._identity(), self.attribute)
+        if self.node is None:
+            return ("read", dotted_name(self.func) if self.func is not None else None, id(self.scope))
+        return ("call", id(self.node), id(self.scope))
 
     def __eq__(self, other: object) -> bool:
-        """The same call in the same module (a loop evaluates it again): node and scope by identity."""
-        return isinstance(other, Deferred) and other.node is self.node and other.scope is self.scope
+        return isinstance(other, Deferred) and other._identity() == self._identity()
 
     def __hash__(self) -> int:
-        return hash((id(self.node), id(self.scope)))
+        return hash(self._identity())
 
 
 class Linker:
@@ -263,7 +281,18 @@ class Linker:
             return UNKNOWN
         if target is not None and not self.leads_into_project(head.value, target):  # type: ignore[attr-defined]
             return UNKNOWN  # a library's (``torch.zeros``): nothing of the project's to build later
-        return Value(Kind.UNKNOWN, deferred=Deferred(node.func, node, tuple(args), self.scope))
+        return Value(Kind.UNKNOWN, deferred=Deferred(node.func, node, self.scope, tuple(args)))
+
+    def deferred_read(self, expression: cst.BaseExpression) -> Value:
+        """UNKNOWN for a read of an imported global that wasn't followed (``RANKER``,
+        ``ops.RANKER``), remembering what to look up."""
+        head = expression
+        while type(head) is cst.Attribute:
+            head = head.value  # type: ignore[attr-defined]
+        target = self.scope.imports.get(head.value) if type(head) is cst.Name else None  # type: ignore[attr-defined]
+        if self.project is None or target is None or not self.leads_into_project(head.value, target):  # type: ignore
+            return UNKNOWN
+        return Value(Kind.UNKNOWN, deferred=Deferred(expression, None, self.scope))
 
     def leads_into_project(self, name: str, target: ImportTarget) -> bool:
         """Whether an import of the current module resolves to a project module, once per name."""
@@ -275,18 +304,29 @@ class Linker:
         return known
 
     def undefer(self, value: Value, node: cst.Call, frame: Frame) -> Value:
-        """What a deferred call makes, once ``node``, a call on it, may hand features; else ``value``.
-
-        The deferred call runs in a copy of the frame: it happened earlier, and what its
-        arguments were then must not overwrite what they are now."""
+        """What a deferred value is, once ``node``, a call on it, may hand features; else ``value``."""
         deferred = value.deferred
         if not isinstance(deferred, Deferred) or not self.may_hand_features(node, frame):
             return value
-        with self.in_scope(deferred.scope):
-            found = self.reference(deferred.func, Frame({}), True)
+        made = self.make_deferred(deferred, frame)
+        return made if made is not None else value
+
+    def make_deferred(self, deferred: Deferred, frame: Frame) -> Optional[Value]:
+        """Follow a deferred value now. A deferred call runs in a copy of the frame: it happened
+        earlier, and what its arguments were then must not overwrite what they are now."""
+        if deferred.base is not None:
+            base = self.make_deferred(deferred.base, frame)
+            if base is None:
+                return None
+            return self.attribute_of(base, deferred.attribute, deferred.node)  # type: ignore[attr-defined]
+        with self.in_scope(deferred.scope):  # type: ignore[arg-type]
+            found = self.reference(deferred.func, Frame({}), True)  # type: ignore[arg-type]
+            if found is None:
+                return None
+            if deferred.node is None:  # a global
+                return found.value if isinstance(found, ValueRef) else None
             copy = Frame(dict(frame.env))
-            built = self.call_reference(found, deferred.node, list(deferred.args), copy) if found is not None else None
-        return built if built is not None else value
+            return self.call_reference(found, deferred.node, list(deferred.args), copy)  # type: ignore[arg-type]
 
     def keep_deferred(
         self, deferred: Value, node: cst.Call, frame: Frame, call: Callable[[], Optional[Value]]
@@ -303,11 +343,15 @@ class Linker:
         return result
 
     def imported_value(self, name: str, frame: Frame) -> Value:
-        """The value of a global that an import names (``from models import VISION``)."""
+        """The value of a global that an import names (``from models import VISION``); one not
+        followed is remembered (``deferred_read``)."""
         if name not in self.scope.imports and not self.scope.stars:
             return UNKNOWN
-        found = self.reference(cst.Name(name), frame, VALUE_ONLY)
-        return found.value if isinstance(found, ValueRef) else UNKNOWN
+        expression = cst.Name(name)
+        found = self.reference(expression, frame, VALUE_ONLY)
+        if isinstance(found, ValueRef):
+            return found.value
+        return self.deferred_read(expression) if found is None else UNKNOWN
 
     def class_of_annotation(self, annotation: Optional[cst.Annotation], frame: Frame) -> Optional[ClassRef]:
         """The project class a parameter or attribute annotation names (``model: DualEncoder``)."""

@@ -1,6 +1,7 @@
-"""An object of an imported class that only compares, built without features, is built when a
-call on it is handed features later: ``Ranker().rank(raw_images, raw_texts)`` reports at the
-call, through every way of keeping the object, and stays silent when the features are unit."""
+"""An object of an imported class that only compares, built without features (or kept in a
+global of its module), is followed when a call on it is handed features later:
+``Ranker().rank(raw_images, raw_texts)`` reports at the call, through every way of keeping the
+object, and stays silent when the features are unit."""
 
 from __future__ import annotations
 
@@ -26,13 +27,19 @@ class Ranker:
 
     def __call__(self, queries, gallery):
         return torch.matmul(queries, gallery.T)
+
+
+RANKER = Ranker()
 '''
-HEADER = "from lib import scoring\nfrom lib.scoring import Ranker\n\n\n"
+HEADER = "from lib import scoring\nfrom lib.scoring import RANKER, Ranker\n\n\n"
 BODIES = {
     "built in place": "return Ranker().rank(model.encode_image(images), model.encode_text(tokens))",
     "kept in a name": "ranker = Ranker()\n    return ranker.rank(model.encode_image(images), model.encode_text(tokens))",
     "through the module": "ranker = scoring.Ranker()\n    return ranker.rank(model.encode_image(images), model.encode_text(tokens))",
     "called": "ranker = Ranker()\n    return ranker(model.encode_image(images), model.encode_text(tokens))",
+    "a global imported by name": "return RANKER.rank(model.encode_image(images), model.encode_text(tokens))",
+    "a global of a module": "return scoring.RANKER.rank(model.encode_image(images), model.encode_text(tokens))",
+    "a bound method of a global": "rank = RANKER.rank\n    return rank(model.encode_image(images), model.encode_text(tokens))",
     "in a loop": (
         "ranker = Ranker()\n    scores = []\n    for batch in images:\n"
         "        scores.append(ranker.rank(model.encode_image(batch), model.encode_text(tokens)))\n    return scores"

@@ -339,3 +339,17 @@ def test_the_generated_shapes_report_what_they_compare() -> None:
             cases += 1
             reported += any(f[0] == "CLN001" for f in found["app/main.py"])
     assert reported == cases
+
+
+@pytest.mark.parametrize("comparers", ["names", "module"])
+@pytest.mark.parametrize("comparison", ["object", "global object", "bound method"])
+def test_objects_of_another_module_that_only_compare_report_with_and_without_speedups(
+    comparers: str, comparison: str
+) -> None:
+    """An object of a comparing class of another module, built without features (or kept in
+    a global there) and handed raw features here, reports in the caller, whatever is off."""
+    where = {"p": "", "c": "ops." if comparers == "module" else ""}
+    image, text, setup = FEATURES["direct"]
+    lines = [*setup, f"a = {image}", f"b = {text}", *COMPARISONS[comparison].split("\n")]
+    found = check_generated(project_files("here", comparers, [line.format(**where) for line in lines], "function"))
+    assert [f[0] for f in found["app/main.py"]] == ["CLN001"]
