@@ -44,6 +44,10 @@ VALUE_ONLY = "value"
 CALL_METHODS: Tuple[str, ...] = ("__call__", "forward")
 
 
+#: How many deferred values in a row ``undefer`` follows (one deferred value making another).
+MAX_DEFERRED_STEPS = 3
+
+
 class Deferred:
     """A value of the project's that the analysis didn't follow, because nothing handed it
     features: a call (``scorer = Scorer()``), a read of an imported global (``RANKER``), or an
@@ -269,30 +273,32 @@ class Linker:
 
     def deferred_call(self, node: cst.Call, args: List[Tuple[cst.Arg, Value]]) -> Value:
         """UNKNOWN for a call of an imported name that wasn't followed, remembering the call."""
-        if self.project is None:
+        if not self.names_project_code(node.func):
             return UNKNOWN
-        head = node.func
-        while type(head) is cst.Attribute:
-            head = head.value  # type: ignore[attr-defined]
-        if type(head) is not cst.Name:
-            return UNKNOWN
-        target = self.scope.imports.get(head.value)  # type: ignore[attr-defined]
-        if target is None and not self.scope.stars:
-            return UNKNOWN
-        if target is not None and not self.leads_into_project(head.value, target):  # type: ignore[attr-defined]
-            return UNKNOWN  # a library's (``torch.zeros``): nothing of the project's to build later
         return Value(Kind.UNKNOWN, deferred=Deferred(node.func, node, self.scope, tuple(args)))
 
     def deferred_read(self, expression: cst.BaseExpression) -> Value:
         """UNKNOWN for a read of an imported global that wasn't followed (``RANKER``,
         ``ops.RANKER``), remembering what to look up."""
+        if not self.names_project_code(expression):
+            return UNKNOWN
+        return Value(Kind.UNKNOWN, deferred=Deferred(expression, None, self.scope))
+
+    def names_project_code(self, expression: cst.BaseExpression) -> bool:
+        """Whether a (dotted) name starts with an import that may lead into the project: one
+        that resolves there, or a name a ``*`` import may bind. A library's (``torch.zeros``)
+        has nothing of the project's to follow later."""
+        if self.project is None:
+            return False
         head = expression
         while type(head) is cst.Attribute:
             head = head.value  # type: ignore[attr-defined]
-        target = self.scope.imports.get(head.value) if type(head) is cst.Name else None  # type: ignore[attr-defined]
-        if self.project is None or target is None or not self.leads_into_project(head.value, target):  # type: ignore
-            return UNKNOWN
-        return Value(Kind.UNKNOWN, deferred=Deferred(expression, None, self.scope))
+        if type(head) is not cst.Name:
+            return False
+        target = self.scope.imports.get(head.value)  # type: ignore[attr-defined]
+        if target is None:
+            return bool(self.scope.stars)
+        return self.leads_into_project(head.value, target)  # type: ignore[attr-defined]
 
     def leads_into_project(self, name: str, target: ImportTarget) -> bool:
         """Whether an import of the current module resolves to a project module, once per name."""
@@ -304,12 +310,21 @@ class Linker:
         return known
 
     def undefer(self, value: Value, node: cst.Call, frame: Frame) -> Value:
-        """What a deferred value is, once ``node``, a call on it, may hand features; else ``value``."""
+        """What a deferred value is, once ``node``, a call on it, may hand features; else
+        ``value``. What it makes may be deferred in turn (a factory returning ``Scorer()``):
+        followed a few steps, never more, so two deferred calls that make each other can't
+        recurse without end."""
         deferred = value.deferred
         if not isinstance(deferred, Deferred) or not self.may_hand_features(node, frame):
             return value
-        made = self.make_deferred(deferred, frame)
-        return made if made is not None else value
+        for _ in range(MAX_DEFERRED_STEPS):
+            made = self.make_deferred(deferred, frame)
+            if made is None:
+                return value
+            if not isinstance(made.deferred, Deferred):
+                return made
+            deferred = made.deferred
+        return value
 
     def make_deferred(self, deferred: Deferred, frame: Frame) -> Optional[Value]:
         """Follow a deferred value now. A deferred call runs in a copy of the frame: it happened
